@@ -1,0 +1,80 @@
+// The model contract shared by both families: an immutable Model (safe to share between
+// threads) and a per-request DecodeState holding caches and scratch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace autolm {
+
+enum class ModelFamily { kCausal, kSeq2Seq };
+const char* family_name(ModelFamily f);     // "causal" | "seq2seq"
+const char* auto_class_name(ModelFamily f);  // "AutoModelForCausalLM" | "AutoModelForSeq2SeqLM"
+
+// What generation and the tools need to know of any model, read from config.json.
+struct ModelConfig {
+  std::string dir;         // the HF folder
+  std::string model_type;  // config.json "model_type"
+  ModelFamily family = ModelFamily::kCausal;
+  int64_t vocab_size = 0;
+  // Longest sequence the model accepts: learned position tables (GPT-2 n_positions, BART
+  // max_position_embeddings); 0 when positions are unbounded (RoPE, T5 relative bias).
+  int64_t max_positions = 0;
+  std::optional<int64_t> bos_token_id, pad_token_id, decoder_start_token_id;
+  std::vector<int64_t> eos_token_id;  // int or list in config.json
+  nlohmann::json raw;                 // the whole config.json
+};
+
+// Per-request mutable state: KV caches, cross-attention K/V, positions, masks, scratch.
+class DecodeState {
+ public:
+  virtual ~DecodeState() = default;
+  // Decoder rows (inputs × beams).
+  virtual int batch_size() const = 0;
+  // Tokens appended so far per row (the cache length, padding included).
+  virtual int length() const = 0;
+  // Beam search: new row i becomes old row src[i] (self-attention caches and masks).
+  // Rows only move within one input's group, so cross-attention K/V stay shared, not copied.
+  virtual void reorder(std::span<const int> src) = 0;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  const ModelConfig& config() const { return config_; }
+  ModelFamily family() const { return config_.family; }
+
+  // State for `batch_size` decoder rows, each able to hold `max_length` decoder tokens.
+  // Seq2seq: rows r*rows_per_input … (r+1)*rows_per_input-1 share encoder input r.
+  virtual std::unique_ptr<DecodeState> new_state(int batch_size, int max_length,
+                                                 int rows_per_input = 1) const = 0;
+
+  // Seq2seq only: runs the encoder once over input_ids [num_inputs, src_len] with
+  // attention_mask [num_inputs, src_len] (1 = token, 0 = padding; empty = all ones) and
+  // stores every decoder layer's cross-attention K/V in the state.
+  virtual void encode(std::span<const int32_t> input_ids, std::span<const int32_t> attention_mask,
+                      int src_len, DecodeState& state) const;
+
+  // Appends seq_len tokens to every row and computes logits.
+  // ids: [batch, seq_len]; attention_mask: [batch, seq_len] for the new tokens (empty = all
+  // ones; 0 marks left padding of causal prompts). Returns logits [batch, seq_len, vocab] when
+  // all_positions, else [batch, vocab] for each row's last new token. The returned span points
+  // into the state's scratch and stays valid until the next call.
+  virtual std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> attention_mask,
+                                        int seq_len, DecodeState& state, bool all_positions) const = 0;
+
+  // Parameter count and storage dtypes, for `autolm info`.
+  virtual int64_t parameter_count() const = 0;
+  virtual std::vector<std::string> weight_dtypes() const = 0;
+
+ protected:
+  ModelConfig config_;
+};
+
+}  // namespace autolm

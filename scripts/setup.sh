@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages autolm builds against (Debian 12). Idempotent.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libgtest-dev libgmock-dev libbenchmark-dev
+      nlohmann-json3-dev libonig-dev libutf8proc-dev libsentencepiece-dev
+      libopenblas-dev libcli11-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi

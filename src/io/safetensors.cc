@@ -1,0 +1,165 @@
+#include "io/safetensors.h"
+
+#include <cstring>
+
+#include "io/json_file.h"
+
+namespace autolm {
+
+namespace {
+
+// Bytes per element of every dtype the safetensors format defines; 0 = unknown.
+size_t element_size(const std::string& dtype) {
+  static const std::map<std::string, size_t> sizes = {
+      {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4}, {"I16", 2},
+      {"I8", 1},  {"U8", 1},  {"U16", 2}, {"U32", 4},  {"U64", 8}, {"BOOL", 1}, {"F8_E4M3", 1},
+      {"F8_E5M2", 1}};
+  auto it = sizes.find(dtype);
+  return it == sizes.end() ? 0 : it->second;
+}
+
+Error bad(const std::string& path, const std::string& what) {
+  return Error(ErrorKind::kInvalidInput, path + ": invalid safetensors file: " + what);
+}
+
+}  // namespace
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : map_(path) {
+  const size_t size = map_.size();
+  if (size < 8) throw bad(path, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length");
+  uint64_t header_len;
+  std::memcpy(&header_len, map_.data(), 8);
+  if (header_len > size - 8)
+    throw bad(path, "header length " + std::to_string(header_len) + " runs past the end of the file (" +
+                        std::to_string(size) + " bytes; truncated?)");
+  json header;
+  try {
+    header = json::parse(map_.data() + 8, map_.data() + 8 + header_len);
+  } catch (const json::parse_error& e) {
+    throw bad(path, std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!header.is_object()) throw bad(path, "header is not a JSON object");
+  const unsigned char* data = map_.data() + 8 + header_len;
+  const size_t data_size = size - 8 - header_len;
+  for (auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") continue;
+    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
+        !entry.contains("data_offsets"))
+      throw bad(path, "tensor \"" + name + "\" lacks dtype, shape or data_offsets");
+    TensorInfo info;
+    try {
+      info.dtype = entry["dtype"].get<std::string>();
+      for (auto& d : entry["shape"]) {
+        int64_t v = d.get<int64_t>();
+        if (v < 0) throw bad(path, "tensor \"" + name + "\" has a negative dimension");
+        info.shape.push_back(v);
+      }
+      auto& off = entry["data_offsets"];
+      if (!off.is_array() || off.size() != 2) throw bad(path, "tensor \"" + name + "\": data_offsets must be [begin, end]");
+      uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
+      size_t esize = element_size(info.dtype);
+      if (esize == 0) throw bad(path, "tensor \"" + name + "\" has unknown dtype \"" + info.dtype + "\"");
+      if (begin > end || end > data_size)
+        throw bad(path, "tensor \"" + name + "\" data_offsets [" + std::to_string(begin) + ", " +
+                            std::to_string(end) + "] lie outside the " + std::to_string(data_size) +
+                            "-byte data section (truncated file?)");
+      uint64_t expected = uint64_t(numel(info.shape)) * esize;
+      if (end - begin != expected)
+        throw bad(path, "tensor \"" + name + "\" spans " + std::to_string(end - begin) + " bytes but " +
+                            info.dtype + " " + shape_str(info.shape) + " needs " + std::to_string(expected));
+      info.ptr = data + begin;
+      info.nbytes = end - begin;
+    } catch (const json::exception& e) {
+      throw bad(path, "tensor \"" + name + "\": " + e.what());
+    }
+    info.file = &map_.path();
+    tensors_.emplace(name, std::move(info));
+  }
+}
+
+std::unique_ptr<WeightStore> WeightStore::open_folder(const std::string& dir) {
+  const std::string single = dir + "/model.safetensors";
+  const std::string index = dir + "/model.safetensors.index.json";
+  if (file_exists(single)) return std::make_unique<WeightStore>(std::vector<std::string>{single});
+  if (file_exists(index)) {
+    json j = load_json_file(index);
+    if (!j.contains("weight_map") || !j["weight_map"].is_object())
+      throw Error(ErrorKind::kInvalidInput, index + ": missing required key \"weight_map\"");
+    std::set<std::string> shards;
+    for (auto& [name, file] : j["weight_map"].items()) {
+      if (!file.is_string()) throw Error(ErrorKind::kInvalidInput, index + ": weight_map[\"" + name + "\"] is not a file name");
+      shards.insert(dir + "/" + file.get<std::string>());
+    }
+    return std::make_unique<WeightStore>(std::vector<std::string>(shards.begin(), shards.end()));
+  }
+  throw Error(ErrorKind::kNotFound, dir + ": no model.safetensors or model.safetensors.index.json "
+                                          "(only safetensors weights are supported)");
+}
+
+WeightStore::WeightStore(const std::vector<std::string>& files) {
+  for (const auto& f : files) {
+    files_.push_back(std::make_unique<SafetensorsFile>(f));
+    for (auto& [name, info] : files_.back()->tensors()) {
+      if (index_.count(name)) throw Error(ErrorKind::kInvalidInput, f + ": tensor \"" + name + "\" also appears in " + *index_[name]->file);
+      index_[name] = &info;
+    }
+  }
+}
+
+TensorView WeightStore::optional(const std::string& name, const Shape& expected) {
+  auto it = index_.find(name);
+  if (it == index_.end()) return {};
+  const TensorInfo& info = *it->second;
+  if (!expected.empty() && info.shape != expected)
+    throw Error(ErrorKind::kInvalidInput, *info.file + ": tensor \"" + name + "\" has shape " +
+                                              shape_str(info.shape) + ", expected " + shape_str(expected));
+  used_.insert(name);
+  TensorView v;
+  v.shape = info.shape;
+  const size_t n = numel(info.shape);
+  if (info.dtype == "F32" && reinterpret_cast<uintptr_t>(info.ptr) % alignof(float) == 0) {
+    v.data = reinterpret_cast<const float*>(info.ptr);
+    return v;
+  }
+  DType dt;
+  if (info.dtype == "F32") dt = DType::kF32;
+  else if (info.dtype == "BF16") dt = DType::kBF16;
+  else if (info.dtype == "F16") dt = DType::kF16;
+  else
+    throw Error(ErrorKind::kUnsupported, *info.file + ": tensor \"" + name + "\" has dtype " + info.dtype +
+                                             "; weights must be F32, BF16 or F16");
+  converted_.emplace_back(n);
+  convert_to_f32(dt, info.ptr, converted_.back().data(), n);
+  v.data = converted_.back().data();
+  return v;
+}
+
+TensorView WeightStore::require(const std::string& name, const Shape& expected) {
+  if (!has(name)) {
+    std::string where = files_.size() == 1 ? files_[0]->path() : "the model's safetensors shards";
+    throw Error(ErrorKind::kNotFound, where + ": missing tensor \"" + name + "\"" +
+                                          (expected.empty() ? "" : " (expected shape " + shape_str(expected) + ")"));
+  }
+  return optional(name, expected);
+}
+
+std::vector<std::string> WeightStore::unused() const {
+  std::vector<std::string> out;
+  for (auto& [name, info] : index_)
+    if (!used_.count(name)) out.push_back(name);
+  return out;
+}
+
+std::set<std::string> WeightStore::dtypes() const {
+  std::set<std::string> out;
+  for (auto& [name, info] : index_) out.insert(info->dtype);
+  return out;
+}
+
+int64_t WeightStore::parameter_count() const {
+  int64_t n = 0;
+  for (auto& [name, info] : index_) n += numel(info->shape);
+  return n;
+}
+
+}  // namespace autolm
