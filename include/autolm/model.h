@@ -72,6 +72,8 @@ class Model {
   // Parameter count and storage dtypes, for `autolm info`.
   virtual int64_t parameter_count() const = 0;
   virtual std::vector<std::string> weight_dtypes() const = 0;
+  // Tensors present in the checkpoint that the architecture never read (HF warns about these).
+  virtual std::vector<std::string> unused_tensors() const = 0;
 
  protected:
   ModelConfig config_;

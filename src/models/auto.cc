@@ -1,0 +1,94 @@
+// AutoConfig / AutoModelFor* : resolve config.json through the registry and refuse the wrong
+// Auto class with a message naming the right one.
+#include "autolm/auto.h"
+
+#include "io/mmap.h"
+#include "io/safetensors.h"
+#include "models/registry.h"
+
+namespace autolm {
+
+const char* family_name(ModelFamily f) { return f == ModelFamily::kCausal ? "causal" : "seq2seq"; }
+const char* auto_class_name(ModelFamily f) {
+  return f == ModelFamily::kCausal ? "AutoModelForCausalLM" : "AutoModelForSeq2SeqLM";
+}
+
+void Model::encode(std::span<const int32_t>, std::span<const int32_t>, int, DecodeState&) const {
+  throw Error(ErrorKind::kInvalidInput, "model_type \"" + config_.model_type + "\" is decoder-only: it has no encoder");
+}
+
+namespace {
+
+JsonConfig load_config_json(const std::string& dir) {
+  if (!file_exists(dir)) throw Error(ErrorKind::kNotFound, "model folder " + dir + " does not exist");
+  const std::string path = dir + "/config.json";
+  json j = load_json_file(path);
+  if (!j.is_object()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON object");
+  // Gemma 3 multimodal folders nest the language model's config; we load text_config alone.
+  return JsonConfig(std::move(j), path);
+}
+
+std::optional<int64_t> optional_id(const JsonConfig& c, const std::string& key) {
+  if (!c.has(key)) return std::nullopt;
+  const json& v = c.raw()[key];
+  if (v.is_array()) return v.empty() ? std::nullopt : std::optional<int64_t>(c.get<std::vector<int64_t>>(key)[0]);
+  return c.get<int64_t>(key);
+}
+
+ModelConfig make_model_config(const std::string& dir, const JsonConfig& c, const RegistryEntry& e) {
+  ModelConfig mc;
+  mc.dir = dir;
+  mc.model_type = e.model_type;
+  mc.family = e.family;
+  mc.vocab_size = c.get<int64_t>("vocab_size");
+  mc.bos_token_id = optional_id(c, "bos_token_id");
+  mc.pad_token_id = optional_id(c, "pad_token_id");
+  mc.decoder_start_token_id = optional_id(c, "decoder_start_token_id");
+  if (c.has("eos_token_id")) {
+    if (c.raw()["eos_token_id"].is_array()) mc.eos_token_id = c.get<std::vector<int64_t>>("eos_token_id");
+    else mc.eos_token_id = {c.get<int64_t>("eos_token_id")};
+  }
+  mc.raw = c.raw();
+  return mc;
+}
+
+std::shared_ptr<const Model> build(const std::string& dir, std::optional<ModelFamily> wanted) {
+  JsonConfig c = load_config_json(dir);
+  const RegistryEntry& e = find_registry_entry(c);
+  if (wanted && *wanted != e.family) {
+    const std::string kind = e.family == ModelFamily::kSeq2Seq ? "an encoder-decoder (seq2seq)" : "a decoder-only (causal)";
+    throw Error(ErrorKind::kWrongClass,
+                c.source() + ": model_type \"" + e.model_type + "\" is " + kind + " model; load it with " +
+                    auto_class_name(e.family) + ", not " + auto_class_name(*wanted));
+  }
+  if (!e.factory)
+    throw Error(ErrorKind::kUnsupported, c.source() + ": model_type \"" + e.model_type + "\" is a known " +
+                                             family_name(e.family) + " model type but autolm does not implement it yet");
+  ModelConfig mc = make_model_config(dir, c, e);
+  auto weights = WeightStore::open_folder(dir);
+  return std::shared_ptr<const Model>(e.factory(std::move(mc), c, std::move(weights)));
+}
+
+}  // namespace
+
+ModelConfig AutoConfig::from_pretrained(const std::string& dir) {
+  JsonConfig c = load_config_json(dir);
+  return make_model_config(dir, c, find_registry_entry(c));
+}
+
+std::shared_ptr<const Model> AutoModelForCausalLM::from_pretrained(const std::string& dir) {
+  return build(dir, ModelFamily::kCausal);
+}
+std::shared_ptr<const Model> AutoModelForSeq2SeqLM::from_pretrained(const std::string& dir) {
+  return build(dir, ModelFamily::kSeq2Seq);
+}
+std::shared_ptr<const Model> load_model(const std::string& dir) { return build(dir, std::nullopt); }
+
+std::vector<std::pair<std::string, ModelFamily>> supported_model_types() {
+  std::vector<std::pair<std::string, ModelFamily>> out;
+  for (const auto& e : registry())
+    if (e.factory) out.emplace_back(e.model_type, e.family);
+  return out;
+}
+
+}  // namespace autolm

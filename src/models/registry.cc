@@ -1,0 +1,49 @@
+#include "models/registry.h"
+
+namespace autolm {
+
+const std::vector<RegistryEntry>& registry() {
+  using F = ModelFamily;
+  static const std::vector<RegistryEntry> entries = {
+      // Decoder-only (AutoModelForCausalLM)
+      {"gpt2", F::kCausal, make_gpt2, {"GPT2LMHeadModel"}},
+      {"llama", F::kCausal, make_llama_family, {"LlamaForCausalLM"}},
+      {"mistral", F::kCausal, make_llama_family, {"MistralForCausalLM"}},
+      {"qwen2", F::kCausal, make_llama_family, {"Qwen2ForCausalLM"}},
+      {"qwen3", F::kCausal, make_llama_family, {"Qwen3ForCausalLM"}},
+      {"phi3", F::kCausal, make_llama_family, {"Phi3ForCausalLM"}},
+      {"gemma3_text", F::kCausal, make_llama_family, {"Gemma3ForCausalLM"}},
+      // Encoder-decoder (AutoModelForSeq2SeqLM)
+      {"t5", F::kSeq2Seq, make_t5, {"T5ForConditionalGeneration"}},
+      {"mt5", F::kSeq2Seq, make_t5, {"MT5ForConditionalGeneration"}},
+      {"umt5", F::kSeq2Seq, make_t5, {"UMT5ForConditionalGeneration"}},
+      {"bart", F::kSeq2Seq, make_bart_family, {"BartForConditionalGeneration"}},
+      {"mbart", F::kSeq2Seq, make_bart_family, {"MBartForConditionalGeneration"}},
+      {"marian", F::kSeq2Seq, make_bart_family, {"MarianMTModel"}},
+      {"pegasus", F::kSeq2Seq, nullptr, {"PegasusForConditionalGeneration"}},
+      {"m2m_100", F::kSeq2Seq, nullptr, {"M2M100ForConditionalGeneration"}},
+      {"nllb-moe", F::kSeq2Seq, nullptr, {"NllbMoeForConditionalGeneration"}},
+  };
+  return entries;
+}
+
+const RegistryEntry& find_registry_entry(const JsonConfig& config) {
+  const std::string type = config.get_or<std::string>("model_type", "");
+  for (const auto& e : registry())
+    if (type == e.model_type) return e;
+  if (type.empty() && config.has("architectures") && config.raw()["architectures"].is_array()) {
+    for (const auto& arch : config.raw()["architectures"]) {
+      if (!arch.is_string()) continue;
+      for (const auto& e : registry())
+        for (const char* a : e.architectures)
+          if (arch.get<std::string>() == a) return e;
+    }
+  }
+  std::string supported;
+  for (const auto& e : registry()) supported += std::string(supported.empty() ? "" : ", ") + e.model_type;
+  const std::string what = type.empty() ? "has no \"model_type\" and no known \"architectures\""
+                                        : "has unsupported model_type \"" + type + "\"";
+  throw Error(ErrorKind::kUnsupported, config.source() + " " + what + "; supported model types: " + supported);
+}
+
+}  // namespace autolm

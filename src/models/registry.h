@@ -1,0 +1,37 @@
+// The Auto registry: one line per supported config.json model_type, with its family and the
+// factory that builds it. Adding a family touches its own file and one line in registry.cc.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autolm/model.h"
+#include "io/json_file.h"
+
+namespace autolm {
+
+class WeightStore;
+
+using ModelFactory = std::unique_ptr<Model> (*)(ModelConfig config, const JsonConfig& json,
+                                                std::unique_ptr<WeightStore> weights);
+
+struct RegistryEntry {
+  const char* model_type;
+  ModelFamily family;
+  ModelFactory factory;  // nullptr: recognised, not implemented yet
+  std::vector<const char*> architectures;  // fallback when config.json lacks model_type
+};
+
+const std::vector<RegistryEntry>& registry();
+// Resolves config.json's model_type (fallback: architectures); throws an Error listing every
+// supported type when nothing matches.
+const RegistryEntry& find_registry_entry(const JsonConfig& config);
+
+// Family factories (one per family file).
+std::unique_ptr<Model> make_llama_family(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_gpt2(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_t5(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_bart_family(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+
+}  // namespace autolm

@@ -1,0 +1,52 @@
+#include "nn/kv_cache.h"
+
+#include <cstring>
+#include <string>
+
+#include "autolm/error.h"
+
+namespace autolm {
+
+KVCache::KVCache(int num_layers, int batch, int num_kv_heads, int max_len, int head_dim)
+    : num_layers_(num_layers), batch_(batch), kv_heads_(num_kv_heads), max_len_(max_len), head_dim_(head_dim) {
+  const size_t per_layer = size_t(batch) * num_kv_heads * max_len * head_dim;
+  k_.assign(num_layers, std::vector<float>(per_layer));
+  v_.assign(num_layers, std::vector<float>(per_layer));
+  valid_.assign(size_t(batch) * max_len, 0);
+  next_pos_.assign(batch, 0);
+}
+
+int KVCache::append(int n) {
+  if (length_ + n > max_len_)
+    throw Error(ErrorKind::kInvalidInput, "sequence of " + std::to_string(length_ + n) +
+                                              " tokens exceeds the state's max_length " + std::to_string(max_len_));
+  const int start = length_;
+  length_ += n;
+  return start;
+}
+
+void KVCache::reorder(std::span<const int> src) {
+  AUTOLM_CHECK(int(src.size()) == batch_, "reorder needs one source per row");
+  for (int s : src) AUTOLM_CHECK(s >= 0 && s < batch_, "reorder source row out of range");
+  // Only the filled prefix of each head is copied; positions past length_ are written before read.
+  const size_t filled = size_t(length_) * head_dim_;
+  tmp_.resize(k_.empty() ? 0 : k_[0].size());
+  for (int l = 0; l < num_layers_; ++l) {
+    for (auto* buf : {&k_[l], &v_[l]}) {
+      for (int i = 0; i < batch_; ++i)
+        for (int h = 0; h < kv_heads_; ++h)
+          std::memcpy(tmp_.data() + offset(i, h), buf->data() + offset(src[i], h), filled * sizeof(float));
+      buf->swap(tmp_);
+    }
+  }
+  valid_tmp_.resize(valid_.size());
+  pos_tmp_.resize(batch_);
+  for (int i = 0; i < batch_; ++i) {
+    std::memcpy(valid_tmp_.data() + size_t(i) * max_len_, valid_.data() + size_t(src[i]) * max_len_, max_len_);
+    pos_tmp_[i] = next_pos_[src[i]];
+  }
+  valid_.swap(valid_tmp_);
+  next_pos_.swap(pos_tmp_);
+}
+
+}  // namespace autolm

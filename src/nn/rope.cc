@@ -1,0 +1,140 @@
+#include "nn/rope.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace autolm {
+
+namespace {
+
+std::vector<float> default_inv_freq(double base, int dim) {
+  // Equivalent in modeling_rope_utils.py: 1.0 / (base ** (arange(0, dim, 2).float() / dim))
+  std::vector<float> inv(dim / 2);
+  for (int i = 0; i < dim / 2; ++i) inv[i] = float(1.0 / std::pow(base, double(2 * i) / dim));
+  return inv;
+}
+
+double yarn_get_mscale(double scale, double mscale) {
+  return scale <= 1 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0;
+}
+
+}  // namespace
+
+JsonConfig rope_parameters_for(const JsonConfig& config, const std::string& layer_type) {
+  const std::string& src = config.source();
+  if (config.has("rope_parameters")) {
+    const json& rp = config.raw()["rope_parameters"];
+    if (!rp.is_object()) throw Error(ErrorKind::kInvalidInput, src + ": rope_parameters must be an object");
+    if (rp.contains(layer_type) && rp[layer_type].is_object())
+      return JsonConfig(rp[layer_type], src + ": rope_parameters." + layer_type);
+    if (rp.contains("full_attention") && rp["full_attention"].is_object())  // keyed but this type absent
+      return JsonConfig(rp["full_attention"], src + ": rope_parameters.full_attention");
+    return JsonConfig(rp, src + ": rope_parameters");
+  }
+  // Older spelling: rope_theta at top level, optional rope_scaling {type|rope_type, factor, …}.
+  json p = json::object();
+  if (config.has("rope_scaling") && config.raw()["rope_scaling"].is_object()) p = config.raw()["rope_scaling"];
+  if (p.contains("type") && !p.contains("rope_type")) p["rope_type"] = p["type"];
+  double theta = config.get_or<double>("rope_theta", 10000.0);
+  if (layer_type == "sliding_attention" && config.has("rope_local_base_freq")) {
+    theta = config.get<double>("rope_local_base_freq");
+    p = json::object();  // Gemma 3 applies rope_scaling to global layers only
+  }
+  p["rope_theta"] = theta;
+  if (!p.contains("rope_type")) p["rope_type"] = "default";
+  return JsonConfig(p, src + ": rope_scaling");
+}
+
+RotaryEmbedding::RotaryEmbedding(const JsonConfig& params, int head_dim, double partial_rotary_factor,
+                                 int64_t max_position_embeddings) {
+  rope_type_ = params.get_or<std::string>("rope_type", "default");
+  theta_ = params.get_or<double>("rope_theta", 10000.0);
+  partial_rotary_factor = params.get_or<double>("partial_rotary_factor", partial_rotary_factor);
+  rotary_dim_ = int(head_dim * partial_rotary_factor);
+  rotary_dim_ -= rotary_dim_ % 2;
+  factor_ = params.get_or<double>("factor", 1.0);
+  original_max_positions_ = params.get_or<int64_t>("original_max_position_embeddings", max_position_embeddings);
+  const int dim = rotary_dim_;
+  inv_freq_ = default_inv_freq(theta_, dim);
+
+  if (rope_type_ == "default" || rope_type_ == "dynamic") {
+    // dynamic rescales the base only once positions exceed the original length (see apply).
+  } else if (rope_type_ == "linear") {
+    for (auto& f : inv_freq_) f = float(f / factor_);
+  } else if (rope_type_ == "llama3") {
+    const double low_freq_factor = params.get<double>("low_freq_factor");
+    const double high_freq_factor = params.get<double>("high_freq_factor");
+    const double old_context_len = params.get<double>("original_max_position_embeddings");
+    const double low_freq_wavelen = old_context_len / low_freq_factor;
+    const double high_freq_wavelen = old_context_len / high_freq_factor;
+    for (auto& f : inv_freq_) {
+      const double wavelen = 2 * M_PI / f;
+      double v = wavelen > low_freq_wavelen ? f / factor_ : f;
+      const bool is_medium = !(wavelen < high_freq_wavelen) && !(wavelen > low_freq_wavelen);
+      if (is_medium) {
+        const double smooth = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+        v = (1 - smooth) * v / factor_ + smooth * v;
+      }
+      f = float(v);
+    }
+  } else if (rope_type_ == "yarn") {
+    const double beta_fast = params.get_or<double>("beta_fast", 32.0);
+    const double beta_slow = params.get_or<double>("beta_slow", 1.0);
+    const double mscale = params.get_or<double>("mscale", 0.0);
+    const double mscale_all_dim = params.get_or<double>("mscale_all_dim", 0.0);
+    auto attention_factor = params.get_opt<double>("attention_factor");
+    if (!attention_factor)
+      attention_factor = (mscale != 0 && mscale_all_dim != 0)
+                             ? yarn_get_mscale(factor_, mscale) / yarn_get_mscale(factor_, mscale_all_dim)
+                             : yarn_get_mscale(factor_, 1.0);
+    attention_scaling_ = float(*attention_factor);
+    const double max_pos = double(original_max_positions_);
+    auto correction_dim = [&](double rotations) {
+      return (dim * std::log(max_pos / (rotations * 2 * M_PI))) / (2 * std::log(theta_));
+    };
+    double low = correction_dim(beta_fast), high = correction_dim(beta_slow);
+    if (params.get_or<bool>("truncate", true)) {
+      low = std::floor(low);
+      high = std::ceil(high);
+    }
+    low = std::max(low, 0.0);
+    high = std::min(high, double(dim - 1));
+    if (low == high) high += 0.001;
+    for (int i = 0; i < dim / 2; ++i) {
+      const double pos_freq = std::pow(theta_, double(2 * i) / dim);
+      const double extrapolation = 1.0 / pos_freq, interpolation = 1.0 / (factor_ * pos_freq);
+      const double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
+      const double extrapolation_factor = 1.0 - ramp;
+      inv_freq_[i] = float(interpolation * (1 - extrapolation_factor) + extrapolation * extrapolation_factor);
+    }
+  } else {
+    throw Error(ErrorKind::kUnsupported, params.source() + ": unsupported rope_type \"" + rope_type_ +
+                                             "\" (supported: default, linear, dynamic, llama3, yarn)");
+  }
+}
+
+void RotaryEmbedding::apply(float* x, int num_heads, int head_dim, int64_t position, int64_t seq_len_in) const {
+  const int half = rotary_dim_ / 2;
+  const float* inv = inv_freq_.data();
+  std::vector<float> dyn;  // only for dynamic NTK beyond the original length (rare path)
+  if (rope_type_ == "dynamic" && seq_len_in > original_max_positions_) {
+    // Equivalent in modeling_rope_utils.py (_compute_dynamic_ntk_parameters).
+    const double seq_len = double(seq_len_in);
+    const double base = theta_ * std::pow((factor_ * seq_len / original_max_positions_) - (factor_ - 1),
+                                          double(rotary_dim_) / (rotary_dim_ - 2));
+    dyn = default_inv_freq(base, rotary_dim_);
+    inv = dyn.data();
+  }
+  for (int i = 0; i < half; ++i) {
+    const float freq = float(position) * inv[i];  // float32 product as in transformers
+    const float c = std::cos(freq) * attention_scaling_, s = std::sin(freq) * attention_scaling_;
+    for (int h = 0; h < num_heads; ++h) {
+      float* xh = x + h * head_dim;
+      const float a = xh[i], b = xh[i + half];
+      xh[i] = a * c - b * s;
+      xh[i + half] = b * c + a * s;
+    }
+  }
+}
+
+}  // namespace autolm

@@ -1,0 +1,21 @@
+// linear(x, W) = x · Wᵀ (+ b), with W stored (out_features, in_features) exactly as HF stores it.
+// Backed by BLAS sgemm (threaded); performance work swaps kernels here, not in model files.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace autolm {
+
+// x: (rows, in_features) row-major; W: (out_features, in_features); bias: (out_features) or
+// empty; y: (rows, out_features). y may not alias x.
+void linear(const float* x, int64_t rows, const TensorView& W, const TensorView& bias, float* y);
+
+// y += linear(x, W) (+ b): residual projections without a temporary.
+void linear_accumulate(const float* x, int64_t rows, const TensorView& W, const TensorView& bias, float* y);
+
+// y = a · bᵀ for plain row-major matrices: a (m, k), b (n, k), y (m, n).
+void matmul_nt(const float* a, const float* b, int64_t m, int64_t n, int64_t k, float* y);
+
+}  // namespace autolm

@@ -1,0 +1,155 @@
+// Forward logits and greedy decoding of every fixture model against transformers' references.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "autolm/auto.h"
+#include "fixtures.h"
+
+namespace autolm {
+namespace {
+
+using test::load_ref;
+using test::model_dir;
+
+class ModelParity : public ::testing::TestWithParam<std::string> {};
+
+// Runs the model on one case and compares the rows of logits the reference stored.
+TEST_P(ModelParity, ForwardLogits) {
+  const std::string name = GetParam();
+  auto model = load_model(model_dir(name));
+  auto ref = load_ref(name);
+  SafetensorsFile logits_file(test::ref_path(name, ".logits.safetensors"));
+  WeightStore store({test::ref_path(name, ".logits.safetensors")});
+  const int64_t V = model->config().vocab_size;
+  for (const auto& c : ref["cases"]) {
+    const auto& fwd = c["forward"];
+    auto input_ids = c["input_ids"].get<std::vector<int32_t>>();
+    std::span<const float> logits;
+    std::unique_ptr<DecodeState> state;
+    if (model->family() == ModelFamily::kSeq2Seq) {
+      auto dec = fwd["decoder_input_ids"].get<std::vector<int32_t>>();
+      state = model->new_state(1, int(dec.size()));
+      model->encode(input_ids, {}, int(input_ids.size()), *state);
+      logits = model->decode(dec, {}, int(dec.size()), *state, true);
+    } else {
+      state = model->new_state(1, int(input_ids.size()));
+      logits = model->decode(input_ids, {}, int(input_ids.size()), *state, true);
+    }
+    TensorView expected = store.require(fwd["logits_tensor"].get<std::string>());
+    auto positions = fwd["positions"].get<std::vector<int>>();
+    ASSERT_EQ(expected.shape, (Shape{int64_t(positions.size()), V}));
+    float max_ref = 0.f, max_diff = 0.f;
+    for (size_t r = 0; r < positions.size(); ++r)
+      for (int64_t i = 0; i < V; ++i) {
+        const float e = expected.data[r * V + i], got = logits[positions[r] * V + i];
+        max_ref = std::max(max_ref, std::abs(e));
+        max_diff = std::max(max_diff, std::abs(e - got));
+      }
+    EXPECT_LE(max_diff, 1e-4f * std::max(1.f, max_ref)) << name << " prompt: " << c["prompt"];
+  }
+}
+
+// Greedy decoding with the minimal loop (prefill, then one token per step, stop at EOS).
+// Forced BOS/EOS and bad_words are generation settings, covered by the generate() tests; this
+// checks the model's incremental path against the references that do not need them.
+TEST_P(ModelParity, GreedyIncremental) {
+  const std::string name = GetParam();
+  auto model = load_model(model_dir(name));
+  auto ref = load_ref(name);
+  auto gen_cfg = load_json_file(model_dir(name) + "/generation_config.json");
+  if (gen_cfg.contains("forced_bos_token_id") || gen_cfg.contains("forced_eos_token_id") || gen_cfg.contains("bad_words_ids"))
+    GTEST_SKIP() << name << " needs generation processors (forced tokens / bad words); see test_generate_parity";
+  std::set<int32_t> eos;
+  if (gen_cfg["eos_token_id"].is_array()) for (auto& e : gen_cfg["eos_token_id"]) eos.insert(e.get<int32_t>());
+  else if (gen_cfg["eos_token_id"].is_number()) eos.insert(gen_cfg["eos_token_id"].get<int32_t>());
+  const int64_t V = model->config().vocab_size;
+  for (const auto& c : ref["cases"]) {
+    const auto& g = c["gen"]["greedy"];
+    const int max_new = g["params"]["max_new_tokens"].get<int>();
+    auto input_ids = c["input_ids"].get<std::vector<int32_t>>();
+    std::vector<int32_t> seq;
+    std::unique_ptr<DecodeState> state;
+    std::vector<int32_t> next;
+    if (model->family() == ModelFamily::kSeq2Seq) {
+      state = model->new_state(1, max_new + 1);
+      model->encode(input_ids, {}, int(input_ids.size()), *state);
+      next = {int32_t(*model->config().decoder_start_token_id)};
+    } else {
+      state = model->new_state(1, int(input_ids.size()) + max_new);
+      next = input_ids;
+    }
+    seq = next;
+    for (int step = 0; step < max_new; ++step) {
+      auto logits = model->decode(next, {}, int(next.size()), *state, false);
+      const int32_t tok = int32_t(std::max_element(logits.begin(), logits.begin() + V) - logits.begin());
+      seq.push_back(tok);
+      next = {tok};
+      if (eos.count(tok)) break;
+    }
+    EXPECT_EQ(seq, g["sequences"][0].get<std::vector<int32_t>>()) << name << " prompt: " << c["prompt"];
+  }
+}
+
+std::vector<std::string> all_models() {
+  std::vector<std::string> v = test::causal_models();
+  for (auto& s : test::seq2seq_models()) v.push_back(s);
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(all_models()),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace_if(n.begin(), n.end(), [](char ch) { return !std::isalnum(ch); }, '_');
+                           return n;
+                         });
+
+// Batched decoding with left padding (causal) gives each row what it gives alone.
+TEST(ModelBatch, CausalLeftPaddingMatchesReference) {
+  for (const auto& name : test::causal_models()) {
+    auto model = load_model(model_dir(name));
+    auto ref = load_ref(name);
+    if (!ref.contains("batch")) continue;
+    const auto& b = ref["batch"];
+    const int rows = int(b["input_ids"].size());
+    const int len = int(b["input_ids"][0].size());
+    const int max_new = b["params"]["max_new_tokens"].get<int>();
+    std::vector<int32_t> ids, mask;
+    for (int r = 0; r < rows; ++r) {
+      for (auto v : b["input_ids"][r]) ids.push_back(v.get<int32_t>());
+      for (auto v : b["attention_mask"][r]) mask.push_back(v.get<int32_t>());
+    }
+    auto state = model->new_state(rows, len + max_new);
+    const int64_t V = model->config().vocab_size;
+    std::vector<std::vector<int32_t>> seqs(rows);
+    for (int r = 0; r < rows; ++r) seqs[r].assign(ids.begin() + r * len, ids.begin() + (r + 1) * len);
+    auto logits = model->decode(ids, mask, len, *state, false);
+    for (int step = 0; step < max_new; ++step) {
+      std::vector<int32_t> next(rows);
+      for (int r = 0; r < rows; ++r) {
+        auto row = logits.subspan(r * V, V);
+        next[r] = int32_t(std::max_element(row.begin(), row.end()) - row.begin());
+        seqs[r].push_back(next[r]);
+      }
+      if (step + 1 < max_new) logits = model->decode(next, {}, 1, *state, false);
+    }
+    // A row that reaches EOS is padded afterwards in the reference; compare up to its EOS.
+    auto gen_cfg = load_json_file(model_dir(name) + "/generation_config.json");
+    std::set<int32_t> eos;
+    if (gen_cfg["eos_token_id"].is_array()) for (auto& e : gen_cfg["eos_token_id"]) eos.insert(e.get<int32_t>());
+    else if (gen_cfg["eos_token_id"].is_number()) eos.insert(gen_cfg["eos_token_id"].get<int32_t>());
+    for (int r = 0; r < rows; ++r) {
+      auto expected = b["sequences"][r].get<std::vector<int32_t>>();
+      ASSERT_EQ(expected.size(), seqs[r].size()) << name;
+      for (size_t i = len; i < expected.size(); ++i) {
+        ASSERT_EQ(seqs[r][i], expected[i]) << name << " row " << r << " position " << i;
+        if (eos.count(expected[i])) break;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace autolm

@@ -1,0 +1,26 @@
+// Helpers shared by the CLI commands: id-list parsing, loading with an optional forced class.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autolm/auto.h"
+
+namespace autolm::cli {
+
+// "1,2,3" → {1, 2, 3}; throws Error naming the flag on anything else.
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag);
+
+// Loads `dir` with the class named by --class ("" = pick from config.json).
+std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls);
+
+// Registers each command on the app; each returns the callback's exit code through `rc`.
+void add_model_commands(CLI::App& app, int& rc);     // info, logits
+void add_generate_command(CLI::App& app, int& rc);   // generate
+void add_tokenizer_commands(CLI::App& app, int& rc); // tokenize, detokenize
+void add_chat_command(CLI::App& app, int& rc);       // chat
+
+}  // namespace autolm::cli

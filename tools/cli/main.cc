@@ -1,0 +1,38 @@
+// autolm command-line tool: maps autolm::Error to exit code 2 (user-fixable) or 1 (internal).
+#include <iostream>
+
+#include "common.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"autolm: run Hugging Face model folders (transformers' Auto classes, in C++)"};
+  app.require_subcommand(1);
+  int rc = 0;
+  try {
+    autolm::cli::add_model_commands(app, rc);
+#ifdef AUTOLM_HAVE_GENERATE
+    autolm::cli::add_generate_command(app, rc);
+#endif
+#ifdef AUTOLM_HAVE_TOKENIZER
+    autolm::cli::add_tokenizer_commands(app, rc);
+#endif
+#ifdef AUTOLM_HAVE_CHAT
+    autolm::cli::add_chat_command(app, rc);
+#endif
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      const int code = app.exit(e);
+      return code == 0 ? 0 : 2;
+    }
+  } catch (const autolm::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return autolm::exit_code_for(e.kind());
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return rc;
+}
