@@ -1,6 +1,313 @@
+// BART, mBART and Marian (transformers' modeling_bart.py, modeling_mbart.py, modeling_marian.py):
+// learned positions with offset 2 (BART/mBART) or static sinusoidal ones (Marian), optional
+// layernorm_embedding and scale_embedding, post-LN (BART, Marian) or pre-LN with final layer
+// norms (mBART), q scaled by head_dim^-0.5, final_logits_bias added to the LM head.
+#include <cmath>
+#include <memory>
+
+#include "models/loaded_model.h"
 #include "models/registry.h"
+#include "models/seq2seq_state.h"
+#include "ops/activations.h"
+#include "ops/linear.h"
+#include "ops/norms.h"
+
 namespace autolm {
-std::unique_ptr<Model> make_bart_family(ModelConfig, const JsonConfig& c, std::unique_ptr<WeightStore>) {
-  throw Error(ErrorKind::kUnsupported, c.source() + ": BART not implemented yet");
+
+namespace {
+
+struct BartAttention {
+  TensorView q, k, v, out;          // (d_model, d_model)
+  TensorView q_b, k_b, v_b, out_b;  // (d_model)
+};
+
+struct BartLayer {
+  BartAttention self_attn;
+  TensorView self_attn_layer_norm_w, self_attn_layer_norm_b;  // (d_model)
+  BartAttention encoder_attn;                                  // decoder only
+  TensorView encoder_attn_layer_norm_w, encoder_attn_layer_norm_b;
+  TensorView fc1, fc1_b;  // (ffn_dim, d_model), (ffn_dim)
+  TensorView fc2, fc2_b;  // (d_model, ffn_dim), (d_model)
+  TensorView final_layer_norm_w, final_layer_norm_b;
+};
+
+struct BartStack {
+  TensorView embed_tokens;               // (vocab, d_model)
+  TensorView embed_positions;            // (max_position_embeddings [+2], d_model)
+  TensorView layernorm_embedding_w, layernorm_embedding_b;  // BART/mBART: (d_model)
+  TensorView layer_norm_w, layer_norm_b;                    // mBART final norm: (d_model)
+  std::vector<BartLayer> layers;
+};
+
+class BartFamilyModel final : public LoadedModel {
+ public:
+  BartFamilyModel(ModelConfig mc, const JsonConfig& c, std::unique_ptr<WeightStore> w)
+      : LoadedModel(std::move(mc), std::move(w)) {
+    const std::string& type = config_.model_type;
+    marian_ = type == "marian";
+    pre_ln_ = type == "mbart";
+    d_model_ = c.get<int64_t>("d_model");
+    encoder_layers_ = c.get<int>("encoder_layers");
+    decoder_layers_ = c.get<int>("decoder_layers");
+    encoder_heads_ = c.get<int>("encoder_attention_heads");
+    decoder_heads_ = c.get<int>("decoder_attention_heads");
+    encoder_ffn_ = c.get<int64_t>("encoder_ffn_dim");
+    decoder_ffn_ = c.get<int64_t>("decoder_ffn_dim");
+    max_positions_ = c.get<int64_t>("max_position_embeddings");
+    config_.max_positions = max_positions_;
+    if (d_model_ % encoder_heads_ || d_model_ % decoder_heads_)
+      throw Error(ErrorKind::kInvalidInput, c.source() + ": d_model must be divisible by the attention head counts");
+    act_ = parse_activation(c.get_or<std::string>("activation_function", "gelu"), c.source() + ": activation_function");
+    embed_scale_ = c.get_or<bool>("scale_embedding", false) ? float(std::sqrt(double(d_model_))) : 1.f;
+    // Marian may have a separate target vocabulary (decoder_vocab_size).
+    const int64_t src_vocab = config_.vocab_size;
+    if (marian_) config_.vocab_size = c.get_or<int64_t>("decoder_vocab_size", src_vocab);
+    if (!config_.decoder_start_token_id) config_.decoder_start_token_id = config_.pad_token_id;
+    src_vocab_ = src_vocab;
+
+    WeightStore& ws = *weights_;
+    const int64_t D = d_model_, V = config_.vocab_size;
+    TensorView shared = ws.require("model.shared.weight", {src_vocab, D});
+    encoder_ = load_stack("model.encoder.", encoder_layers_, encoder_ffn_, false, shared, src_vocab);
+    const bool share = !marian_ || c.get_or<bool>("share_encoder_decoder_embeddings", true);
+    TensorView dec_embed = share ? shared : ws.require("model.decoder.embed_tokens.weight", {V, D});
+    decoder_ = load_stack("model.decoder.", decoder_layers_, decoder_ffn_, true, dec_embed, V);
+    const bool tied = c.get_or<bool>("tie_word_embeddings", true);
+    lm_head_ = tied ? decoder_.embed_tokens : ws.require("lm_head.weight", {V, D});
+    if (tied && ws.has("lm_head.weight")) ws.optional("lm_head.weight");
+    final_logits_bias_ = ws.optional("final_logits_bias", {1, V});
+    if (marian_) build_sinusoidal_positions();
+    finish_loading();
+  }
+
+  std::unique_ptr<DecodeState> new_state(int batch, int max_length, int rows_per_input) const override {
+    return std::make_unique<Seq2SeqState>(decoder_layers_, batch, rows_per_input, decoder_heads_, max_length,
+                                          int(d_model_ / decoder_heads_));
+  }
+
+  void encode(std::span<const int32_t> ids, std::span<const int32_t> mask, int S, DecodeState& base) const override;
+  std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> mask, int T, DecodeState& base,
+                                bool all_positions) const override;
+
+ private:
+  BartStack load_stack(const std::string& p, int n, int64_t ffn, bool decoder, TensorView embed, int64_t vocab) {
+    WeightStore& ws = *weights_;
+    const int64_t D = d_model_;
+    BartStack st;
+    st.embed_tokens = embed;
+    if (ws.has(p + "embed_tokens.weight")) ws.optional(p + "embed_tokens.weight", {vocab, D});  // tied alias
+    if (!marian_) st.embed_positions = ws.require(p + "embed_positions.weight", {max_positions_ + 2, D});
+    else if (ws.has(p + "embed_positions.weight")) ws.optional(p + "embed_positions.weight");  // recomputed below
+    if (!marian_) {
+      st.layernorm_embedding_w = ws.require(p + "layernorm_embedding.weight", {D});
+      st.layernorm_embedding_b = ws.require(p + "layernorm_embedding.bias", {D});
+    }
+    if (pre_ln_) {
+      st.layer_norm_w = ws.require(p + "layer_norm.weight", {D});
+      st.layer_norm_b = ws.require(p + "layer_norm.bias", {D});
+    }
+    auto attention = [&](const std::string& a) {
+      BartAttention at;
+      at.q = ws.require(a + "q_proj.weight", {D, D});
+      at.k = ws.require(a + "k_proj.weight", {D, D});
+      at.v = ws.require(a + "v_proj.weight", {D, D});
+      at.out = ws.require(a + "out_proj.weight", {D, D});
+      at.q_b = ws.require(a + "q_proj.bias", {D});
+      at.k_b = ws.require(a + "k_proj.bias", {D});
+      at.v_b = ws.require(a + "v_proj.bias", {D});
+      at.out_b = ws.require(a + "out_proj.bias", {D});
+      return at;
+    };
+    st.layers.resize(n);
+    for (int i = 0; i < n; ++i) {
+      const std::string l = p + "layers." + std::to_string(i) + ".";
+      BartLayer& L = st.layers[i];
+      L.self_attn = attention(l + "self_attn.");
+      L.self_attn_layer_norm_w = ws.require(l + "self_attn_layer_norm.weight", {D});
+      L.self_attn_layer_norm_b = ws.require(l + "self_attn_layer_norm.bias", {D});
+      if (decoder) {
+        L.encoder_attn = attention(l + "encoder_attn.");
+        L.encoder_attn_layer_norm_w = ws.require(l + "encoder_attn_layer_norm.weight", {D});
+        L.encoder_attn_layer_norm_b = ws.require(l + "encoder_attn_layer_norm.bias", {D});
+      }
+      L.fc1 = ws.require(l + "fc1.weight", {ffn, D});
+      L.fc1_b = ws.require(l + "fc1.bias", {ffn});
+      L.fc2 = ws.require(l + "fc2.weight", {D, ffn});
+      L.fc2_b = ws.require(l + "fc2.bias", {D});
+      L.final_layer_norm_w = ws.require(l + "final_layer_norm.weight", {D});
+      L.final_layer_norm_b = ws.require(l + "final_layer_norm.bias", {D});
+    }
+    return st;
+  }
+
+  // Equivalent in modeling_marian.py (MarianSinusoidalPositionalEmbedding): sin features in the
+  // first half, cos in the second, angles pos / 10000^(2*(j//2)/dim) computed in float64.
+  void build_sinusoidal_positions() {
+    const int64_t D = d_model_, P = max_positions_;
+    sinusoidal_.assign(size_t(P * D), 0.f);
+    const int64_t sentinel = D % 2 == 0 ? D / 2 : D / 2 + 1;
+    for (int64_t pos = 0; pos < P; ++pos) {
+      for (int64_t j = 0; j < D; j += 2) sinusoidal_[pos * D + j / 2] = float(std::sin(pos / std::pow(10000.0, double(j) / D)));
+      for (int64_t j = 1; j < D; j += 2)
+        sinusoidal_[pos * D + sentinel + j / 2] = float(std::cos(pos / std::pow(10000.0, double(2 * (j / 2)) / D)));
+    }
+    encoder_.embed_positions = decoder_.embed_positions = TensorView{sinusoidal_.data(), {P, D}};
+  }
+
+  // hidden = embed(ids) * embed_scale + positions(start + t) (+ layernorm_embedding).
+  void embed(const BartStack& st, std::span<const int32_t> ids, int rows, int T, int start, float* hidden) const {
+    const int64_t D = d_model_;
+    const int offset = marian_ ? 0 : 2;  // BartLearnedPositionalEmbedding offset
+    for (int b = 0; b < rows; ++b)
+      for (int t = 0; t < T; ++t) {
+        const int64_t n = int64_t(b) * T + t;
+        const int pos = start + t;
+        if (pos >= max_positions_)
+          throw Error(ErrorKind::kInvalidInput, "position " + std::to_string(pos) + " is beyond max_position_embeddings (" +
+                                                    std::to_string(max_positions_) + ") of model_type \"" + config_.model_type + "\"");
+        const float* e = st.embed_tokens.row(ids[n]);
+        const float* p = st.embed_positions.row(pos + offset);
+        for (int64_t i = 0; i < D; ++i) hidden[n * D + i] = e[i] * embed_scale_ + p[i];
+      }
+    if (!st.layernorm_embedding_w.empty())
+      layer_norm(hidden, int64_t(rows) * T, D, st.layernorm_embedding_w, st.layernorm_embedding_b, 1e-5f, hidden);
+  }
+
+  // Residual sub-block: pre-LN (mBART) normalises the input, post-LN (BART, Marian) the sum.
+  template <typename Body>
+  void sublayer(float* hidden, int64_t N, const TensorView& ln_w, const TensorView& ln_b, float* x, Body body) const {
+    const int64_t D = d_model_;
+    if (pre_ln_) {
+      layer_norm(hidden, N, D, ln_w, ln_b, 1e-5f, x);
+      body(x, hidden);  // body adds its output into hidden
+    } else {
+      std::copy(hidden, hidden + N * D, x);
+      body(x, hidden);
+      layer_norm(hidden, N, D, ln_w, ln_b, 1e-5f, hidden);
+    }
+  }
+
+  void ffn(const BartLayer& L, const float* x, int64_t N, int64_t ffn_dim, float* hidden, Seq2SeqState& s) const {
+    float* h = s.ff.resize(N * ffn_dim);  // (N, ffn_dim)
+    linear(x, N, L.fc1, L.fc1_b, h);
+    activate(act_, h, N * ffn_dim);
+    linear_accumulate(h, N, L.fc2, L.fc2_b, hidden);
+  }
+
+  bool marian_ = false, pre_ln_ = false;
+  int64_t d_model_ = 0, encoder_ffn_ = 0, decoder_ffn_ = 0, max_positions_ = 0, src_vocab_ = 0;
+  int encoder_layers_ = 0, decoder_layers_ = 0, encoder_heads_ = 0, decoder_heads_ = 0;
+  float embed_scale_ = 1.f;
+  Activation act_ = Activation::kGelu;
+  BartStack encoder_, decoder_;
+  TensorView lm_head_;            // (vocab_size, d_model)
+  TensorView final_logits_bias_;  // (1, vocab_size) or empty
+  std::vector<float> sinusoidal_;  // Marian: (max_position_embeddings, d_model)
+};
+
+void BartFamilyModel::encode(std::span<const int32_t> ids, std::span<const int32_t> mask, int S, DecodeState& base) const {
+  auto& s = static_cast<Seq2SeqState&>(base);
+  const int n = begin_encode(s, ids, mask, S, src_vocab_);
+  const int64_t N = int64_t(n) * S, D = d_model_;
+  const int H = encoder_heads_, hd = int(D / H);
+  float* hidden = s.hidden.resize(N * D);  // (inputs*src_len, d_model)
+  embed(encoder_, ids, n, S, 0, hidden);
+  std::vector<float> enc_k(N * D), enc_v(N * D);  // (inputs, heads, src_len, head_dim)
+  KVSource kv;
+  kv.k = [&](int b, int h) { return enc_k.data() + (int64_t(b) * H + h) * S * hd; };
+  kv.v = [&](int b, int h) { return enc_v.data() + (int64_t(b) * H + h) * S * hd; };
+  kv.key_valid = [&](int b) { return s.src_valid.data() + int64_t(b) * S; };
+  float* x = s.x.resize(N * D);
+  float* q = s.q.resize(N * D);
+  float* k = s.k.resize(N * D);
+  float* v = s.v.resize(N * D);
+  float* attn = s.attn.resize(N * D);
+  const AttentionSpec spec{H, H, hd, float(std::pow(hd, -0.5)), false, 0, nullptr, 0, 0};
+  for (const BartLayer& L : encoder_.layers) {
+    sublayer(hidden, N, L.self_attn_layer_norm_w, L.self_attn_layer_norm_b, x, [&](const float* in, float* out) {
+      linear(in, N, L.self_attn.q, L.self_attn.q_b, q);
+      linear(in, N, L.self_attn.k, L.self_attn.k_b, k);
+      linear(in, N, L.self_attn.v, L.self_attn.v_b, v);
+      scatter_heads(k, n, S, H, hd, enc_k.data(), S, 0);
+      scatter_heads(v, n, S, H, hd, enc_v.data(), S, 0);
+      attention(spec, n, S, 0, q, kv, S, attn);
+      linear_accumulate(attn, N, L.self_attn.out, L.self_attn.out_b, out);
+    });
+    sublayer(hidden, N, L.final_layer_norm_w, L.final_layer_norm_b, x,
+             [&](const float* in, float* out) { ffn(L, in, N, encoder_ffn_, out, s); });
+  }
+  if (pre_ln_) layer_norm(hidden, N, D, encoder_.layer_norm_w, encoder_.layer_norm_b, 1e-5f, hidden);
+  // Cross-attention K/V of every decoder layer, once per input.
+  const int dh = int(D / decoder_heads_);
+  for (int l = 0; l < decoder_layers_; ++l) {
+    const BartAttention& a = decoder_.layers[l].encoder_attn;
+    s.cross_k[l].resize(N * D);
+    s.cross_v[l].resize(N * D);
+    linear(hidden, N, a.k, a.k_b, k);
+    linear(hidden, N, a.v, a.v_b, v);
+    scatter_heads(k, n, S, decoder_heads_, dh, s.cross_k[l].data(), S, 0);
+    scatter_heads(v, n, S, decoder_heads_, dh, s.cross_v[l].data(), S, 0);
+  }
 }
+
+std::span<const float> BartFamilyModel::decode(std::span<const int32_t> ids, std::span<const int32_t> mask, int T,
+                                               DecodeState& base, bool all_positions) const {
+  auto& s = static_cast<Seq2SeqState&>(base);
+  const int start = begin_seq2seq_step(s, ids, mask, T, config_.vocab_size);
+  const int B = s.batch_size(), H = decoder_heads_;
+  const int64_t N = int64_t(B) * T, D = d_model_;
+  const int hd = int(D / H);
+  float* hidden = s.hidden.resize(N * D);  // (batch*seq_len, d_model)
+  embed(decoder_, ids, B, T, start, hidden);
+  float* x = s.x.resize(N * D);
+  float* q = s.q.resize(N * D);
+  float* k = s.k.resize(N * D);
+  float* v = s.v.resize(N * D);
+  float* attn = s.attn.resize(N * D);
+  int layer = 0;
+  KVSource self_kv = s.self_source(layer), cross_kv = s.cross_source(layer);
+  const float scale = float(std::pow(hd, -0.5));
+  const AttentionSpec self_spec{H, H, hd, scale, true, 0, nullptr, 0, 0};
+  const AttentionSpec cross_spec{H, H, hd, scale, false, 0, nullptr, 0, 0};
+  for (; layer < decoder_layers_; ++layer) {
+    const BartLayer& L = decoder_.layers[layer];
+    sublayer(hidden, N, L.self_attn_layer_norm_w, L.self_attn_layer_norm_b, x, [&](const float* in, float* out) {
+      linear(in, N, L.self_attn.q, L.self_attn.q_b, q);
+      linear(in, N, L.self_attn.k, L.self_attn.k_b, k);
+      linear(in, N, L.self_attn.v, L.self_attn.v_b, v);
+      scatter_heads(k, B, T, H, hd, s.self_cache.k(layer, 0, 0), s.self_cache.max_len(), start);
+      scatter_heads(v, B, T, H, hd, s.self_cache.v(layer, 0, 0), s.self_cache.max_len(), start);
+      attention(self_spec, B, T, start, q, self_kv, start + T, attn);
+      linear_accumulate(attn, N, L.self_attn.out, L.self_attn.out_b, out);
+    });
+    sublayer(hidden, N, L.encoder_attn_layer_norm_w, L.encoder_attn_layer_norm_b, x, [&](const float* in, float* out) {
+      linear(in, N, L.encoder_attn.q, L.encoder_attn.q_b, q);
+      attention(cross_spec, B, T, 0, q, cross_kv, s.src_len, attn);
+      linear_accumulate(attn, N, L.encoder_attn.out, L.encoder_attn.out_b, out);
+    });
+    sublayer(hidden, N, L.final_layer_norm_w, L.final_layer_norm_b, x,
+             [&](const float* in, float* out) { ffn(L, in, N, decoder_ffn_, out, s); });
+  }
+  const int64_t out_rows = all_positions ? N : B;
+  float* last = s.last.resize(out_rows * D);
+  for (int64_t r = 0; r < out_rows; ++r) {
+    const float* src = hidden + (all_positions ? r : (r * T + T - 1)) * D;
+    std::copy(src, src + D, last + r * D);
+  }
+  if (pre_ln_) layer_norm(last, out_rows, D, decoder_.layer_norm_w, decoder_.layer_norm_b, 1e-5f, last);
+  const int64_t V = config_.vocab_size;
+  float* logits = s.logits.resize(out_rows * V);
+  linear(last, out_rows, lm_head_, {}, logits);
+  if (!final_logits_bias_.empty())
+    for (int64_t r = 0; r < out_rows; ++r)
+      for (int64_t i = 0; i < V; ++i) logits[r * V + i] += final_logits_bias_.data[i];
+  return {logits, size_t(out_rows * V)};
+}
+
+}  // namespace
+
+std::unique_ptr<Model> make_bart_family(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights) {
+  return std::make_unique<BartFamilyModel>(std::move(config), json, std::move(weights));
+}
+
 }  // namespace autolm

@@ -153,3 +153,46 @@ TEST(ModelBatch, CausalLeftPaddingMatchesReference) {
 
 }  // namespace
 }  // namespace autolm
+
+namespace autolm {
+namespace {
+
+// Right-padded encoder inputs: the encoder mask keeps each row's output what it is alone.
+TEST(ModelBatch, Seq2SeqRightPaddingMatchesReference) {
+  for (const std::string name : {"t5-tiny", "t5-v1_1-tiny", "t5-numbers"}) {
+    auto model = load_model(test::model_dir(name));
+    auto ref = test::load_ref(name);
+    const auto& b = ref["batch"];
+    const int rows = int(b["input_ids"].size()), len = int(b["input_ids"][0].size());
+    const int max_new = b["params"]["max_new_tokens"].get<int>();
+    std::vector<int32_t> ids, mask;
+    for (int r = 0; r < rows; ++r) {
+      for (auto v : b["input_ids"][r]) ids.push_back(v.get<int32_t>());
+      for (auto v : b["attention_mask"][r]) mask.push_back(v.get<int32_t>());
+    }
+    auto state = model->new_state(rows, max_new + 1);
+    model->encode(ids, mask, len, *state);
+    const int64_t V = model->config().vocab_size;
+    const int32_t eos = int32_t(model->config().eos_token_id.at(0));
+    std::vector<int32_t> next(rows, int32_t(*model->config().decoder_start_token_id));
+    std::vector<std::vector<int32_t>> seqs(rows, std::vector<int32_t>{next[0]});
+    for (int step = 0; step < max_new; ++step) {
+      auto logits = model->decode(next, {}, 1, *state, false);
+      for (int r = 0; r < rows; ++r) {
+        auto row = logits.subspan(r * V, V);
+        next[r] = int32_t(std::max_element(row.begin(), row.end()) - row.begin());
+        seqs[r].push_back(next[r]);
+      }
+    }
+    for (int r = 0; r < rows; ++r) {
+      auto expected = b["sequences"][r].get<std::vector<int32_t>>();
+      for (size_t i = 0; i < expected.size(); ++i) {
+        ASSERT_EQ(seqs[r][i], expected[i]) << name << " row " << r << " position " << i;
+        if (i > 0 && expected[i] == eos) break;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace autolm

@@ -1,0 +1,52 @@
+// Per-request state of encoder-decoder models: the decoder's self-attention KV cache, and the
+// cross-attention K/V of every decoder layer computed once per encoder input and shared by all
+// decoder rows (beams) of that input.
+#pragma once
+
+#include <vector>
+
+#include "autolm/model.h"
+#include "core/tensor.h"
+#include "nn/attention.h"
+#include "nn/kv_cache.h"
+
+namespace autolm {
+
+class Seq2SeqState : public DecodeState {
+ public:
+  Seq2SeqState(int num_decoder_layers, int batch, int rows_per_input, int num_heads, int max_len, int head_dim)
+      : self_cache(num_decoder_layers, batch, num_heads, max_len, head_dim),
+        cross_k(num_decoder_layers), cross_v(num_decoder_layers),
+        rows_per_input(rows_per_input), num_heads(num_heads), head_dim(head_dim) {}
+  int batch_size() const override { return self_cache.batch(); }
+  int length() const override { return self_cache.length(); }
+  void reorder(std::span<const int> src) override;
+
+  // Encoder row that decoder row `row` reads.
+  int input_of(int row) const { return row / rows_per_input; }
+  bool encoded() const { return src_len > 0; }
+
+  KVSource self_source(const int& layer);   // decoder self-attention over the cache
+  KVSource cross_source(const int& layer);  // cross-attention over the encoder output
+
+  KVCache self_cache;
+  std::vector<std::vector<float>> cross_k, cross_v;  // per layer: (num_inputs, num_heads, src_len, head_dim)
+  std::vector<uint8_t> src_valid;                     // (num_inputs, src_len) encoder attention_mask
+  int rows_per_input, num_heads, head_dim;
+  int num_inputs = 0, src_len = 0;
+  Buffer hidden, x, q, k, v, attn, ff, gate, logits, last, bias;
+};
+
+// Copies x: (rows, seq_len, heads*head_dim) into a (rows, heads, capacity, head_dim) cache at
+// positions [start, start + seq_len): the layout attention() reads keys and values in.
+void scatter_heads(const float* x, int rows, int seq_len, int heads, int head_dim, float* cache, int capacity, int start);
+
+// Validates encode()'s arguments and records the encoder mask; returns the number of inputs.
+int begin_encode(Seq2SeqState& s, std::span<const int32_t> ids, std::span<const int32_t> mask, int src_len,
+                 int64_t vocab_size);
+// Validates decode()'s arguments for a seq2seq model and reserves cache room; returns the
+// cache index of the first new token.
+int begin_seq2seq_step(Seq2SeqState& s, std::span<const int32_t> ids, std::span<const int32_t> mask, int seq_len,
+                       int64_t vocab_size);
+
+}  // namespace autolm
