@@ -9,15 +9,15 @@ int main(int argc, char** argv) {
   int rc = 0;
   try {
     autolm::cli::add_model_commands(app, rc);
-#ifdef AUTOLM_HAVE_GENERATE
+
     autolm::cli::add_generate_command(app, rc);
-#endif
-#ifdef AUTOLM_HAVE_TOKENIZER
+
+
     autolm::cli::add_tokenizer_commands(app, rc);
-#endif
-#ifdef AUTOLM_HAVE_CHAT
+
+
     autolm::cli::add_chat_command(app, rc);
-#endif
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
