@@ -166,3 +166,42 @@ TEST(Cli, TokenizeAndDetokenize) {
 
 }  // namespace
 }  // namespace autolm
+
+namespace autolm {
+namespace {
+
+// The bundled chat model answers like transformers' greedy reference, without a terminal.
+TEST(CliChat, ReplAnswersAddition) {
+  auto ref = test::load_ref("chat-tiny");
+  const std::string expected = ref["cases"][0]["gen"]["greedy"]["text"][0];
+  ASSERT_EQ(expected, "12 + 30 = 42.");
+  Run r = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny", "What is 12 + 30?\n/exit\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, expected + "\n");
+}
+
+TEST(CliChat, OneShotMessagesAndRender) {
+  const std::string file = ::testing::TempDir() + "autolm_chat_messages.json";
+  std::ofstream(file) << R"([{"role": "user", "content": "What is 12 + 30?"}])";
+  Run r = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny --messages " + file);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "12 + 30 = 42.\n");
+  auto ref = test::load_ref("chat-tiny");
+  Run render = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny --messages " + file + " --render");
+  ASSERT_EQ(render.code, 0) << render.err;
+  EXPECT_EQ(render.out, ref["cases"][0]["prompt"].get<std::string>());
+}
+
+TEST(CliChat, NoTemplateIsNotMadeUp) {
+  // gpt2-tiny has no chat template: refused, naming --template.
+  Run r = run("chat " + test::model_dir("gpt2-tiny"), "hello\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--template"), std::string::npos) << r.err;
+  // An encoder-decoder folder runs single-turn instruction mode.
+  Run t5 = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/t5-numbers", "spell: 4021\n");
+  ASSERT_EQ(t5.code, 0) << t5.err;
+  EXPECT_EQ(t5.out, "four thousand twenty-one\n");
+}
+
+}  // namespace
+}  // namespace autolm

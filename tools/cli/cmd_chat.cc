@@ -1,0 +1,169 @@
+// `autolm chat`: render the folder's chat template exactly as transformers does, then either
+// print it (--render), answer one conversation (--messages), or run an interactive REPL.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "autolm/chat.h"
+#include "autolm/generation.h"
+#include "autolm/tokenizer.h"
+#include "common.h"
+#include "io/json_file.h"
+#include "io/mmap.h"
+
+namespace autolm::cli {
+
+namespace {
+
+std::atomic<bool> g_chat_interrupted{false};
+extern "C" void on_chat_sigint(int) { g_chat_interrupted = true; }
+
+struct ChatOpts {
+  std::string dir, system, messages_file, template_file;
+  bool render = false, no_stream = false;
+  int max_new_tokens = 0;
+};
+
+nlohmann::json special_tokens(const Tokenizer& tok) {
+  nlohmann::json j = nlohmann::json::object();
+  if (tok.bos_token()) j["bos_token"] = *tok.bos_token();
+  if (tok.eos_token()) j["eos_token"] = *tok.eos_token();
+  if (tok.unk_token()) j["unk_token"] = *tok.unk_token();
+  if (tok.pad_token()) j["pad_token"] = *tok.pad_token();
+  return j;
+}
+
+// One chat session: template (may be absent for seq2seq instruction mode), model, tokenizer.
+class ChatSession {
+ public:
+  ChatSession(const ChatOpts& o, std::shared_ptr<const Tokenizer> tok, std::optional<std::string> tmpl)
+      : opts_(o), tok_(std::move(tok)), template_(std::move(tmpl)) {}
+
+  std::string render(const nlohmann::json& messages) const {
+    ChatTemplateOptions options;
+    options.add_generation_prompt = true;
+    return render_chat_template(*template_, messages, options, special_tokens(*tok_));
+  }
+
+  // Generates the assistant's reply to `messages`, streaming it to stdout when `stream`.
+  std::string reply(const nlohmann::json& messages, bool stream) {
+    if (!model_) {
+      model_ = load_model(opts_.dir);
+      config_ = GenerationConfig::for_model(*model_);
+      if (opts_.max_new_tokens > 0) config_.max_new_tokens = opts_.max_new_tokens;
+      else if (!config_.max_new_tokens) config_.max_new_tokens = 256;
+      // Stop at the model's end-of-turn token too (the tokenizer's eos_token, e.g. <|im_end|>).
+      if (auto eos = tok_->eos_token_id())
+        if (std::find(config_.eos_token_id.begin(), config_.eos_token_id.end(), *eos) == config_.eos_token_id.end())
+          config_.eos_token_id.push_back(*eos);
+      config_.validate();
+    }
+    std::vector<int32_t> ids;
+    if (template_) {
+      ids = tok_->encode(render(messages), false);  // apply_chat_template tokenizes without specials
+    } else {
+      // Encoder-decoder instruction mode: the last user message is the encoder input.
+      ids = tok_->encode(messages.back()["content"].get<std::string>(), true);
+    }
+    StreamDecoder streamer(*tok_, true);
+    GenerateHooks hooks;
+    hooks.on_step = [&](const StreamStep& step) {
+      if (stream && step.was_active[0]) std::cout << streamer.put(step.tokens[0]) << std::flush;
+      return !g_chat_interrupted.load();
+    };
+    GenerateOutput out = generate(*model_, {ids}, config_, hooks);
+    if (stream) std::cout << streamer.finish() << std::flush;
+    return tok_->decode(out.new_tokens[0], true);
+  }
+
+ private:
+  const ChatOpts& opts_;
+  std::shared_ptr<const Tokenizer> tok_;
+  std::optional<std::string> template_;
+  std::shared_ptr<const Model> model_;
+  GenerationConfig config_;
+};
+
+nlohmann::json load_messages(const std::string& path) {
+  nlohmann::json j = load_json_file(path);
+  if (!j.is_array()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON list of {\"role\", \"content\"} messages");
+  for (size_t i = 0; i < j.size(); ++i)
+    if (!j[i].is_object() || !j[i].contains("role") || !j[i].contains("content"))
+      throw Error(ErrorKind::kInvalidInput, path + ": message " + std::to_string(i) + " lacks \"role\" or \"content\"");
+  return j;
+}
+
+}  // namespace
+
+void add_chat_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<ChatOpts>();
+  auto* cmd = app.add_subcommand("chat", "chat with an instruction model using its chat template");
+  cmd->add_option("dir", o->dir, "Hugging Face model folder")->required();
+  cmd->add_option("--system", o->system, "system message");
+  cmd->add_option("--messages", o->messages_file, "JSON list of {role, content}: answer it once and exit");
+  cmd->add_option("--template", o->template_file, "use this Jinja chat template file");
+  cmd->add_flag("--render", o->render, "print the rendered prompt only (needs only the tokenizer files)");
+  cmd->add_option("--max-new-tokens", o->max_new_tokens, "maximum reply length in tokens");
+  cmd->add_flag("--no-stream", o->no_stream, "print replies whole instead of streaming");
+  cmd->callback([o, &rc] {
+    auto tok = AutoTokenizer::from_pretrained(o->dir);
+    std::optional<std::string> tmpl;
+    if (!o->template_file.empty()) tmpl = read_text_file(o->template_file);
+    else tmpl = find_chat_template(o->dir);
+    if (!tmpl) {
+      const bool seq2seq = !o->render && AutoConfig::from_pretrained(o->dir).family == ModelFamily::kSeq2Seq;
+      if (!seq2seq)
+        throw Error(ErrorKind::kInvalidInput, o->dir + " has no chat template (tokenizer_config.json chat_template, "
+                                                       "chat_template.jinja or chat_template.json); pass --template FILE");
+      std::cerr << "note: " << o->dir << " has no chat template; encoder-decoder instruction mode: "
+                << "each message is the encoder input\n";
+    }
+    nlohmann::json history = nlohmann::json::array();
+    if (!o->system.empty()) history.push_back({{"role", "system"}, {"content", o->system}});
+    ChatSession session(*o, tok, tmpl);
+
+    if (!o->messages_file.empty() || o->render) {
+      nlohmann::json messages = history;
+      if (!o->messages_file.empty())
+        for (auto& m : load_messages(o->messages_file)) messages.push_back(m);
+      if (o->render) {
+        if (!tmpl) throw Error(ErrorKind::kInvalidInput, "--render: " + o->dir + " has no chat template");
+        std::cout << session.render(messages);
+      } else {
+        std::cout << session.reply(messages, false) << "\n";
+      }
+      rc = 0;
+      return;
+    }
+
+    // Interactive REPL: one user turn per line; /reset clears history, /exit (or EOF) quits.
+    const bool tty = ::isatty(STDIN_FILENO);
+    auto previous = std::signal(SIGINT, on_chat_sigint);
+    std::string line;
+    while (true) {
+      if (tty) std::cout << "> " << std::flush;
+      if (!std::getline(std::cin, line)) break;
+      if (line == "/exit" || line == "/quit") break;
+      if (line == "/reset") {
+        history.erase(history.begin() + (o->system.empty() ? 0 : 1), history.end());
+        if (tty) std::cout << "(history cleared)\n";
+        continue;
+      }
+      if (line.empty()) continue;
+      history.push_back({{"role", "user"}, {"content", line}});
+      g_chat_interrupted = false;
+      std::string reply = session.reply(tmpl ? history : nlohmann::json::array({history.back()}), !o->no_stream);
+      if (o->no_stream) std::cout << reply;
+      std::cout << "\n" << std::flush;
+      if (tmpl) history.push_back({{"role", "assistant"}, {"content", reply}});
+      else history.erase(history.end() - 1);
+    }
+    std::signal(SIGINT, previous);
+    rc = 0;
+  });
+}
+
+}  // namespace autolm::cli
