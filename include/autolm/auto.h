@@ -12,21 +12,29 @@
 
 namespace autolm {
 
+// How from_pretrained holds the weights (HF's torch_dtype, for a CPU engine).
+struct LoadOptions {
+  // "auto": float32 checkpoints stay float32, bfloat16/float16 ones are used in place
+  // (2 bytes per weight, float32 arithmetic); "float32": upcast everything at load;
+  // "int8": weight-only int8 with per-row scales, quantized at load.
+  std::string dtype = "auto";
+};
+
 struct AutoConfig {
   // Reads dir/config.json and resolves its registry entry (family, model_type).
   static ModelConfig from_pretrained(const std::string& dir);
 };
 
 struct AutoModelForCausalLM {
-  static std::shared_ptr<const Model> from_pretrained(const std::string& dir);
+  static std::shared_ptr<const Model> from_pretrained(const std::string& dir, const LoadOptions& options = {});
 };
 
 struct AutoModelForSeq2SeqLM {
-  static std::shared_ptr<const Model> from_pretrained(const std::string& dir);
+  static std::shared_ptr<const Model> from_pretrained(const std::string& dir, const LoadOptions& options = {});
 };
 
 // Loads whichever class the folder's config names.
-std::shared_ptr<const Model> load_model(const std::string& dir);
+std::shared_ptr<const Model> load_model(const std::string& dir, const LoadOptions& options = {});
 
 // Every model_type the registry knows, with its family.
 std::vector<std::pair<std::string, ModelFamily>> supported_model_types();

@@ -1,5 +1,7 @@
 #include "core/dtype.h"
 
+#include "autolm/error.h"
+
 namespace autolm {
 
 const char* dtype_name(DType t) {
@@ -7,6 +9,7 @@ const char* dtype_name(DType t) {
     case DType::kF32: return "F32";
     case DType::kF16: return "F16";
     case DType::kBF16: return "BF16";
+    case DType::kI8: return "I8";
   }
   return "?";
 }
@@ -26,6 +29,9 @@ void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
       for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(s[i]);
       return;
     }
+    case DType::kI8:
+      AUTOLM_CHECK(false, "int8 weights need their row scales: use dequantize_row");
+      return;
   }
 }
 

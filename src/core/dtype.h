@@ -7,9 +7,10 @@
 
 namespace autolm {
 
-enum class DType { kF32, kF16, kBF16 };
+// kI8: weight-only int8 with one float32 scale per output row (quantized at load).
+enum class DType { kF32, kF16, kBF16, kI8 };
 
-inline size_t dtype_size(DType t) { return t == DType::kF32 ? 4 : 2; }
+inline size_t dtype_size(DType t) { return t == DType::kF32 ? 4 : t == DType::kI8 ? 1 : 2; }
 const char* dtype_name(DType t);
 
 inline float bf16_to_f32(uint16_t h) {
@@ -47,7 +48,7 @@ inline float f16_to_f32(uint16_t h) {
   return f;
 }
 
-// Converts n elements of `src` (stored as `t`) to float32.
+// Converts n elements of `src` (stored as `t`, not kI8) to float32.
 void convert_to_f32(DType t, const void* src, float* dst, size_t n);
 
 }  // namespace autolm

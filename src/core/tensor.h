@@ -7,12 +7,16 @@
 #include <vector>
 
 #include "autolm/error.h"
+#include "core/dtype.h"
 
 namespace autolm {
 
 using Shape = std::vector<int64_t>;
 
 std::string shape_str(const Shape& s);
+struct TensorView;
+// out = row r of a 2-D weight as float32, whatever its storage dtype (embedding lookups).
+void copy_row(const TensorView& w, int64_t r, float* out);
 
 inline int64_t numel(const Shape& s) {
   int64_t n = 1;
@@ -20,12 +24,19 @@ inline int64_t numel(const Shape& s) {
   return n;
 }
 
-// Read-only float32 view of a weight. Cheap to copy.
+// Read-only view of a weight. Cheap to copy. Most weights are float32 (`data`); large matrices
+// may stay in their storage dtype (BF16/F16 mmapped in place) or be int8 with per-row scales,
+// in which case `data` is null and `qdata`/`dtype`/`scales` describe them. Only linear() and
+// copy_row() accept the non-float32 forms.
 struct TensorView {
   const float* data = nullptr;
   Shape shape;
+  DType dtype = DType::kF32;
+  const void* qdata = nullptr;    // non-F32 storage
+  const float* scales = nullptr;  // kI8: (rows) one scale per row
 
-  bool empty() const { return data == nullptr; }
+  bool empty() const { return data == nullptr && qdata == nullptr; }
+  bool is_f32() const { return dtype == DType::kF32; }
   int64_t dim(int i) const { return shape[i < 0 ? shape.size() + i : i]; }
   int64_t numel() const { return autolm::numel(shape); }
   // Row r of a 2-D tensor.

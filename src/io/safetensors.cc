@@ -1,5 +1,7 @@
 #include "io/safetensors.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "io/json_file.h"
@@ -77,10 +79,17 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(path) {
   }
 }
 
-std::unique_ptr<WeightStore> WeightStore::open_folder(const std::string& dir) {
+WeightFormat parse_weight_format(const std::string& name) {
+  if (name == "auto") return WeightFormat::kAuto;
+  if (name == "float32") return WeightFormat::kFloat32;
+  if (name == "int8") return WeightFormat::kInt8;
+  throw Error(ErrorKind::kInvalidInput, "unknown weight dtype \"" + name + "\" (auto, float32 or int8)");
+}
+
+std::unique_ptr<WeightStore> WeightStore::open_folder(const std::string& dir, WeightFormat format) {
   const std::string single = dir + "/model.safetensors";
   const std::string index = dir + "/model.safetensors.index.json";
-  if (file_exists(single)) return std::make_unique<WeightStore>(std::vector<std::string>{single});
+  if (file_exists(single)) return std::make_unique<WeightStore>(std::vector<std::string>{single}, format);
   if (file_exists(index)) {
     json j = load_json_file(index);
     if (!j.contains("weight_map") || !j["weight_map"].is_object())
@@ -90,13 +99,13 @@ std::unique_ptr<WeightStore> WeightStore::open_folder(const std::string& dir) {
       if (!file.is_string()) throw Error(ErrorKind::kInvalidInput, index + ": weight_map[\"" + name + "\"] is not a file name");
       shards.insert(dir + "/" + file.get<std::string>());
     }
-    return std::make_unique<WeightStore>(std::vector<std::string>(shards.begin(), shards.end()));
+    return std::make_unique<WeightStore>(std::vector<std::string>(shards.begin(), shards.end()), format);
   }
   throw Error(ErrorKind::kNotFound, dir + ": no model.safetensors or model.safetensors.index.json "
                                           "(only safetensors weights are supported)");
 }
 
-WeightStore::WeightStore(const std::vector<std::string>& files) {
+WeightStore::WeightStore(const std::vector<std::string>& files, WeightFormat format) : format_(format) {
   for (const auto& f : files) {
     files_.push_back(std::make_unique<SafetensorsFile>(f));
     for (auto& [name, info] : files_.back()->tensors()) {
@@ -106,14 +115,70 @@ WeightStore::WeightStore(const std::vector<std::string>& files) {
   }
 }
 
-TensorView WeightStore::optional(const std::string& name, const Shape& expected) {
-  auto it = index_.find(name);
-  if (it == index_.end()) return {};
-  const TensorInfo& info = *it->second;
+const TensorInfo& WeightStore::lookup(const std::string& name, const Shape& expected) {
+  const TensorInfo& info = *index_.at(name);
   if (!expected.empty() && info.shape != expected)
     throw Error(ErrorKind::kInvalidInput, *info.file + ": tensor \"" + name + "\" has shape " +
                                               shape_str(info.shape) + ", expected " + shape_str(expected));
   used_.insert(name);
+  return info;
+}
+
+TensorView WeightStore::require_matrix(const std::string& name, const Shape& expected) {
+  if (!has(name)) return require(name, expected);  // throws, naming the tensor
+  const TensorInfo& info = lookup(name, expected);
+  if (info.shape.size() != 2)
+    throw Error(ErrorKind::kInvalidInput, *info.file + ": tensor \"" + name + "\" must be 2-D, has shape " + shape_str(info.shape));
+  const bool half = info.dtype == "BF16" || info.dtype == "F16";
+  if (format_ == WeightFormat::kAuto && half && reinterpret_cast<uintptr_t>(info.ptr) % 2 == 0) {
+    TensorView v;
+    v.shape = info.shape;
+    v.dtype = info.dtype == "BF16" ? DType::kBF16 : DType::kF16;
+    v.qdata = info.ptr;
+    return v;
+  }
+  if (format_ != WeightFormat::kInt8) return optional(name, expected);
+  if (info.dtype == "F32" && reinterpret_cast<uintptr_t>(info.ptr) % alignof(float) == 0)
+    return quantize_int8(reinterpret_cast<const float*>(info.ptr), info.shape);
+  std::vector<float> tmp(size_t(numel(info.shape)));  // upcast, quantize, drop the float copy
+  if (info.dtype == "F32") std::memcpy(tmp.data(), info.ptr, tmp.size() * 4);
+  else if (half) convert_to_f32(info.dtype == "BF16" ? DType::kBF16 : DType::kF16, info.ptr, tmp.data(), tmp.size());
+  else return optional(name, expected);  // throws: unsupported dtype, naming the tensor
+  return quantize_int8(tmp.data(), info.shape);
+}
+
+TensorView WeightStore::adopt_matrix(std::vector<float> values, const Shape& shape) {
+  AUTOLM_CHECK(int64_t(values.size()) == numel(shape), "adopt_matrix size mismatch");
+  if (format_ == WeightFormat::kInt8) return quantize_int8(values.data(), shape);
+  converted_.push_back(std::move(values));
+  return TensorView{converted_.back().data(), shape};
+}
+
+// Symmetric per-row int8: scale = max|w| / 127, q = round(w / scale).
+TensorView WeightStore::quantize_int8(const float* values, const Shape& shape) {
+  const int64_t rows = shape[0], cols = shape[1];
+  quantized_.emplace_back(size_t(rows * cols));
+  converted_.emplace_back(size_t(rows));
+  int8_t* q = quantized_.back().data();
+  float* scales = converted_.back().data();
+  for (int64_t r = 0; r < rows; ++r) {
+    float amax = 0.f;
+    for (int64_t c = 0; c < cols; ++c) amax = std::max(amax, std::abs(values[r * cols + c]));
+    const float scale = amax > 0.f ? amax / 127.f : 1.f;
+    scales[r] = scale;
+    for (int64_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(std::lrint(values[r * cols + c] / scale));
+  }
+  TensorView v;
+  v.shape = shape;
+  v.dtype = DType::kI8;
+  v.qdata = q;
+  v.scales = scales;
+  return v;
+}
+
+TensorView WeightStore::optional(const std::string& name, const Shape& expected) {
+  if (!has(name)) return {};
+  const TensorInfo& info = lookup(name, expected);
   TensorView v;
   v.shape = info.shape;
   const size_t n = numel(info.shape);

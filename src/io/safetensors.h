@@ -35,19 +35,33 @@ class SafetensorsFile {
   std::map<std::string, TensorInfo> tensors_;
 };
 
-// All weights of a model folder, looked up by HF tensor name and handed out as float32 views.
-// F32 tensors are used in place; BF16/F16 are converted once, at load.
+// How large matrices (linear weights, embeddings) are held in memory.
+enum class WeightFormat {
+  kAuto,     // F32 stays F32; BF16/F16 stay in place (mmapped, 2 bytes/weight, converted in kernels)
+  kFloat32,  // everything upcast to float32 at load
+  kInt8,     // weight-only int8 with one float32 scale per output row, quantized at load
+};
+// "auto" | "float32" | "int8" (as the CLI's --dtype); throws Error naming the value otherwise.
+WeightFormat parse_weight_format(const std::string& name);
+
+// All weights of a model folder, looked up by HF tensor name. Vectors (norms, biases) are
+// always float32 views; matrices follow the WeightFormat. F32 tensors are used in place.
 class WeightStore {
  public:
   // Opens `dir/model.safetensors`, or the shards listed in `dir/model.safetensors.index.json`.
-  static std::unique_ptr<WeightStore> open_folder(const std::string& dir);
-  explicit WeightStore(const std::vector<std::string>& files);
+  static std::unique_ptr<WeightStore> open_folder(const std::string& dir, WeightFormat format = WeightFormat::kAuto);
+  explicit WeightStore(const std::vector<std::string>& files, WeightFormat format = WeightFormat::kAuto);
 
   bool has(const std::string& name) const { return index_.count(name) > 0; }
   // A tensor the model cannot run without; shape checked when `expected` is non-empty.
   TensorView require(const std::string& name, const Shape& expected = {});
   // A tensor that may be absent (returns an empty view).
   TensorView optional(const std::string& name, const Shape& expected = {});
+  // A 2-D matrix used by linear() or as an embedding table (copy_row): held per the format.
+  TensorView require_matrix(const std::string& name, const Shape& expected = {});
+  // A float32 matrix built at load (e.g. a transposed Conv1D), stored per the format.
+  TensorView adopt_matrix(std::vector<float> values, const Shape& shape);
+  WeightFormat format() const { return format_; }
 
   std::vector<std::string> unused() const;  // present in the files, never requested
   std::set<std::string> dtypes() const;     // storage dtypes seen
@@ -58,7 +72,12 @@ class WeightStore {
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const TensorInfo*> index_;
   std::set<std::string> used_;
-  std::deque<std::vector<float>> converted_;  // owned float32 copies of non-F32 tensors
+  TensorView quantize_int8(const float* values, const Shape& shape);
+  const TensorInfo& lookup(const std::string& name, const Shape& expected);
+
+  WeightFormat format_;
+  std::deque<std::vector<float>> converted_;  // owned float32 copies / scales
+  std::deque<std::vector<int8_t>> quantized_; // owned int8 matrices
 };
 
 }  // namespace autolm

@@ -52,7 +52,7 @@ ModelConfig make_model_config(const std::string& dir, const JsonConfig& c, const
   return mc;
 }
 
-std::shared_ptr<const Model> build(const std::string& dir, std::optional<ModelFamily> wanted) {
+std::shared_ptr<const Model> build(const std::string& dir, std::optional<ModelFamily> wanted, const LoadOptions& options) {
   JsonConfig c = load_config_json(dir);
   const RegistryEntry& e = find_registry_entry(c);
   if (wanted && *wanted != e.family) {
@@ -65,7 +65,7 @@ std::shared_ptr<const Model> build(const std::string& dir, std::optional<ModelFa
     throw Error(ErrorKind::kUnsupported, c.source() + ": model_type \"" + e.model_type + "\" is a known " +
                                              family_name(e.family) + " model type but autolm does not implement it yet");
   ModelConfig mc = make_model_config(dir, c, e);
-  auto weights = WeightStore::open_folder(dir);
+  auto weights = WeightStore::open_folder(dir, parse_weight_format(options.dtype));
   return std::shared_ptr<const Model>(e.factory(std::move(mc), c, std::move(weights)));
 }
 
@@ -76,13 +76,15 @@ ModelConfig AutoConfig::from_pretrained(const std::string& dir) {
   return make_model_config(dir, c, find_registry_entry(c));
 }
 
-std::shared_ptr<const Model> AutoModelForCausalLM::from_pretrained(const std::string& dir) {
-  return build(dir, ModelFamily::kCausal);
+std::shared_ptr<const Model> AutoModelForCausalLM::from_pretrained(const std::string& dir, const LoadOptions& options) {
+  return build(dir, ModelFamily::kCausal, options);
 }
-std::shared_ptr<const Model> AutoModelForSeq2SeqLM::from_pretrained(const std::string& dir) {
-  return build(dir, ModelFamily::kSeq2Seq);
+std::shared_ptr<const Model> AutoModelForSeq2SeqLM::from_pretrained(const std::string& dir, const LoadOptions& options) {
+  return build(dir, ModelFamily::kSeq2Seq, options);
 }
-std::shared_ptr<const Model> load_model(const std::string& dir) { return build(dir, std::nullopt); }
+std::shared_ptr<const Model> load_model(const std::string& dir, const LoadOptions& options) {
+  return build(dir, std::nullopt, options);
+}
 
 std::vector<std::pair<std::string, ModelFamily>> supported_model_types() {
   std::vector<std::pair<std::string, ModelFamily>> out;

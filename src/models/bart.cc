@@ -67,13 +67,13 @@ class BartFamilyModel final : public LoadedModel {
 
     WeightStore& ws = *weights_;
     const int64_t D = d_model_, V = config_.vocab_size;
-    TensorView shared = ws.require("model.shared.weight", {src_vocab, D});
+    TensorView shared = ws.require_matrix("model.shared.weight", {src_vocab, D});
     encoder_ = load_stack("model.encoder.", encoder_layers_, encoder_ffn_, false, shared, src_vocab);
     const bool share = !marian_ || c.get_or<bool>("share_encoder_decoder_embeddings", true);
-    TensorView dec_embed = share ? shared : ws.require("model.decoder.embed_tokens.weight", {V, D});
+    TensorView dec_embed = share ? shared : ws.require_matrix("model.decoder.embed_tokens.weight", {V, D});
     decoder_ = load_stack("model.decoder.", decoder_layers_, decoder_ffn_, true, dec_embed, V);
     const bool tied = c.get_or<bool>("tie_word_embeddings", true);
-    lm_head_ = tied ? decoder_.embed_tokens : ws.require("lm_head.weight", {V, D});
+    lm_head_ = tied ? decoder_.embed_tokens : ws.require_matrix("lm_head.weight", {V, D});
     if (tied && ws.has("lm_head.weight")) ws.optional("lm_head.weight");
     final_logits_bias_ = ws.optional("final_logits_bias", {1, V});
     if (marian_) build_sinusoidal_positions();
@@ -108,10 +108,10 @@ class BartFamilyModel final : public LoadedModel {
     }
     auto attention = [&](const std::string& a) {
       BartAttention at;
-      at.q = ws.require(a + "q_proj.weight", {D, D});
-      at.k = ws.require(a + "k_proj.weight", {D, D});
-      at.v = ws.require(a + "v_proj.weight", {D, D});
-      at.out = ws.require(a + "out_proj.weight", {D, D});
+      at.q = ws.require_matrix(a + "q_proj.weight", {D, D});
+      at.k = ws.require_matrix(a + "k_proj.weight", {D, D});
+      at.v = ws.require_matrix(a + "v_proj.weight", {D, D});
+      at.out = ws.require_matrix(a + "out_proj.weight", {D, D});
       at.q_b = ws.require(a + "q_proj.bias", {D});
       at.k_b = ws.require(a + "k_proj.bias", {D});
       at.v_b = ws.require(a + "v_proj.bias", {D});
@@ -130,9 +130,9 @@ class BartFamilyModel final : public LoadedModel {
         L.encoder_attn_layer_norm_w = ws.require(l + "encoder_attn_layer_norm.weight", {D});
         L.encoder_attn_layer_norm_b = ws.require(l + "encoder_attn_layer_norm.bias", {D});
       }
-      L.fc1 = ws.require(l + "fc1.weight", {ffn, D});
+      L.fc1 = ws.require_matrix(l + "fc1.weight", {ffn, D});
       L.fc1_b = ws.require(l + "fc1.bias", {ffn});
-      L.fc2 = ws.require(l + "fc2.weight", {D, ffn});
+      L.fc2 = ws.require_matrix(l + "fc2.weight", {D, ffn});
       L.fc2_b = ws.require(l + "fc2.bias", {D});
       L.final_layer_norm_w = ws.require(l + "final_layer_norm.weight", {D});
       L.final_layer_norm_b = ws.require(l + "final_layer_norm.bias", {D});
@@ -165,9 +165,9 @@ class BartFamilyModel final : public LoadedModel {
         if (pos >= max_positions_)
           throw Error(ErrorKind::kInvalidInput, "position " + std::to_string(pos) + " is beyond max_position_embeddings (" +
                                                     std::to_string(max_positions_) + ") of model_type \"" + config_.model_type + "\"");
-        const float* e = st.embed_tokens.row(ids[n]);
+        copy_row(st.embed_tokens, ids[n], hidden + n * D);
         const float* p = st.embed_positions.row(pos + offset);
-        for (int64_t i = 0; i < D; ++i) hidden[n * D + i] = e[i] * embed_scale_ + p[i];
+        for (int64_t i = 0; i < D; ++i) hidden[n * D + i] = hidden[n * D + i] * embed_scale_ + p[i];
       }
     if (!st.layernorm_embedding_w.empty())
       layer_norm(hidden, int64_t(rows) * T, D, st.layernorm_embedding_w, st.layernorm_embedding_b, 1e-5f, hidden);

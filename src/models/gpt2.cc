@@ -46,7 +46,7 @@ class GPT2Model final : public LoadedModel {
     const std::string p = weights_->has("transformer.wte.weight") ? "transformer." : "";
     const int64_t E = n_embd_, V = config_.vocab_size;
     WeightStore& ws = *weights_;
-    wte_ = ws.require(p + "wte.weight", {V, E});
+    wte_ = ws.require_matrix(p + "wte.weight", {V, E});
     wpe_ = ws.require(p + "wpe.weight", {n_positions_, E});
     ln_f_w_ = ws.require(p + "ln_f.weight", {E});
     ln_f_b_ = ws.require(p + "ln_f.bias", {E});
@@ -99,9 +99,9 @@ class GPT2Model final : public LoadedModel {
     float* attn = s.attn.resize(N * E);
     float* ff = s.up.resize(N * n_inner_);  // (batch*seq_len, n_inner)
     for (int64_t n = 0; n < N; ++n) {
-      const float* te = wte_.row(ids[n]);
+      copy_row(wte_, ids[n], hidden + n * E);
       const float* pe = wpe_.row(s.positions[n]);
-      for (int64_t i = 0; i < E; ++i) hidden[n * E + i] = te[i] + pe[i];
+      for (int64_t i = 0; i < E; ++i) hidden[n * E + i] += pe[i];
     }
     KVSource kv;
     int layer_index = 0;

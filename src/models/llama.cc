@@ -103,11 +103,11 @@ class LlamaFamilyModel final : public LoadedModel {
     const int64_t q_out = int64_t(num_heads_) * head_dim_, kv_out = int64_t(num_kv_heads_) * head_dim_;
     const bool bias = c.get_or<bool>("attention_bias", config_.model_type == "qwen2");
     const bool mlp_bias = c.get_or<bool>("mlp_bias", false);
-    embed_tokens_ = w.require("model.embed_tokens.weight", {V, H});
+    embed_tokens_ = w.require_matrix("model.embed_tokens.weight", {V, H});
     norm_ = w.require("model.norm.weight", {H});
     const bool tied = c.get_or<bool>("tie_word_embeddings", gemma_);
     // Tied: transformers points lm_head at embed_tokens even if the file also holds lm_head.weight.
-    lm_head_ = tied ? embed_tokens_ : w.require("lm_head.weight", {V, H});
+    lm_head_ = tied ? embed_tokens_ : w.require_matrix("lm_head.weight", {V, H});
     if (tied && w.has("lm_head.weight")) w.optional("lm_head.weight");
     layers_.resize(num_layers_);
     for (int i = 0; i < num_layers_; ++i) {
@@ -117,21 +117,21 @@ class LlamaFamilyModel final : public LoadedModel {
       L.input_layernorm = w.require(p + "input_layernorm.weight", {H});
       L.post_attention_layernorm = w.require(p + "post_attention_layernorm.weight", {H});
       if (w.has(p + "self_attn.qkv_proj.weight")) {  // phi3: fused (q_out + 2*kv_out, hidden)
-        TensorView qkv = w.require(p + "self_attn.qkv_proj.weight", {q_out + 2 * kv_out, H});
+        TensorView qkv = w.require_matrix(p + "self_attn.qkv_proj.weight", {q_out + 2 * kv_out, H});
         L.q_proj = rows(qkv, 0, q_out);
         L.k_proj = rows(qkv, q_out, kv_out);
         L.v_proj = rows(qkv, q_out + kv_out, kv_out);
       } else {
-        L.q_proj = w.require(p + "self_attn.q_proj.weight", {q_out, H});
-        L.k_proj = w.require(p + "self_attn.k_proj.weight", {kv_out, H});
-        L.v_proj = w.require(p + "self_attn.v_proj.weight", {kv_out, H});
+        L.q_proj = w.require_matrix(p + "self_attn.q_proj.weight", {q_out, H});
+        L.k_proj = w.require_matrix(p + "self_attn.k_proj.weight", {kv_out, H});
+        L.v_proj = w.require_matrix(p + "self_attn.v_proj.weight", {kv_out, H});
       }
       if (bias) {
         L.q_bias = w.require(p + "self_attn.q_proj.bias", {q_out});
         L.k_bias = w.require(p + "self_attn.k_proj.bias", {kv_out});
         L.v_bias = w.require(p + "self_attn.v_proj.bias", {kv_out});
       }
-      L.o_proj = w.require(p + "self_attn.o_proj.weight", {H, q_out});
+      L.o_proj = w.require_matrix(p + "self_attn.o_proj.weight", {H, q_out});
       if (bias && config_.model_type != "qwen2") L.o_bias = w.optional(p + "self_attn.o_proj.bias", {H});
       L.q_norm = w.optional(p + "self_attn.q_norm.weight", {head_dim_});
       L.k_norm = w.optional(p + "self_attn.k_norm.weight", {head_dim_});
@@ -140,14 +140,14 @@ class LlamaFamilyModel final : public LoadedModel {
         L.post_feedforward_layernorm = w.require(p + "post_feedforward_layernorm.weight", {H});
       }
       if (w.has(p + "mlp.gate_up_proj.weight")) {  // phi3: fused (2*intermediate, hidden), gate first
-        TensorView gu = w.require(p + "mlp.gate_up_proj.weight", {2 * I, H});
+        TensorView gu = w.require_matrix(p + "mlp.gate_up_proj.weight", {2 * I, H});
         L.gate_proj = rows(gu, 0, I);
         L.up_proj = rows(gu, I, I);
       } else {
-        L.gate_proj = w.require(p + "mlp.gate_proj.weight", {I, H});
-        L.up_proj = w.require(p + "mlp.up_proj.weight", {I, H});
+        L.gate_proj = w.require_matrix(p + "mlp.gate_proj.weight", {I, H});
+        L.up_proj = w.require_matrix(p + "mlp.up_proj.weight", {I, H});
       }
-      L.down_proj = w.require(p + "mlp.down_proj.weight", {H, I});
+      L.down_proj = w.require_matrix(p + "mlp.down_proj.weight", {H, I});
       if (mlp_bias) {
         L.gate_bias = w.require(p + "mlp.gate_proj.bias", {I});
         L.up_bias = w.require(p + "mlp.up_proj.bias", {I});
@@ -193,8 +193,9 @@ std::span<const float> LlamaFamilyModel::decode(std::span<const int32_t> ids, st
   float* up = s.up.resize(N * I);
 
   for (int64_t n = 0; n < N; ++n) {
-    const float* e = embed_tokens_.row(ids[n]);
-    for (int64_t i = 0; i < H; ++i) hidden[n * H + i] = e[i] * embed_scale_;
+    copy_row(embed_tokens_, ids[n], hidden + n * H);
+    if (embed_scale_ != 1.f)
+      for (int64_t i = 0; i < H; ++i) hidden[n * H + i] *= embed_scale_;
   }
 
   KVSource kv;

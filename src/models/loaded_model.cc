@@ -13,16 +13,21 @@ void LoadedModel::finish_loading() { unused_ = weights_->unused(); }
 TensorView LoadedModel::require_transposed(const std::string& name, const Shape& file_shape) {
   TensorView w = weights_->require(name, file_shape);
   const int64_t in = w.shape[0], out = w.shape[1];
-  owned_.emplace_back(size_t(in * out));
-  float* t = owned_.back().data();
+  std::vector<float> t(size_t(in * out));
   for (int64_t i = 0; i < in; ++i)
     for (int64_t o = 0; o < out; ++o) t[o * in + i] = w.data[i * out + o];
-  return TensorView{t, {out, in}};
+  return weights_->adopt_matrix(std::move(t), {out, in});
 }
 
 TensorView LoadedModel::rows(const TensorView& w, int64_t begin, int64_t count) {
   AUTOLM_CHECK(w.shape.size() == 2 && begin + count <= w.shape[0], "row slice out of range");
-  return TensorView{w.data + begin * w.shape[1], {count, w.shape[1]}};
+  TensorView v = w;
+  v.shape = {count, w.shape[1]};
+  const int64_t offset = begin * w.shape[1];
+  if (w.is_f32()) v.data = w.data + offset;
+  else v.qdata = static_cast<const char*>(w.qdata) + offset * int64_t(dtype_size(w.dtype));
+  if (w.scales) v.scales = w.scales + begin;
+  return v;
 }
 
 }  // namespace autolm

@@ -33,7 +33,6 @@ class LoadedModel : public Model {
   std::unique_ptr<WeightStore> weights_;
 
  private:
-  std::deque<std::vector<float>> owned_;
   int64_t parameter_count_ = 0;
   std::vector<std::string> dtypes_, unused_;
 };

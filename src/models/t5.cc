@@ -78,10 +78,10 @@ class T5Model final : public LoadedModel {
 
     WeightStore& ws = *weights_;
     const int64_t V = config_.vocab_size;
-    shared_ = ws.require("shared.weight", {V, d_model_});
+    shared_ = ws.require_matrix("shared.weight", {V, d_model_});
     for (const char* alias : {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"})
       if (ws.has(alias)) ws.optional(alias, {V, d_model_});  // tied copies of shared
-    lm_head_ = tied_ ? shared_ : ws.require("lm_head.weight", {V, d_model_});
+    lm_head_ = tied_ ? shared_ : ws.require_matrix("lm_head.weight", {V, d_model_});
     if (tied_ && ws.has("lm_head.weight")) ws.optional("lm_head.weight");
     encoder_ = load_stack("encoder", num_layers_, false);
     decoder_ = load_stack("decoder", num_decoder_layers_, true);
@@ -106,10 +106,10 @@ class T5Model final : public LoadedModel {
     const int64_t inner = int64_t(num_heads_) * d_kv_, D = d_model_;
     auto attention = [&](const std::string& p) {
       T5Attention a;
-      a.q = ws.require(p + "q.weight", {inner, D});
-      a.k = ws.require(p + "k.weight", {inner, D});
-      a.v = ws.require(p + "v.weight", {inner, D});
-      a.o = ws.require(p + "o.weight", {D, inner});
+      a.q = ws.require_matrix(p + "q.weight", {inner, D});
+      a.k = ws.require_matrix(p + "k.weight", {inner, D});
+      a.v = ws.require_matrix(p + "v.weight", {inner, D});
+      a.o = ws.require_matrix(p + "o.weight", {D, inner});
       a.relative_attention_bias = ws.optional(p + "relative_attention_bias.weight", {num_buckets_, num_heads_});
       return a;
     };
@@ -127,12 +127,12 @@ class T5Model final : public LoadedModel {
       B.ff_norm = ws.require(b + ffl + ".layer_norm.weight", {D});
       const std::string f = b + ffl + ".DenseReluDense.";
       if (gated_) {
-        B.ff.wi_0 = ws.require(f + "wi_0.weight", {d_ff_, D});
-        B.ff.wi_1 = ws.require(f + "wi_1.weight", {d_ff_, D});
+        B.ff.wi_0 = ws.require_matrix(f + "wi_0.weight", {d_ff_, D});
+        B.ff.wi_1 = ws.require_matrix(f + "wi_1.weight", {d_ff_, D});
       } else {
-        B.ff.wi = ws.require(f + "wi.weight", {d_ff_, D});
+        B.ff.wi = ws.require_matrix(f + "wi.weight", {d_ff_, D});
       }
-      B.ff.wo = ws.require(f + "wo.weight", {D, d_ff_});
+      B.ff.wo = ws.require_matrix(f + "wo.weight", {D, d_ff_});
     }
     return blocks;
   }
@@ -179,7 +179,7 @@ void T5Model::encode(std::span<const int32_t> ids, std::span<const int32_t> mask
   const int n = begin_encode(s, ids, mask, S, config_.vocab_size);
   const int64_t N = int64_t(n) * S, D = d_model_, inner = int64_t(num_heads_) * d_kv_;
   float* hidden = s.hidden.resize(N * D);  // (inputs*src_len, d_model)
-  for (int64_t i = 0; i < N; ++i) std::copy(shared_.row(ids[i]), shared_.row(ids[i]) + D, hidden + i * D);
+  for (int64_t i = 0; i < N; ++i) copy_row(shared_, ids[i], hidden + i * D);
   // Encoder self-attention K/V live in temporary (inputs, heads, src_len, d_kv) buffers.
   std::vector<float> enc_k(N * inner), enc_v(N * inner), table(size_t(num_heads_) * (2 * S + 1));
   KVSource kv;
@@ -229,7 +229,7 @@ std::span<const float> T5Model::decode(std::span<const int32_t> ids, std::span<c
   const int64_t N = int64_t(B) * T, D = d_model_, inner = int64_t(num_heads_) * d_kv_;
   const int K = start + T;  // keys after this step
   float* hidden = s.hidden.resize(N * D);  // (batch*seq_len, d_model)
-  for (int64_t i = 0; i < N; ++i) std::copy(shared_.row(ids[i]), shared_.row(ids[i]) + D, hidden + i * D);
+  for (int64_t i = 0; i < N; ++i) copy_row(shared_, ids[i], hidden + i * D);
   float* q = s.q.resize(N * inner);
   float* k = s.k.resize(N * inner);
   float* v = s.v.resize(N * inner);

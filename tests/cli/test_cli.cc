@@ -12,13 +12,13 @@
 namespace autolm {
 namespace {
 
-struct Run {
+struct CliResult {
   int code;
   std::string out, err;
 };
 
 // Runs the CLI with `args` (shell-quoted by the caller); stdout and stderr captured apart.
-Run run(const std::string& args, const std::string& stdin_text = "") {
+CliResult run(const std::string& args, const std::string& stdin_text = "") {
   const std::string err_file = ::testing::TempDir() + "autolm_cli_stderr.txt";
   std::string cmd = std::string(AUTOLM_CLI) + " " + args + " 2>" + err_file;
   if (!stdin_text.empty()) {
@@ -28,7 +28,7 @@ Run run(const std::string& args, const std::string& stdin_text = "") {
   } else {
     cmd += " </dev/null";
   }
-  Run r;
+  CliResult r;
   FILE* p = ::popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
   size_t n;
@@ -47,7 +47,7 @@ std::string join(const nlohmann::json& ids) {
 }
 
 TEST(Cli, InfoNamesTypeFamilyClass) {
-  Run r = run("info " + test::model_dir("gemma3-tiny") + " --json");
+  CliResult r = run("info " + test::model_dir("gemma3-tiny") + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["model_type"], "gemma3_text");
@@ -55,7 +55,7 @@ TEST(Cli, InfoNamesTypeFamilyClass) {
   EXPECT_EQ(j["auto_class"], "AutoModelForCausalLM");
   EXPECT_GT(j["parameters"].get<int64_t>(), 100000);
   EXPECT_EQ(j["dtypes"], nlohmann::json({"F32"}));
-  Run t5 = run("info " + test::model_dir("t5-numbers"));
+  CliResult t5 = run("info " + test::model_dir("t5-numbers"));
   ASSERT_EQ(t5.code, 0) << t5.err;
   EXPECT_NE(t5.out.find("AutoModelForSeq2SeqLM"), std::string::npos);
   EXPECT_NE(t5.out.find("BF16"), std::string::npos);
@@ -68,7 +68,7 @@ TEST(Cli, LogitsMatchReference) {
     const auto& c = ref["cases"][0];
     std::string args = "logits " + test::model_dir(name) + " --input-ids " + join(c["input_ids"]) + " --json";
     if (c["forward"].contains("decoder_input_ids")) args += " --decoder-input-ids " + join(c["forward"]["decoder_input_ids"]);
-    Run r = run(args);
+    CliResult r = run(args);
     ASSERT_EQ(r.code, 0) << r.err;
     auto logits = nlohmann::json::parse(r.out)["logits"];
     WeightStore store({test::ref_path(name, ".logits.safetensors")});
@@ -89,7 +89,7 @@ TEST(Cli, GenerateIdsJsonMatchesGreedyReference) {
   for (const std::string name : {"llama-tiny", "marian-tiny"}) {
     auto ref = test::load_ref(name);
     const auto& g = ref["cases"][0]["gen"]["greedy"];
-    Run r = run("generate " + test::model_dir(name) + " --input-ids " + join(ref["cases"][0]["input_ids"]) +
+    CliResult r = run("generate " + test::model_dir(name) + " --input-ids " + join(ref["cases"][0]["input_ids"]) +
                 " --max-new-tokens " + std::to_string(g["params"]["max_new_tokens"].get<int>()) + " --json");
     ASSERT_EQ(r.code, 0) << r.err;
     auto j = nlohmann::json::parse(r.out);
@@ -101,38 +101,38 @@ TEST(Cli, GenerateIdsJsonMatchesGreedyReference) {
 
 TEST(Cli, GenerateDemoT5SpellsNumber) {
   auto ref = test::load_ref("t5-numbers");
-  Run ids = run("generate " + test::model_dir("t5-numbers") + " --input-ids " + join(ref["cases"][0]["input_ids"]) + " --json");
+  CliResult ids = run("generate " + test::model_dir("t5-numbers") + " --input-ids " + join(ref["cases"][0]["input_ids"]) + " --json");
   ASSERT_EQ(ids.code, 0) << ids.err;
   EXPECT_EQ(nlohmann::json::parse(ids.out)["sequences"], ref["cases"][0]["gen"]["greedy"]["sequences"]);
-  Run text = run("generate " + std::string(AUTOLM_SOURCE_DIR) + "/models/t5-numbers \"spell: 4021\"");
+  CliResult text = run("generate " + std::string(AUTOLM_SOURCE_DIR) + "/models/t5-numbers \"spell: 4021\"");
   ASSERT_EQ(text.code, 0) << text.err;
   EXPECT_EQ(text.out, "four thousand twenty-one\n");
 }
 
 TEST(Cli, WrongClassIsRefusedWithExitCode2) {
-  Run r = run("generate " + test::model_dir("bart-tiny") + " --class AutoModelForCausalLM --input-ids 0,5,2");
+  CliResult r = run("generate " + test::model_dir("bart-tiny") + " --class AutoModelForCausalLM --input-ids 0,5,2");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("AutoModelForSeq2SeqLM"), std::string::npos) << r.err;
-  Run r2 = run("logits " + test::model_dir("gpt2-tiny") + " --class AutoModelForSeq2SeqLM --input-ids 1,2");
+  CliResult r2 = run("logits " + test::model_dir("gpt2-tiny") + " --class AutoModelForSeq2SeqLM --input-ids 1,2");
   EXPECT_EQ(r2.code, 2);
   EXPECT_NE(r2.err.find("AutoModelForCausalLM"), std::string::npos) << r2.err;
 }
 
 TEST(Cli, BadInputExitsWith2AndNamesTheCulprit) {
-  Run missing = run("info /nonexistent/folder");
+  CliResult missing = run("info /nonexistent/folder");
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.err.find("/nonexistent/folder"), std::string::npos);
-  Run bad_ids = run("logits " + test::model_dir("llama-tiny") + " --input-ids 1,x,3");
+  CliResult bad_ids = run("logits " + test::model_dir("llama-tiny") + " --input-ids 1,x,3");
   EXPECT_EQ(bad_ids.code, 2);
   EXPECT_NE(bad_ids.err.find("--input-ids"), std::string::npos) << bad_ids.err;
-  Run out_of_vocab = run("logits " + test::model_dir("llama-tiny") + " --input-ids 1,99999");
+  CliResult out_of_vocab = run("logits " + test::model_dir("llama-tiny") + " --input-ids 1,99999");
   EXPECT_EQ(out_of_vocab.code, 2);
   EXPECT_NE(out_of_vocab.err.find("99999"), std::string::npos) << out_of_vocab.err;
-  Run usage = run("generate");
+  CliResult usage = run("generate");
   EXPECT_EQ(usage.code, 2);
-  Run unknown = run("frobnicate");
+  CliResult unknown = run("frobnicate");
   EXPECT_EQ(unknown.code, 2);
-  Run bad_temp = run("generate " + test::model_dir("llama-tiny") + " --input-ids 1,2 --do-sample --temperature -1");
+  CliResult bad_temp = run("generate " + test::model_dir("llama-tiny") + " --input-ids 1,2 --do-sample --temperature -1");
   EXPECT_EQ(bad_temp.code, 2);
   EXPECT_NE(bad_temp.err.find("temperature"), std::string::npos) << bad_temp.err;
 }
@@ -141,10 +141,10 @@ TEST(Cli, TooLongInputIsAnErrorUnlessTruncated) {
   // GPT-2 tiny has n_positions = 128: a 200-token prompt cannot fit.
   std::string ids = "1";
   for (int i = 1; i < 200; ++i) ids += "," + std::to_string(1 + i % 500);
-  Run r = run("generate " + test::model_dir("gpt2-tiny") + " --input-ids " + ids + " --max-new-tokens 4 --json");
+  CliResult r = run("generate " + test::model_dir("gpt2-tiny") + " --input-ids " + ids + " --max-new-tokens 4 --json");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--truncation"), std::string::npos) << r.err;
-  Run t = run("generate " + test::model_dir("gpt2-tiny") + " --input-ids " + ids + " --max-new-tokens 4 --truncation --json");
+  CliResult t = run("generate " + test::model_dir("gpt2-tiny") + " --input-ids " + ids + " --max-new-tokens 4 --truncation --json");
   ASSERT_EQ(t.code, 0) << t.err;
   auto seq = nlohmann::json::parse(t.out)["sequences"][0];
   EXPECT_EQ(seq.size(), 128u);
@@ -154,12 +154,12 @@ TEST(Cli, TooLongInputIsAnErrorUnlessTruncated) {
 TEST(Cli, TokenizeAndDetokenize) {
   auto ref = load_json_file(test::fixtures() + "/refs/tokenizers/qwen-bpe.json");
   const auto& c = ref["cases"][5];
-  Run r = run("tokenize " + test::fixtures() + "/tokenizers/qwen-bpe '" + c["text"].get<std::string>() + "' --json");
+  CliResult r = run("tokenize " + test::fixtures() + "/tokenizers/qwen-bpe '" + c["text"].get<std::string>() + "' --json");
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["ids"], c["with_special"]["ids"]);
   EXPECT_EQ(j["tokens"], c["with_special"]["tokens"]);
-  Run d = run("detokenize " + test::fixtures() + "/tokenizers/qwen-bpe " + join(c["with_special"]["ids"]));
+  CliResult d = run("detokenize " + test::fixtures() + "/tokenizers/qwen-bpe " + join(c["with_special"]["ids"]));
   ASSERT_EQ(d.code, 0) << d.err;
   EXPECT_EQ(d.out, c["decode"].get<std::string>() + "\n");
 }
@@ -175,7 +175,7 @@ TEST(CliChat, ReplAnswersAddition) {
   auto ref = test::load_ref("chat-tiny");
   const std::string expected = ref["cases"][0]["gen"]["greedy"]["text"][0];
   ASSERT_EQ(expected, "12 + 30 = 42.");
-  Run r = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny", "What is 12 + 30?\n/exit\n");
+  CliResult r = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny", "What is 12 + 30?\n/exit\n");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, expected + "\n");
 }
@@ -183,22 +183,22 @@ TEST(CliChat, ReplAnswersAddition) {
 TEST(CliChat, OneShotMessagesAndRender) {
   const std::string file = ::testing::TempDir() + "autolm_chat_messages.json";
   std::ofstream(file) << R"([{"role": "user", "content": "What is 12 + 30?"}])";
-  Run r = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny --messages " + file);
+  CliResult r = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny --messages " + file);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "12 + 30 = 42.\n");
   auto ref = test::load_ref("chat-tiny");
-  Run render = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny --messages " + file + " --render");
+  CliResult render = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny --messages " + file + " --render");
   ASSERT_EQ(render.code, 0) << render.err;
   EXPECT_EQ(render.out, ref["cases"][0]["prompt"].get<std::string>());
 }
 
 TEST(CliChat, NoTemplateIsNotMadeUp) {
   // gpt2-tiny has no chat template: refused, naming --template.
-  Run r = run("chat " + test::model_dir("gpt2-tiny"), "hello\n");
+  CliResult r = run("chat " + test::model_dir("gpt2-tiny"), "hello\n");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--template"), std::string::npos) << r.err;
   // An encoder-decoder folder runs single-turn instruction mode.
-  Run t5 = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/t5-numbers", "spell: 4021\n");
+  CliResult t5 = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/t5-numbers", "spell: 4021\n");
   ASSERT_EQ(t5.code, 0) << t5.err;
   EXPECT_EQ(t5.out, "four thousand twenty-one\n");
 }

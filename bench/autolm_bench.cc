@@ -1,0 +1,208 @@
+// autolm_bench: loads one HF folder and runs the benchmark workloads of bench/run.py, printing
+// one JSON object of timings on stdout. Threads come from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS.
+//
+//   autolm_bench <dir> --prompts prompts.json [--new-tokens 128] [--workloads greedy,beam4,batch8,raw]
+//
+// prompts.json: {"greedy": [[ids…]], "batch": [[ids…] × 8]} (the same ids every engine gets).
+// Workloads go through the public autolm::generate() (the path a user calls, logits processors
+// and search included), with the generated length forced by min_new_tokens = max_new_tokens:
+//   greedy  batch 1, greedy; on_step timestamps give time to first token and decode tokens/s
+//   beam4   batch 1, num_beams 4 (no streaming for beams, as in HF): total time only
+//   batch8  8 prompts, greedy: throughput = 8 × new tokens / total time
+//   raw     batch 1, Model::decode driven directly with argmax (no generate() overhead)
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "autolm/auto.h"
+#include "autolm/error.h"
+#include "autolm/generation.h"
+#include "autolm/model.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0;  // ru_maxrss is KiB on Linux
+}
+
+using Prompts = std::vector<std::vector<int32_t>>;
+
+Prompts read_prompts(const nlohmann::json& j, const char* key) {
+  Prompts p;
+  for (const auto& row : j.at(key)) p.push_back(row.get<std::vector<int32_t>>());
+  return p;
+}
+
+autolm::GenerationConfig make_config(const autolm::Model& model, int new_tokens, int beams) {
+  autolm::GenerationConfig cfg = autolm::GenerationConfig::for_model(model);
+  cfg.max_new_tokens = new_tokens;
+  cfg.min_new_tokens = new_tokens;  // random weights stop anywhere: force the length
+  cfg.max_length.reset();
+  cfg.do_sample = false;
+  cfg.num_beams = beams;
+  cfg.num_return_sequences = 1;
+  return cfg;
+}
+
+int min_generated(const autolm::GenerateOutput& out) {
+  int n = out.num_generated.empty() ? 0 : out.num_generated[0];
+  for (int g : out.num_generated) n = std::min(n, g);
+  return n;
+}
+
+// Greedy / batched greedy through generate() with streaming timestamps.
+nlohmann::json run_streamed(const autolm::Model& model, const Prompts& prompts, int new_tokens) {
+  auto cfg = make_config(model, new_tokens, 1);
+  Clock::time_point t_first{}, t_last{};
+  int steps = 0;
+  autolm::GenerateHooks hooks;
+  hooks.on_step = [&](const autolm::StreamStep& s) {
+    auto now = Clock::now();
+    if (s.step == 0) t_first = now;
+    t_last = now;
+    ++steps;
+    return true;
+  };
+  auto t0 = Clock::now();
+  auto out = autolm::generate(model, prompts, cfg, hooks);
+  auto t1 = Clock::now();
+  const double total = secs(t0, t1);
+  const double decode_s = secs(t_first, t_last);
+  nlohmann::json r;
+  r["batch"] = prompts.size();
+  r["new_tokens"] = min_generated(out);
+  r["total_s"] = total;
+  r["ttft_s"] = secs(t0, t_first);
+  r["decode_tok_s"] = steps > 1 && decode_s > 0 ? (steps - 1) * double(prompts.size()) / decode_s : 0.0;
+  r["throughput_tok_s"] = double(prompts.size()) * min_generated(out) / total;
+  return r;
+}
+
+nlohmann::json run_beam(const autolm::Model& model, const Prompts& prompts, int new_tokens, int beams) {
+  auto cfg = make_config(model, new_tokens, beams);
+  auto t0 = Clock::now();
+  auto out = autolm::generate(model, prompts, cfg);
+  const double total = secs(t0, Clock::now());
+  nlohmann::json r;
+  r["batch"] = prompts.size();
+  r["num_beams"] = beams;
+  r["new_tokens"] = min_generated(out);
+  r["total_s"] = total;
+  r["throughput_tok_s"] = double(prompts.size()) * min_generated(out) / total;
+  return r;
+}
+
+// The model alone: encode (seq2seq) or prefill, then argmax steps through Model::decode.
+nlohmann::json run_raw(const autolm::Model& model, const std::vector<int32_t>& prompt, int new_tokens) {
+  const bool s2s = model.family() == autolm::ModelFamily::kSeq2Seq;
+  const int plen = static_cast<int>(prompt.size());
+  auto t0 = Clock::now();
+  auto state = model.new_state(1, s2s ? new_tokens + 1 : plen + new_tokens);
+  std::span<const float> logits;
+  if (s2s) {
+    model.encode(prompt, {}, plen, *state);
+    const int32_t start = static_cast<int32_t>(model.config().decoder_start_token_id.value_or(0));
+    logits = model.decode(std::span<const int32_t>(&start, 1), {}, 1, *state, false);
+  } else {
+    logits = model.decode(prompt, {}, plen, *state, false);
+  }
+  auto argmax = [](std::span<const float> l) {
+    return static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
+  };
+  int32_t tok = argmax(logits);
+  auto t_first = Clock::now();
+  for (int i = 1; i < new_tokens; ++i) {
+    logits = model.decode(std::span<const int32_t>(&tok, 1), {}, 1, *state, false);
+    tok = argmax(logits);
+  }
+  auto t1 = Clock::now();
+  nlohmann::json r;
+  r["batch"] = 1;
+  r["new_tokens"] = new_tokens;
+  r["total_s"] = secs(t0, t1);
+  r["ttft_s"] = secs(t0, t_first);
+  r["decode_tok_s"] = (new_tokens - 1) / secs(t_first, t1);
+  return r;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s <dir> --prompts file.json [--new-tokens N] [--workloads greedy,beam4,batch8,raw]\n",
+                 argv[0]);
+    return 2;
+  }
+  std::string dir = argv[1], prompts_path;
+  int new_tokens = 128;
+  std::vector<std::string> workloads = {"greedy"};
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--prompts") prompts_path = v;
+    else if (k == "--new-tokens") new_tokens = std::stoi(v);
+    else if (k == "--workloads") workloads = split(v);
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  try {
+    std::ifstream f(prompts_path);
+    if (!f) throw autolm::Error(autolm::ErrorKind::kNotFound, "cannot open prompts file " + prompts_path);
+    const nlohmann::json pj = nlohmann::json::parse(f);
+    const Prompts greedy = read_prompts(pj, "greedy"), batch = read_prompts(pj, "batch");
+
+    nlohmann::json result;
+    const auto t_load = Clock::now();
+    auto model = autolm::load_model(dir);
+    result["load_s"] = secs(t_load, Clock::now());
+    // Cold start: load + prefill + first token, before anything has touched the weights.
+    run_beam(*model, greedy, 1, 1);
+    result["load_to_first_token_s"] = secs(t_load, Clock::now());
+    result["rss_after_load_mb"] = peak_rss_mb();
+
+    nlohmann::json w;
+    for (const auto& name : workloads) {
+      if (name == "greedy") {
+        w[name] = run_streamed(*model, greedy, new_tokens);
+        w[name]["peak_rss_mb"] = peak_rss_mb();
+      } else if (name == "batch8") {
+        w[name] = run_streamed(*model, batch, new_tokens);
+      } else if (name == "beam4") {
+        w[name] = run_beam(*model, greedy, new_tokens, 4);
+      } else if (name == "raw") {
+        w[name] = run_raw(*model, greedy[0], new_tokens);
+      } else {
+        throw autolm::Error(autolm::ErrorKind::kInvalidInput, "unknown workload " + name);
+      }
+    }
+    result["workloads"] = w;
+    result["peak_rss_mb"] = peak_rss_mb();
+    std::printf("%s\n", result.dump().c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "autolm_bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,49 @@
+// autolm_roofline: the machine's ceilings at the benchmark's thread count (OMP_NUM_THREADS for
+// the triad, OPENBLAS_NUM_THREADS for sgemm), printed as JSON.
+//   triad  STREAM's a[i] = b[i] + s·c[i] over 3 × 160 MB of doubles, best of 10, bytes counted as
+//          STREAM does (24 per element, no write-allocate)
+//   sgemm  OpenBLAS float32 C = A·B at 2048³, best of 5: the GEMM peak that autolm's kernels use
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+int main() {
+  using Clock = std::chrono::steady_clock;
+  const long n = 20'000'000;
+  std::vector<double> a(n), b(n), c(n);
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; ++i) {
+    a[i] = 1.0;
+    b[i] = 2.0;
+    c[i] = 0.5;
+  }
+  double best = 1e30;
+  const double s = 3.0;
+  for (int r = 0; r < 10; ++r) {
+    auto t0 = Clock::now();
+    double* pa = a.data();
+    const double* pb = b.data();
+    const double* pc = c.data();
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; ++i) pa[i] = pb[i] + s * pc[i];
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  const double triad_gbs = 24.0 * n / best / 1e9;
+
+  const int m = 2048;
+  std::vector<float> x(size_t(m) * m, 0.5f), y(size_t(m) * m, 0.25f), z(size_t(m) * m);
+  double gbest = 1e30;
+  for (int r = 0; r < 5; ++r) {
+    auto t0 = Clock::now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, m, m, 1.0f, x.data(), m, y.data(), m, 0.0f, z.data(), m);
+    gbest = std::min(gbest, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  const double gflops = 2.0 * m * m * m / gbest / 1e9;
+  std::printf("{\"triad_GBps\": %.3f, \"sgemm_GFLOPs\": %.3f, \"omp_threads\": %d, \"check\": %.1f}\n", triad_gbs,
+              gflops, omp_get_max_threads(), a[n / 2] + z[0]);
+  return 0;
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Creates the benchmark's virtualenv (outside the repository) and installs the
+# peer engines from PyPI: transformers + torch, CTranslate2, llama-cpp-python
+# (which compiles llama.cpp from source), gguf, safetensors, numpy.
+#
+#   bench/setup.sh                 # everything
+#   bench/setup.sh --no-llama      # skip llama-cpp-python (long source build)
+#
+# Environment:
+#   AUTOLM_BENCH_VENV   venv path (default $HOME/.cache/autolm-bench/venv)
+#   PYTHON              interpreter used to create the venv (default python3)
+#   LLAMA_BUILD_JOBS    parallel jobs for the llama.cpp build (default 2)
+set -u
+VENV="${AUTOLM_BENCH_VENV:-$HOME/.cache/autolm-bench/venv}"
+PY="${PYTHON:-python3}"
+WITH_LLAMA=1
+for a in "$@"; do
+  case "$a" in
+    --no-llama) WITH_LLAMA=0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
+log() { echo "[setup] $*"; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating venv $VENV"
+  mkdir -p "$(dirname "$VENV")"
+  "$PY" -m venv "$VENV" || { echo "venv creation failed" >&2; exit 1; }
+fi
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check)
+"${PIP[@]}" -q --upgrade pip wheel setuptools >/dev/null 2>&1 || true
+
+status=0
+# torch: prefer the small CPU-only wheel when its index is reachable; otherwise
+# plain PyPI (a CUDA build, which runs fine on CPU, just larger).
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  if timeout 10 "$VENV/bin/python" - <<'EOF' 2>/dev/null
+import urllib.request; urllib.request.urlopen("https://download.pytorch.org/whl/cpu/", timeout=8)
+EOF
+  then
+    log "installing torch (CPU wheel index)"
+    "${PIP[@]}" torch --index-url https://download.pytorch.org/whl/cpu || status=1
+  else
+    log "installing torch from PyPI (CPU index unreachable)"
+    "${PIP[@]}" torch || status=1
+  fi
+fi
+
+log "installing numpy transformers safetensors sentencepiece ctranslate2 gguf"
+"${PIP[@]}" numpy transformers safetensors sentencepiece protobuf ctranslate2 gguf psutil || status=1
+
+if [ "$WITH_LLAMA" = 1 ]; then
+  if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
+    log "building llama-cpp-python from source (llama.cpp, CPU only; takes a while)"
+    CMAKE_BUILD_PARALLEL_LEVEL="${LLAMA_BUILD_JOBS:-2}" \
+    CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=ON -DGGML_CUDA=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
+      "${PIP[@]}" --no-cache-dir llama-cpp-python || { log "llama-cpp-python failed (reported as n/a)"; status=1; }
+  fi
+fi
+
+"$VENV/bin/python" - <<'EOF'
+import importlib
+for m in ["numpy", "torch", "transformers", "safetensors", "ctranslate2", "gguf", "llama_cpp"]:
+    try:
+        mod = importlib.import_module(m)
+        print(f"  {m:14s} {getattr(mod, '__version__', '?')}")
+    except Exception as e:
+        print(f"  {m:14s} n/a ({type(e).__name__}: {e})")
+EOF
+log "venv: $VENV"
+exit $status

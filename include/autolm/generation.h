@@ -1,0 +1,142 @@
+// generate(): greedy search, multinomial sampling and beam search over any autolm::Model, with
+// Hugging Face's GenerationConfig field names, defaults and semantics (transformers 5.17
+// generation/utils.py, logits_process.py, stopping_criteria.py). See docs/GENERATION.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "autolm/error.h"
+#include "autolm/model.h"
+
+namespace autolm {
+
+// HF's `early_stopping`: True, False or "never".
+enum class EarlyStopping { kFalse, kTrue, kNever };
+
+// Generation parameters. Field names, meanings and defaults are transformers' GenerationConfig.
+// Layering: library defaults (this struct) < the folder's generation_config.json (or, if absent,
+// the generation fields of config.json, as GenerationConfig.from_model_config does) < the caller
+// (update() with a JSON object of overrides, then any field assigned directly).
+struct GenerationConfig {
+  // --- length ---
+  // Total length cap: prompt + new tokens for causal models, decoder tokens (decoder_start
+  // included) for seq2seq. Unset (or 20 coming from a file) = HF's default: 20 new tokens,
+  // capped at config.json max_position_embeddings.
+  std::optional<int> max_length;
+  std::optional<int> max_new_tokens;  // takes precedence over max_length
+  int min_length = 0;                 // EOS is banned while the sequence is shorter (same counting)
+  std::optional<int> min_new_tokens;  // EOS banned until this many tokens were generated
+
+  // --- strategy ---
+  bool do_sample = false;
+  int num_beams = 1;
+  int num_return_sequences = 1;  // ≤ num_beams for beam search; 1 for greedy; any for sampling
+  float length_penalty = 1.0f;   // beam score = sum logprobs / generated_len ** length_penalty
+  EarlyStopping early_stopping = EarlyStopping::kFalse;
+
+  // --- sampling warpers (only with do_sample) ---
+  float temperature = 1.0f;      // > 0
+  int top_k = 50;                // 0 disables
+  float top_p = 1.0f;            // (0, 1]; 1 disables
+  std::optional<float> min_p;    // [0, 1]
+  float typical_p = 1.0f;        // (0, 1]; 1 disables
+  uint64_t seed = 0;             // autolm extension: seeds the sampler's RNG (std::mt19937_64)
+
+  // --- logits processors ---
+  float repetition_penalty = 1.0f;       // > 0; 1 disables
+  int no_repeat_ngram_size = 0;          // 0 disables
+  int encoder_no_repeat_ngram_size = 0;  // 0 disables; bans n-grams of the encoder input
+  std::optional<std::vector<std::vector<int64_t>>> bad_words_ids;
+  std::optional<std::vector<int64_t>> suppress_tokens;
+  std::optional<std::vector<int64_t>> begin_suppress_tokens;
+  std::optional<int64_t> forced_bos_token_id;           // forced as the first generated token
+  std::optional<std::vector<int64_t>> forced_eos_token_id;  // forced at max_length - 1 (int or list)
+  bool renormalize_logits = false;  // log_softmax after all processors
+
+  // --- special tokens ---
+  std::vector<int64_t> eos_token_id;  // int or list; empty = none
+  std::optional<int64_t> pad_token_id, bos_token_id, decoder_start_token_id;
+
+  // --- stopping / output ---
+  std::vector<std::string> stop_strings;  // needs GenerateHooks::decode
+  bool output_scores = false;             // fill GenerateOutput::scores
+
+  // The folder's generation_config.json (or config.json's generation fields when it is absent)
+  // over the library defaults.
+  static GenerationConfig from_pretrained(const std::string& dir);
+  // Same, from an already loaded model (uses model.config().dir).
+  static GenerationConfig for_model(const Model& model);
+  // Same as from_pretrained for an already parsed generation_config.json object.
+  static GenerationConfig from_json(const nlohmann::json& j, const std::string& source = "generation config");
+
+  // Applies a JSON object of HF-named fields (null = reset to default, unknown keys ignored).
+  // Wrongly typed values are Error(kInvalidInput) naming the field and value.
+  GenerationConfig& update(const nlohmann::json& overrides, const std::string& source = "generation config");
+  // Throws Error(kInvalidInput) naming the field and value for invalid settings.
+  void validate() const;
+  // HF-named JSON of every field (None as null).
+  nlohmann::json to_json() const;
+};
+
+// One streaming step: the token each row appended (pad_token_id for rows that had already
+// finished), which rows were still generating before this step, and which are done now.
+struct StreamStep {
+  int step = 0;                          // 0 for the first new token
+  std::span<const int32_t> tokens;       // [rows]
+  std::span<const uint8_t> was_active;   // [rows] 1 if tokens[r] is a real new token
+  std::span<const uint8_t> finished;     // [rows] 1 once row r has stopped (EOS, stop string, length)
+};
+// Called after every step (greedy and sampling; beam search refuses a stream callback, as HF's
+// streamer does). Return false to stop generation now; the output keeps what was generated.
+using StreamCallback = std::function<bool(const StreamStep&)>;
+// Token ids → text, used for stop_strings (pass the tokenizer's decode).
+using DecodeCallback = std::function<std::string(std::span<const int32_t>)>;
+
+struct GenerateHooks {
+  StreamCallback on_step;
+  DecodeCallback decode;
+};
+
+enum class FinishReason { kLength, kEos, kStopString, kCallback };
+const char* finish_reason_name(FinishReason r);  // "length" | "eos" | "stop_string" | "callback"
+
+struct GenerateOutput {
+  // [rows][len], rows = inputs × num_return_sequences; all rows the same length as HF's tensor.
+  // Causal: (left-padded) prompt + new tokens. Seq2seq: decoder_start_token_id + new tokens.
+  // Rows that ended early are padded with pad_token_id after their EOS (beam search: with
+  // pad_token_id, or eos_token_id[0] when pad_token_id is 0 or unset, as transformers does).
+  std::vector<std::vector<int32_t>> sequences;
+  // Causal: sequences minus the prompt columns. Seq2seq: equal to sequences.
+  std::vector<std::vector<int32_t>> new_tokens;
+  // Beam search: final (length-penalised) beam scores per returned row; empty otherwise.
+  std::vector<float> sequences_scores;
+  // With output_scores: one entry per step of [rows × vocab] processed scores (beam search:
+  // [inputs × num_beams × vocab] processed log-probabilities, as HF).
+  std::vector<std::vector<float>> scores;
+  int vocab_size = 0;
+  int prompt_length = 0;  // columns of sequences that are prompt (causal) or 1 (seq2seq start)
+  // Per returned row: number of generated tokens up to and including the stopping token
+  // (without the padding after it) and why it stopped.
+  std::vector<int> num_generated;
+  std::vector<FinishReason> finish_reasons;
+};
+
+// Generates from a list of prompts (token ids). Causal prompts are left-padded with
+// pad_token_id (fallback eos_token_id[0]); seq2seq encoder inputs are right-padded.
+GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                        const GenerationConfig& config, const GenerateHooks& hooks = {});
+
+// HF-style: pre-padded input_ids [batch][len] and attention_mask [batch][len] (1 = token,
+// 0 = padding; empty = all ones). Causal padding must be on the left.
+GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& input_ids,
+                        const std::vector<std::vector<int32_t>>& attention_mask,
+                        const GenerationConfig& config, const GenerateHooks& hooks = {});
+
+}  // namespace autolm

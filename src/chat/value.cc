@@ -1,0 +1,321 @@
+// Value construction, printing (str/repr as CPython), equality, ordering, iteration and JSON conversion.
+#include "chat/value.h"
+
+#include <cmath>
+
+#include "chat/pystr.h"
+#include "chat/runtime_error.h"
+
+namespace autolm::jinja {
+
+const Value* Dict::find(const Value& key) const {
+  if (key.is_string()) return find(std::string_view(key.str()));
+  for (const auto& [k, v] : items_)
+    if (py_eq(k, key)) return &v;
+  return nullptr;
+}
+
+const Value* Dict::find(std::string_view key) const {
+  for (const auto& [k, v] : items_)
+    if (k.is_string() && k.str() == key) return &v;
+  return nullptr;
+}
+
+void Dict::set(const Value& key, Value value) {
+  for (auto& [k, v] : items_)
+    if (py_eq(k, key)) {
+      v = std::move(value);
+      return;
+    }
+  items_.emplace_back(key, std::move(value));
+}
+
+void Dict::append_unique(Value key, Value value) { items_.emplace_back(std::move(key), std::move(value)); }
+
+Value Object::get_attr(const std::string& name) {
+  return Value::undefined("'" + type_name() + " object' has no attribute '" + name + "'");
+}
+std::string Object::repr() const { return "<" + type_name() + " object>"; }
+
+Value Value::undefined(std::string message) {
+  Value v;
+  v.s_ = std::move(message);
+  return v;
+}
+Value Value::none() {
+  Value v;
+  v.type_ = Type::kNone;
+  return v;
+}
+Value Value::list(List items, bool tuple) {
+  Value v;
+  v.type_ = Type::kList;
+  v.tuple_ = tuple;
+  v.list_ = std::make_shared<const List>(std::move(items));
+  return v;
+}
+Value Value::dict(Dict d) {
+  Value v;
+  v.type_ = Type::kDict;
+  v.dict_ = std::make_shared<const Dict>(std::move(d));
+  return v;
+}
+Value Value::function(std::string name, NativeFn fn) {
+  Value v;
+  v.type_ = Type::kFunction;
+  v.fn_ = std::make_shared<const Function>(Function{std::move(name), std::move(fn)});
+  return v;
+}
+Value Value::object(std::shared_ptr<Object> obj) {
+  Value v;
+  v.type_ = Type::kObject;
+  v.obj_ = std::move(obj);
+  return v;
+}
+
+Value Value::from_json(const nlohmann::ordered_json& j) {
+  switch (j.type()) {
+    case nlohmann::ordered_json::value_t::null: return none();
+    case nlohmann::ordered_json::value_t::boolean: return Value(j.get<bool>());
+    case nlohmann::ordered_json::value_t::number_integer: return Value(j.get<int64_t>());
+    case nlohmann::ordered_json::value_t::number_unsigned: {
+      uint64_t u = j.get<uint64_t>();
+      if (u > static_cast<uint64_t>(INT64_MAX)) return Value(static_cast<double>(u));
+      return Value(static_cast<int64_t>(u));
+    }
+    case nlohmann::ordered_json::value_t::number_float: return Value(j.get<double>());
+    case nlohmann::ordered_json::value_t::string: return Value(j.get_ref<const std::string&>());
+    case nlohmann::ordered_json::value_t::array: {
+      List items;
+      items.reserve(j.size());
+      for (const auto& e : j) items.push_back(from_json(e));
+      return list(std::move(items));
+    }
+    case nlohmann::ordered_json::value_t::object: {
+      Dict d;
+      for (auto it = j.begin(); it != j.end(); ++it) d.append_unique(Value(it.key()), from_json(it.value()));
+      return dict(std::move(d));
+    }
+    default: return none();  // binary / discarded: not produced by JSON text
+  }
+}
+
+bool Value::same_object(const Value& o) const {
+  if (type_ != o.type_) return false;
+  switch (type_) {
+    case Type::kUndefined: case Type::kNone: return true;
+    case Type::kBool: return b_ == o.b_;
+    case Type::kInt: return i_ == o.i_;
+    case Type::kFloat: return f_ == o.f_;
+    case Type::kString: return s_ == o.s_;
+    case Type::kList: return list_ == o.list_;
+    case Type::kDict: return dict_ == o.dict_;
+    case Type::kFunction: return fn_ == o.fn_;
+    case Type::kObject: return obj_ == o.obj_;
+  }
+  return false;
+}
+
+bool Value::truthy() const {
+  switch (type_) {
+    case Type::kUndefined: case Type::kNone: return false;
+    case Type::kBool: return b_;
+    case Type::kInt: return i_ != 0;
+    case Type::kFloat: return f_ != 0.0;
+    case Type::kString: return !s_.empty();
+    case Type::kList: return !list_->empty();
+    case Type::kDict: return !dict_->empty();
+    default: return true;
+  }
+}
+
+std::string Value::type_name() const {
+  switch (type_) {
+    case Type::kUndefined: return "Undefined";
+    case Type::kNone: return "NoneType";
+    case Type::kBool: return "bool";
+    case Type::kInt: return "int";
+    case Type::kFloat: return "float";
+    case Type::kString: return "str";
+    case Type::kList: return tuple_ ? "tuple" : "list";
+    case Type::kDict: return "dict";
+    case Type::kFunction: return "function";
+    case Type::kObject: return obj_->type_name();
+  }
+  return "object";
+}
+
+std::string Value::to_str() const {
+  switch (type_) {
+    case Type::kUndefined: return "";
+    case Type::kString: return s_;
+    default: return repr();
+  }
+}
+
+std::string Value::repr() const {
+  switch (type_) {
+    case Type::kUndefined: return "Undefined";
+    case Type::kNone: return "None";
+    case Type::kBool: return b_ ? "True" : "False";
+    case Type::kInt: return std::to_string(i_);
+    case Type::kFloat: return py_float_repr(f_);
+    case Type::kString: return py_str_repr(s_);
+    case Type::kList: {
+      std::string out = tuple_ ? "(" : "[";
+      for (size_t i = 0; i < list_->size(); ++i) {
+        if (i) out += ", ";
+        out += (*list_)[i].repr();
+      }
+      if (tuple_ && list_->size() == 1) out += ",";
+      return out + (tuple_ ? ")" : "]");
+    }
+    case Type::kDict: {
+      std::string out = "{";
+      bool first = true;
+      for (const auto& [k, v] : dict_->items()) {
+        if (!first) out += ", ";
+        first = false;
+        out += k.repr() + ": " + v.repr();
+      }
+      return out + "}";
+    }
+    case Type::kFunction: return "<function " + fn_->name + ">";
+    case Type::kObject: return obj_->repr();
+  }
+  return "";
+}
+
+std::string object_type_repr(const Value& v) {
+  if (v.is_none()) return "None";
+  return v.type_name() + " object";
+}
+
+bool py_eq(const Value& a, const Value& b) {
+  using T = Value::Type;
+  if (a.is_number() && b.is_number()) {
+    if (a.is_float() || b.is_float()) return a.as_double() == b.as_double();
+    return a.as_int() == b.as_int();
+  }
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case T::kUndefined: case T::kNone: return true;
+    case T::kString: return a.str() == b.str();
+    case T::kList: {
+      if (a.is_tuple() != b.is_tuple() || a.list().size() != b.list().size()) return false;
+      for (size_t i = 0; i < a.list().size(); ++i)
+        if (!py_eq(a.list()[i], b.list()[i])) return false;
+      return true;
+    }
+    case T::kDict: {
+      if (a.dict().size() != b.dict().size()) return false;
+      for (const auto& [k, v] : a.dict().items()) {
+        const Value* o = b.dict().find(k);
+        if (!o || !py_eq(v, *o)) return false;
+      }
+      return true;
+    }
+    default: return a.same_object(b);
+  }
+}
+
+int py_compare(const Value& a, const Value& b, const char* op) {
+  if (a.is_undefined() || b.is_undefined())
+    throw RuntimeError(a.is_undefined() ? a.undefined_message() : b.undefined_message());
+  if (a.is_number() && b.is_number()) {
+    if (a.is_float() || b.is_float()) {
+      double x = a.as_double(), y = b.as_double();
+      return x < y ? -1 : x > y ? 1 : 0;  // NaN compares "equal": no ordering either way
+    }
+    int64_t x = a.as_int(), y = b.as_int();
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (a.is_string() && b.is_string()) {
+    int c = a.str().compare(b.str());  // UTF-8 byte order is code-point order
+    return c < 0 ? -1 : c > 0 ? 1 : 0;
+  }
+  if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
+    const List &x = a.list(), &y = b.list();
+    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+      if (py_eq(x[i], y[i])) continue;
+      return py_compare(x[i], y[i], op);
+    }
+    return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
+  }
+  throw RuntimeError(std::string("'") + op + "' not supported between instances of '" + a.type_name() +
+                     "' and '" + b.type_name() + "'");
+}
+
+List py_iterate(const Value& v) {
+  switch (v.type()) {
+    case Value::Type::kUndefined: return {};
+    case Value::Type::kString: {
+      List out;
+      std::string s;
+      for (char32_t c : utf8_decode(v.str())) {
+        s.clear();
+        utf8_append(s, c);
+        out.emplace_back(s);
+      }
+      return out;
+    }
+    case Value::Type::kList: return v.list();
+    case Value::Type::kDict: {
+      List out;
+      out.reserve(v.dict().size());
+      for (const auto& kv : v.dict().items()) out.push_back(kv.first);
+      return out;
+    }
+    default: throw RuntimeError("'" + v.type_name() + "' object is not iterable");
+  }
+}
+
+int64_t py_len(const Value& v) {
+  switch (v.type()) {
+    case Value::Type::kUndefined: return 0;
+    case Value::Type::kString: return static_cast<int64_t>(utf8_length(v.str()));
+    case Value::Type::kList: return static_cast<int64_t>(v.list().size());
+    case Value::Type::kDict: return static_cast<int64_t>(v.dict().size());
+    default: throw RuntimeError("object of type '" + v.type_name() + "' has no len()");
+  }
+}
+
+bool py_contains(const Value& c, const Value& item) {
+  switch (c.type()) {
+    case Value::Type::kString:
+      if (!item.is_string())
+        throw RuntimeError("'in <string>' requires string as left operand, not " + item.type_name());
+      return c.str().find(item.str()) != std::string::npos;
+    case Value::Type::kList:
+      for (const auto& e : c.list())
+        if (py_eq(e, item)) return true;
+      return false;
+    case Value::Type::kDict: return c.dict().find(item) != nullptr;
+    case Value::Type::kUndefined: return false;  // iterating an Undefined yields nothing
+    default: throw RuntimeError("argument of type '" + c.type_name() + "' is not iterable");
+  }
+}
+
+nlohmann::ordered_json to_json(const Value& v) {
+  using J = nlohmann::ordered_json;
+  switch (v.type()) {
+    case Value::Type::kNone: return nullptr;
+    case Value::Type::kBool: return v.as_bool();
+    case Value::Type::kInt: return v.as_int();
+    case Value::Type::kFloat: return v.as_double();
+    case Value::Type::kString: return v.str();
+    case Value::Type::kList: {
+      J arr = J::array();
+      for (const auto& e : v.list()) arr.push_back(to_json(e));
+      return arr;
+    }
+    case Value::Type::kDict: {
+      J obj = J::object();
+      for (const auto& [k, e] : v.dict().items()) obj[k.is_string() ? k.str() : k.repr()] = to_json(e);
+      return obj;
+    }
+    default: throw RuntimeError("Object of type " + v.type_name() + " is not JSON serializable");
+  }
+}
+
+}  // namespace autolm::jinja

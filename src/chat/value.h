@@ -1,0 +1,135 @@
+// Jinja runtime values with Python semantics: undefined, None, bool, int, float, str, list/tuple,
+// insertion-ordered dict, callables and attribute objects (namespace, loop, cycler).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace autolm::jinja {
+
+class Value;
+class Interp;
+using List = std::vector<Value>;
+
+struct CallArgs {
+  std::vector<Value> args;
+  std::vector<std::pair<std::string, Value>> kwargs;
+};
+
+using NativeFn = std::function<Value(Interp&, CallArgs&)>;
+
+struct Function {
+  std::string name;
+  NativeFn fn;
+};
+
+// Python dict: keys compare with Python ==, iteration keeps insertion order.
+class Dict {
+ public:
+  const Value* find(const Value& key) const;
+  const Value* find(std::string_view key) const;
+  const Value* find(const std::string& key) const { return find(std::string_view(key)); }
+  const Value* find(const char* key) const { return find(std::string_view(key)); }
+  void set(const Value& key, Value value);
+  void append_unique(Value key, Value value);  // the caller knows the key is absent
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+  const std::vector<std::pair<Value, Value>>& items() const { return items_; }
+
+ private:
+  std::vector<std::pair<Value, Value>> items_;
+};
+
+// An object with attributes (jinja2 Namespace, LoopContext, Cycler, Joiner).
+class Object {
+ public:
+  virtual ~Object() = default;
+  virtual std::string type_name() const = 0;
+  virtual Value get_attr(const std::string& name);  // undefined when absent
+  virtual std::string repr() const;
+};
+
+class Value {
+ public:
+  enum class Type : uint8_t { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kFunction, kObject };
+
+  Value() = default;  // undefined
+  Value(bool b) : type_(Type::kBool), b_(b) {}
+  Value(int v) : type_(Type::kInt), i_(v) {}
+  Value(int64_t v) : type_(Type::kInt), i_(v) {}
+  Value(double v) : type_(Type::kFloat), f_(v) {}
+  Value(std::string s) : type_(Type::kString), s_(std::move(s)) {}
+  Value(std::string_view s) : type_(Type::kString), s_(s) {}
+  Value(const char* s) : type_(Type::kString), s_(s) {}
+
+  static Value undefined(std::string message = "");
+  static Value none();
+  static Value list(List items, bool tuple = false);
+  static Value dict(Dict d);
+  static Value function(std::string name, NativeFn fn);
+  static Value object(std::shared_ptr<Object> obj);
+  static Value from_json(const nlohmann::ordered_json& j);
+
+  Type type() const { return type_; }
+  bool is_undefined() const { return type_ == Type::kUndefined; }
+  bool is_none() const { return type_ == Type::kNone; }
+  bool is_bool() const { return type_ == Type::kBool; }
+  bool is_int() const { return type_ == Type::kInt; }  // int proper; bool is separate
+  bool is_float() const { return type_ == Type::kFloat; }
+  bool is_number() const { return type_ == Type::kInt || type_ == Type::kFloat || type_ == Type::kBool; }
+  bool is_string() const { return type_ == Type::kString; }
+  bool is_list() const { return type_ == Type::kList; }
+  bool is_tuple() const { return type_ == Type::kList && tuple_; }
+  bool is_dict() const { return type_ == Type::kDict; }
+  bool is_function() const { return type_ == Type::kFunction; }
+  bool is_object() const { return type_ == Type::kObject; }
+
+  bool as_bool() const { return b_; }
+  int64_t as_int() const { return type_ == Type::kBool ? (b_ ? 1 : 0) : i_; }  // bool or int
+  double as_double() const { return type_ == Type::kFloat ? f_ : static_cast<double>(as_int()); }
+  const std::string& str() const { return s_; }
+  const List& list() const { return *list_; }
+  const Dict& dict() const { return *dict_; }
+  const Function& function() const { return *fn_; }
+  const std::shared_ptr<Object>& object() const { return obj_; }
+  const std::string& undefined_message() const { return s_; }
+  bool same_object(const Value& other) const;  // Python `is`
+
+  bool truthy() const;
+  std::string to_str() const;  // Python str()
+  std::string repr() const;    // Python repr()
+  std::string type_name() const;  // Python type name: 'int', 'str', 'dict', 'NoneType'…
+
+ private:
+  Type type_ = Type::kUndefined;
+  bool tuple_ = false;
+  union {
+    bool b_;
+    int64_t i_ = 0;
+    double f_;
+  };
+  std::string s_;  // string value, or the message an undefined raises with
+  std::shared_ptr<const List> list_;
+  std::shared_ptr<const Dict> dict_;
+  std::shared_ptr<const Function> fn_;
+  std::shared_ptr<Object> obj_;
+};
+
+// Python semantics; these throw RuntimeError where Python raises TypeError.
+bool py_eq(const Value& a, const Value& b);
+int py_compare(const Value& a, const Value& b, const char* op);  // <0, 0, >0
+bool py_contains(const Value& container, const Value& item);       // `item in container`
+List py_iterate(const Value& v);                                    // list(v)
+int64_t py_len(const Value& v);
+// jinja2 "'x' is undefined" / "'dict object' has no attribute 'y'" style messages.
+std::string object_type_repr(const Value& v);
+// JSON value back from a template value (json.dumps's conversions); throws RuntimeError if not serializable.
+nlohmann::ordered_json to_json(const Value& v);
+
+}  // namespace autolm::jinja

@@ -1,0 +1,31 @@
+// Run-time choice of the kernel variant from the CPU's features (and AUTOLM_ISA for tests).
+#include <cstdlib>
+#include <string>
+
+#include "cpu/matmul.h"
+
+namespace autolm::cpu {
+
+const std::vector<KernelVariant>& available_kernels() {
+  static const std::vector<KernelVariant> variants = [] {
+    std::vector<KernelVariant> v = {{"scalar", rows_scalar}};
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) v.push_back({"avx2", rows_avx2});
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) v.push_back({"avx512", rows_avx512});
+    return v;
+  }();
+  return variants;
+}
+
+const KernelVariant& best_kernel() {
+  static const KernelVariant& best = [&]() -> const KernelVariant& {
+    const auto& v = available_kernels();
+    if (const char* cap = std::getenv("AUTOLM_ISA"))
+      for (const auto& k : v)
+        if (k.isa == cap) return k;
+    return v.back();
+  }();
+  return best;
+}
+
+}  // namespace autolm::cpu

@@ -1,0 +1,75 @@
+// AVX-512 kernel (compiled with -mavx512f/bw; only called when the CPU has them). Weight rows
+// are converted to float32 in registers (bf16: shift, f16: vcvtph2ps, int8: sign-extend) and
+// accumulated with FMA in four independent chains.
+#include <immintrin.h>
+
+#include "cpu/matmul.h"
+
+namespace autolm::cpu {
+
+namespace {
+
+template <DType T>
+inline __m512 load16(const void* w, int64_t k) {
+  if constexpr (T == DType::kF32) {
+    return _mm512_loadu_ps(static_cast<const float*>(w) + k);
+  } else if constexpr (T == DType::kBF16) {
+    __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + k));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  } else if constexpr (T == DType::kF16) {
+    __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + k));
+    return _mm512_cvtph_ps(h);
+  } else {
+    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const int8_t*>(w) + k));
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
+  }
+}
+
+template <DType T>
+inline float scalar_at(const void* w, int64_t k) {
+  if constexpr (T == DType::kF32) return static_cast<const float*>(w)[k];
+  else if constexpr (T == DType::kBF16) return bf16_to_f32(static_cast<const uint16_t*>(w)[k]);
+  else if constexpr (T == DType::kF16) return f16_to_f32(static_cast<const uint16_t*>(w)[k]);
+  else return float(static_cast<const int8_t*>(w)[k]);
+}
+
+template <DType T>
+void rows(const float* x, int64_t M, const void* W, const float* scales, int64_t K, int64_t n0, int64_t n1, float* y,
+          int64_t ldy, bool accumulate) {
+  const size_t esize = dtype_size(T);
+  for (int64_t n = n0; n < n1; ++n) {
+    const void* wr = static_cast<const char*>(W) + n * K * esize;
+    const float scale = T == DType::kI8 ? scales[n] : 1.f;
+    for (int64_t m = 0; m < M; ++m) {
+      const float* xr = x + m * K;
+      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+      int64_t k = 0;
+      for (; k + 64 <= K; k += 64) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k), load16<T>(wr, k), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k + 16), load16<T>(wr, k + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k + 32), load16<T>(wr, k + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k + 48), load16<T>(wr, k + 48), a3);
+      }
+      for (; k + 16 <= K; k += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k), load16<T>(wr, k), a0);
+      float acc = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+      for (; k < K; ++k) acc += xr[k] * scalar_at<T>(wr, k);
+      acc *= scale;
+      y[m * ldy + n] = accumulate ? y[m * ldy + n] + acc : acc;
+    }
+  }
+}
+
+}  // namespace
+
+void rows_avx512(const float* x, int64_t M, const TensorView& W, int64_t n0, int64_t n1, float* y, int64_t ldy,
+                 bool accumulate) {
+  const int64_t K = W.shape[1];
+  switch (W.dtype) {
+    case DType::kF32: return rows<DType::kF32>(x, M, W.data, nullptr, K, n0, n1, y, ldy, accumulate);
+    case DType::kBF16: return rows<DType::kBF16>(x, M, W.qdata, nullptr, K, n0, n1, y, ldy, accumulate);
+    case DType::kF16: return rows<DType::kF16>(x, M, W.qdata, nullptr, K, n0, n1, y, ldy, accumulate);
+    case DType::kI8: return rows<DType::kI8>(x, M, W.qdata, W.scales, K, n0, n1, y, ldy, accumulate);
+  }
+}
+
+}  // namespace autolm::cpu

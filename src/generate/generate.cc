@@ -1,0 +1,332 @@
+// generate(): transformers' preparation (special tokens, padding, max/min length) and the
+// greedy / multinomial-sampling loop (`GenerationMixin._sample`); beam search is beam_search.cc.
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "autolm/generation.h"
+#include "generate/sampling.h"
+#include "generate/search.h"
+
+namespace autolm {
+
+namespace gen {
+
+std::unique_ptr<DecodeState> start_state(const Model& model, const Request& req, int rpi,
+                                         std::vector<int32_t>& ids, std::vector<int32_t>& mask, int& len) {
+  const int rows = req.batch * rpi;
+  std::unique_ptr<DecodeState> state = model.new_state(rows, req.max_length, rpi);
+  AUTOLM_CHECK(state && state->batch_size() == rows, "new_state returned the wrong batch size");
+  if (req.seq2seq) {
+    model.encode(req.input_ids, req.attention_mask, req.src_len, *state);
+    ids.assign(rows, req.decoder_start);
+    mask.clear();
+    len = 1;
+  } else {
+    ids.resize(static_cast<size_t>(rows) * req.src_len);
+    mask.resize(ids.size());
+    for (int r = 0; r < rows; ++r) {
+      const int b = r / rpi;
+      std::memcpy(&ids[(size_t)r * req.src_len], &req.input_ids[(size_t)b * req.src_len], req.src_len * sizeof(int32_t));
+      std::memcpy(&mask[(size_t)r * req.src_len], &req.attention_mask[(size_t)b * req.src_len], req.src_len * sizeof(int32_t));
+    }
+    len = req.src_len;
+  }
+  return state;
+}
+
+namespace {
+
+int vocab_of(std::span<const float> logits, int rows) {
+  AUTOLM_CHECK(rows > 0 && logits.size() % rows == 0 && !logits.empty(), "decode returned a bad logits span");
+  return static_cast<int>(logits.size() / rows);
+}
+
+void check_token_ranges(const Request& req, int vocab) {
+  auto check = [&](const char* name, int64_t t) {
+    if (t >= vocab)
+      throw Error(ErrorKind::kInvalidInput, std::string("generation config: ") + name + " contains token id " +
+                                                std::to_string(t) + ", outside the vocabulary (size " +
+                                                std::to_string(vocab) + ")");
+  };
+  const auto& c = req.cfg;
+  if (c.bad_words_ids)
+    for (const auto& w : *c.bad_words_ids)
+      for (int64_t t : w) check("bad_words_ids", t);
+  if (c.forced_bos_token_id) check("forced_bos_token_id", *c.forced_bos_token_id);
+  if (c.forced_eos_token_id)
+    for (int64_t t : *c.forced_eos_token_id) check("forced_eos_token_id", t);
+}
+
+// `_sample`: greedy (argmax) or multinomial sampling, one token per row per step.
+GenerateOutput sample_search(const Model& model, const Request& req) {
+  const auto& cfg = req.cfg;
+  const int rpi = cfg.do_sample ? cfg.num_return_sequences : 1;
+  const int rows = req.batch * rpi;
+  const int prompt_cols = req.seq2seq ? 1 : req.src_len;
+
+  std::vector<int32_t> ids, mask;
+  int len = 0;
+  std::unique_ptr<DecodeState> state = start_state(model, req, rpi, ids, mask, len);
+
+  // Full sequences [rows][max_length]: the prompt (causal) or decoder start, then new tokens.
+  std::vector<std::vector<int32_t>> seqs(rows);
+  std::vector<int> skip(rows, 0);  // left padding hidden from the processors
+  for (int r = 0; r < rows; ++r) {
+    const int b = r / rpi;
+    if (req.seq2seq) {
+      seqs[r].push_back(req.decoder_start);
+    } else {
+      seqs[r].assign(req.input_ids.begin() + (size_t)b * req.src_len, req.input_ids.begin() + (size_t)(b + 1) * req.src_len);
+      skip[r] = req.left_pad[b];
+    }
+    seqs[r].reserve(req.max_length);
+  }
+
+  LogitsPipeline pipeline(cfg, req.input_len, req.max_length, req.min_length);
+  Sampler sampler(cfg.seed);
+  const bool has_eos = !cfg.eos_token_id.empty();
+  const int32_t pad = req.pad ? static_cast<int32_t>(*req.pad) : 0;
+
+  GenerateOutput out;
+  out.prompt_length = prompt_cols;
+  std::vector<uint8_t> active(rows, 1), was_active(rows, 1);
+  std::vector<int> generated(rows, 0);
+  std::vector<FinishReason> reason(rows, FinishReason::kLength);
+  std::vector<int32_t> next(rows);
+  std::vector<float> row_scores;
+  int cur_len = req.input_len;
+  bool vocab_checked = false;
+
+  while (true) {
+    std::span<const float> logits = model.decode(ids, mask, len, *state, false);
+    const int vocab = vocab_of(logits, rows);
+    if (!vocab_checked) {
+      check_token_ranges(req, vocab);
+      out.vocab_size = vocab;
+      vocab_checked = true;
+    }
+    std::vector<float> step_scores;
+    if (cfg.output_scores) step_scores.resize((size_t)rows * vocab);
+    for (int r = 0; r < rows; ++r) {
+      row_scores.assign(logits.begin() + (size_t)r * vocab, logits.begin() + (size_t)(r + 1) * vocab);
+      const int b = r / rpi;
+      RowView view{std::span<const int32_t>(seqs[r]).subspan(skip[r]), req.unpadded[b]};
+      pipeline.apply(row_scores, view, cur_len);
+      if (cfg.output_scores) std::copy(row_scores.begin(), row_scores.end(), step_scores.begin() + (size_t)r * vocab);
+      int32_t tok = cfg.do_sample ? sampler.sample(row_scores) : argmax(row_scores);
+      // Finished rows get padding (only when an EOS criterion exists, as transformers).
+      if (has_eos && !active[r]) tok = pad;
+      next[r] = tok;
+    }
+    if (cfg.output_scores) out.scores.push_back(std::move(step_scores));
+    for (int r = 0; r < rows; ++r) seqs[r].push_back(next[r]);
+    ++cur_len;
+
+    // Stopping criteria: max_length, stop strings, EOS.
+    was_active = active;
+    for (int r = 0; r < rows; ++r) {
+      if (!active[r]) continue;
+      ++generated[r];
+      if (cur_len >= req.max_length) {
+        active[r] = 0;
+        reason[r] = FinishReason::kLength;
+      }
+      if (req.stop.enabled() && req.stop.hit(std::span<const int32_t>(seqs[r]).subspan(skip[r]))) {
+        active[r] = 0;
+        reason[r] = FinishReason::kStopString;
+      }
+      if (req.is_eos(next[r])) {
+        active[r] = 0;
+        reason[r] = FinishReason::kEos;
+      }
+    }
+    bool any_active = std::any_of(active.begin(), active.end(), [](uint8_t a) { return a != 0; });
+    if (req.hooks && req.hooks->on_step) {
+      StreamStep step{cur_len - req.input_len - 1, next, was_active, {}};
+      std::vector<uint8_t> finished(rows);
+      for (int r = 0; r < rows; ++r) finished[r] = !active[r];
+      step.finished = finished;
+      if (!req.hooks->on_step(step)) {
+        for (int r = 0; r < rows; ++r)
+          if (active[r]) reason[r] = FinishReason::kCallback;
+        any_active = false;
+      }
+    }
+    if (!any_active) break;
+    ids.assign(next.begin(), next.end());
+    mask.clear();
+    len = 1;
+  }
+
+  out.sequences = std::move(seqs);
+  out.num_generated = generated;
+  out.finish_reasons = reason;
+  return out;
+}
+
+}  // namespace
+
+Request prepare(const Model& model, const std::vector<std::vector<int32_t>>& input_ids,
+                const std::vector<std::vector<int32_t>>& attention_mask, bool padded, const GenerationConfig& config,
+                const GenerateHooks& hooks) {
+  config.validate();
+  Request req;
+  req.cfg = config;
+  req.hooks = &hooks;
+  req.seq2seq = model.family() == ModelFamily::kSeq2Seq;
+  auto& cfg = req.cfg;
+
+  if (input_ids.empty()) throw Error(ErrorKind::kInvalidInput, "generate: no prompts given");
+  req.batch = static_cast<int>(input_ids.size());
+
+  // _prepare_special_tokens: pad falls back to eos[0]; seq2seq start falls back to bos.
+  if (cfg.pad_token_id) req.pad = *cfg.pad_token_id;
+  else if (!cfg.eos_token_id.empty()) req.pad = cfg.eos_token_id[0];
+  if (req.seq2seq) {
+    std::optional<int64_t> start = cfg.decoder_start_token_id ? cfg.decoder_start_token_id : cfg.bos_token_id;
+    if (!start)
+      throw Error(ErrorKind::kInvalidInput,
+                  "generation config: decoder_start_token_id or bos_token_id has to be defined for "
+                  "encoder-decoder generation");
+    req.decoder_start = static_cast<int32_t>(*start);
+  }
+  if (cfg.num_beams > 1 && hooks.on_step)
+    throw Error(ErrorKind::kInvalidInput, "generate: a stream callback cannot be used with beam search "
+                                          "(num_beams=" + std::to_string(cfg.num_beams) + "), as in transformers");
+
+  // Padding: left for causal prompts, right for encoder inputs.
+  const int32_t pad_id = req.pad ? static_cast<int32_t>(*req.pad) : 0;
+  size_t longest = 0;
+  for (const auto& p : input_ids) longest = std::max(longest, p.size());
+  req.src_len = static_cast<int>(longest);
+  req.input_ids.assign((size_t)req.batch * longest, pad_id);
+  req.attention_mask.assign((size_t)req.batch * longest, 0);
+  req.left_pad.assign(req.batch, 0);
+  req.unpadded.resize(req.batch);
+  for (int b = 0; b < req.batch; ++b) {
+    const auto& p = input_ids[b];
+    if (padded) {
+      if (p.size() != longest)
+        throw Error(ErrorKind::kInvalidInput, "generate: input_ids rows differ in length (row " + std::to_string(b) +
+                                                  " has " + std::to_string(p.size()) + ", row 0 has " +
+                                                  std::to_string(input_ids[0].size()) + ")");
+      std::vector<int32_t> m(longest, 1);
+      if (!attention_mask.empty()) {
+        if (attention_mask.size() != input_ids.size() || attention_mask[b].size() != longest)
+          throw Error(ErrorKind::kInvalidInput, "generate: attention_mask shape differs from input_ids (row " +
+                                                    std::to_string(b) + ")");
+        m = attention_mask[b];
+      }
+      for (size_t i = 0; i < longest; ++i) {
+        req.input_ids[b * longest + i] = p[i];
+        req.attention_mask[b * longest + i] = m[i] ? 1 : 0;
+        if (m[i]) req.unpadded[b].push_back(p[i]);
+      }
+      if (!req.seq2seq) {
+        size_t lead = 0;
+        while (lead < longest && !m[lead]) ++lead;
+        for (size_t i = lead; i < longest; ++i)
+          if (!m[i])
+            throw Error(ErrorKind::kInvalidInput, "generate: causal input row " + std::to_string(b) +
+                                                      " is not left-padded (attention_mask has a 0 after a 1); "
+                                                      "decoder-only models need padding_side='left'");
+        req.left_pad[b] = static_cast<int>(lead);
+      }
+    } else {
+      const size_t off = req.seq2seq ? 0 : longest - p.size();
+      for (size_t i = 0; i < p.size(); ++i) {
+        req.input_ids[b * longest + off + i] = p[i];
+        req.attention_mask[b * longest + off + i] = 1;
+      }
+      req.unpadded[b] = p;
+      req.left_pad[b] = req.seq2seq ? 0 : static_cast<int>(off);
+    }
+    if (req.unpadded[b].empty())
+      throw Error(ErrorKind::kInvalidInput, "generate: prompt " + std::to_string(b) + " is empty");
+    for (int32_t t : req.unpadded[b])
+      if (t < 0 || (model.config().vocab_size > 0 && t >= model.config().vocab_size))
+        throw Error(ErrorKind::kInvalidInput, "generate: prompt " + std::to_string(b) + " holds token id " +
+                                                  std::to_string(t) + ", outside the vocabulary (size " +
+                                                  std::to_string(model.config().vocab_size) + ")");
+  }
+
+  // _prepare_generated_length.
+  req.input_len = req.seq2seq ? 1 : req.src_len;
+  if (cfg.max_new_tokens) {
+    req.max_length = *cfg.max_new_tokens + req.input_len;
+  } else if (!cfg.max_length) {
+    req.max_length = 20 + req.input_len;  // "by default let's always generate 20 new tokens"
+    int64_t mpe = 0;
+    const auto& raw = model.config().raw;
+    if (raw.is_object() && raw.contains("max_position_embeddings") && raw["max_position_embeddings"].is_number_integer())
+      mpe = raw["max_position_embeddings"].get<int64_t>();
+    else if (model.config().max_positions > 0)
+      mpe = model.config().max_positions;
+    if (mpe > 0) req.max_length = static_cast<int>(std::min<int64_t>(req.max_length, mpe));
+  } else {
+    req.max_length = *cfg.max_length;
+  }
+  req.min_length = cfg.min_new_tokens ? *cfg.min_new_tokens + req.input_len : cfg.min_length;
+
+  // _validate_generated_length.
+  if (req.input_len >= req.max_length)
+    throw Error(ErrorKind::kInvalidInput,
+                std::string("generate: input length of ") + (req.seq2seq ? "decoder_input_ids" : "input_ids") +
+                    " is " + std::to_string(req.input_len) + ", but max_length is set to " +
+                    std::to_string(req.max_length) + "; increase max_length or set max_new_tokens");
+  const int64_t maxpos = model.config().max_positions;
+  if (maxpos > 0) {
+    if (!req.seq2seq && req.max_length > maxpos)
+      throw Error(ErrorKind::kInvalidInput,
+                  "generate: prompt of " + std::to_string(req.src_len) + " tokens plus " +
+                      std::to_string(req.max_length - req.src_len) + " new tokens (max_length " +
+                      std::to_string(req.max_length) + ") exceeds the model's maximum of " + std::to_string(maxpos) +
+                      " positions; shorten the prompt or lower max_new_tokens");
+    if (req.seq2seq && req.src_len > maxpos)
+      throw Error(ErrorKind::kInvalidInput, "generate: encoder input of " + std::to_string(req.src_len) +
+                                                " tokens exceeds the model's maximum of " + std::to_string(maxpos) +
+                                                " positions; shorten the input");
+    if (req.seq2seq && req.max_length > maxpos)
+      throw Error(ErrorKind::kInvalidInput, "generate: max_length " + std::to_string(req.max_length) +
+                                                " decoder tokens exceeds the model's maximum of " +
+                                                std::to_string(maxpos) + " positions; lower max_new_tokens");
+  }
+  req.stop = StopStringChecker(cfg.stop_strings, hooks.decode);
+  return req;
+}
+
+}  // namespace gen
+
+namespace {
+
+GenerateOutput finish(GenerateOutput out, const gen::Request& req) {
+  // new_tokens: seq2seq keeps the start token (as the fixtures' new_tokens); causal drops the prompt.
+  out.new_tokens.clear();
+  for (const auto& s : out.sequences)
+    out.new_tokens.emplace_back(s.begin() + (req.seq2seq ? 0 : std::min<size_t>(s.size(), req.src_len)), s.end());
+  return out;
+}
+
+GenerateOutput run(const Model& model, const std::vector<std::vector<int32_t>>& ids,
+                   const std::vector<std::vector<int32_t>>& mask, bool padded, const GenerationConfig& config,
+                   const GenerateHooks& hooks) {
+  gen::Request req = gen::prepare(model, ids, mask, padded, config, hooks);
+  if (req.cfg.num_beams > 1) return finish(gen::beam_search(model, req), req);
+  return finish(gen::sample_search(model, req), req);
+}
+
+}  // namespace
+
+GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                        const GenerationConfig& config, const GenerateHooks& hooks) {
+  return run(model, prompts, {}, false, config, hooks);
+}
+
+GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& input_ids,
+                        const std::vector<std::vector<int32_t>>& attention_mask, const GenerationConfig& config,
+                        const GenerateHooks& hooks) {
+  return run(model, input_ids, attention_mask, true, config, hooks);
+}
+
+}  // namespace autolm

@@ -1,0 +1,279 @@
+// GenerationConfig: HF field names and defaults, layered from generation_config.json (or the
+// generation fields of config.json, as transformers' GenerationConfig.from_model_config) and the
+// caller's overrides; validate() mirrors the ValueErrors of transformers' validate()/processors.
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "autolm/generation.h"
+#include "io/json_file.h"
+
+namespace autolm {
+
+namespace {
+
+[[noreturn]] void bad_type(const std::string& source, const std::string& key, const json& v, const char* want) {
+  throw Error(ErrorKind::kInvalidInput,
+              source + ": field \"" + key + "\" must be " + want + ", got " + v.dump());
+}
+
+[[noreturn]] void bad_value(const std::string& key, const std::string& value, const std::string& why) {
+  throw Error(ErrorKind::kInvalidInput, "generation config: " + key + "=" + value + " is invalid: " + why);
+}
+
+template <typename T>
+std::string str(T v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+int64_t as_int(const std::string& src, const std::string& key, const json& v) {
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (std::floor(d) == d && std::isfinite(d)) return static_cast<int64_t>(d);
+  }
+  bad_type(src, key, v, "an integer");
+}
+
+double as_float(const std::string& src, const std::string& key, const json& v) {
+  if (v.is_number()) return v.get<double>();
+  bad_type(src, key, v, "a number");
+}
+
+bool as_bool(const std::string& src, const std::string& key, const json& v) {
+  if (v.is_boolean()) return v.get<bool>();
+  bad_type(src, key, v, "true or false");
+}
+
+std::vector<int64_t> as_int_list(const std::string& src, const std::string& key, const json& v,
+                                 bool allow_scalar) {
+  std::vector<int64_t> out;
+  if (allow_scalar && (v.is_number())) {
+    out.push_back(as_int(src, key, v));
+    return out;
+  }
+  if (!v.is_array()) bad_type(src, key, v, allow_scalar ? "an integer or a list of integers" : "a list of integers");
+  for (const auto& e : v) {
+    if (!e.is_number()) bad_type(src, key, v, allow_scalar ? "an integer or a list of integers" : "a list of integers");
+    out.push_back(as_int(src, key, e));
+  }
+  return out;
+}
+
+json int_list_json(const std::vector<int64_t>& v) { return json(v); }
+
+}  // namespace
+
+GenerationConfig GenerationConfig::from_json(const json& j, const std::string& source) {
+  GenerationConfig c;
+  c.update(j, source);
+  // transformers treats a max_length equal to its global default (20) as "not set": 20 new tokens.
+  if (c.max_length && *c.max_length == 20) c.max_length.reset();
+  return c;
+}
+
+GenerationConfig GenerationConfig::from_pretrained(const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::path gen = fs::path(dir) / "generation_config.json";
+  if (fs::exists(gen)) return from_json(load_json_file(gen.string()), gen.string());
+  fs::path cfg = fs::path(dir) / "config.json";
+  if (!fs::exists(cfg)) return GenerationConfig{};
+  // GenerationConfig.from_model_config: every generation field that config.json sets (not null);
+  // a decoder sub-config fills fields still unset.
+  json j = load_json_file(cfg.string());
+  GenerationConfig c = from_json(j, cfg.string());
+  for (const char* sub : {"decoder", "text_config"}) {
+    if (j.is_object() && j.contains(sub) && j[sub].is_object()) {
+      GenerationConfig d = from_json(j[sub], cfg.string() + ": " + sub);
+      json cj = c.to_json(), dj = d.to_json(), def = GenerationConfig{}.to_json(), fill = json::object();
+      for (auto it = dj.begin(); it != dj.end(); ++it)
+        if (cj[it.key()] == def[it.key()] && it.value() != def[it.key()]) fill[it.key()] = it.value();
+      c.update(fill, cfg.string());
+    }
+  }
+  return c;
+}
+
+GenerationConfig GenerationConfig::for_model(const Model& model) {
+  if (!model.config().dir.empty()) return from_pretrained(model.config().dir);
+  return GenerationConfig{};
+}
+
+GenerationConfig& GenerationConfig::update(const json& o, const std::string& src) {
+  if (o.is_null()) return *this;
+  if (!o.is_object()) throw Error(ErrorKind::kInvalidInput, src + ": expected a JSON object, got " + o.dump());
+  const GenerationConfig def;
+  for (auto it = o.begin(); it != o.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = it.value();
+    const bool null = v.is_null();
+    auto opt_int = [&](std::optional<int>& f) { f = null ? std::nullopt : std::optional<int>((int)as_int(src, k, v)); };
+    auto opt_i64 = [&](std::optional<int64_t>& f) { f = null ? std::nullopt : std::optional<int64_t>(as_int(src, k, v)); };
+    auto opt_list = [&](std::optional<std::vector<int64_t>>& f, bool scalar) {
+      f = null ? std::nullopt : std::optional<std::vector<int64_t>>(as_int_list(src, k, v, scalar));
+    };
+    if (k == "max_length") opt_int(max_length);
+    else if (k == "max_new_tokens") opt_int(max_new_tokens);
+    else if (k == "min_length") min_length = null ? def.min_length : (int)as_int(src, k, v);
+    else if (k == "min_new_tokens") opt_int(min_new_tokens);
+    else if (k == "do_sample") do_sample = null ? def.do_sample : as_bool(src, k, v);
+    else if (k == "num_beams") num_beams = null ? def.num_beams : (int)as_int(src, k, v);
+    else if (k == "num_return_sequences") num_return_sequences = null ? def.num_return_sequences : (int)as_int(src, k, v);
+    else if (k == "length_penalty") length_penalty = null ? def.length_penalty : (float)as_float(src, k, v);
+    else if (k == "early_stopping") {
+      if (null) early_stopping = def.early_stopping;
+      else if (v.is_boolean()) early_stopping = v.get<bool>() ? EarlyStopping::kTrue : EarlyStopping::kFalse;
+      else if (v.is_string() && v.get<std::string>() == "never") early_stopping = EarlyStopping::kNever;
+      else bad_type(src, k, v, "true, false or \"never\"");
+    } else if (k == "temperature") temperature = null ? def.temperature : (float)as_float(src, k, v);
+    else if (k == "top_k") top_k = null ? 0 : (int)as_int(src, k, v);  // HF: None disables top-k
+    else if (k == "top_p") top_p = null ? def.top_p : (float)as_float(src, k, v);
+    else if (k == "min_p") min_p = null ? std::nullopt : std::optional<float>((float)as_float(src, k, v));
+    else if (k == "typical_p") typical_p = null ? def.typical_p : (float)as_float(src, k, v);
+    else if (k == "seed") seed = null ? def.seed : (uint64_t)as_int(src, k, v);
+    else if (k == "repetition_penalty") repetition_penalty = null ? def.repetition_penalty : (float)as_float(src, k, v);
+    else if (k == "no_repeat_ngram_size") no_repeat_ngram_size = null ? 0 : (int)as_int(src, k, v);
+    else if (k == "encoder_no_repeat_ngram_size") encoder_no_repeat_ngram_size = null ? 0 : (int)as_int(src, k, v);
+    else if (k == "bad_words_ids") {
+      if (null) {
+        bad_words_ids.reset();
+      } else {
+        if (!v.is_array()) bad_type(src, k, v, "a list of lists of token ids");
+        std::vector<std::vector<int64_t>> lists;
+        for (const auto& e : v) {
+          if (!e.is_array()) bad_type(src, k, v, "a list of lists of token ids");
+          lists.push_back(as_int_list(src, k, e, false));
+        }
+        bad_words_ids = std::move(lists);
+      }
+    } else if (k == "suppress_tokens") opt_list(suppress_tokens, false);
+    else if (k == "begin_suppress_tokens") opt_list(begin_suppress_tokens, false);
+    else if (k == "forced_bos_token_id") opt_i64(forced_bos_token_id);
+    else if (k == "forced_eos_token_id") opt_list(forced_eos_token_id, true);
+    else if (k == "renormalize_logits") renormalize_logits = null ? false : as_bool(src, k, v);
+    else if (k == "eos_token_id") eos_token_id = null ? std::vector<int64_t>{} : as_int_list(src, k, v, true);
+    else if (k == "pad_token_id") opt_i64(pad_token_id);
+    else if (k == "bos_token_id") opt_i64(bos_token_id);
+    else if (k == "decoder_start_token_id") opt_i64(decoder_start_token_id);
+    else if (k == "stop_strings") {
+      stop_strings.clear();
+      if (null) continue;
+      if (v.is_string()) {
+        stop_strings.push_back(v.get<std::string>());
+      } else if (v.is_array()) {
+        for (const auto& e : v) {
+          if (!e.is_string()) bad_type(src, k, v, "a string or a list of strings");
+          stop_strings.push_back(e.get<std::string>());
+        }
+      } else {
+        bad_type(src, k, v, "a string or a list of strings");
+      }
+    } else if (k == "output_scores") output_scores = null ? false : as_bool(src, k, v);
+    // Anything else (transformers_version, use_cache, return_dict_in_generate, …) is ignored.
+  }
+  return *this;
+}
+
+void GenerationConfig::validate() const {
+  if (max_length && *max_length <= 0) bad_value("max_length", str(*max_length), "must be greater than 0");
+  if (max_new_tokens && *max_new_tokens <= 0)
+    bad_value("max_new_tokens", str(*max_new_tokens), "must be greater than 0");
+  if (min_length < 0) bad_value("min_length", str(min_length), "must be >= 0");
+  if (min_new_tokens && *min_new_tokens < 0) bad_value("min_new_tokens", str(*min_new_tokens), "must be >= 0");
+  if (num_beams < 1) bad_value("num_beams", str(num_beams), "must be a positive integer");
+  if (num_return_sequences < 1)
+    bad_value("num_return_sequences", str(num_return_sequences), "must be a positive integer");
+  if (num_beams > 1 && num_return_sequences > num_beams)
+    bad_value("num_return_sequences", str(num_return_sequences),
+              "has to be smaller or equal to num_beams (" + str(num_beams) + ")");
+  if (num_beams == 1 && !do_sample && num_return_sequences > 1)
+    bad_value("num_return_sequences", str(num_return_sequences),
+              "greedy search (do_sample=false, num_beams=1) returns exactly one sequence per input");
+  if (!std::isfinite(length_penalty)) bad_value("length_penalty", str(length_penalty), "must be finite");
+  if (!(temperature >= 0.0f) || !std::isfinite(temperature))
+    bad_value("temperature", str(temperature), "has to be a strictly positive float");
+  if (do_sample && temperature == 0.0f)
+    bad_value("temperature", "0", "has to be a strictly positive float when do_sample=true "
+                                  "(for greedy decoding set do_sample=false)");
+  if (top_k < 0) bad_value("top_k", str(top_k), "has to be a strictly positive integer (or 0 to disable)");
+  if (!(top_p > 0.0f && top_p <= 1.0f)) bad_value("top_p", str(top_p), "has to be a float in (0, 1]");
+  if (min_p && !(*min_p >= 0.0f && *min_p <= 1.0f)) bad_value("min_p", str(*min_p), "has to be a float in [0, 1]");
+  if (!(typical_p > 0.0f && typical_p <= 1.0f)) bad_value("typical_p", str(typical_p), "has to be a float in (0, 1]");
+  if (!(repetition_penalty > 0.0f) || !std::isfinite(repetition_penalty))
+    bad_value("repetition_penalty", str(repetition_penalty), "has to be a strictly positive float");
+  if (no_repeat_ngram_size < 0) bad_value("no_repeat_ngram_size", str(no_repeat_ngram_size), "must be >= 0");
+  if (encoder_no_repeat_ngram_size < 0)
+    bad_value("encoder_no_repeat_ngram_size", str(encoder_no_repeat_ngram_size), "must be >= 0");
+  auto check_ids = [](const char* name, const std::vector<int64_t>& ids) {
+    for (int64_t t : ids)
+      if (t < 0) bad_value(name, str(t), "token ids must be non-negative");
+  };
+  if (bad_words_ids) {
+    if (bad_words_ids->empty()) bad_value("bad_words_ids", "[]", "has to be a non-empty list of lists of token ids");
+    for (const auto& w : *bad_words_ids) {
+      if (w.empty()) bad_value("bad_words_ids", "[[]]", "each banned sequence must hold at least one token id");
+      check_ids("bad_words_ids", w);
+    }
+  }
+  if (suppress_tokens) check_ids("suppress_tokens", *suppress_tokens);
+  if (begin_suppress_tokens) check_ids("begin_suppress_tokens", *begin_suppress_tokens);
+  if (forced_bos_token_id && *forced_bos_token_id < 0)
+    bad_value("forced_bos_token_id", str(*forced_bos_token_id), "token ids must be non-negative");
+  if (forced_eos_token_id) check_ids("forced_eos_token_id", *forced_eos_token_id);
+  check_ids("eos_token_id", eos_token_id);
+  for (const auto& s : stop_strings)
+    if (s.empty()) bad_value("stop_strings", "\"\"", "stop strings must not be empty");
+}
+
+json GenerationConfig::to_json() const {
+  json j;
+  auto opt = [](const auto& o) -> json { return o ? json(*o) : json(nullptr); };
+  j["max_length"] = max_length ? json(*max_length) : json(20);
+  j["max_new_tokens"] = opt(max_new_tokens);
+  j["min_length"] = min_length;
+  j["min_new_tokens"] = opt(min_new_tokens);
+  j["do_sample"] = do_sample;
+  j["num_beams"] = num_beams;
+  j["num_return_sequences"] = num_return_sequences;
+  j["length_penalty"] = length_penalty;
+  j["early_stopping"] = early_stopping == EarlyStopping::kNever ? json("never") : json(early_stopping == EarlyStopping::kTrue);
+  j["temperature"] = temperature;
+  j["top_k"] = top_k;
+  j["top_p"] = top_p;
+  j["min_p"] = opt(min_p);
+  j["typical_p"] = typical_p;
+  j["seed"] = seed;
+  j["repetition_penalty"] = repetition_penalty;
+  j["no_repeat_ngram_size"] = no_repeat_ngram_size;
+  j["encoder_no_repeat_ngram_size"] = encoder_no_repeat_ngram_size;
+  j["bad_words_ids"] = opt(bad_words_ids);
+  j["suppress_tokens"] = opt(suppress_tokens);
+  j["begin_suppress_tokens"] = opt(begin_suppress_tokens);
+  j["forced_bos_token_id"] = opt(forced_bos_token_id);
+  j["forced_eos_token_id"] = forced_eos_token_id
+                                 ? (forced_eos_token_id->size() == 1 ? json((*forced_eos_token_id)[0]) : json(*forced_eos_token_id))
+                                 : json(nullptr);
+  j["renormalize_logits"] = renormalize_logits;
+  j["eos_token_id"] = eos_token_id.empty() ? json(nullptr)
+                      : eos_token_id.size() == 1 ? json(eos_token_id[0]) : int_list_json(eos_token_id);
+  j["pad_token_id"] = opt(pad_token_id);
+  j["bos_token_id"] = opt(bos_token_id);
+  j["decoder_start_token_id"] = opt(decoder_start_token_id);
+  j["stop_strings"] = stop_strings.empty() ? json(nullptr) : json(stop_strings);
+  j["output_scores"] = output_scores;
+  return j;
+}
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::kLength: return "length";
+    case FinishReason::kEos: return "eos";
+    case FinishReason::kStopString: return "stop_string";
+    case FinishReason::kCallback: return "callback";
+  }
+  return "length";
+}
+
+}  // namespace autolm

@@ -1,0 +1,35 @@
+// The engine behind a Tokenizer: the tokenizer.json pipeline or the SentencePiece library.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "autolm/tokenizer.h"
+
+namespace autolm::tokenizer_detail {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // `text` is valid UTF-8 (the Tokenizer sanitizes it first).
+  virtual Encoding encode(std::string_view text, bool add_special_tokens) const = 0;
+  // tokenizers' decode (no clean-up); throws Error naming an out-of-range id.
+  virtual std::string decode(std::span<const int32_t> ids, bool skip_special_tokens) const = 0;
+  virtual std::optional<int32_t> token_to_id(std::string_view token) const = 0;
+  virtual std::optional<std::string> id_to_token(int32_t id) const = 0;
+  virtual int64_t vocab_size() const = 0;
+  virtual bool is_special(int32_t id) const = 0;
+};
+
+// Builders (tokenizer_json.cc, sentencepiece_tokenizer.cc, gpt2_files.cc).
+std::shared_ptr<const Backend> make_json_backend(const std::string& json_text, const std::string& source);
+std::shared_ptr<const Backend> make_json_backend(nlohmann::json j, const std::string& source);
+// SentencePiece model file; `config` is tokenizer_config.json (may be an empty object).
+// Marian: vocab_json_path names the vocab.json whose ids replace the model's.
+std::shared_ptr<const Backend> make_sentencepiece_backend(const std::string& model_path, const nlohmann::json& config,
+                                                          const std::string& vocab_json_path = "");
+
+}  // namespace autolm::tokenizer_detail

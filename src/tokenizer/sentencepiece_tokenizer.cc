@@ -1,0 +1,219 @@
+// Folders without tokenizer.json: SentencePiece models (spiece.model, tokenizer.model, Marian
+// source.spm + vocab.json) run through the SentencePiece library, with the special tokens of
+// tokenizer_config.json split out first and BOS/EOS added as the transformers class does.
+#include <sentencepiece_processor.h>
+
+#include "autolm/error.h"
+#include "io/json_file.h"
+#include "tokenizer/added_tokens.h"
+#include "tokenizer/backend.h"
+#include "tokenizer/unicode.h"
+
+namespace autolm::tokenizer_detail {
+namespace {
+
+std::optional<std::string> token_string(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+  return std::nullopt;
+}
+
+class SpmBackend : public Backend {
+ public:
+  SpmBackend(const std::string& path, const json& cfg, const std::string& vocab_path) : path_(path) {
+    auto st = sp_.Load(path);
+    if (!st.ok()) throw Error(ErrorKind::kInvalidInput, path + ": cannot load SentencePiece model: " + st.ToString());
+    piece_size_ = sp_.GetPieceSize();
+    if (!vocab_path.empty()) {  // Marian: ids from vocab.json
+      json v = load_json_file(vocab_path);
+      if (!v.is_object()) throw Error(ErrorKind::kInvalidInput, vocab_path + ": vocab.json must be an object");
+      std::vector<std::pair<std::string, int32_t>> entries;
+      for (auto it = v.begin(); it != v.end(); ++it) entries.emplace_back(it.key(), it.value().get<int32_t>());
+      vocab_.build(std::move(entries), vocab_path);
+      marian_ = true;
+    }
+    std::string cls = cfg.value("tokenizer_class", std::string());
+    bool eos_style = cls.find("T5") != std::string::npos || cls.find("Marian") != std::string::npos ||
+                     (cls.empty() && path.find("spiece.model") != std::string::npos);
+    bool bos_default = !eos_style;
+    add_bos_ = cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean() ? cfg["add_bos_token"].get<bool>() : bos_default;
+    add_eos_ = cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean() ? cfg["add_eos_token"].get<bool>() : eos_style;
+
+    std::vector<AddedToken> added;
+    auto add = [&](const std::string& content, std::optional<int32_t> id, bool special) {
+      for (auto& a : added)
+        if (a.content == content) return;
+      if (!id) id = lookup(content);
+      if (!id) return;
+      AddedToken t;
+      t.content = content;
+      t.id = *id;
+      t.special = special;
+      added.push_back(t);
+    };
+    if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
+      for (auto it = cfg["added_tokens_decoder"].begin(); it != cfg["added_tokens_decoder"].end(); ++it) {
+        auto content = token_string(it.value());
+        if (!content) continue;
+        add(*content, static_cast<int32_t>(std::stol(it.key())), it.value().value("special", true));
+      }
+    }
+    for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token", "mask_token"})
+      if (cfg.contains(key))
+        if (auto s = token_string(cfg[key])) add(*s, std::nullopt, true);
+    int extra_ids = cfg.value("extra_ids", 0);
+    for (int n = 0; n < extra_ids; ++n) {
+      std::string t = "<extra_id_" + std::to_string(n) + ">";
+      auto id = lookup(t);
+      add(t, id ? id : std::optional<int32_t>(piece_size_ + extra_ids - 1 - n), true);
+    }
+    for (const char* key : {"additional_special_tokens", "extra_special_tokens"})
+      if (cfg.contains(key) && cfg[key].is_array())
+        for (const auto& v : cfg[key])
+          if (auto s = token_string(v)) add(*s, std::nullopt, true);
+    vocab_size_ = marian_ ? vocab_.size() : piece_size_;
+    for (auto& a : added) {
+      if (a.id >= vocab_size_) vocab_size_ = a.id + 1;
+      if (a.special) special_ids_.push_back(a.id);
+    }
+    added_.build(std::move(added), nullptr);
+    if (auto b = cfg.contains("bos_token") ? token_string(cfg["bos_token"]) : std::nullopt) bos_id_ = lookup(*b);
+    if (!bos_id_ && sp_.bos_id() >= 0 && !marian_) bos_id_ = sp_.bos_id();
+    if (auto e = cfg.contains("eos_token") ? token_string(cfg["eos_token"]) : std::nullopt) eos_id_ = lookup(*e);
+    if (!eos_id_ && sp_.eos_id() >= 0 && !marian_) eos_id_ = sp_.eos_id();
+  }
+
+  Encoding encode(std::string_view text, bool add_special) const override {
+    Encoding e;
+    std::vector<size_t> byte_offsets;  // pairs, converted to chars at the end
+    std::vector<AddedSplit> splits;
+    added_.split(text, false, splits);
+    for (const auto& s : splits) {
+      if (s.id >= 0) {
+        e.ids.push_back(s.id);
+        e.tokens.emplace_back(text.substr(s.start, s.end - s.start));
+        byte_offsets.push_back(s.start);
+        byte_offsets.push_back(s.end);
+        continue;
+      }
+      if (s.end == s.start) continue;
+      auto spt = sp_.EncodeAsImmutableProto(text.substr(s.start, s.end - s.start));
+      for (const auto& p : spt.pieces()) {
+        int32_t id = static_cast<int32_t>(p.id());
+        if (marian_) {
+          auto v = vocab_.find(p.piece());
+          auto unk = vocab_.find("<unk>");
+          id = v ? *v : unk ? *unk : 0;
+        }
+        e.ids.push_back(id);
+        e.tokens.push_back(p.piece());
+        byte_offsets.push_back(s.start + p.begin());
+        byte_offsets.push_back(s.start + p.end());
+      }
+    }
+    std::vector<uint32_t> cum(text.size() + 1, 0);
+    for (size_t b = 0; b < text.size(); ++b) cum[b + 1] = cum[b] + ((static_cast<unsigned char>(text[b]) & 0xC0) != 0x80);
+    auto to_char = [&](size_t b) -> size_t { return b >= text.size() ? cum[text.size()] : cum[b]; };
+    for (size_t i = 0; i < e.ids.size(); ++i) e.offsets.emplace_back(to_char(byte_offsets[2 * i]), to_char(byte_offsets[2 * i + 1]));
+    if (add_special) {
+      if (add_bos_ && bos_id_) {
+        e.ids.insert(e.ids.begin(), *bos_id_);
+        e.tokens.insert(e.tokens.begin(), *id_to_token(*bos_id_));
+        e.offsets.insert(e.offsets.begin(), {0, 0});
+      }
+      if (add_eos_ && eos_id_) {
+        e.ids.push_back(*eos_id_);
+        e.tokens.push_back(*id_to_token(*eos_id_));
+        e.offsets.emplace_back(0, 0);
+      }
+    }
+    return e;
+  }
+
+  std::string decode(std::span<const int32_t> ids, bool skip_special) const override {
+    std::string out;
+    std::vector<std::string> run;
+    auto flush = [&] {
+      if (run.empty()) return;
+      std::string text;
+      sp_.Decode(run, &text).IgnoreError();
+      out += text;
+      run.clear();
+    };
+    for (int32_t id : ids) {
+      if (id < 0 || id >= vocab_size_)
+        throw Error(ErrorKind::kInvalidInput,
+                    "token id " + std::to_string(id) + " is out of range (vocab size " + std::to_string(vocab_size_) + ")");
+      if (const AddedToken* a = added_.by_id(id)) {
+        if (skip_special && a->special) continue;
+        flush();
+        out += a->content;
+        continue;
+      }
+      auto t = id_to_token(id);
+      if (!t) continue;
+      if (!marian_ && (sp_.IsControl(id))) {
+        if (!skip_special) {
+          flush();
+          out += *t;
+        }
+        continue;
+      }
+      run.push_back(*t);
+    }
+    flush();
+    return out;
+  }
+
+  std::optional<int32_t> token_to_id(std::string_view token) const override {
+    if (auto id = added_.by_content(token)) return id;
+    return lookup(std::string(token));
+  }
+  std::optional<std::string> id_to_token(int32_t id) const override {
+    if (const AddedToken* a = added_.by_id(id)) return a->content;
+    if (marian_) {
+      if (auto t = vocab_.token(id)) return *t;
+      return std::nullopt;
+    }
+    if (id >= 0 && id < piece_size_) return sp_.IdToPiece(id);
+    return std::nullopt;
+  }
+  int64_t vocab_size() const override { return vocab_size_; }
+  bool is_special(int32_t id) const override {
+    for (int32_t s : special_ids_)
+      if (s == id) return true;
+    return false;
+  }
+
+ private:
+  std::optional<int32_t> lookup(const std::string& piece) const {
+    if (marian_) return vocab_.find(piece);
+    int id = sp_.PieceToId(piece);
+    if (id < 0 || (sp_.IsUnknown(id) && sp_.IdToPiece(id) != piece)) return std::nullopt;
+    return id;
+  }
+
+  std::string path_;
+  sentencepiece::SentencePieceProcessor sp_;
+  int32_t piece_size_ = 0;
+  bool marian_ = false;
+  Vocab vocab_;
+  AddedVocabulary added_;
+  std::vector<int32_t> special_ids_;
+  int64_t vocab_size_ = 0;
+  bool add_bos_ = false, add_eos_ = false;
+  std::optional<int32_t> bos_id_, eos_id_;
+};
+
+}  // namespace
+
+std::shared_ptr<const Backend> make_sentencepiece_backend(const std::string& model_path, const json& config,
+                                                          const std::string& vocab_json_path) {
+  try {
+    return std::make_shared<SpmBackend>(model_path, config, vocab_json_path);
+  } catch (const json::exception& e) {
+    throw Error(ErrorKind::kInvalidInput, model_path + ": bad tokenizer_config.json value: " + e.what());
+  }
+}
+
+}  // namespace autolm::tokenizer_detail

@@ -1,0 +1,233 @@
+// Tokenizer: tokenizer_config.json handling (special tokens, limits, clean-up), the public
+// encode/decode entry points, and AutoTokenizer's choice of files in a folder.
+#include "autolm/tokenizer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "autolm/error.h"
+#include "io/json_file.h"
+#include "io/mmap.h"
+#include "tokenizer/backend.h"
+#include "tokenizer/unicode.h"
+
+namespace autolm {
+
+using tokenizer_detail::Backend;
+
+namespace {
+
+std::optional<std::string> special_token(const nlohmann::json& cfg, const char* key) {
+  if (!cfg.is_object() || !cfg.contains(key)) return std::nullopt;
+  const auto& v = cfg.at(key);
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+  return std::nullopt;
+}
+
+std::string clean_up(std::string s) {
+  static const std::pair<const char*, const char*> rules[] = {
+      {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"},
+      {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+  for (auto [from, to] : rules) {
+    std::string_view f(from);
+    std::string out;
+    size_t prev = 0, pos;
+    while ((pos = s.find(f, prev)) != std::string::npos) {
+      out.append(s, prev, pos - prev);
+      out.append(to);
+      prev = pos + f.size();
+    }
+    out.append(s, prev, std::string::npos);
+    s = std::move(out);
+  }
+  return s;
+}
+
+nlohmann::json load_config(const std::string& path) {
+  if (path.empty() || !file_exists(path)) return nlohmann::json::object();
+  nlohmann::json j = load_json_file(path);
+  if (!j.is_object()) throw Error(ErrorKind::kInvalidInput, path + ": tokenizer_config.json must be a JSON object");
+  return j;
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(std::shared_ptr<const Backend> backend, nlohmann::json config, std::string dir,
+                     const std::string& config_source)
+    : backend_(std::move(backend)), config_(std::move(config)), dir_(std::move(dir)) {
+  if (!config_.is_object()) config_ = nlohmann::json::object();
+  bos_ = special_token(config_, "bos_token");
+  eos_ = special_token(config_, "eos_token");
+  pad_ = special_token(config_, "pad_token");
+  unk_ = special_token(config_, "unk_token");
+  auto get_bool = [&](const char* key, bool fallback) {
+    if (!config_.contains(key) || config_[key].is_null()) return fallback;
+    if (!config_[key].is_boolean())
+      throw Error(ErrorKind::kInvalidInput, config_source + ": key \"" + key + "\" must be a boolean");
+    return config_[key].get<bool>();
+  };
+  add_bos_ = get_bool("add_bos_token", false);
+  add_eos_ = get_bool("add_eos_token", false);
+  clean_up_ = get_bool("clean_up_tokenization_spaces", false);
+  if (config_.contains("model_max_length") && config_["model_max_length"].is_number()) {
+    const auto& v = config_["model_max_length"];
+    if (v.is_number_integer()) model_max_length_ = v.get<int64_t>();
+    else {
+      double d = v.get<double>();
+      model_max_length_ = d >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(d);
+    }
+  }
+  auto side = [&](const char* key, std::string& out) {
+    if (!config_.contains(key) || config_[key].is_null()) return;
+    std::string s = config_[key].is_string() ? config_[key].get<std::string>() : "";
+    if (s != "left" && s != "right")
+      throw Error(ErrorKind::kInvalidInput, config_source + ": \"" + key + "\" must be \"left\" or \"right\"");
+    out = s;
+  };
+  // transformers' all_special_tokens: the named special tokens, additional/extra special
+  // tokens, added_tokens_decoder entries flagged special, and class defaults.
+  std::vector<std::string> names;
+  for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token", "mask_token"})
+    if (auto t = special_token(config_, key)) names.push_back(*t);
+  for (const char* key : {"additional_special_tokens", "extra_special_tokens"}) {
+    if (!config_.contains(key)) continue;
+    for (const auto& v : config_[key]) {
+      if (v.is_string()) names.push_back(v.get<std::string>());
+      else if (v.is_object() && v.contains("content") && v["content"].is_string()) names.push_back(v["content"].get<std::string>());
+    }
+  }
+  if (config_.contains("added_tokens_decoder") && config_["added_tokens_decoder"].is_object())
+    for (const auto& v : config_["added_tokens_decoder"])
+      if (v.is_object() && v.value("special", false) && v.contains("content") && v["content"].is_string())
+        names.push_back(v["content"].get<std::string>());
+  std::string cls = config_.value("tokenizer_class", std::string());
+  if (cls.rfind("GemmaTokenizer", 0) == 0 && !config_.contains("mask_token")) names.push_back("<mask>");
+  for (const auto& n : names)
+    if (auto id = backend_->token_to_id(n)) config_special_ids_.push_back(*id);
+  std::sort(config_special_ids_.begin(), config_special_ids_.end());
+  side("padding_side", padding_side_);
+  side("truncation_side", truncation_side_);
+}
+
+std::shared_ptr<const Tokenizer> Tokenizer::from_file(const std::string& tokenizer_json_path,
+                                                      const std::string& tokenizer_config_path) {
+  auto backend = tokenizer_detail::make_json_backend(read_text_file(tokenizer_json_path), tokenizer_json_path);
+  auto slash = tokenizer_json_path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : tokenizer_json_path.substr(0, slash);
+  return std::make_shared<Tokenizer>(backend, load_config(tokenizer_config_path), dir, tokenizer_config_path);
+}
+
+std::shared_ptr<const Tokenizer> Tokenizer::from_json_string(const std::string& tokenizer_json,
+                                                             const std::string& tokenizer_config_json,
+                                                             const std::string& source) {
+  auto backend = tokenizer_detail::make_json_backend(tokenizer_json, source);
+  nlohmann::json cfg = nlohmann::json::object();
+  if (!tokenizer_config_json.empty()) {
+    try {
+      cfg = nlohmann::json::parse(tokenizer_config_json);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error(ErrorKind::kInvalidInput, "tokenizer_config.json: malformed JSON: " + std::string(e.what()));
+    }
+  }
+  return std::make_shared<Tokenizer>(backend, std::move(cfg), "", "tokenizer_config.json");
+}
+
+std::shared_ptr<const Tokenizer> Tokenizer::from_sentencepiece(const std::string& model_path,
+                                                               const std::string& tokenizer_config_path,
+                                                               const std::string& vocab_json_path) {
+  nlohmann::json cfg = load_config(tokenizer_config_path);
+  auto backend = tokenizer_detail::make_sentencepiece_backend(model_path, cfg, vocab_json_path);
+  auto slash = model_path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : model_path.substr(0, slash);
+  return std::make_shared<Tokenizer>(backend, std::move(cfg), dir, tokenizer_config_path);
+}
+
+Encoding Tokenizer::encode_full(std::string_view text, bool add_special_tokens) const {
+  std::string fixed;
+  if (!tokenizer_detail::sanitize_utf8(text, fixed)) return backend_->encode(fixed, add_special_tokens);
+  return backend_->encode(text, add_special_tokens);
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
+  return encode_full(text, add_special_tokens).ids;
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens,
+                              std::optional<bool> clean_up_tokenization_spaces) const {
+  std::string text;
+  if (skip_special_tokens && !config_special_ids_.empty()) {
+    std::vector<int32_t> kept;
+    kept.reserve(ids.size());
+    for (int32_t id : ids)
+      if (!std::binary_search(config_special_ids_.begin(), config_special_ids_.end(), id)) kept.push_back(id);
+    text = backend_->decode(kept, true);
+  } else {
+    text = backend_->decode(ids, skip_special_tokens);
+  }
+  if (clean_up_tokenization_spaces.value_or(clean_up_)) text = clean_up(std::move(text));
+  return text;
+}
+
+std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const { return backend_->token_to_id(token); }
+
+std::string Tokenizer::id_to_token(int32_t id) const {
+  auto t = backend_->id_to_token(id);
+  if (!t)
+    throw Error(ErrorKind::kInvalidInput,
+                "token id " + std::to_string(id) + " is out of range (vocab size " + std::to_string(vocab_size()) + ")");
+  return *t;
+}
+
+int64_t Tokenizer::vocab_size() const { return backend_->vocab_size(); }
+bool Tokenizer::is_special(int32_t id) const {
+  return backend_->is_special(id) || std::binary_search(config_special_ids_.begin(), config_special_ids_.end(), id);
+}
+
+std::string Tokenizer::decode_raw(std::span<const int32_t> ids, bool skip_special_tokens) const {
+  return backend_->decode(ids, skip_special_tokens);
+}
+
+static std::optional<int32_t> id_of(const Tokenizer& t, const std::optional<std::string>& s) {
+  if (!s) return std::nullopt;
+  return t.token_to_id(*s);
+}
+std::optional<int32_t> Tokenizer::bos_token_id() const { return id_of(*this, bos_); }
+std::optional<int32_t> Tokenizer::eos_token_id() const { return id_of(*this, eos_); }
+std::optional<int32_t> Tokenizer::pad_token_id() const { return id_of(*this, pad_); }
+std::optional<int32_t> Tokenizer::unk_token_id() const { return id_of(*this, unk_); }
+
+// ---- AutoTokenizer ----
+
+namespace tokenizer_detail {
+std::shared_ptr<const Backend> make_gpt2_files_backend(const std::string& vocab_path, const std::string& merges_path,
+                                                       const nlohmann::json& config);
+}
+
+std::shared_ptr<const Tokenizer> AutoTokenizer::from_pretrained(const std::string& dir_in) {
+  std::string dir = dir_in;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  auto path = [&](const char* f) { return dir + "/" + f; };
+  if (!file_exists(dir)) throw Error(ErrorKind::kNotFound, dir + ": no such tokenizer folder");
+  std::string cfg_path = path("tokenizer_config.json");
+  nlohmann::json cfg = load_config(cfg_path);
+  std::shared_ptr<const Backend> backend;
+  if (file_exists(path("tokenizer.json"))) {
+    backend = tokenizer_detail::make_json_backend(read_text_file(path("tokenizer.json")), path("tokenizer.json"));
+  } else if (file_exists(path("source.spm")) && file_exists(path("vocab.json"))) {
+    backend = tokenizer_detail::make_sentencepiece_backend(path("source.spm"), cfg, path("vocab.json"));
+  } else if (file_exists(path("spiece.model"))) {
+    backend = tokenizer_detail::make_sentencepiece_backend(path("spiece.model"), cfg);
+  } else if (file_exists(path("tokenizer.model"))) {
+    backend = tokenizer_detail::make_sentencepiece_backend(path("tokenizer.model"), cfg);
+  } else if (file_exists(path("sentencepiece.bpe.model"))) {
+    backend = tokenizer_detail::make_sentencepiece_backend(path("sentencepiece.bpe.model"), cfg);
+  } else if (file_exists(path("vocab.json")) && file_exists(path("merges.txt"))) {
+    backend = tokenizer_detail::make_gpt2_files_backend(path("vocab.json"), path("merges.txt"), cfg);
+  } else {
+    throw Error(ErrorKind::kNotFound, dir + ": no tokenizer.json, SentencePiece model or vocab.json + merges.txt");
+  }
+  return std::make_shared<Tokenizer>(backend, std::move(cfg), dir, cfg_path);
+}
+
+}  // namespace autolm

@@ -1,0 +1,125 @@
+// WordPiece (greedy longest-match-first with continuing_subword_prefix) and WordLevel models.
+#include "autolm/error.h"
+#include "tokenizer/components.h"
+#include "tokenizer/unicode.h"
+#include "tokenizer/vocab.h"
+
+namespace autolm::tokenizer_detail {
+namespace {
+
+void load_vocab_object(const json& j, const std::string& source, Vocab& vocab, const char* what) {
+  const json& v = jfield(j, "vocab", source);
+  if (!v.is_object()) throw Error(ErrorKind::kInvalidInput, source + ": " + what + " vocab must be an object");
+  std::vector<std::pair<std::string, int32_t>> entries;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!it.value().is_number_integer())
+      throw Error(ErrorKind::kInvalidInput, source + ": vocab id of \"" + it.key() + "\" is not an integer");
+    entries.emplace_back(it.key(), it.value().get<int32_t>());
+  }
+  vocab.build(std::move(entries), source);
+}
+
+class WordPiece : public Model {
+ public:
+  WordPiece(const json& j, const std::string& source) : source_(source) {
+    load_vocab_object(j, source, vocab_, "WordPiece");
+    unk_ = jstring(j, "unk_token", source, "[UNK]");
+    prefix_ = jstring(j, "continuing_subword_prefix", source, "##");
+    if (j.contains("max_input_chars_per_word") && j["max_input_chars_per_word"].is_number_integer())
+      max_chars_ = j["max_input_chars_per_word"].get<size_t>();
+  }
+  void tokenize(std::string_view s, std::vector<Token>& out) const override {
+    if (s.empty()) return;
+    if (count_chars(s) > max_chars_) return push_unk(s, out);
+    std::vector<Token> subs;
+    size_t start = 0;
+    std::string buf;
+    while (start < s.size()) {
+      size_t end = s.size();
+      bool found = false;
+      while (start < end) {
+        buf.clear();
+        if (start > 0) buf += prefix_;
+        buf.append(s.substr(start, end - start));
+        if (auto id = vocab_.find(buf)) {
+          subs.push_back({*id, buf, start, end});
+          found = true;
+          break;
+        }
+        // drop the last character
+        size_t e = end - 1;
+        while (e > start && (static_cast<unsigned char>(s[e]) & 0xC0) == 0x80) --e;
+        end = e;
+      }
+      if (!found) return push_unk(s, out);
+      start = end;
+    }
+    for (auto& t : subs) out.push_back(std::move(t));
+  }
+  std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.find(t); }
+  const std::string* id_to_token(int32_t id) const override { return vocab_.token(id); }
+  int64_t vocab_size() const override { return vocab_.size(); }
+
+ private:
+  void push_unk(std::string_view s, std::vector<Token>& out) const {
+    auto id = vocab_.find(unk_);
+    if (!id) throw Error(ErrorKind::kInvalidInput, source_ + ": WordPiece unk_token \"" + unk_ + "\" is not in the vocab");
+    out.push_back({*id, unk_, 0, s.size()});
+  }
+  std::string source_;
+  Vocab vocab_;
+  std::string unk_, prefix_;
+  size_t max_chars_ = 100;
+};
+
+class WordLevel : public Model {
+ public:
+  WordLevel(const json& j, const std::string& source) : source_(source) {
+    load_vocab_object(j, source, vocab_, "WordLevel");
+    unk_ = jstring(j, "unk_token", source, "<unk>");
+  }
+  void tokenize(std::string_view s, std::vector<Token>& out) const override {
+    if (auto id = vocab_.find(s)) {
+      out.push_back({*id, std::string(s), 0, s.size()});
+    } else if (auto uid = vocab_.find(unk_)) {
+      out.push_back({*uid, unk_, 0, s.size()});
+    } else {
+      throw Error(ErrorKind::kInvalidInput, source_ + ": WordLevel unk_token \"" + unk_ + "\" is not in the vocab");
+    }
+  }
+  std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.find(t); }
+  const std::string* id_to_token(int32_t id) const override { return vocab_.token(id); }
+  int64_t vocab_size() const override { return vocab_.size(); }
+
+ private:
+  std::string source_;
+  Vocab vocab_;
+  std::string unk_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_wordpiece(const json& j, const std::string& source) {
+  return std::make_unique<WordPiece>(j, source);
+}
+std::unique_ptr<Model> make_wordlevel(const json& j, const std::string& source) {
+  return std::make_unique<WordLevel>(j, source);
+}
+
+std::unique_ptr<Model> make_model(const json& j, const std::string& source) {
+  if (!j.is_object()) throw Error(ErrorKind::kInvalidInput, source + ": \"model\" must be an object");
+  std::string type = jstring(j, "type", source, "");
+  if (type.empty()) {  // old files: infer from fields
+    if (j.contains("merges")) type = "BPE";
+    else if (j.contains("vocab") && j["vocab"].is_array()) type = "Unigram";
+    else if (j.contains("continuing_subword_prefix")) type = "WordPiece";
+    else type = "WordLevel";
+  }
+  if (type == "BPE") return make_bpe(j, source);
+  if (type == "Unigram") return make_unigram(j, source);
+  if (type == "WordPiece") return make_wordpiece(j, source);
+  if (type == "WordLevel") return make_wordlevel(j, source);
+  unknown_type("model", type, source);
+}
+
+}  // namespace autolm::tokenizer_detail
