@@ -22,7 +22,7 @@ std::atomic<bool> g_chat_interrupted{false};
 extern "C" void on_chat_sigint(int) { g_chat_interrupted = true; }
 
 struct ChatOpts {
-  std::string dir, system, messages_file, template_file;
+  std::string dir, system, messages_file, template_file, cls, dtype = "auto";
   bool render = false, no_stream = false;
   int max_new_tokens = 0;
 };
@@ -51,7 +51,7 @@ class ChatSession {
   // Generates the assistant's reply to `messages`, streaming it to stdout when `stream`.
   std::string reply(const nlohmann::json& messages, bool stream) {
     if (!model_) {
-      model_ = load_model(opts_.dir);
+      model_ = load_with_class(opts_.dir, opts_.cls, opts_.dtype);
       config_ = GenerationConfig::for_model(*model_);
       if (opts_.max_new_tokens > 0) config_.max_new_tokens = opts_.max_new_tokens;
       else if (!config_.max_new_tokens) config_.max_new_tokens = 256;
@@ -105,6 +105,7 @@ void add_chat_command(CLI::App& app, int& rc) {
   cmd->add_option("--system", o->system, "system message");
   cmd->add_option("--messages", o->messages_file, "JSON list of {role, content}: answer it once and exit");
   cmd->add_option("--template", o->template_file, "use this Jinja chat template file");
+  add_load_options(cmd, o->cls, o->dtype);
   cmd->add_flag("--render", o->render, "print the rendered prompt only (needs only the tokenizer files)");
   cmd->add_option("--max-new-tokens", o->max_new_tokens, "maximum reply length in tokens");
   cmd->add_flag("--no-stream", o->no_stream, "print replies whole instead of streaming");

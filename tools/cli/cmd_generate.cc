@@ -61,7 +61,7 @@ std::string kebab(std::string s) {
 }
 
 struct GenerateOpts {
-  std::string dir, cls, task, early_stopping;
+  std::string dir, cls, dtype = "auto", task, early_stopping;
   std::vector<std::string> prompts, input_ids, stop, bad_words;
   std::map<std::string, std::string> fields;  // field → raw flag value
   bool json = false, no_stream = false, do_sample = false, greedy = false, truncation = false, renormalize = false;
@@ -154,7 +154,7 @@ void add_generate_command(CLI::App& app, int& rc) {
   cmd->add_option("dir", o->dir, "Hugging Face model folder")->required();
   cmd->add_option("prompt", o->prompts, "text prompt(s); several form a batch");
   cmd->add_option("--input-ids", o->input_ids, "comma-separated prompt ids; repeat for a batch");
-  cmd->add_option("--class", o->cls, "force AutoModelForCausalLM or AutoModelForSeq2SeqLM");
+  add_load_options(cmd, o->cls, o->dtype);
   for (const auto& f : field_flags()) {
     std::string field = f.field;
     cmd->add_option_function<std::string>("--" + kebab(field), [o, field](const std::string& v) { o->fields[field] = v; }, f.help);
@@ -175,7 +175,7 @@ void add_generate_command(CLI::App& app, int& rc) {
       throw Error(ErrorKind::kInvalidInput, "generate: give a text prompt or --input-ids");
     if (!o->prompts.empty() && !o->input_ids.empty())
       throw Error(ErrorKind::kInvalidInput, "generate: give either text prompts or --input-ids, not both");
-    auto model = load_with_class(o->dir, o->cls);
+    auto model = load_with_class(o->dir, o->cls, o->dtype);
     std::shared_ptr<const Tokenizer> tok;
     const bool has_tok = file_exists(o->dir + "/tokenizer.json") || file_exists(o->dir + "/spiece.model") ||
                          file_exists(o->dir + "/tokenizer.model") || file_exists(o->dir + "/vocab.json") ||

@@ -24,11 +24,18 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag)
   return ids;
 }
 
-std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls) {
-  if (cls.empty()) return load_model(dir);
-  if (cls == "AutoModelForCausalLM") return AutoModelForCausalLM::from_pretrained(dir);
-  if (cls == "AutoModelForSeq2SeqLM") return AutoModelForSeq2SeqLM::from_pretrained(dir);
+std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls, const std::string& dtype) {
+  const LoadOptions options{.dtype = dtype};
+  if (cls.empty()) return load_model(dir, options);
+  if (cls == "AutoModelForCausalLM") return AutoModelForCausalLM::from_pretrained(dir, options);
+  if (cls == "AutoModelForSeq2SeqLM") return AutoModelForSeq2SeqLM::from_pretrained(dir, options);
   throw Error(ErrorKind::kInvalidInput, "--class: unknown class \"" + cls + "\" (AutoModelForCausalLM or AutoModelForSeq2SeqLM)");
+}
+
+void add_load_options(CLI::App* cmd, std::string& cls, std::string& dtype) {
+  cmd->add_option("--class", cls, "force AutoModelForCausalLM or AutoModelForSeq2SeqLM (default: from config.json)");
+  cmd->add_option("--dtype", dtype,
+                  "weights in memory: auto (bf16/f16 used in place), float32 (upcast), int8 (quantized at load)");
 }
 
 }  // namespace autolm::cli

@@ -14,8 +14,13 @@ namespace autolm::cli {
 // "1,2,3" → {1, 2, 3}; throws Error naming the flag on anything else.
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag);
 
-// Loads `dir` with the class named by --class ("" = pick from config.json).
-std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls);
+// Loads `dir` with the class named by --class ("" = pick from config.json) and the weight
+// format named by --dtype (auto | float32 | int8).
+std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls,
+                                             const std::string& dtype = "auto");
+
+// Declares --class and --dtype on a command (the same meaning everywhere).
+void add_load_options(CLI::App* cmd, std::string& cls, std::string& dtype);
 
 // Registers each command on the app; each returns the callback's exit code through `rc`.
 void add_model_commands(CLI::App& app, int& rc);     // info, logits
