@@ -1,5 +1,6 @@
 // Executes a parsed Program: statements with jinja2's scoping (loop bodies, macros and blocks get
 // their own scope; if does not), expressions with Python operator semantics, sandboxed lookups.
+#include <algorithm>
 #include <cmath>
 
 #include "autolm/error.h"
@@ -21,14 +22,31 @@ Value Namespace::get_attr(const std::string& name) {
   const Value* v = attrs_.find(name);
   return v ? *v : Value::undefined("'Namespace object' has no attribute '" + name + "'");
 }
-std::string Namespace::repr() const { return "<Namespace " + Value::dict(attrs_).repr() + ">"; }
+std::string Namespace::repr() const {
+  thread_local std::vector<const Namespace*> active;  // Python's repr recursion guard prints {...}
+  if (std::find(active.begin(), active.end(), this) != active.end()) return "<Namespace {...}>";
+  active.push_back(this);
+  try {
+    std::string s = "<Namespace " + Value::dict(attrs_).repr() + ">";
+    active.pop_back();
+    return s;
+  } catch (...) {
+    active.pop_back();
+    throw;
+  }
+}
 
 // jinja2's LoopContext.
-class LoopObject : public Object {
+class LoopObject : public Object, public std::enable_shared_from_this<LoopObject> {
  public:
   LoopObject(Interp& in, const List& items, int depth, const Stmt* recursive_stmt, ScopePtr scope)
       : in_(in), items_(items), depth_(depth), stmt_(recursive_stmt), scope_(std::move(scope)) {}
   std::string type_name() const override { return "LoopContext"; }
+  void clear_refs() override {
+    items_.clear();
+    scope_.reset();
+    last_changed_ = Value();
+  }
   std::string repr() const override {
     return "<LoopContext " + std::to_string(index_ + 1) + "/" + std::to_string(items_.size()) + ">";
   }
@@ -45,7 +63,7 @@ class LoopObject : public Object {
     if (name == "length") return Value(n);
     if (name == "depth") return Value(static_cast<int64_t>(depth_));
     if (name == "depth0") return Value(static_cast<int64_t>(depth_ - 1));
-    if (name == "previtem") return i > 0 ? items_[i - 1] : Value::undefined("there is no previous item");
+    if (name == "previtem") return i > 0 && i <= n ? items_[i - 1] : Value::undefined("there is no previous item");
     if (name == "nextitem") return i + 1 < n ? items_[i + 1] : Value::undefined("there is no next item");
     if (name == "cycle") {
       size_t idx = index_;
@@ -55,7 +73,7 @@ class LoopObject : public Object {
       });
     }
     if (name == "changed") {
-      auto self = this;
+      auto self = shared_from_this();
       return Value::function("changed", [self](Interp&, CallArgs& a) -> Value {
         Value now = Value::list(a.args);
         if (self->has_last_ && py_eq(now, self->last_changed_)) return Value(false);
@@ -120,8 +138,7 @@ void Interp::fail_at(size_t pos, const std::string& msg) const {
 }
 
 std::string Interp::render(const Dict& variables) {
-  auto scope = std::make_shared<Scope>();
-  scope->parent = globals_;
+  auto scope = child_of(globals_);
   for (const auto& [k, v] : variables.items()) scope->vars[k.to_str()] = v;
   std::string out;
   try {
@@ -146,10 +163,24 @@ std::string Interp::render_body(const Body& body, const ScopePtr& scope) {
   return out;
 }
 
-static ScopePtr child_of(const ScopePtr& parent) {
+ScopePtr Interp::child_of(const ScopePtr& parent) {
   auto s = std::make_shared<Scope>();
   s->parent = parent;
   return s;
+}
+
+// Objects, and scopes that macros close over, can form reference cycles ({% set ns.me = ns %}, a macro
+// stored in its own scope) and arbitrarily long chains (ns.x = namespace(x=ns.x) in a loop). The
+// Interp keeps them all alive until the render ends, then empties each one before letting go, so
+// nothing leaks and no free recurses deeper than Value::kMaxNesting.
+void Interp::track(const std::shared_ptr<Object>& obj) { objects_.push_back(obj); }
+void Interp::pin(const ScopePtr& scope) {
+  if (pinned_scopes_.empty() || pinned_scopes_.back() != scope) pinned_scopes_.push_back(scope);
+}
+
+Interp::~Interp() {
+  for (auto& obj : objects_) obj->clear_refs();
+  for (auto& scope : pinned_scopes_) scope->vars.clear();
 }
 
 Interp::Flow Interp::exec_stmt(const Stmt& s, const ScopePtr& scope, std::string& out) {
@@ -237,6 +268,7 @@ void Interp::exec_for(const Stmt& s, const ScopePtr& scope, std::string& out, co
     return;
   }
   auto loop = std::make_shared<LoopObject>(*this, *items, depth, s.recursive ? &s : nullptr, scope);
+  track(loop);
   Value loop_value = Value::object(loop);  // callable as loop(...) when the loop is recursive
   for (size_t i = 0; i < items->size(); ++i) {
     count_steps(1);
@@ -280,6 +312,7 @@ void Interp::assign(const Target& t, const Value& v, const ScopePtr& scope) {
 }
 
 Value Interp::make_macro(const Stmt& s, const ScopePtr& closure, bool is_caller) {
+  pin(closure);
   const Stmt* stmt = &s;
   return Value::function(is_caller ? "caller" : s.name, [stmt, closure, is_caller](Interp& in, CallArgs& args) {
     return in.call_macro(*stmt, closure, args, is_caller);

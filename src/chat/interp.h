@@ -16,6 +16,8 @@
 
 namespace autolm::jinja {
 
+class Namespace;
+
 struct Scope {
   std::unordered_map<std::string, Value> vars;
   std::shared_ptr<Scope> parent;
@@ -32,6 +34,9 @@ struct Limits {
 class Interp {
  public:
   Interp(const Program& program, const Limits& limits, std::optional<std::time_t> now);
+  ~Interp();
+  Interp(const Interp&) = delete;
+  Interp& operator=(const Interp&) = delete;
 
   std::string render(const Dict& variables);
 
@@ -44,6 +49,7 @@ class Interp {
   std::time_t now() const;
   void count_steps(int64_t n);        // charges the iteration budget
   void check_size(size_t bytes) const;  // fails when a built string would pass max_output
+  void track(const std::shared_ptr<Object>& obj);  // kept alive and emptied when the render ends
 
  private:
   enum class Flow { kNormal, kBreak, kContinue };
@@ -62,6 +68,8 @@ class Interp {
   std::string render_body(const Body& body, const ScopePtr& scope);
   Value apply_filter_chain(const std::vector<ExprPtr>& filters, Value v, const ScopePtr& scope);
   [[noreturn]] void fail_at(size_t pos, const std::string& msg) const;
+  ScopePtr child_of(const ScopePtr& parent);
+  void pin(const ScopePtr& scope);
 
   struct DepthGuard {
     DepthGuard(Interp& in, size_t pos);
@@ -76,6 +84,8 @@ class Interp {
   ScopePtr globals_;
   int depth_ = 0;
   int64_t steps_ = 0;
+  std::vector<std::shared_ptr<Object>> objects_;
+  std::vector<ScopePtr> pinned_scopes_;
 };
 
 // Binds Python-style arguments to named parameters; absent ones come back undefined.
@@ -92,6 +102,7 @@ TestFn find_test(const std::string& name);
 // Builtins (builtins.cc).
 Dict make_globals();
 Value bound_method(const Value& obj, const std::string& name);  // undefined when there is none
+// Formatting (format.cc).
 std::string json_dumps(const Value& v, bool ensure_ascii, const Value& indent, const Value& separators,
                        bool sort_keys);
 std::string percent_format(Interp& in, const std::string& fmt, const Value& args);  // "fmt" % args
@@ -105,6 +116,7 @@ class Namespace : public Object {
   Value get_attr(const std::string& name) override;
   std::string repr() const override;
   void set(const std::string& name, Value v) { attrs_.set(Value(name), std::move(v)); }
+  void clear_refs() override { attrs_ = Dict(); }
 
  private:
   Dict attrs_;

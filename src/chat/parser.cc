@@ -2,6 +2,7 @@
 // *,/,//,% < ** (left-assoc) < unary -,+ < primary with postfix (.attr [sub] (call)) and filters/tests.
 #include "chat/parser.h"
 
+#include <algorithm>
 #include <initializer_list>
 
 #include "autolm/error.h"
@@ -33,16 +34,8 @@ class Parser {
   }
   bool is_op(const char* op) const { return cur().type == Tok::kOp && cur().text == op; }
   bool is_name(const char* name) const { return cur().type == Tok::kName && cur().text == name; }
-  bool skip_op(const char* op) {
-    if (!is_op(op)) return false;
-    next();
-    return true;
-  }
-  bool skip_name(const char* name) {
-    if (!is_name(name)) return false;
-    next();
-    return true;
-  }
+  bool skip_op(const char* op) { return is_op(op) ? (next(), true) : false; }
+  bool skip_name(const char* name) { return is_name(name) ? (next(), true) : false; }
 
   [[noreturn]] void fail(const std::string& msg, size_t offset) const {
     throw Error(ErrorKind::kInvalidInput, map_.where(offset) + ": " + msg);
@@ -473,22 +466,19 @@ class Parser {
     return e;
   }
 
-  ExprPtr parse_or() {
-    ExprPtr l = parse_and();
-    while (is_name("or")) {
-      size_t pos = next().offset;
-      l = binary(ExprKind::kOr, std::move(l), parse_and(), pos);
+  // Left-associative levels: `word` (a keyword) or one of `ops` between operands of the next level.
+  ExprPtr parse_level(ExprPtr (Parser::*operand)(), ExprKind kind, const char* word,
+                      std::initializer_list<const char*> ops) {
+    ExprPtr l = (this->*operand)();
+    while (true) {
+      bool match = word ? is_name(word) : std::any_of(ops.begin(), ops.end(), [&](const char* o) { return is_op(o); });
+      if (!match) return l;
+      const Token& t = next();
+      l = binary(kind, std::move(l), (this->*operand)(), t.offset, t.text);
     }
-    return l;
   }
-  ExprPtr parse_and() {
-    ExprPtr l = parse_not();
-    while (is_name("and")) {
-      size_t pos = next().offset;
-      l = binary(ExprKind::kAnd, std::move(l), parse_not(), pos);
-    }
-    return l;
-  }
+  ExprPtr parse_or() { return parse_level(&Parser::parse_and, ExprKind::kOr, "or", {}); }
+  ExprPtr parse_and() { return parse_level(&Parser::parse_not, ExprKind::kAnd, "and", {}); }
   ExprPtr parse_not() {
     if (is_name("not")) {
       DepthGuard guard(*this);
@@ -526,14 +516,7 @@ class Parser {
     e->ops = std::move(ops);
     return e;
   }
-  ExprPtr parse_math1() {
-    ExprPtr l = parse_concat();
-    while (is_op("+") || is_op("-")) {
-      const Token& t = next();
-      l = binary(ExprKind::kBinary, std::move(l), parse_concat(), t.offset, t.text);
-    }
-    return l;
-  }
+  ExprPtr parse_math1() { return parse_level(&Parser::parse_concat, ExprKind::kBinary, nullptr, {"+", "-"}); }
   ExprPtr parse_concat() {
     size_t pos = cur().offset;
     ExprPtr first = parse_math2();
@@ -544,21 +527,10 @@ class Parser {
     return e;
   }
   ExprPtr parse_math2() {
-    ExprPtr l = parse_pow();
-    while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
-      const Token& t = next();
-      l = binary(ExprKind::kBinary, std::move(l), parse_pow(), t.offset, t.text);
-    }
-    return l;
+    return parse_level(&Parser::parse_pow, ExprKind::kBinary, nullptr, {"*", "/", "//", "%"});
   }
-  ExprPtr parse_pow() {
-    ExprPtr l = parse_unary(true);
-    while (is_op("**")) {
-      const Token& t = next();
-      l = binary(ExprKind::kBinary, std::move(l), parse_unary(true), t.offset, "**");
-    }
-    return l;
-  }
+  ExprPtr parse_pow() { return parse_level(&Parser::parse_unary_filtered, ExprKind::kBinary, nullptr, {"**"}); }
+  ExprPtr parse_unary_filtered() { return parse_unary(true); }
   ExprPtr parse_unary(bool with_filter) {
     DepthGuard guard(*this);
     ExprPtr node;

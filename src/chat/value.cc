@@ -1,6 +1,7 @@
 // Value construction, printing (str/repr as CPython), equality, ordering, iteration and JSON conversion.
 #include "chat/value.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "chat/pystr.h"
@@ -47,22 +48,35 @@ Value Value::none() {
   v.type_ = Type::kNone;
   return v;
 }
+static uint32_t nesting_of(uint32_t below) {
+  if (below + 1 > Value::kMaxNesting)
+    throw RuntimeError("value nesting exceeds " + std::to_string(Value::kMaxNesting) + " levels");
+  return below + 1;
+}
+
 Value Value::list(List items, bool tuple) {
   Value v;
   v.type_ = Type::kList;
   v.tuple_ = tuple;
+  uint32_t below = 0;
+  for (const auto& e : items) below = std::max(below, e.depth_);
+  v.depth_ = nesting_of(below);
   v.list_ = std::make_shared<const List>(std::move(items));
   return v;
 }
 Value Value::dict(Dict d) {
   Value v;
   v.type_ = Type::kDict;
+  uint32_t below = 0;
+  for (const auto& [k, e] : d.items()) below = std::max({below, k.depth_, e.depth_});
+  v.depth_ = nesting_of(below);
   v.dict_ = std::make_shared<const Dict>(std::move(d));
   return v;
 }
-Value Value::function(std::string name, NativeFn fn) {
+Value Value::function(std::string name, NativeFn fn, uint32_t depth_below) {
   Value v;
   v.type_ = Type::kFunction;
+  v.depth_ = nesting_of(depth_below);
   v.fn_ = std::make_shared<const Function>(Function{std::move(name), std::move(fn)});
   return v;
 }
@@ -73,7 +87,8 @@ Value Value::object(std::shared_ptr<Object> obj) {
   return v;
 }
 
-Value Value::from_json(const nlohmann::ordered_json& j) {
+Value Value::from_json(const nlohmann::ordered_json& j, int depth) {
+  if (depth > static_cast<int>(kMaxNesting)) throw RuntimeError("JSON nesting exceeds " + std::to_string(kMaxNesting) + " levels");
   switch (j.type()) {
     case nlohmann::ordered_json::value_t::null: return none();
     case nlohmann::ordered_json::value_t::boolean: return Value(j.get<bool>());
@@ -88,12 +103,12 @@ Value Value::from_json(const nlohmann::ordered_json& j) {
     case nlohmann::ordered_json::value_t::array: {
       List items;
       items.reserve(j.size());
-      for (const auto& e : j) items.push_back(from_json(e));
+      for (const auto& e : j) items.push_back(from_json(e, depth + 1));
       return list(std::move(items));
     }
     case nlohmann::ordered_json::value_t::object: {
       Dict d;
-      for (auto it = j.begin(); it != j.end(); ++it) d.append_unique(Value(it.key()), from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) d.append_unique(Value(it.key()), from_json(it.value(), depth + 1));
       return dict(std::move(d));
     }
     default: return none();  // binary / discarded: not produced by JSON text
@@ -154,6 +169,17 @@ std::string Value::to_str() const {
 }
 
 std::string Value::repr() const {
+  // Objects (a namespace holding itself) can recurse where lists and dicts cannot.
+  thread_local int depth = 0;
+  struct Guard {
+    Guard() {
+      if (++depth > static_cast<int>(kMaxNesting) + 16) {
+        --depth;
+        throw RuntimeError("maximum recursion depth exceeded while getting the repr of an object");
+      }
+    }
+    ~Guard() { --depth; }
+  } guard;
   switch (type_) {
     case Type::kUndefined: return "Undefined";
     case Type::kNone: return "None";

@@ -53,6 +53,9 @@ class Object {
   virtual std::string type_name() const = 0;
   virtual Value get_attr(const std::string& name);  // undefined when absent
   virtual std::string repr() const;
+  // Drops the values this object holds; the evaluator calls it on every object when a render ends,
+  // oldest first, so reference cycles are broken and long chains are freed without deep recursion.
+  virtual void clear_refs() {}
 };
 
 class Value {
@@ -72,9 +75,14 @@ class Value {
   static Value none();
   static Value list(List items, bool tuple = false);
   static Value dict(Dict d);
-  static Value function(std::string name, NativeFn fn);
+  // depth_below: nesting of the values the function holds (a bound method's receiver).
+  static Value function(std::string name, NativeFn fn, uint32_t depth_below = 0);
   static Value object(std::shared_ptr<Object> obj);
-  static Value from_json(const nlohmann::ordered_json& j);
+  // Throws RuntimeError for JSON nested deeper than kMaxNesting.
+  static Value from_json(const nlohmann::ordered_json& j, int depth = 0);
+  // Lists and dicts nest at most this deep, so printing, comparing and freeing them cannot
+  // exhaust the stack (Value::list/dict throw RuntimeError beyond it).
+  static constexpr uint32_t kMaxNesting = 512;
 
   Type type() const { return type_; }
   bool is_undefined() const { return type_ == Type::kUndefined; }
@@ -100,6 +108,7 @@ class Value {
   const std::shared_ptr<Object>& object() const { return obj_; }
   const std::string& undefined_message() const { return s_; }
   bool same_object(const Value& other) const;  // Python `is`
+  uint32_t depth() const { return depth_; }
 
   bool truthy() const;
   std::string to_str() const;  // Python str()
@@ -109,6 +118,7 @@ class Value {
  private:
   Type type_ = Type::kUndefined;
   bool tuple_ = false;
+  uint32_t depth_ = 0;  // nesting of lists/dicts below (and including) this value
   union {
     bool b_;
     int64_t i_ = 0;

@@ -1,11 +1,10 @@
 #include "nn/attention.h"
 
-#include <omp.h>
-
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "ops/softmax.h"
 
 namespace autolm {
@@ -18,9 +17,12 @@ void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, con
   const float neg_inf = -std::numeric_limits<float>::infinity();
   // The per-thread score rows come from a thread-local buffer that only grows.
   thread_local std::vector<float> scores_tls;
-#pragma omp parallel for collapse(2) schedule(static) if (int64_t(batch) * H * q_len * k_len > 32768)
-  for (int b = 0; b < batch; ++b) {
-    for (int h = 0; h < H; ++h) {
+  const int64_t work_per_head = int64_t(q_len) * k_len * D;
+  ThreadPool::global().parallel_for(int64_t(batch) * H, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, work_per_head)),
+                                    [&](int64_t bh0, int64_t bh1) {
+  for (int64_t bh = bh0; bh < bh1; ++bh) {
+    const int b = int(bh / H), h = int(bh % H);
+    {
       auto& scores = scores_tls;
       if (int(scores.size()) < k_len) scores.resize(k_len);
       const float* K = kv.k(b, h / group);
@@ -56,6 +58,7 @@ void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, con
       }
     }
   }
+  });
 }
 
 }  // namespace autolm

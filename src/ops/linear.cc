@@ -1,10 +1,10 @@
 #include "ops/linear.h"
 
 #include <cblas.h>
-#include <omp.h>
 
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "cpu/matmul.h"
 
 namespace autolm {
@@ -18,40 +18,51 @@ constexpr int64_t kSmallRows = 16;
 void small_rows(const float* x, int64_t rows, const TensorView& W, float* y, bool accumulate) {
   const int64_t N = W.shape[0], K = W.shape[1];
   const cpu::RowsKernel kernel = cpu::best_kernel().rows;
-  const bool parallel = N * K * rows >= (int64_t(1) << 15);
-#pragma omp parallel if (parallel)
-  {
-    const int threads = omp_get_num_threads(), t = omp_get_thread_num();
-    // Chunks of 16 rows keep each thread's outputs on their own cache lines.
-    const int64_t chunks = (N + 15) / 16;
-    const int64_t c0 = chunks * t / threads, c1 = chunks * (t + 1) / threads;
-    const int64_t n0 = c0 * 16, n1 = std::min(N, c1 * 16);
-    if (n0 < n1) kernel(x, rows, W, n0, n1, y, N, accumulate);
-  }
+  // Chunks of 16 output rows keep each thread's outputs on their own cache lines; below
+  // ~32k multiply-adds per thread the work stays on the calling thread.
+  const int64_t chunks = (N + 15) / 16;
+  const int64_t min_chunks = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, 16 * K * rows));
+  ThreadPool::global().parallel_for(chunks, min_chunks, [&](int64_t c0, int64_t c1) {
+    kernel(x, rows, W, c0 * 16, std::min(N, c1 * 16), y, N, accumulate);
+  });
+}
+
+// One thread pool only: OpenBLAS runs single-threaded inside our pool's threads, each on its
+// own slice of output rows (two pools spinning against each other wasted most of the time).
+void single_threaded_blas() {
+  static const bool once = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)once;
 }
 
 void large_rows(const float* x, int64_t rows, const TensorView& W, float* y, bool accumulate) {
   const int64_t N = W.shape[0], K = W.shape[1];
   const float beta = accumulate ? 1.f : 0.f;
-  if (W.is_f32()) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, N, K, 1.f, x, K, W.data, K, beta, y, N);
-    return;
-  }
-  // Quantized or half-precision weights: dequantize a block of rows, then one sgemm per block;
-  // the conversion is amortised over all input rows.
-  constexpr int64_t kBlock = 256;
-  thread_local std::vector<float> block;
-  block.resize(size_t(std::min(kBlock, N) * K));
-  for (int64_t n0 = 0; n0 < N; n0 += kBlock) {
-    const int64_t nb = std::min(kBlock, N - n0);
-    cpu::dequantize_rows(W, n0, n0 + nb, block.data());
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nb, K, 1.f, x, K, block.data(), K, beta, y + n0, N);
-  }
+  // Blocks of output rows: weights dequantized per block (bf16/f16/int8) are converted once
+  // and amortised over all input rows.
+  constexpr int64_t kBlock = 128;
+  const int64_t blocks = (N + kBlock - 1) / kBlock;
+  ThreadPool::global().parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n0 = b * kBlock, nb = std::min(kBlock, N - n0);
+      const float* w = W.is_f32() ? W.data + n0 * K : nullptr;
+      if (!w) {
+        thread_local std::vector<float> block;
+        block.resize(size_t(kBlock * K));
+        cpu::dequantize_rows(W, n0, n0 + nb, block.data());
+        w = block.data();
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nb, K, 1.f, x, K, w, K, beta, y + n0, N);
+    }
+  });
 }
 
 void gemm_nt(const float* x, int64_t rows, const TensorView& W, const TensorView& bias, float* y, bool accumulate) {
   AUTOLM_CHECK(W.shape.size() == 2, "linear weight must be 2-D, got " + shape_str(W.shape));
   const int64_t N = W.shape[0];
+  single_threaded_blas();
   if (rows <= kSmallRows) small_rows(x, rows, W, y, accumulate);
   else large_rows(x, rows, W, y, accumulate);
   if (!bias.empty()) {
@@ -72,6 +83,7 @@ void linear_accumulate(const float* x, int64_t rows, const TensorView& W, const 
 }
 
 void matmul_nt(const float* a, const float* b, int64_t m, int64_t n, int64_t k, float* y) {
+  single_threaded_blas();
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, a, k, b, k, 0.f, y, n);
 }
 

@@ -25,7 +25,9 @@ class Backend {
 };
 
 // Builders (tokenizer_json.cc, sentencepiece_tokenizer.cc, gpt2_files.cc).
+std::shared_ptr<const Backend> make_json_backend(std::string_view json_text, const std::string& source);
 std::shared_ptr<const Backend> make_json_backend(const std::string& json_text, const std::string& source);
+std::shared_ptr<const Backend> make_json_backend_from_file(const std::string& path);
 std::shared_ptr<const Backend> make_json_backend(nlohmann::json j, const std::string& source);
 // SentencePiece model file; `config` is tokenizer_config.json (may be an empty object).
 // Marian: vocab_json_path names the vocab.json whose ids replace the model's.

@@ -20,17 +20,9 @@ struct Piece {
 
 class Bpe : public Model {
  public:
-  Bpe(const json& j, const std::string& source) {
-    const json& vocab = jfield(j, "vocab", source);
-    if (!vocab.is_object()) throw Error(ErrorKind::kInvalidInput, source + ": BPE vocab must be an object");
-    std::vector<std::pair<std::string, int32_t>> entries;
-    entries.reserve(vocab.size());
-    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-      if (!it.value().is_number_integer())
-        throw Error(ErrorKind::kInvalidInput, source + ": BPE vocab id of \"" + it.key() + "\" is not an integer");
-      entries.emplace_back(it.key(), it.value().get<int32_t>());
-    }
-    vocab_.build(std::move(entries), source);
+  Bpe(const json& j, ModelTables& t, const std::string& source) {
+    require_vocab(j, t, ModelTables::Vocab::kObject, "BPE", source);
+    vocab_.build(std::move(t.tokens), t.ids, source);
     unk_ = jstring(j, "unk_token", source, "");
     prefix_ = jstring(j, "continuing_subword_prefix", source, "");
     suffix_ = jstring(j, "end_of_word_suffix", source, "");
@@ -42,8 +34,8 @@ class Bpe : public Model {
     if (byte_fallback_) {
       static const char* hex = "0123456789ABCDEF";
       for (int b = 0; b < 256; ++b) {
-        std::string t = std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">";
-        auto id = vocab_.find(t);
+        std::string tok = std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">";
+        auto id = vocab_.find(tok);
         byte_ids_[b] = id ? *id : -1;
       }
     }
@@ -51,36 +43,55 @@ class Bpe : public Model {
       auto id = vocab_.find(unk_);
       unk_id_ = id ? *id : -1;
     }
-    const json& merges = jfield(j, "merges", source);
-    merges_.reserve(merges.size() * 2);
-    uint32_t rank = 0;
-    for (const auto& m : merges) {
-      std::string a, b;
-      if (m.is_string()) {
-        const std::string& s = m.get_ref<const std::string&>();
-        size_t sp = s.find(' ');
-        if (sp == std::string::npos)
-          throw Error(ErrorKind::kInvalidInput, source + ": BPE merge \"" + s + "\" is not \"a b\"");
-        a = s.substr(0, sp);
-        b = s.substr(sp + 1);
-      } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-        a = m[0].get<std::string>();
-        b = m[1].get<std::string>();
-      } else {
-        throw Error(ErrorKind::kInvalidInput, source + ": BPE merge " + m.dump() + " is not a pair");
-      }
-      add_merge(a, b, rank++, source);
+    if (!t.has_merges) {
+      if (jfield(j, "merges", source).is_null()) return;
+      throw Error(ErrorKind::kInvalidInput, source + ": BPE merges must be a list");
     }
-  }
-
-  void add_merge(const std::string& a, const std::string& b, uint32_t rank, const std::string& source) {
-    auto ia = vocab_.find(a), ib = vocab_.find(b);
-    if (!ia || !ib)
-      throw Error(ErrorKind::kInvalidInput, source + ": BPE merge token \"" + (!ia ? a : b) + "\" is not in the vocab");
-    std::string merged = a + (b.compare(0, prefix_.size(), prefix_) == 0 ? b.substr(prefix_.size()) : b);
-    auto in = vocab_.find(merged);
-    if (!in) throw Error(ErrorKind::kInvalidInput, source + ": BPE merge result \"" + merged + "\" is not in the vocab");
-    merges_[key(*ia, *ib)] = {rank, *in};
+    // Ranks are the merges' positions; a pair listed twice keeps its last rank, as in HF.
+    // Each merge is three lookups in the vocab (left, right, merged) and one insert: random
+    // memory accesses, so they are pipelined: hash and fetch the slot 3k merges ahead, the
+    // token 2k ahead, look up k ahead, insert now.
+    constexpr size_t k = 16, kRing = 64;
+    struct Ahead {
+      std::string merged;
+      uint64_t h[3];
+      int32_t a, b;
+      MergeMap::Value v;
+    };
+    std::vector<Ahead> ring(kRing);
+    size_t n = t.merges.size() / 2;
+    merges_.reserve(n);
+    auto part = [&](size_t i, int p) { return p == 2 ? std::string_view(ring[i % kRing].merged) : t.merges[2 * i + p]; };
+    for (size_t i = 0; i < n + 3 * k; ++i) {
+      if (i < n) {
+        Ahead& e = ring[i % kRing];
+        std::string_view b = t.merges[2 * i + 1];
+        e.merged.assign(t.merges[2 * i]);
+        e.merged.append(b.substr(b.compare(0, prefix_.size(), prefix_) == 0 ? prefix_.size() : 0));
+        for (int p = 0; p < 3; ++p) vocab_.prefetch_slot(e.h[p] = hash_bytes(part(i, p)));
+      }
+      if (i >= k && i - k < n)
+        for (uint64_t h : ring[(i - k) % kRing].h) vocab_.prefetch_token(h);
+      if (i >= 2 * k && i - 2 * k < n) {
+        size_t r = i - 2 * k;
+        Ahead& e = ring[r % kRing];
+        std::optional<int32_t> id[3];
+        for (int p = 0; p < 3; ++p) {
+          id[p] = vocab_.find(part(r, p), e.h[p]);
+          if (!id[p])
+            throw Error(ErrorKind::kInvalidInput, source + ": BPE merge " + (p == 2 ? "result" : "token") + " \"" +
+                                                      std::string(part(r, p)) + "\" is not in the vocab");
+        }
+        e.a = *id[0];
+        e.b = *id[1];
+        e.v = {static_cast<uint32_t>(r), *id[2]};
+        merges_.prefetch(e.a, e.b);
+      }
+      if (i >= 3 * k && i - 3 * k < n) {
+        const Ahead& e = ring[(i - 3 * k) % kRing];
+        merges_.set(e.a, e.b, e.v);
+      }
+    }
   }
 
   void tokenize(std::string_view word, std::vector<Token>& out) const override {
@@ -110,18 +121,19 @@ class Bpe : public Model {
     }
     size_t off = 0;
     for (const auto& p : pieces) {
-      out.push_back({p.id, *vocab_.token(p.id), off, off + p.len});
+      out.push_back({p.id, std::string(*vocab_.token(p.id)), off, off + p.len});
       off += p.len;
     }
   }
 
   std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.find(t); }
-  const std::string* id_to_token(int32_t id) const override { return vocab_.token(id); }
+  std::optional<std::string_view> id_to_token(int32_t id) const override {
+    if (auto t = vocab_.token(id)) return *t;
+    return std::nullopt;
+  }
   int64_t vocab_size() const override { return vocab_.size(); }
 
  private:
-  static uint64_t key(int32_t a, int32_t b) { return (static_cast<uint64_t>(a) << 32) | static_cast<uint32_t>(b); }
-
   struct Symbol {
     int32_t id;
     int32_t prev, next;
@@ -199,10 +211,8 @@ class Bpe : public Model {
     if (!syms.empty()) syms.back().next = -1;
 
     std::priority_queue<Merge> queue;
-    for (size_t i = 0; i + 1 < syms.size(); ++i) {
-      auto it = merges_.find(key(syms[i].id, syms[i + 1].id));
-      if (it != merges_.end()) queue.push({it->second.first, static_cast<int32_t>(i), it->second.second});
-    }
+    for (size_t i = 0; i + 1 < syms.size(); ++i)
+      if (auto m = merges_.find(syms[i].id, syms[i + 1].id)) queue.push({m->rank, static_cast<int32_t>(i), m->id});
     while (!queue.empty()) {
       Merge top = queue.top();
       queue.pop();
@@ -210,20 +220,18 @@ class Bpe : public Model {
       if (cur.len == 0 || cur.next == -1) continue;
       int32_t next_pos = cur.next;
       Symbol right = syms[next_pos];
-      auto it = merges_.find(key(cur.id, right.id));
-      if (it == merges_.end() || it->second.second != top.new_id) continue;
+      auto m = merges_.find(cur.id, right.id);
+      if (!m || m->id != top.new_id) continue;
       cur.id = top.new_id;
       cur.len += right.len;
       cur.next = right.next;
       syms[next_pos].len = 0;
       if (right.next >= 0 && static_cast<size_t>(right.next) < syms.size()) syms[right.next].prev = top.pos;
       if (cur.prev >= 0) {
-        auto p = merges_.find(key(syms[cur.prev].id, cur.id));
-        if (p != merges_.end()) queue.push({p->second.first, cur.prev, p->second.second});
+        if (auto p = merges_.find(syms[cur.prev].id, cur.id)) queue.push({p->rank, cur.prev, p->id});
       }
       if (cur.next >= 0 && static_cast<size_t>(cur.next) < syms.size()) {
-        auto n = merges_.find(key(cur.id, syms[cur.next].id));
-        if (n != merges_.end()) queue.push({n->second.first, top.pos, n->second.second});
+        if (auto n = merges_.find(cur.id, syms[cur.next].id)) queue.push({n->rank, top.pos, n->id});
       }
     }
     out.clear();
@@ -235,7 +243,7 @@ class Bpe : public Model {
   static constexpr size_t kCacheCapacity = 10000;
 
   Vocab vocab_;
-  std::unordered_map<uint64_t, std::pair<uint32_t, int32_t>> merges_;
+  MergeMap merges_;
   std::string unk_, prefix_, suffix_;
   int32_t unk_id_ = -1;
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
@@ -246,6 +254,8 @@ class Bpe : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_bpe(const json& j, const std::string& source) { return std::make_unique<Bpe>(j, source); }
+std::unique_ptr<Model> make_bpe(const json& j, ModelTables& t, const std::string& source) {
+  return std::make_unique<Bpe>(j, t, source);
+}
 
 }  // namespace autolm::tokenizer_detail

@@ -25,6 +25,14 @@ bool jbool(const json& j, const char* key, bool fallback) {
   return j.at(key).get<bool>();
 }
 
+void require_vocab(const json& j, const ModelTables& t, ModelTables::Vocab form, const char* what,
+                   const std::string& source) {
+  if (t.vocab == form) return;
+  if (t.vocab == ModelTables::Vocab::kNone) jfield(j, "vocab", source);  // names a missing key
+  throw Error(ErrorKind::kInvalidInput, source + ": " + what + " vocab must be " +
+                                            (form == ModelTables::Vocab::kObject ? "an object" : "an array"));
+}
+
 void unknown_type(const std::string& what, const std::string& type, const std::string& source) {
   throw Error(ErrorKind::kUnsupported, source + ": unsupported " + what + " type \"" + type + "\"");
 }

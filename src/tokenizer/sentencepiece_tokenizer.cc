@@ -172,7 +172,7 @@ class SpmBackend : public Backend {
   std::optional<std::string> id_to_token(int32_t id) const override {
     if (const AddedToken* a = added_.by_id(id)) return a->content;
     if (marian_) {
-      if (auto t = vocab_.token(id)) return *t;
+      if (auto t = vocab_.token(id)) return std::string(*t);
       return std::nullopt;
     }
     if (id >= 0 && id < piece_size_) return sp_.IdToPiece(id);

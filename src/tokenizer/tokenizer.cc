@@ -112,7 +112,7 @@ Tokenizer::Tokenizer(std::shared_ptr<const Backend> backend, nlohmann::json conf
 
 std::shared_ptr<const Tokenizer> Tokenizer::from_file(const std::string& tokenizer_json_path,
                                                       const std::string& tokenizer_config_path) {
-  auto backend = tokenizer_detail::make_json_backend(read_text_file(tokenizer_json_path), tokenizer_json_path);
+  auto backend = tokenizer_detail::make_json_backend_from_file(tokenizer_json_path);
   auto slash = tokenizer_json_path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : tokenizer_json_path.substr(0, slash);
   return std::make_shared<Tokenizer>(backend, load_config(tokenizer_config_path), dir, tokenizer_config_path);
@@ -213,7 +213,7 @@ std::shared_ptr<const Tokenizer> AutoTokenizer::from_pretrained(const std::strin
   nlohmann::json cfg = load_config(cfg_path);
   std::shared_ptr<const Backend> backend;
   if (file_exists(path("tokenizer.json"))) {
-    backend = tokenizer_detail::make_json_backend(read_text_file(path("tokenizer.json")), path("tokenizer.json"));
+    backend = tokenizer_detail::make_json_backend_from_file(path("tokenizer.json"));
   } else if (file_exists(path("source.spm")) && file_exists(path("vocab.json"))) {
     backend = tokenizer_detail::make_sentencepiece_backend(path("source.spm"), cfg, path("vocab.json"));
   } else if (file_exists(path("spiece.model"))) {

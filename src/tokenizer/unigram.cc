@@ -13,24 +13,17 @@ constexpr double kUnkPenalty = 10.0;
 
 class Unigram : public Model {
  public:
-  Unigram(const json& j, const std::string& source) {
-    const json& vocab = jfield(j, "vocab", source);
-    if (!vocab.is_array()) throw Error(ErrorKind::kInvalidInput, source + ": Unigram vocab must be an array");
-    std::vector<std::pair<std::string, int32_t>> entries;
-    entries.reserve(vocab.size());
-    scores_.reserve(vocab.size());
+  Unigram(const json& j, ModelTables& t, const std::string& source) {
+    require_vocab(j, t, ModelTables::Vocab::kArray, "Unigram", source);
+    scores_ = std::move(t.scores);
     min_score_ = std::numeric_limits<double>::max();
-    for (const auto& e : vocab) {
-      if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number())
-        throw Error(ErrorKind::kInvalidInput, source + ": Unigram vocab entry " + e.dump() + " is not [piece, score]");
-      int32_t id = static_cast<int32_t>(entries.size());
-      double score = e[1].get<double>();
-      entries.emplace_back(e[0].get<std::string>(), id);
-      scores_.push_back(score);
-      min_score_ = std::min(min_score_, score);
-      insert_trie(entries.back().first, id);
+    for (double score : scores_) min_score_ = std::min(min_score_, score);
+    std::vector<int32_t> ids(scores_.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      ids[i] = static_cast<int32_t>(i);
+      insert_trie(t.tokens[i], ids[i]);
     }
-    vocab_.build(std::move(entries), source);
+    vocab_.build(std::move(t.tokens), ids, source);
     if (j.contains("unk_id") && j["unk_id"].is_number_integer()) {
       unk_id_ = j["unk_id"].get<int32_t>();
       if (unk_id_ < 0 || unk_id_ >= static_cast<int32_t>(scores_.size()))
@@ -138,11 +131,14 @@ class Unigram : public Model {
   }
 
   std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.find(t); }
-  const std::string* id_to_token(int32_t id) const override { return vocab_.token(id); }
+  std::optional<std::string_view> id_to_token(int32_t id) const override {
+    if (auto t = vocab_.token(id)) return *t;
+    return std::nullopt;
+  }
   int64_t vocab_size() const override { return vocab_.size(); }
 
  private:
-  void insert_trie(const std::string& piece, int32_t id) {
+  void insert_trie(std::string_view piece, int32_t id) {
     if (trie_value_.empty()) trie_value_.push_back(-1);
     uint32_t node = 0;
     for (unsigned char c : piece) {
@@ -171,8 +167,8 @@ class Unigram : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_unigram(const json& j, const std::string& source) {
-  return std::make_unique<Unigram>(j, source);
+std::unique_ptr<Model> make_unigram(const json& j, ModelTables& t, const std::string& source) {
+  return std::make_unique<Unigram>(j, t, source);
 }
 
 }  // namespace autolm::tokenizer_detail

@@ -7,22 +7,15 @@
 namespace autolm::tokenizer_detail {
 namespace {
 
-void load_vocab_object(const json& j, const std::string& source, Vocab& vocab, const char* what) {
-  const json& v = jfield(j, "vocab", source);
-  if (!v.is_object()) throw Error(ErrorKind::kInvalidInput, source + ": " + what + " vocab must be an object");
-  std::vector<std::pair<std::string, int32_t>> entries;
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    if (!it.value().is_number_integer())
-      throw Error(ErrorKind::kInvalidInput, source + ": vocab id of \"" + it.key() + "\" is not an integer");
-    entries.emplace_back(it.key(), it.value().get<int32_t>());
-  }
-  vocab.build(std::move(entries), source);
+void load_vocab_object(const json& j, ModelTables& t, const std::string& source, Vocab& vocab, const char* what) {
+  require_vocab(j, t, ModelTables::Vocab::kObject, what, source);
+  vocab.build(std::move(t.tokens), t.ids, source);
 }
 
 class WordPiece : public Model {
  public:
-  WordPiece(const json& j, const std::string& source) : source_(source) {
-    load_vocab_object(j, source, vocab_, "WordPiece");
+  WordPiece(const json& j, ModelTables& t, const std::string& source) : source_(source) {
+    load_vocab_object(j, t, source, vocab_, "WordPiece");
     unk_ = jstring(j, "unk_token", source, "[UNK]");
     prefix_ = jstring(j, "continuing_subword_prefix", source, "##");
     if (j.contains("max_input_chars_per_word") && j["max_input_chars_per_word"].is_number_integer())
@@ -57,7 +50,10 @@ class WordPiece : public Model {
     for (auto& t : subs) out.push_back(std::move(t));
   }
   std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.find(t); }
-  const std::string* id_to_token(int32_t id) const override { return vocab_.token(id); }
+  std::optional<std::string_view> id_to_token(int32_t id) const override {
+    if (auto t = vocab_.token(id)) return *t;
+    return std::nullopt;
+  }
   int64_t vocab_size() const override { return vocab_.size(); }
 
  private:
@@ -74,8 +70,8 @@ class WordPiece : public Model {
 
 class WordLevel : public Model {
  public:
-  WordLevel(const json& j, const std::string& source) : source_(source) {
-    load_vocab_object(j, source, vocab_, "WordLevel");
+  WordLevel(const json& j, ModelTables& t, const std::string& source) : source_(source) {
+    load_vocab_object(j, t, source, vocab_, "WordLevel");
     unk_ = jstring(j, "unk_token", source, "<unk>");
   }
   void tokenize(std::string_view s, std::vector<Token>& out) const override {
@@ -88,7 +84,10 @@ class WordLevel : public Model {
     }
   }
   std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.find(t); }
-  const std::string* id_to_token(int32_t id) const override { return vocab_.token(id); }
+  std::optional<std::string_view> id_to_token(int32_t id) const override {
+    if (auto t = vocab_.token(id)) return *t;
+    return std::nullopt;
+  }
   int64_t vocab_size() const override { return vocab_.size(); }
 
  private:
@@ -99,26 +98,26 @@ class WordLevel : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_wordpiece(const json& j, const std::string& source) {
-  return std::make_unique<WordPiece>(j, source);
+std::unique_ptr<Model> make_wordpiece(const json& j, ModelTables& t, const std::string& source) {
+  return std::make_unique<WordPiece>(j, t, source);
 }
-std::unique_ptr<Model> make_wordlevel(const json& j, const std::string& source) {
-  return std::make_unique<WordLevel>(j, source);
+std::unique_ptr<Model> make_wordlevel(const json& j, ModelTables& t, const std::string& source) {
+  return std::make_unique<WordLevel>(j, t, source);
 }
 
-std::unique_ptr<Model> make_model(const json& j, const std::string& source) {
+std::unique_ptr<Model> make_model(const json& j, ModelTables& t, const std::string& source) {
   if (!j.is_object()) throw Error(ErrorKind::kInvalidInput, source + ": \"model\" must be an object");
   std::string type = jstring(j, "type", source, "");
   if (type.empty()) {  // old files: infer from fields
-    if (j.contains("merges")) type = "BPE";
-    else if (j.contains("vocab") && j["vocab"].is_array()) type = "Unigram";
+    if (t.has_merges || j.contains("merges")) type = "BPE";
+    else if (t.vocab == ModelTables::Vocab::kArray) type = "Unigram";
     else if (j.contains("continuing_subword_prefix")) type = "WordPiece";
     else type = "WordLevel";
   }
-  if (type == "BPE") return make_bpe(j, source);
-  if (type == "Unigram") return make_unigram(j, source);
-  if (type == "WordPiece") return make_wordpiece(j, source);
-  if (type == "WordLevel") return make_wordlevel(j, source);
+  if (type == "BPE") return make_bpe(j, t, source);
+  if (type == "Unigram") return make_unigram(j, t, source);
+  if (type == "WordPiece") return make_wordpiece(j, t, source);
+  if (type == "WordLevel") return make_wordlevel(j, t, source);
   unknown_type("model", type, source);
 }
 

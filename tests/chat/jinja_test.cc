@@ -106,6 +106,28 @@ TEST(JinjaLimits, LoopAndOutputBudgets) {
   EXPECT_NE(error_of("{{ 2 ** 64 }}").find("integer overflow"), std::string::npos);
 }
 
+TEST(JinjaLimits, DeepValuesAreErrorsNotCrashes) {
+  ojson deep = 1;
+  for (int i = 0; i < 3000; ++i) deep = ojson::array({std::move(deep)});
+  EXPECT_NE(error_of("{{ x }}", {{"x", deep}}).find("nesting exceeds"), std::string::npos);
+  // A template that nests a list in itself 2000 times.
+  std::string msg = error_of("{% set ns = namespace(x=[]) %}{% for i in range(2000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}");
+  EXPECT_NE(msg.find("nesting exceeds"), std::string::npos) << msg;
+  // Objects nest without limit: a chain of 2000 namespaces still prints or fails cleanly.
+  msg = error_of("{% set ns = namespace(x=none) %}{% for i in range(2000) %}{% set ns.x = namespace(x=ns.x) %}{% endfor %}{{ ns }}");
+  EXPECT_NE(msg.find("maximum recursion depth"), std::string::npos) << msg;
+  EXPECT_NE(error_of("{{ '{99999999999999999999999}'.format(1) }}"), "");
+  // Long chains through objects and bound methods are built fine and freed without deep recursion.
+  autolm::JinjaRenderOptions big;
+  big.max_iterations = 2'000'000;
+  EXPECT_EQ(JinjaTemplate("{% set ns = namespace(x=none) %}{% for i in range(100000) %}{% set ns.x = namespace(x=ns.x) %}{% endfor %}"
+                          "{% set c = namespace(c=cycler(0)) %}{% for i in range(100000) %}{% set c.c = cycler(c.c) %}{% endfor %}ok")
+                .render({}, big),
+            "ok");
+  msg = error_of("{% set ns = namespace(d={}) %}{% for i in range(5000) %}{% set ns.d = {'get': ns.d.get} %}{% endfor %}");
+  EXPECT_NE(msg.find("nesting exceeds"), std::string::npos) << msg;
+}
+
 TEST(JinjaTemplate, ParseOnceRenderMany) {
   JinjaTemplate t("{% for m in messages %}{{ m.role }}:{{ m.content }};{% endfor %}{{ suffix|default('') }}", "chat");
   EXPECT_EQ(t.name(), "chat");
@@ -143,7 +165,8 @@ TEST(JinjaTemplate, VariablesMustBeAnObject) {
 }
 
 TEST(JinjaTemplate, JsonNumbersKeepTheirType) {
-  // ints stay ints (3, not 3.0) and floats stay floats (2.0), as json.loads gives them to Python.
+  // ints stay ints (3, not 3.0) and floats stay floats (2.0), as json.loads gives them to Python;
+  // integers beyond 64 bits become floats (Python would keep them exact).
   EXPECT_EQ(JinjaTemplate("{{ a }} {{ b }} {{ c }} {{ a / 2 }} {{ big }}").render(ojson::parse(R"({"a": 3, "b": 2.0, "c": -1e-7, "big": 18446744073709551615})")),
             "3 2.0 -1e-07 1.5 1.8446744073709552e+19");
 }
