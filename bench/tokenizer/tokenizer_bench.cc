@@ -1,7 +1,9 @@
-// tokenizer_bench <tokenizer.json> <text file> [repeats]: prints JSON with load and encode
-// timings (single-threaded) for bench_tokenizer.py to compare against HF tokenizers.
+// tokenizer_bench <tokenizer.json> <text file> [repeats] [ids.bin]: prints JSON with load and
+// encode timings (single-threaded, encode best of `repeats`) for bench_tokenizer.py to compare
+// against HF tokenizers; writes the ids as little-endian int32 to ids.bin when given.
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "autolm/error.h"
@@ -21,13 +23,15 @@ int main(int argc, char** argv) {
     double load_s = std::chrono::duration<double>(clock::now() - t0).count();
     std::string text = autolm::read_text_file(argv[2]);
     double best = 1e30;
-    size_t n = 0;
+    std::vector<int32_t> ids;
     for (int r = 0; r < repeats; ++r) {
       auto t1 = clock::now();
-      auto ids = tok->encode(text, false);
+      ids = tok->encode(text, false);
       best = std::min(best, std::chrono::duration<double>(clock::now() - t1).count());
-      n = ids.size();
     }
+    size_t n = ids.size();
+    if (argc > 4)
+      std::ofstream(argv[4], std::ios::binary).write(reinterpret_cast<const char*>(ids.data()), n * sizeof(int32_t));
     std::printf("{\"load_s\": %.6f, \"encode_s\": %.6f, \"tokens\": %zu, \"bytes\": %zu}\n", load_s, best, n, text.size());
   } catch (const autolm::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -121,7 +121,10 @@ TEST(JinjaLimits, DeepValuesAreErrorsNotCrashes) {
   autolm::JinjaRenderOptions big;
   big.max_iterations = 2'000'000;
   EXPECT_EQ(JinjaTemplate("{% set ns = namespace(x=none) %}{% for i in range(100000) %}{% set ns.x = namespace(x=ns.x) %}{% endfor %}"
-                          "{% set c = namespace(c=cycler(0)) %}{% for i in range(100000) %}{% set c.c = cycler(c.c) %}{% endfor %}ok")
+                          "{% set c = namespace(c=cycler(0)) %}{% for i in range(100000) %}{% set c.c = cycler(c.c) %}{% endfor %}"
+                          "{% set ns.x = none %}{% set c.c = none %}"  // dropped mid-render
+                          "{% set m = namespace(prev=none) %}{% for i in range(100000) %}{% set p = m.prev %}"
+                          "{% macro f() %}{{ p }}{% endmacro %}{% set m.prev = f %}{% endfor %}{% set m.prev = none %}ok")
                 .render({}, big),
             "ok");
   msg = error_of("{% set ns = namespace(d={}) %}{% for i in range(5000) %}{% set ns.d = {'get': ns.d.get} %}{% endfor %}");

@@ -1,6 +1,7 @@
 // The `autolm` executable, run as a user would: output formats, exit codes, error messages.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -19,10 +20,11 @@ struct CliResult {
 
 // Runs the CLI with `args` (shell-quoted by the caller); stdout and stderr captured apart.
 CliResult run(const std::string& args, const std::string& stdin_text = "") {
-  const std::string err_file = ::testing::TempDir() + "autolm_cli_stderr.txt";
+  const std::string tag = std::to_string(::getpid());
+  const std::string err_file = ::testing::TempDir() + "autolm_cli_stderr_" + tag + ".txt";
   std::string cmd = std::string(AUTOLM_CLI) + " " + args + " 2>" + err_file;
   if (!stdin_text.empty()) {
-    const std::string in_file = ::testing::TempDir() + "autolm_cli_stdin.txt";
+    const std::string in_file = ::testing::TempDir() + "autolm_cli_stdin_" + tag + ".txt";
     std::ofstream(in_file) << stdin_text;
     cmd += " <" + in_file;
   } else {
@@ -181,7 +183,7 @@ TEST(CliChat, ReplAnswersAddition) {
 }
 
 TEST(CliChat, OneShotMessagesAndRender) {
-  const std::string file = ::testing::TempDir() + "autolm_chat_messages.json";
+  const std::string file = ::testing::TempDir() + "autolm_chat_messages_" + std::to_string(::getpid()) + ".json";
   std::ofstream(file) << R"([{"role": "user", "content": "What is 12 + 30?"}])";
   CliResult r = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny --messages " + file);
   ASSERT_EQ(r.code, 0) << r.err;
