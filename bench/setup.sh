@@ -7,17 +7,20 @@
 #   bench/setup.sh --no-llama      # skip llama-cpp-python (long source build)
 #
 # Environment:
-#   AUTOLM_BENCH_VENV   venv path (default $HOME/.cache/autolm-bench/venv)
+#   AUTOLM_BENCH_CACHE  cache dir: venv, models, conversions, llama.cpp converter
+#                       (default $HOME/.cache/autolm-bench)
+#   AUTOLM_BENCH_VENV   venv path (default $AUTOLM_BENCH_CACHE/venv)
 #   PYTHON              interpreter used to create the venv (default python3)
 #   LLAMA_BUILD_JOBS    parallel jobs for the llama.cpp build (default 2)
 set -u
-VENV="${AUTOLM_BENCH_VENV:-$HOME/.cache/autolm-bench/venv}"
+CACHE="${AUTOLM_BENCH_CACHE:-$HOME/.cache/autolm-bench}"
+VENV="${AUTOLM_BENCH_VENV:-$CACHE/venv}"
 PY="${PYTHON:-python3}"
 WITH_LLAMA=1
 for a in "$@"; do
   case "$a" in
     --no-llama) WITH_LLAMA=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -36,10 +39,8 @@ status=0
 # torch: prefer the small CPU-only wheel when its index is reachable; otherwise
 # plain PyPI (a CUDA build, which runs fine on CPU, just larger).
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
-  if timeout 10 "$VENV/bin/python" - <<'EOF' 2>/dev/null
-import urllib.request; urllib.request.urlopen("https://download.pytorch.org/whl/cpu/", timeout=8)
-EOF
-  then
+  if timeout 10 "$VENV/bin/python" -c \
+      'import urllib.request; urllib.request.urlopen("https://download.pytorch.org/whl/cpu/", timeout=8)' 2>/dev/null; then
     log "installing torch (CPU wheel index)"
     "${PIP[@]}" torch --index-url https://download.pytorch.org/whl/cpu || status=1
   else
@@ -49,14 +50,34 @@ EOF
 fi
 
 log "installing numpy transformers safetensors sentencepiece ctranslate2 gguf"
-"${PIP[@]}" numpy transformers safetensors sentencepiece protobuf ctranslate2 gguf psutil || status=1
+"${PIP[@]}" numpy transformers safetensors sentencepiece protobuf ctranslate2 gguf || status=1
 
 if [ "$WITH_LLAMA" = 1 ]; then
+  # The sdist carries llama.cpp's sources, including convert_hf_to_gguf.py + conversion/ +
+  # gguf-py/, which bench/gguf_convert.py uses: keep those under $CACHE/llama.cpp.
+  SDIST_DIR="$CACHE/sdist"
+  mkdir -p "$SDIST_DIR"
+  SDIST=$(ls "$SDIST_DIR"/llama_cpp_python-*.tar.gz 2>/dev/null | tail -1)
+  if [ -z "$SDIST" ]; then
+    log "downloading the llama-cpp-python sdist"
+    "$VENV/bin/python" -m pip download -q --no-deps --no-binary :all: llama-cpp-python -d "$SDIST_DIR" || status=1
+    SDIST=$(ls "$SDIST_DIR"/llama_cpp_python-*.tar.gz 2>/dev/null | tail -1)
+  fi
+  if [ -n "$SDIST" ] && [ ! -f "$CACHE/llama.cpp/convert_hf_to_gguf.py" ]; then
+    top=$(basename "$SDIST" .tar.gz)
+    tmp=$(mktemp -d)
+    tar xzf "$SDIST" -C "$tmp" --wildcards "$top/vendor/llama.cpp/convert_hf_to_gguf.py" \
+        "$top/vendor/llama.cpp/conversion/*" "$top/vendor/llama.cpp/gguf-py/*" &&
+      mkdir -p "$CACHE/llama.cpp" && cp -r "$tmp/$top/vendor/llama.cpp/." "$CACHE/llama.cpp/" ||
+      { log "could not unpack llama.cpp's converter"; status=1; }
+    rm -rf "$tmp"
+  fi
   if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
     log "building llama-cpp-python from source (llama.cpp, CPU only; takes a while)"
     CMAKE_BUILD_PARALLEL_LEVEL="${LLAMA_BUILD_JOBS:-2}" \
     CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=ON -DGGML_CUDA=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
-      "${PIP[@]}" --no-cache-dir llama-cpp-python || { log "llama-cpp-python failed (reported as n/a)"; status=1; }
+      "${PIP[@]}" --no-cache-dir "${SDIST:-llama-cpp-python}" ||
+      { log "llama-cpp-python failed (the benchmark reports it as n/a)"; status=1; }
   fi
 fi
 

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "autolm/chat.h"
+
 namespace autolm {
 
 // One encoded text. offsets are Python character (code point) offsets into the input text
@@ -70,6 +72,16 @@ class Tokenizer {
   bool add_bos_token() const { return add_bos_; }
   bool add_eos_token() const { return add_eos_; }
   bool clean_up_tokenization_spaces() const { return clean_up_; }
+
+  // transformers' apply_chat_template(messages, tokenize=False, ...): the folder's chat
+  // template (chat_template.jinja, tokenizer_config.json "chat_template", chat_template.json),
+  // rendered with this tokenizer's special-token variables. Error if the folder has none.
+  std::string apply_chat_template(const nlohmann::ordered_json& messages,
+                                  const ChatTemplateOptions& options = {}) const;
+  // The same rendering tokenized as transformers does it (no special tokens added: the
+  // template writes them itself).
+  std::vector<int32_t> apply_chat_template_ids(const nlohmann::ordered_json& messages,
+                                               const ChatTemplateOptions& options = {}) const;
 
   int64_t model_max_length() const { return model_max_length_; }
   std::string padding_side() const { return padding_side_; }

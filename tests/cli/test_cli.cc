@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "fixtures.h"
@@ -203,6 +204,37 @@ TEST(CliChat, NoTemplateIsNotMadeUp) {
   CliResult t5 = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/t5-numbers", "spell: 4021\n");
   ASSERT_EQ(t5.code, 0) << t5.err;
   EXPECT_EQ(t5.out, "four thousand twenty-one\n");
+}
+
+}  // namespace
+}  // namespace autolm
+
+namespace autolm {
+namespace {
+
+// --task applies config.json task_specific_params: the prefix and its generation settings.
+TEST(CliTask, PrefixAndSettingsFromTaskSpecificParams) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("autolm-task-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::copy(std::string(AUTOLM_SOURCE_DIR) + "/models/t5-numbers", dir);
+  auto cfg = load_json_file((dir / "config.json").string());
+  cfg["task_specific_params"] = {{"spell", {{"prefix", "spell: "}, {"max_new_tokens", 2}}},
+                                 {"dates", {{"prefix", "date: "}}}};
+  std::ofstream(dir / "config.json") << cfg.dump();
+  CliResult r = run("generate " + dir.string() + " --task dates 2024-03-05");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "March 5, 2024\n");
+  // The task's max_new_tokens (2) cuts the answer; a flag still overrides it.
+  CliResult short_run = run("generate " + dir.string() + " --task spell 4021 --json");
+  ASSERT_EQ(short_run.code, 0) << short_run.err;
+  EXPECT_EQ(nlohmann::json::parse(short_run.out)["new_tokens"][0].size(), 3u);  // start + 2 tokens
+  CliResult full = run("generate " + dir.string() + " --task spell 4021 --max-new-tokens 32");
+  EXPECT_EQ(full.out, "four thousand twenty-one\n");
+  CliResult unknown = run("generate " + dir.string() + " --task summarization hello");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.err.find("spell"), std::string::npos) << unknown.err;  // lists the known tasks
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -27,29 +27,25 @@ struct ChatOpts {
   int max_new_tokens = 0;
 };
 
-nlohmann::json special_tokens(const Tokenizer& tok) {
-  nlohmann::json j = nlohmann::json::object();
-  if (tok.bos_token()) j["bos_token"] = *tok.bos_token();
-  if (tok.eos_token()) j["eos_token"] = *tok.eos_token();
-  if (tok.unk_token()) j["unk_token"] = *tok.unk_token();
-  if (tok.pad_token()) j["pad_token"] = *tok.pad_token();
-  return j;
-}
+using ojson = nlohmann::ordered_json;  // messages keep their key order, as Python dicts do
 
 // One chat session: template (may be absent for seq2seq instruction mode), model, tokenizer.
 class ChatSession {
  public:
-  ChatSession(const ChatOpts& o, std::shared_ptr<const Tokenizer> tok, std::optional<std::string> tmpl)
-      : opts_(o), tok_(std::move(tok)), template_(std::move(tmpl)) {}
+  ChatSession(const ChatOpts& o, std::shared_ptr<const Tokenizer> tok, const std::optional<std::string>& source)
+      : opts_(o), tok_(std::move(tok)), special_(special_tokens_from_config(ojson::parse(tok_->tokenizer_config().dump()))) {
+    if (source) template_.emplace(*source, o.template_file.empty() ? o.dir + " chat template" : o.template_file);
+  }
 
-  std::string render(const nlohmann::json& messages) const {
+  // Parsed once, rendered every turn.
+  std::string render(const ojson& messages) const {
     ChatTemplateOptions options;
     options.add_generation_prompt = true;
-    return render_chat_template(*template_, messages, options, special_tokens(*tok_));
+    return template_->render(messages, options, special_);
   }
 
   // Generates the assistant's reply to `messages`, streaming it to stdout when `stream`.
-  std::string reply(const nlohmann::json& messages, bool stream) {
+  std::string reply(const ojson& messages, bool stream) {
     if (!model_) {
       model_ = load_with_class(opts_.dir, opts_.cls, opts_.dtype);
       config_ = GenerationConfig::for_model(*model_);
@@ -82,13 +78,19 @@ class ChatSession {
  private:
   const ChatOpts& opts_;
   std::shared_ptr<const Tokenizer> tok_;
-  std::optional<std::string> template_;
+  ojson special_;
+  std::optional<ChatTemplate> template_;
   std::shared_ptr<const Model> model_;
   GenerationConfig config_;
 };
 
-nlohmann::json load_messages(const std::string& path) {
-  nlohmann::json j = load_json_file(path);
+ojson load_messages(const std::string& path) {
+  ojson j;
+  try {
+    j = ojson::parse(read_text_file(path));
+  } catch (const ojson::parse_error& e) {
+    throw Error(ErrorKind::kInvalidInput, path + ": malformed JSON: " + e.what());
+  }
   if (!j.is_array()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON list of {\"role\", \"content\"} messages");
   for (size_t i = 0; i < j.size(); ++i)
     if (!j[i].is_object() || !j[i].contains("role") || !j[i].contains("content"))
@@ -122,12 +124,12 @@ void add_chat_command(CLI::App& app, int& rc) {
       std::cerr << "note: " << o->dir << " has no chat template; encoder-decoder instruction mode: "
                 << "each message is the encoder input\n";
     }
-    nlohmann::json history = nlohmann::json::array();
+    ojson history = ojson::array();
     if (!o->system.empty()) history.push_back({{"role", "system"}, {"content", o->system}});
     ChatSession session(*o, tok, tmpl);
 
     if (!o->messages_file.empty() || o->render) {
-      nlohmann::json messages = history;
+      ojson messages = history;
       if (!o->messages_file.empty())
         for (auto& m : load_messages(o->messages_file)) messages.push_back(m);
       if (o->render) {
@@ -156,7 +158,7 @@ void add_chat_command(CLI::App& app, int& rc) {
       if (line.empty()) continue;
       history.push_back({{"role", "user"}, {"content", line}});
       g_chat_interrupted = false;
-      std::string reply = session.reply(tmpl ? history : nlohmann::json::array({history.back()}), !o->no_stream);
+      std::string reply = session.reply(tmpl ? history : ojson::array({history.back()}), !o->no_stream);
       if (o->no_stream) std::cout << reply;
       std::cout << "\n" << std::flush;
       if (tmpl) history.push_back({{"role", "assistant"}, {"content", reply}});

@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+"""autolm side-by-side benchmark: one command, see docs/PERFORMANCE.md.
+
+    bench/run.py --models gpt2,t5-small,SmolLM2-135M --rounds 3
+
+For each model (random weights at real shapes, written by bench/make_models.py) and each engine
+(autolm, transformers+torch, CTranslate2 float32/int8, llama.cpp F32/F16/Q8_0 for decoder-only
+shapes) it runs the workloads in a fresh process per (engine, round), engines alternating and
+their order rotating every round, then reports medians, ratios against autolm measured in the
+same run, and each batch-1 decode figure as a fraction of the memory-bandwidth roofline
+(tokens/s x bytes of weights read per token / STREAM triad bandwidth), the machine's ceilings
+(triad, sgemm) being measured in the same run. Writes bench/results/<date>.json and .md.
+
+This script needs only the Python standard library; the engines run in the benchmark venv
+(bench/setup.sh) and the autolm binary from --build-dir (built here when missing).
+"""
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CACHE = Path(os.environ.get("AUTOLM_BENCH_CACHE", Path.home() / ".cache/autolm-bench"))
+VENV = Path(os.environ.get("AUTOLM_BENCH_VENV", CACHE / "venv"))
+SEQ2SEQ = {"t5", "mt5", "bart", "mbart", "marian"}
+ALL_ENGINES = ["autolm", "transformers", "ct2-float32", "ct2-int8", "llama.cpp-F32", "llama.cpp-F16", "llama.cpp-Q8_0"]
+# Bytes per weight as each engine stores it (Q8_0: 32 int8 + one fp16 scale per block).
+BYTES_PER_PARAM = {"autolm": 4.0, "transformers": 4.0, "ct2-float32": 4.0, "ct2-int8": 1.0,
+                   "llama.cpp-F32": 4.0, "llama.cpp-F16": 2.0, "llama.cpp-Q8_0": 34 / 32}
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def sh(cmd, env=None, timeout=None, cwd=None):
+    return subprocess.run(cmd, env=env, timeout=timeout, cwd=cwd, capture_output=True, text=True)
+
+
+def thread_env(threads):
+    env = dict(os.environ)
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS"):
+        env[k] = str(threads)
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    env["TRANSFORMERS_VERBOSITY"] = "error"
+    env["PYTHONWARNINGS"] = "ignore"
+    return env
+
+
+def tail(text, n=400):
+    text = (text or "").strip().replace("\n", " | ")
+    return text[-n:]
+
+
+# ------------------------------------------------------------------------------ preparation
+def build_autolm(build_dir: Path):
+    exe = build_dir / "autolm_bench"
+    roof = build_dir / "autolm_roofline"
+    if exe.exists() and roof.exists():
+        return exe, roof
+    log(f"building autolm_bench in {build_dir}")
+    r = sh(["cmake", "-S", str(ROOT), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
+            "-DAUTOLM_BUILD_TESTS=OFF", "-DAUTOLM_BUILD_BENCH=ON"])
+    if r.returncode:
+        sys.exit(f"cmake configure failed: {tail(r.stderr)}")
+    r = sh(["cmake", "--build", str(build_dir), "--target", "autolm_bench", "autolm_roofline", "-j2"])
+    if r.returncode:
+        sys.exit(f"build failed: {tail(r.stdout + r.stderr, 2000)}")
+    return exe, roof
+
+
+def venv_python():
+    py = VENV / "bin" / "python"
+    return py if py.exists() else None
+
+
+def machine_info(threads, build_dir):
+    info = {"date": dt.datetime.now().isoformat(timespec="seconds"), "threads": threads,
+            "platform": platform.platform(), "logical_cpus": os.cpu_count()}
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        flags = next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split()
+        info["simd"] = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile") if f in flags]
+    except Exception:
+        pass
+    try:
+        lscpu = sh(["lscpu"]).stdout
+        for line in lscpu.splitlines():
+            k, _, v = line.partition(":")
+            if k.strip() in ("L2 cache", "L3 cache", "Model name", "Thread(s) per core"):
+                info[k.strip()] = v.strip()
+    except Exception:
+        pass
+    info["mem_total_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    v = {}
+    r = sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = sh(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"]).stdout.strip()
+    v["autolm"] = (r.stdout.strip() or "?") + ("+dirty" if dirty else "")
+    v["g++"] = sh(["g++", "-dumpfullversion"]).stdout.strip()
+    cache = build_dir / "CMakeCache.txt"
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            if line.startswith("BLAS_LIBRARIES") or line.startswith("CMAKE_CXX_FLAGS_RELEASE"):
+                k, _, val = line.partition("=")
+                v[k.split(":")[0]] = val
+    r = sh(["bash", "-c", "dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || dpkg-query -W -f='${Version}' libopenblas0"])
+    v["openblas"] = r.stdout.strip() or "?"
+    py = venv_python()
+    if py:
+        code = ("import importlib,json;d={}\n"
+                "for m in ['torch','transformers','ctranslate2','llama_cpp','numpy']:\n"
+                "  try: d[m]=importlib.import_module(m).__version__\n"
+                "  except Exception as e: d[m]='n/a'\n"
+                "print(json.dumps(d))")
+        r = sh([str(py), "-c", code])
+        try:
+            v.update(json.loads(r.stdout))
+        except Exception:
+            pass
+        v["python"] = sh([str(py), "-c", "import sys;print(sys.version.split()[0])"]).stdout.strip()
+    exe = build_dir / "autolm_bench"
+    if exe.exists():
+        v["autolm_bench_built"] = dt.datetime.fromtimestamp(exe.stat().st_mtime).isoformat(timespec="minutes")
+    info["versions"] = v
+    return info
+
+
+def roofline(roof_exe, threads, reps=3):
+    runs = []
+    for _ in range(reps):
+        r = sh([str(roof_exe)], env=thread_env(threads), timeout=300)
+        if r.returncode == 0:
+            runs.append(json.loads(r.stdout))
+    if not runs:
+        return {"error": "autolm_roofline failed"}
+    out = {"triad_GBps": max(x["triad_GBps"] for x in runs), "read_GBps": max(x.get("read_GBps", 0) for x in runs),
+           "sgemm_GFLOPs": max(x["sgemm_GFLOPs"] for x in runs),
+           "triad_GBps_runs": [x["triad_GBps"] for x in runs], "sgemm_GFLOPs_runs": [x["sgemm_GFLOPs"] for x in runs]}
+    # The roofline's bandwidth: the better of the triad and the read-only stream (a decode step
+    # mostly reads weights).
+    out["bandwidth_GBps"] = max(out["triad_GBps"], out["read_GBps"])
+    return out
+
+
+def weights_read_per_token(folder: Path):
+    """Parameters a decode step reads: every decoder weight plus the LM head (vocab x d_model),
+    not the embedding lookups (one row), the encoder, nor cross-attention K/V projections
+    (computed once per source in every engine). Read from the safetensors header only."""
+    total = 0
+    cfg = json.loads((folder / "config.json").read_text())
+    s2s = cfg["model_type"] in SEQ2SEQ
+    skip = ("embed_tokens", "wte.", "wpe.", "shared.", "embed_positions", "lm_head.", "final_logits_bias")
+    cross_kv = ("encoder_attn.k_proj", "encoder_attn.v_proj", "EncDecAttention.k.", "EncDecAttention.v.")
+    for f in folder.glob("*.safetensors"):
+        with open(f, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(n))
+        for name, meta in header.items():
+            if name == "__metadata__":
+                continue
+            if any(s in name for s in skip):
+                continue
+            if s2s and (name.startswith("model.encoder.") or name.startswith("encoder.") or any(c in name for c in cross_kv)):
+                continue
+            count = 1
+            for d in meta["shape"]:
+                count *= d
+            total += count
+    d_model = cfg.get("d_model") or cfg.get("hidden_size") or cfg.get("n_embd")
+    return total + int(cfg["vocab_size"]) * int(d_model)
+
+
+def make_prompts(folder: Path, prompt_len, batch, seed, path: Path):
+    cfg = json.loads((folder / "config.json").read_text())
+    special = set()
+    for k in ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"):
+        v = cfg.get(k)
+        for x in (v if isinstance(v, list) else [v]):
+            if x is not None:
+                special.add(int(x))
+    rng = random.Random(seed)
+    hi = int(cfg["vocab_size"]) - 8
+
+    def row():
+        out = []
+        while len(out) < prompt_len:
+            t = rng.randrange(16, hi)
+            if t not in special:
+                out.append(t)
+        return out
+    path.write_text(json.dumps({"greedy": [row()], "batch": [row() for _ in range(batch)]}))
+
+
+def prepare_peers(name, folder: Path, engines, seq2seq, py):
+    """Converted models per engine: {engine: path} or {engine: 'n/a (reason)'}."""
+    out = {}
+    if py is None:
+        for e in engines:
+            if e != "autolm":
+                out[e] = f"n/a (no benchmark venv at {VENV}; run bench/setup.sh)"
+        return out
+    env = thread_env(2)
+    for e in engines:
+        if e == "autolm":
+            out[e] = str(folder)
+        elif e == "transformers":
+            r = sh([str(py), "-c", "import torch, transformers"], env=env)
+            out[e] = str(folder) if r.returncode == 0 else f"n/a (import failed: {tail(r.stderr, 120)})"
+        elif e.startswith("ct2-"):
+            q = e.split("-", 1)[1]
+            dst = CACHE / "ct2" / f"{name}-{q}"
+            if not (dst / "model.bin").exists():
+                conv = VENV / "bin" / "ct2-transformers-converter"
+                if not conv.exists():
+                    out[e] = "n/a (ctranslate2 not installed)"
+                    continue
+                log(f"{name}: converting to CTranslate2 {q}")
+                r = sh([str(conv), "--model", str(folder), "--output_dir", str(dst), "--quantization", q, "--force"],
+                       env=env, timeout=1800)
+                if r.returncode:
+                    out[e] = f"n/a (ct2 conversion failed: {tail(r.stderr, 160)})"
+                    continue
+            out[e] = str(dst)
+        elif e.startswith("llama.cpp-"):
+            if seq2seq:
+                out[e] = "n/a (llama.cpp: decoder-only shapes only)"
+                continue
+            r = sh([str(py), "-c", "import llama_cpp"], env=env)
+            if r.returncode:
+                out[e] = f"n/a (llama-cpp-python not installed: {tail(r.stderr, 100)})"
+                continue
+            q = e.split("-", 1)[1]
+            dst = CACHE / "gguf" / f"{name}-{q}.gguf"
+            if not dst.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                log(f"{name}: converting to GGUF {q}")
+                tmp = dst.with_suffix(".tmp.gguf")
+                r = sh([str(py), str(HERE / "gguf_convert.py"), str(folder), str(tmp), "--outtype", q.lower()],
+                       env=env, timeout=1800)
+                if r.returncode or not tmp.exists():
+                    out[e] = f"n/a (GGUF conversion failed: {tail(r.stderr, 160)})"
+                    continue
+                tmp.rename(dst)
+            out[e] = str(dst)
+    return out
+
+
+# ------------------------------------------------------------------------------ running
+def run_engine(engine, path, exe, py, prompts, threads, new_tokens, workloads, timeout):
+    if engine == "autolm":
+        cmd = [str(exe), path, "--prompts", str(prompts), "--new-tokens", str(new_tokens),
+               "--workloads", ",".join(workloads)]
+    else:
+        kind = "transformers" if engine == "transformers" else ("ct2" if engine.startswith("ct2") else "llama.cpp")
+        cmd = [str(py), str(HERE / "peers.py"), "--engine", kind, "--model", path, "--prompts", str(prompts),
+               "--threads", str(threads), "--new-tokens", str(new_tokens), "--workloads", ",".join(workloads)]
+        if kind == "ct2":
+            cmd += ["--compute-type", engine.split("-", 1)[1]]
+    t0 = time.time()
+    load_before = os.getloadavg()[0]
+    try:
+        r = sh(cmd, env=thread_env(threads), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout}s"}
+    if r.returncode:
+        return {"error": f"exit {r.returncode}: {tail(r.stderr, 300)}"}
+    try:
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+    except Exception:
+        return {"error": f"bad output: {tail(r.stdout, 200)}"}
+    res["wall_s"] = time.time() - t0
+    res["loadavg_1m_before"] = load_before  # other work on the machine (the run is not isolated)
+    return res
+
+
+METRICS = {  # (workload, key) -> column
+    ("", "load_s"): "load_s",
+    ("", "load_to_first_token_s"): "cold_first_token_s",
+    ("greedy", "peak_rss_mb"): "peak_rss_mb",
+    ("greedy", "ttft_s"): "ttft_s",
+    ("greedy", "decode_tok_s"): "greedy_tok_s",
+    ("beam4", "throughput_tok_s"): "beam4_tok_s",
+    ("batch8", "throughput_tok_s"): "batch8_tok_s",
+}
+
+
+def summarize(rounds_results, new_tokens):
+    """Median of each metric over the rounds that succeeded; a workload whose token count is
+    short (an engine that stopped early) is dropped."""
+    vals = {}
+    errors = []
+    for res in rounds_results:
+        if "error" in res:
+            errors.append(res["error"])
+            continue
+        for (wl, key), col in METRICS.items():
+            src = res if not wl else res.get("workloads", {}).get(wl)
+            if not src:
+                continue
+            if "error" in src:
+                errors.append(f"{wl}: {src['error']}")
+                continue
+            if wl and src.get("new_tokens", new_tokens) != new_tokens and key != "peak_rss_mb":
+                errors.append(f"{wl}: generated {src.get('new_tokens')} tokens, not {new_tokens}")
+                continue
+            if key in src:
+                vals.setdefault(col, []).append(src[key])
+    out = {col: statistics.median(v) for col, v in vals.items()}
+    out["rounds_ok"] = sum(1 for r in rounds_results if "error" not in r)
+    out["spread"] = {col: [round(min(v), 4), round(max(v), 4)] for col, v in vals.items()}
+    if errors:
+        out["errors"] = sorted(set(errors))
+    return out
+
+
+def fmt(x, digits=1):
+    if x is None:
+        return "—"
+    if isinstance(x, str):
+        return x
+    return f"{x:.{digits}f}"
+
+
+def ratio(a, b, higher_better=True):
+    if a is None or b is None or a == 0 or b == 0:
+        return None
+    return a / b if higher_better else b / a
+
+
+def markdown(report):
+    m = report["machine"]
+    v = m["versions"]
+    roof = report["roofline"]
+    L = []
+    L.append(f"# autolm benchmark {m['date']}\n")
+    L.append(f"- CPU: {m.get('cpu', '?')} ({m['logical_cpus']} logical CPUs, SIMD: {', '.join(m.get('simd', []))}), "
+             f"{m['mem_total_gb']} GiB; **{m['threads']} threads for every engine**")
+    L.append("- Versions: " + ", ".join(f"{k} {v[k]}" for k in
+             ("autolm", "autolm_bench_built", "CMAKE_CXX_FLAGS_RELEASE", "g++", "openblas", "torch", "transformers", "ctranslate2", "llama_cpp", "python") if k in v))
+    L.append(f"- Ceilings measured in this run: STREAM triad **{fmt(roof.get('triad_GBps'))} GB/s**, "
+             f"read-only stream {fmt(roof.get('read_GBps'))} GB/s (roofline uses {fmt(roof.get('bandwidth_GBps'))}), "
+             f"OpenBLAS sgemm 2048³ **{fmt(roof.get('sgemm_GFLOPs'))} GFLOP/s** ({m['threads']} threads)")
+    a = report["args"]
+    L.append(f"- Workloads: prompt/source {a['prompt_len']} random token ids, {a['new_tokens']} new tokens forced "
+             f"(min = max new tokens); greedy batch 1, beam 4 (seq2seq), greedy batch {a['batch']}; "
+             f"median of {a['rounds']} rounds, engines alternating in rotating order, one process per run\n")
+    L.append("Columns: **decode tok/s** = batch-1 greedy tokens/s after the first token; **× autolm** = that "
+             "engine's speed ÷ autolm's (>1: the peer is faster); **roofline** = decode tok/s × bytes of weights "
+             "read per token ÷ measured bandwidth; **TTFT** = prompt/encoder + first token (warm); **beam4 / batch8** = "
+             "generated tokens/s; **load** = load call; **cold 1st tok** = process-level load + first token; "
+             "**RSS** = peak resident MB after the batch-1 run.\n")
+    for name, mr in report["models"].items():
+        info = mr["info"]
+        L.append(f"## {name} ({info['model_type']}, {info['parameters_m']:.1f}M parameters, "
+                 f"{info['decode_params_m']:.1f}M read per decode step)\n")
+        L.append("| engine | decode tok/s | × autolm | roofline | TTFT ms | beam4 tok/s | × autolm | batch8 tok/s | × autolm | load s | cold 1st tok s | RSS MB |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        base = mr["engines"].get("autolm", {})
+        for eng, s in mr["engines"].items():
+            if isinstance(s, str):
+                L.append(f"| {eng} | {s} |" + " |" * 11)
+                continue
+            g = s.get("greedy_tok_s")
+            roofv = s.get("roofline_fraction")
+            cells = [eng, fmt(g), fmt(ratio(g, base.get("greedy_tok_s")), 2) if eng != "autolm" else "1.00",
+                     f"{roofv*100:.0f}%" if roofv is not None else "—",
+                     fmt(s["ttft_s"] * 1000, 0) if s.get("ttft_s") is not None else "—",
+                     fmt(s.get("beam4_tok_s")) if mr["seq2seq"] else "n/a",
+                     (fmt(ratio(s.get("beam4_tok_s"), base.get("beam4_tok_s")), 2) if eng != "autolm" else "1.00") if mr["seq2seq"] else "",
+                     fmt(s.get("batch8_tok_s")) if s.get("batch8_tok_s") else "n/a",
+                     (fmt(ratio(s.get("batch8_tok_s"), base.get("batch8_tok_s")), 2) if eng != "autolm" else "1.00") if s.get("batch8_tok_s") else "",
+                     fmt(s.get("load_s"), 2), fmt(s.get("cold_first_token_s"), 2), fmt(s.get("peak_rss_mb"), 0)]
+            L.append("| " + " | ".join(cells) + " |")
+        errs = [(e, s["errors"]) for e, s in mr["engines"].items() if isinstance(s, dict) and s.get("errors")]
+        if errs:
+            L.append("")
+            for e, es in errs:
+                L.append(f"- {e}: " + "; ".join(es))
+        L.append("")
+    return "\n".join(L)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default="gpt2,t5-small,SmolLM2-135M")
+    ap.add_argument("--engines", default=",".join(ALL_ENGINES))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--prompt-len", type=int, default=128)
+    ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--workloads", default="greedy,beam4,batch8", help="beam4 runs on seq2seq shapes only")
+    ap.add_argument("--build-dir", default=str(ROOT / "build-bench"))
+    ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per engine process")
+    ap.add_argument("--shapes", default=str(ROOT.parent / "shared" / "bench" / "model_shapes.json"))
+    args = ap.parse_args()
+
+    exe, roof_exe = build_autolm(Path(args.build_dir))
+    py = venv_python()
+    engines = [e for e in args.engines.split(",") if e]
+    machine = machine_info(args.threads, Path(args.build_dir))
+    log(f"CPU {machine.get('cpu')}, {args.threads} threads; versions {machine['versions']}")
+    log("measuring the machine's ceilings (triad, sgemm)")
+    roof = roofline(roof_exe, args.threads)
+    log(f"triad {roof.get('triad_GBps')} GB/s, sgemm {roof.get('sgemm_GFLOPs')} GFLOP/s")
+    report = {"args": vars(args), "machine": machine, "roofline": roof, "models": {}}
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
+
+    for name in args.models.split(","):
+        log(f"=== {name}")
+        folder = CACHE / "models" / name
+        if not (folder / ".complete").exists():
+            if py is None:
+                sys.exit(f"no benchmark venv at {VENV}: run bench/setup.sh (or set AUTOLM_BENCH_VENV)")
+            r = subprocess.run([str(py), str(HERE / "make_models.py"), "--models", name, "--shapes", args.shapes,
+                                "--out", str(CACHE / "models")], env=thread_env(args.threads))
+            if r.returncode:
+                report["models"][name] = {"error": "make_models failed"}
+                continue
+        cfg = json.loads((folder / "config.json").read_text())
+        seq2seq = cfg["model_type"] in SEQ2SEQ
+        binfo = json.loads((folder / "bench_info.json").read_text())
+        decode_params = weights_read_per_token(folder)
+        info = {"model_type": cfg["model_type"], "parameters_m": binfo["parameters"] / 1e6,
+                "decode_params_m": decode_params / 1e6}
+        workloads = [w for w in args.workloads.split(",") if w != "beam4" or seq2seq]
+        prompts = CACHE / "prompts" / f"{name}-{args.prompt_len}-{args.batch}.json"
+        prompts.parent.mkdir(parents=True, exist_ok=True)
+        make_prompts(folder, args.prompt_len, args.batch, 1234, prompts)
+        paths = prepare_peers(name, folder, engines, seq2seq, py)
+        runnable = [e for e in engines if not str(paths.get(e, "n/a")).startswith("n/a")]
+        raw = {e: [] for e in runnable}
+        for rnd in range(args.rounds):
+            order = runnable[rnd % len(runnable):] + runnable[:rnd % len(runnable)] if runnable else []
+            for e in order:
+                res = run_engine(e, paths[e], exe, py, prompts, args.threads, args.new_tokens, workloads, args.timeout)
+                raw[e].append(res)
+                g = res.get("workloads", {}).get("greedy", {})
+                log(f"{name} round {rnd+1}/{args.rounds} {e}: " +
+                    (res["error"] if "error" in res else f"decode {g.get('decode_tok_s', 0):.2f} tok/s, "
+                     f"wall {res.get('wall_s', 0):.0f}s"))
+        engines_summary = {}
+        for e in engines:
+            if e not in raw:
+                engines_summary[e] = paths.get(e, "n/a")
+                continue
+            s = summarize(raw[e], args.new_tokens)
+            if s["rounds_ok"] == 0:
+                engines_summary[e] = "n/a (" + "; ".join(s.get("errors", ["failed"]))[:300] + ")"
+                continue
+            if s.get("greedy_tok_s") and roof.get("bandwidth_GBps"):
+                bpt = decode_params * BYTES_PER_PARAM[e]
+                s["bytes_per_token"] = bpt
+                s["roofline_tok_s"] = roof["bandwidth_GBps"] * 1e9 / bpt
+                s["roofline_fraction"] = s["greedy_tok_s"] * bpt / (roof["bandwidth_GBps"] * 1e9)
+            engines_summary[e] = s
+        report["models"][name] = {"info": info, "seq2seq": seq2seq, "engines": engines_summary, "raw": raw}
+        # Write after every model so that a long run leaves results behind.
+        (out_dir / f"{stamp}.json").write_text(json.dumps(report, indent=1))
+        (out_dir / f"{stamp}.md").write_text(markdown(report))
+    log("ceilings again after the run (drift check)")
+    report["roofline_after"] = roofline(roof_exe, args.threads, reps=2)
+    (out_dir / f"{stamp}.json").write_text(json.dumps(report, indent=1))
+    md = markdown(report)
+    (out_dir / f"{stamp}.md").write_text(md)
+    print(md)
+    log(f"wrote {out_dir / (stamp + '.json')} and .md")
+
+
+if __name__ == "__main__":
+    main()
