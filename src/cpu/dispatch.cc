@@ -11,7 +11,10 @@ const std::vector<KernelVariant>& available_kernels() {
     std::vector<KernelVariant> v = {{"scalar", rows_scalar}};
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) v.push_back({"avx2", rows_avx2});
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) v.push_back({"avx512", rows_avx512});
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+      v.push_back({"avx512", rows_avx512});
+      if (__builtin_cpu_supports("avx512vnni")) v.push_back({"avx512_vnni", rows_avx512_vnni, false});
+    }
     return v;
   }();
   return variants;

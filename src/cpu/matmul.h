@@ -22,10 +22,15 @@ void rows_avx2(const float* x, int64_t M, const TensorView& W, int64_t n0, int64
                bool accumulate);
 void rows_avx512(const float* x, int64_t M, const TensorView& W, int64_t n0, int64_t n1, float* y, int64_t ldy,
                  bool accumulate);
+// int8 weights × activations quantized per block of 32 (VNNI); other dtypes as rows_avx512.
+// Not bit-exact with the reference: activation rounding adds ≤ ½ step per block.
+void rows_avx512_vnni(const float* x, int64_t M, const TensorView& W, int64_t n0, int64_t n1, float* y, int64_t ldy,
+                      bool accumulate);
 
 struct KernelVariant {
-  std::string isa;  // "scalar" | "avx2" | "avx512"
+  std::string isa;  // "scalar" | "avx2" | "avx512" | "avx512_vnni"
   RowsKernel rows;
+  bool exact = true;  // false: int8 path quantizes activations (compare with a tolerance)
 };
 // Variants this CPU can run, best last.
 const std::vector<KernelVariant>& available_kernels();

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/thread_pool.h"
 #include "io/json_file.h"
 
 namespace autolm {
@@ -161,13 +162,17 @@ TensorView WeightStore::quantize_int8(const float* values, const Shape& shape) {
   converted_.emplace_back(size_t(rows));
   int8_t* q = quantized_.back().data();
   float* scales = converted_.back().data();
-  for (int64_t r = 0; r < rows; ++r) {
-    float amax = 0.f;
-    for (int64_t c = 0; c < cols; ++c) amax = std::max(amax, std::abs(values[r * cols + c]));
-    const float scale = amax > 0.f ? amax / 127.f : 1.f;
-    scales[r] = scale;
-    for (int64_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(std::lrint(values[r * cols + c] / scale));
-  }
+  ThreadPool::global().parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* v = values + r * cols;
+      float amax = 0.f;
+      for (int64_t c = 0; c < cols; ++c) amax = std::max(amax, std::abs(v[c]));
+      const float scale = amax > 0.f ? amax / 127.f : 1.f, inv = 1.f / scale;
+      scales[r] = scale;
+      // nearbyint rounds half to even like lrint, without the libm call per value.
+      for (int64_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(std::nearbyint(v[c] * inv));
+    }
+  });
   TensorView v;
   v.shape = shape;
   v.dtype = DType::kI8;

@@ -40,21 +40,22 @@ void single_threaded_blas() {
 void large_rows(const float* x, int64_t rows, const TensorView& W, float* y, bool accumulate) {
   const int64_t N = W.shape[0], K = W.shape[1];
   const float beta = accumulate ? 1.f : 0.f;
-  // Blocks of output rows: weights dequantized per block (bf16/f16/int8) are converted once
-  // and amortised over all input rows.
-  constexpr int64_t kBlock = 128;
-  const int64_t blocks = (N + kBlock - 1) / kBlock;
-  ThreadPool::global().parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t n0 = b * kBlock, nb = std::min(kBlock, N - n0);
-      const float* w = W.is_f32() ? W.data + n0 * K : nullptr;
-      if (!w) {
-        thread_local std::vector<float> block;
-        block.resize(size_t(kBlock * K));
-        cpu::dequantize_rows(W, n0, n0 + nb, block.data());
-        w = block.data();
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nb, K, 1.f, x, K, w, K, beta, y + n0, N);
+  // Each thread takes one contiguous slice of output rows (one sgemm, x packed once per
+  // thread). Non-float32 weights are dequantized block by block inside the slice, the
+  // conversion amortised over all input rows.
+  constexpr int64_t kBlock = 256;
+  ThreadPool::global().parallel_for(N, 64, [&](int64_t n0, int64_t n1) {
+    if (W.is_f32()) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n1 - n0, K, 1.f, x, K, W.data + n0 * K, K, beta,
+                  y + n0, N);
+      return;
+    }
+    thread_local std::vector<float> block;
+    block.resize(size_t(kBlock * K));
+    for (int64_t b = n0; b < n1; b += kBlock) {
+      const int64_t nb = std::min(kBlock, n1 - b);
+      cpu::dequantize_rows(W, b, b + nb, block.data());
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nb, K, 1.f, x, K, block.data(), K, beta, y + b, N);
     }
   });
 }

@@ -1,0 +1,80 @@
+// AVX-512 VNNI kernel for int8 weights (compiled with -mavx512vnni; used only when the CPU has
+// it): activations are quantized on the fly to int8 with one scale per block of 32 (as
+// llama.cpp's Q8_0 and CTranslate2's int8 GEMM do), so each 64 multiply-adds are one vpdpbusd
+// instead of 64 conversions + FMAs. Other weight dtypes use the plain AVX-512 kernel.
+#include <immintrin.h>
+
+#include <vector>
+
+#include "cpu/matmul.h"
+
+namespace autolm::cpu {
+
+namespace {
+
+constexpr int kBlock = 32;
+
+// One activation row quantized: |q| as u8 (vpdpbusd's unsigned operand), the sign of q as a
+// bit mask (applied to the weights instead), and the block scale repeated once per int32 lane
+// (each lane sums 4 consecutive products, so 8 lanes share a block).
+struct QuantizedRow {
+  std::vector<uint8_t> abs_q;     // (K_padded)
+  std::vector<uint64_t> neg;      // (K_padded / 64) sign masks
+  std::vector<float> lane_scale;  // (K_padded / 4)
+};
+
+// K is a multiple of 64 (checked by the caller). Vectorised: 32 values per block, two
+// 16-lane halves; rounding to nearest even as lrint does.
+void quantize_row(const float* x, int64_t K, QuantizedRow& r) {
+  r.abs_q.resize(K);
+  r.neg.resize(K / 64);
+  r.lane_scale.resize(K / 4);
+  const __m512 sign_bit = _mm512_set1_ps(-0.f);
+  for (int64_t b = 0; b < K; b += kBlock) {
+    const __m512 lo = _mm512_loadu_ps(x + b), hi = _mm512_loadu_ps(x + b + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign_bit, lo), _mm512_andnot_ps(sign_bit, hi)));
+    const float scale = amax / 127.f;
+    const __m512 inv = _mm512_set1_ps(amax > 0.f ? 127.f / amax : 0.f);
+    const __m512i qlo = _mm512_cvtps_epi32(_mm512_mul_ps(lo, inv)), qhi = _mm512_cvtps_epi32(_mm512_mul_ps(hi, inv));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(r.abs_q.data() + b), _mm512_cvtepi32_epi8(_mm512_abs_epi32(qlo)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(r.abs_q.data() + b + 16), _mm512_cvtepi32_epi8(_mm512_abs_epi32(qhi)));
+    const uint64_t neg = uint64_t(_mm512_movepi32_mask(qlo)) | (uint64_t(_mm512_movepi32_mask(qhi)) << 16);
+    const int shift = int(b % 64);
+    if (shift == 0) r.neg[b / 64] = neg;
+    else r.neg[b / 64] |= neg << shift;
+    _mm256_storeu_ps(r.lane_scale.data() + b / 4, _mm256_set1_ps(scale));
+  }
+}
+
+}  // namespace
+
+void rows_avx512_vnni(const float* x, int64_t M, const TensorView& W, int64_t n0, int64_t n1, float* y, int64_t ldy,
+                      bool accumulate) {
+  const int64_t K = W.shape[1];
+  if (W.dtype != DType::kI8 || K % 64 != 0) return rows_avx512(x, M, W, n0, n1, y, ldy, accumulate);
+  thread_local std::vector<QuantizedRow> rows;
+  if (rows.size() < size_t(M)) rows.resize(M);
+  for (int64_t m = 0; m < M; ++m) quantize_row(x + m * K, K, rows[m]);
+  const int8_t* Wq = static_cast<const int8_t*>(W.qdata);
+  for (int64_t n = n0; n < n1; ++n) {
+    const int8_t* wr = Wq + n * K;
+    for (int64_t m = 0; m < M; ++m) {
+      const QuantizedRow& r = rows[m];
+      __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+      for (int64_t k = 0; k < K; k += 64) {
+        const __m512i w = _mm512_loadu_si512(wr + k);
+        const __m512i a = _mm512_loadu_si512(r.abs_q.data() + k);
+        // w carries x's sign: Σ |x|·(±w) = Σ x·w.
+        const __m512i ws = _mm512_mask_sub_epi8(w, __mmask64(r.neg[k / 64]), _mm512_setzero_si512(), w);
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), a, ws);  // 16 lanes × 4 products
+        const __m512 scale = _mm512_loadu_ps(r.lane_scale.data() + k / 4);
+        if ((k / 64) % 2 == 0) acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc0);
+        else acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc1);
+      }
+      const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) * W.scales[n];
+      y[m * ldy + n] = accumulate ? y[m * ldy + n] + v : v;
+    }
+  }
+}
+
+}  // namespace autolm::cpu
