@@ -272,9 +272,8 @@ std::span<const float> BartFamilyModel::decode(std::span<const int32_t> ids, std
   for (; layer < decoder_layers_; ++layer) {
     const BartLayer& L = decoder_.layers[layer];
     sublayer(hidden, N, L.self_attn_layer_norm_w, L.self_attn_layer_norm_b, x, [&](const float* in, float* out) {
-      linear(in, N, L.self_attn.q, L.self_attn.q_b, q);
-      linear(in, N, L.self_attn.k, L.self_attn.k_b, k);
-      linear(in, N, L.self_attn.v, L.self_attn.v_b, v);
+      linear_fused(in, N, {{L.self_attn.q, L.self_attn.q_b, q}, {L.self_attn.k, L.self_attn.k_b, k},
+                           {L.self_attn.v, L.self_attn.v_b, v}});
       scatter_heads(k, B, T, H, hd, s.self_cache.k(layer, 0, 0), s.self_cache.max_len(), start);
       scatter_heads(v, B, T, H, hd, s.self_cache.v(layer, 0, 0), s.self_cache.max_len(), start);
       attention(self_spec, B, T, start, q, self_kv, start + T, attn);

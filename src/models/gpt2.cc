@@ -112,9 +112,7 @@ class GPT2Model final : public LoadedModel {
       const GPT2Block& L = blocks_[l];
       layer_index = l;
       layer_norm(hidden, N, E, L.ln_1_w, L.ln_1_b, eps_, x);
-      linear(x, N, L.q, L.q_b, q);
-      linear(x, N, L.k, L.k_b, k);
-      linear(x, N, L.v, L.v_b, v);
+      linear_fused(x, N, {{L.q, L.q_b, q}, {L.k, L.k_b, k}, {L.v, L.v_b, v}});
       for (int b = 0; b < B; ++b)
         for (int t = 0; t < T; ++t)
           for (int h = 0; h < n_head_; ++h) {

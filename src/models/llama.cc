@@ -210,9 +210,7 @@ std::span<const float> LlamaFamilyModel::decode(std::span<const int32_t> ids, st
     const RotaryEmbedding& rope = L.sliding ? *rope_sliding_ : *rope_full_;
     // --- self-attention
     norm(hidden, N, L.input_layernorm, x);
-    linear(x, N, L.q_proj, L.q_bias, q);
-    linear(x, N, L.k_proj, L.k_bias, k);
-    linear(x, N, L.v_proj, L.v_bias, v);
+    linear_fused(x, N, {{L.q_proj, L.q_bias, q}, {L.k_proj, L.k_bias, k}, {L.v_proj, L.v_bias, v}});
     for (int64_t n = 0; n < N; ++n) {
       float* qn = q + n * q_out;
       float* kn = k + n * kv_out;
@@ -245,8 +243,7 @@ std::span<const float> LlamaFamilyModel::decode(std::span<const int32_t> ids, st
     }
     // --- MLP: down(act(gate(x)) * up(x))
     norm(hidden, N, gemma_ ? L.pre_feedforward_layernorm : L.post_attention_layernorm, x);
-    linear(x, N, L.gate_proj, L.gate_bias, gate);
-    linear(x, N, L.up_proj, L.up_bias, up);
+    linear_fused(x, N, {{L.gate_proj, L.gate_bias, gate}, {L.up_proj, L.up_bias, up}});
     activate_gated(act_, gate, up, N * I);
     if (gemma_) {
       linear(up, N, L.down_proj, L.down_bias, x);

@@ -153,8 +153,8 @@ class T5Model final : public LoadedModel {
     float* h = s.ff.resize(N * d_ff_);  // (N, d_ff)
     if (gated_) {
       float* g = s.gate.resize(N * d_ff_);
-      linear(x, N, B.ff.wi_0, {}, g);
-      linear(x, N, B.ff.wi_1, {}, h);
+      const TensorView none;
+      linear_fused(x, N, {{B.ff.wi_0, none, g}, {B.ff.wi_1, none, h}});
       activate_gated(act_, g, h, N * d_ff_);
     } else {
       linear(x, N, B.ff.wi, {}, h);
@@ -244,9 +244,8 @@ std::span<const float> T5Model::decode(std::span<const int32_t> ids, std::span<c
     // Self-attention (causal, relative bias).
     float* x = s.x.resize(N * D);
     rms_norm(hidden, N, D, Bk.self_norm, eps_, x);
-    linear(x, N, Bk.self_attn.q, {}, q);
-    linear(x, N, Bk.self_attn.k, {}, k);
-    linear(x, N, Bk.self_attn.v, {}, v);
+    const TensorView none;
+    linear_fused(x, N, {{Bk.self_attn.q, none, q}, {Bk.self_attn.k, none, k}, {Bk.self_attn.v, none, v}});
     scatter_heads(k, B, T, num_heads_, d_kv_, s.self_cache.k(layer, 0, 0), s.self_cache.max_len(), start);
     scatter_heads(v, B, T, num_heads_, d_kv_, s.self_cache.v(layer, 0, 0), s.self_cache.max_len(), start);
     AttentionSpec self_spec{num_heads_, num_heads_, d_kv_, 1.f, true, 0, table, 2 * K + 1, K};

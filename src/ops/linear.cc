@@ -83,6 +83,42 @@ void linear_accumulate(const float* x, int64_t rows, const TensorView& W, const 
   gemm_nt(x, rows, W, bias, y, true);
 }
 
+void linear_fused(const float* x, int64_t rows, std::initializer_list<LinearOutput> outputs) {
+  if (rows > kSmallRows) {  // prefill: each GEMM is large enough to fill the threads itself
+    for (const auto& o : outputs) linear(x, rows, o.weight, o.bias, o.y);
+    return;
+  }
+  single_threaded_blas();
+  // Chunks of 16 output rows over all matrices, split across threads in one dispatch.
+  std::vector<int64_t> first_chunk;  // small (≤ 3 entries); allocation is negligible next to the GEMVs
+  int64_t chunks = 0, K = 0;
+  for (const auto& o : outputs) {
+    AUTOLM_CHECK(o.weight.shape.size() == 2, "linear weight must be 2-D");
+    K = o.weight.shape[1];
+    first_chunk.push_back(chunks);
+    chunks += (o.weight.shape[0] + 15) / 16;
+  }
+  const cpu::RowsKernel kernel = cpu::best_kernel().rows;
+  const int64_t min_chunks = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, 16 * K * rows));
+  ThreadPool::global().parallel_for(chunks, min_chunks, [&](int64_t c0, int64_t c1) {
+    size_t i = 0;
+    for (const auto& o : outputs) {
+      const int64_t begin = first_chunk[i], end = begin + (o.weight.shape[0] + 15) / 16;
+      const int64_t a = std::max(c0, begin), b = std::min(c1, end);
+      if (a < b)
+        kernel(x, rows, o.weight, (a - begin) * 16, std::min(o.weight.shape[0], (b - begin) * 16), o.y,
+               o.weight.shape[0], false);
+      ++i;
+    }
+  });
+  for (const auto& o : outputs) {
+    if (o.bias.empty()) continue;
+    const int64_t N = o.weight.shape[0];
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t n = 0; n < N; ++n) o.y[r * N + n] += o.bias.data[n];
+  }
+}
+
 void matmul_nt(const float* a, const float* b, int64_t m, int64_t n, int64_t k, float* y) {
   single_threaded_blas();
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, a, k, b, k, 0.f, y, n);

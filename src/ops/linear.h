@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "core/tensor.h"
 
@@ -14,6 +15,16 @@ void linear(const float* x, int64_t rows, const TensorView& W, const TensorView&
 
 // y += linear(x, W) (+ b): residual projections without a temporary.
 void linear_accumulate(const float* x, int64_t rows, const TensorView& W, const TensorView& bias, float* y);
+
+// Several projections of the same input in one pass over the thread pool (the q/k/v and
+// gate/up projections of a layer): what fusing them into one matrix at load gives, without
+// copying memory-mapped weights. Each output: y_i = linear(x, W_i) + b_i.
+struct LinearOutput {
+  const TensorView& weight;  // (out_features_i, in_features)
+  const TensorView& bias;    // (out_features_i) or empty
+  float* y;                  // (rows, out_features_i)
+};
+void linear_fused(const float* x, int64_t rows, std::initializer_list<LinearOutput> outputs);
 
 // y = a · bᵀ for plain row-major matrices: a (m, k), b (n, k), y (m, n).
 void matmul_nt(const float* a, const float* b, int64_t m, int64_t n, int64_t k, float* y);

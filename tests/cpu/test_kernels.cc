@@ -146,3 +146,33 @@ TEST(Kernels, Int8QuantizationRoundTrip) {
 
 }  // namespace
 }  // namespace autolm
+
+namespace autolm {
+namespace {
+
+TEST(Kernels, LinearFusedEqualsSeparateLinears) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.f, 1.f);
+  const int64_t K = 96;
+  Matrix a = make_matrix(DType::kF32, 64, K, rng), b = make_matrix(DType::kBF16, 40, K, rng),
+         c = make_matrix(DType::kI8, 17, K, rng);
+  std::vector<float> bias(40);
+  for (auto& v : bias) v = dist(rng);
+  TensorView bias_view{bias.data(), {40}};
+  for (int64_t M : {1, 3, 20}) {
+    std::vector<float> x(M * K);
+    for (auto& v : x) v = dist(rng);
+    std::vector<float> ya(M * 64), yb(M * 40), yc(M * 17), ra(M * 64), rb(M * 40), rc(M * 17);
+    const TensorView none;
+    linear_fused(x.data(), M, {{a.view, none, ya.data()}, {b.view, bias_view, yb.data()}, {c.view, none, yc.data()}});
+    linear(x.data(), M, a.view, none, ra.data());
+    linear(x.data(), M, b.view, bias_view, rb.data());
+    linear(x.data(), M, c.view, none, rc.data());
+    for (size_t i = 0; i < ya.size(); ++i) ASSERT_FLOAT_EQ(ya[i], ra[i]);
+    for (size_t i = 0; i < yb.size(); ++i) ASSERT_FLOAT_EQ(yb[i], rb[i]);
+    for (size_t i = 0; i < yc.size(); ++i) ASSERT_FLOAT_EQ(yc[i], rc[i]);
+  }
+}
+
+}  // namespace
+}  // namespace autolm
