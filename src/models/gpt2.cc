@@ -103,23 +103,15 @@ class GPT2Model final : public LoadedModel {
       const float* pe = wpe_.row(s.positions[n]);
       for (int64_t i = 0; i < E; ++i) hidden[n * E + i] += pe[i];
     }
-    KVSource kv;
     int layer_index = 0;
-    kv.key_valid = [&](int b) { return s.cache.key_valid(b); };
-    kv.k = [&](int b, int h) { return s.cache.k(layer_index, b, h); };
-    kv.v = [&](int b, int h) { return s.cache.v(layer_index, b, h); };
+    const KVSource kv = s.cache.source(layer_index);
     for (int l = 0; l < n_layer_; ++l) {
       const GPT2Block& L = blocks_[l];
       layer_index = l;
       layer_norm(hidden, N, E, L.ln_1_w, L.ln_1_b, eps_, x);
       linear_fused(x, N, {{L.q, L.q_b, q}, {L.k, L.k_b, k}, {L.v, L.v_b, v}});
-      for (int b = 0; b < B; ++b)
-        for (int t = 0; t < T; ++t)
-          for (int h = 0; h < n_head_; ++h) {
-            const int64_t src = (int64_t(b) * T + t) * E + int64_t(h) * head_dim_;
-            std::copy(k + src, k + src + head_dim_, s.cache.k(l, b, h) + int64_t(start + t) * head_dim_);
-            std::copy(v + src, v + src + head_dim_, s.cache.v(l, b, h) + int64_t(start + t) * head_dim_);
-          }
+      scatter_heads(k, B, T, n_head_, head_dim_, s.cache.k(l, 0, 0), s.cache.max_len(), start);
+      scatter_heads(v, B, T, n_head_, head_dim_, s.cache.v(l, 0, 0), s.cache.max_len(), start);
       AttentionSpec spec;
       spec.num_heads = spec.num_kv_heads = n_head_;
       spec.head_dim = head_dim_;

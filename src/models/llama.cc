@@ -198,11 +198,8 @@ std::span<const float> LlamaFamilyModel::decode(std::span<const int32_t> ids, st
       for (int64_t i = 0; i < H; ++i) hidden[n * H + i] *= embed_scale_;
   }
 
-  KVSource kv;
   int layer_index = 0;
-  kv.key_valid = [&](int b) { return s.cache.key_valid(b); };
-  kv.k = [&](int b, int h) { return s.cache.k(layer_index, b, h); };
-  kv.v = [&](int b, int h) { return s.cache.v(layer_index, b, h); };
+  const KVSource kv = s.cache.source(layer_index);
 
   for (int l = 0; l < num_layers_; ++l) {
     const LlamaLayer& L = layers_[l];
@@ -219,13 +216,8 @@ std::span<const float> LlamaFamilyModel::decode(std::span<const int32_t> ids, st
       rope.apply(qn, num_heads_, head_dim_, s.positions[n], max_pos + 1);
       rope.apply(kn, num_kv_heads_, head_dim_, s.positions[n], max_pos + 1);
     }
-    for (int b = 0; b < B; ++b)  // append K/V: (seq_len, kv_heads, head_dim) → cache (kv_heads, pos, head_dim)
-      for (int t = 0; t < T; ++t)
-        for (int h = 0; h < num_kv_heads_; ++h) {
-          const int64_t src = (int64_t(b) * T + t) * kv_out + int64_t(h) * head_dim_;
-          std::copy(k + src, k + src + head_dim_, s.cache.k(l, b, h) + int64_t(start + t) * head_dim_);
-          std::copy(v + src, v + src + head_dim_, s.cache.v(l, b, h) + int64_t(start + t) * head_dim_);
-        }
+    scatter_heads(k, B, T, num_kv_heads_, head_dim_, s.cache.k(l, 0, 0), s.cache.max_len(), start);
+    scatter_heads(v, B, T, num_kv_heads_, head_dim_, s.cache.v(l, 0, 0), s.cache.max_len(), start);
     AttentionSpec spec;
     spec.num_heads = num_heads_;
     spec.num_kv_heads = num_kv_heads_;

@@ -13,13 +13,7 @@ void Seq2SeqState::reorder(std::span<const int> src) {
   self_cache.reorder(src);
 }
 
-KVSource Seq2SeqState::self_source(const int& layer) {
-  KVSource kv;
-  kv.k = [this, &layer](int b, int h) { return self_cache.k(layer, b, h); };
-  kv.v = [this, &layer](int b, int h) { return self_cache.v(layer, b, h); };
-  kv.key_valid = [this](int b) { return self_cache.key_valid(b); };
-  return kv;
-}
+KVSource Seq2SeqState::self_source(const int& layer) { return self_cache.source(layer); }
 
 KVSource Seq2SeqState::cross_source(const int& layer) {
   KVSource kv;
@@ -28,16 +22,6 @@ KVSource Seq2SeqState::cross_source(const int& layer) {
   kv.v = [this, &layer, block](int b, int h) { return cross_v[layer].data() + (int64_t(input_of(b)) * num_heads + h) * block; };
   kv.key_valid = [this](int b) { return src_valid.data() + int64_t(input_of(b)) * src_len; };
   return kv;
-}
-
-void scatter_heads(const float* x, int rows, int seq_len, int heads, int head_dim, float* cache, int capacity, int start) {
-  for (int b = 0; b < rows; ++b)
-    for (int t = 0; t < seq_len; ++t)
-      for (int h = 0; h < heads; ++h) {
-        const float* src = x + ((int64_t(b) * seq_len + t) * heads + h) * head_dim;
-        float* dst = cache + ((int64_t(b) * heads + h) * capacity + start + t) * head_dim;
-        std::copy(src, src + head_dim, dst);
-      }
 }
 
 static void check_ids(std::span<const int32_t> ids, int64_t vocab_size, const char* what) {

@@ -37,10 +37,6 @@ class Seq2SeqState : public DecodeState {
   Buffer hidden, x, q, k, v, attn, ff, gate, logits, last, bias;
 };
 
-// Copies x: (rows, seq_len, heads*head_dim) into a (rows, heads, capacity, head_dim) cache at
-// positions [start, start + seq_len): the layout attention() reads keys and values in.
-void scatter_heads(const float* x, int rows, int seq_len, int heads, int head_dim, float* cache, int capacity, int start);
-
 // Validates encode()'s arguments and records the encoder mask; returns the number of inputs.
 int begin_encode(Seq2SeqState& s, std::span<const int32_t> ids, std::span<const int32_t> mask, int src_len,
                  int64_t vocab_size);

@@ -1,11 +1,22 @@
 #include "nn/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "autolm/error.h"
 
 namespace autolm {
+
+void scatter_heads(const float* x, int rows, int seq_len, int heads, int head_dim, float* cache, int capacity, int start) {
+  for (int b = 0; b < rows; ++b)
+    for (int t = 0; t < seq_len; ++t)
+      for (int h = 0; h < heads; ++h) {
+        const float* src = x + ((int64_t(b) * seq_len + t) * heads + h) * head_dim;
+        float* dst = cache + ((int64_t(b) * heads + h) * capacity + start + t) * head_dim;
+        std::copy(src, src + head_dim, dst);
+      }
+}
 
 KVCache::KVCache(int num_layers, int batch, int num_kv_heads, int max_len, int head_dim)
     : num_layers_(num_layers), batch_(batch), kv_heads_(num_kv_heads), max_len_(max_len), head_dim_(head_dim) {
@@ -14,6 +25,14 @@ KVCache::KVCache(int num_layers, int batch, int num_kv_heads, int max_len, int h
   v_.assign(num_layers, std::vector<float>(per_layer));
   valid_.assign(size_t(batch) * max_len, 0);
   next_pos_.assign(batch, 0);
+}
+
+KVSource KVCache::source(const int& layer) {
+  KVSource kv;
+  kv.k = [this, &layer](int b, int h) { return k(layer, b, h); };
+  kv.v = [this, &layer](int b, int h) { return v(layer, b, h); };
+  kv.key_valid = [this](int b) { return key_valid(b); };
+  return kv;
 }
 
 int KVCache::append(int n) {

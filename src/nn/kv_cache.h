@@ -6,7 +6,13 @@
 #include <span>
 #include <vector>
 
+#include "nn/attention.h"
+
 namespace autolm {
+
+// Copies x: (rows, seq_len, heads*head_dim) into a (rows, heads, capacity, head_dim) cache at
+// positions [start, start + seq_len): the layout attention() reads keys and values in.
+void scatter_heads(const float* x, int rows, int seq_len, int heads, int head_dim, float* cache, int capacity, int start);
 
 class KVCache {
  public:
@@ -33,6 +39,9 @@ class KVCache {
 
   // New row i = old row src[i] (beam search).
   void reorder(std::span<const int> src);
+
+  // What attention() reads for the layer `layer` refers to (the caller advances it).
+  KVSource source(const int& layer);
 
  private:
   int64_t offset(int row, int head) const { return (int64_t(row) * kv_heads_ + head) * max_len_ * head_dim_; }
