@@ -239,3 +239,45 @@ TEST(CliTask, PrefixAndSettingsFromTaskSpecificParams) {
 
 }  // namespace
 }  // namespace autolm
+
+namespace autolm {
+namespace {
+
+TEST(CliChat, RenderNeedsOnlyTokenizerFiles) {
+  // A tokenizer-only folder (no config.json, no weights) renders its template.
+  const std::string file = ::testing::TempDir() + "autolm_render_" + std::to_string(::getpid()) + ".json";
+  std::ofstream(file) << R"([{"role": "user", "content": "Hi"}])";
+  CliResult r = run("chat " + test::fixtures() + "/tokenizers/qwen-bpe --render --messages " + file);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+}
+
+TEST(CliChat, ExplicitTemplateFile) {
+  const std::string tpl = ::testing::TempDir() + "autolm_tpl_" + std::to_string(::getpid()) + ".jinja";
+  std::ofstream(tpl) << "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}";
+  const std::string file = ::testing::TempDir() + "autolm_tplmsg_" + std::to_string(::getpid()) + ".json";
+  std::ofstream(file) << R"([{"role": "user", "content": "Hi"}])";
+  CliResult r = run("chat " + test::model_dir("gpt2-tiny") + " --template " + tpl + " --render --messages " + file);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "[user] Hi\n");
+  // A template that raises reaches the user as a clear error, not a crash.
+  std::ofstream(tpl) << "{{ raise_exception('only user messages') }}";
+  CliResult bad = run("chat " + test::model_dir("gpt2-tiny") + " --template " + tpl + " --render --messages " + file);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("only user messages"), std::string::npos) << bad.err;
+}
+
+// Ctrl-C during generation: the CLI stops cleanly (exit 0) and prints what it generated.
+TEST(CliGenerate, InterruptStopsCleanly) {
+  const std::string cmd = "sh -c '" + std::string(AUTOLM_CLI) + " generate " + std::string(AUTOLM_SOURCE_DIR) +
+                          "/models/chat-tiny \"The secret of life is\" --max-new-tokens 400 --min-new-tokens 400"
+                          " >/dev/null 2>&1 & p=$!; sleep 0.3; kill -INT $p 2>/dev/null; wait $p; echo $?'";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[64] = {0};
+  ASSERT_NE(fgets(buf, sizeof buf, p), nullptr);
+  ::pclose(p);
+  EXPECT_EQ(std::string(buf), "0\n");  // finished or interrupted, never killed by the signal
+}
+
+}  // namespace
+}  // namespace autolm
