@@ -1,6 +1,8 @@
 #include "nn/kv_cache.h"
 
 #include <algorithm>
+#include <unistd.h>
+
 #include <cstring>
 #include <string>
 
@@ -20,6 +22,18 @@ void scatter_heads(const float* x, int rows, int seq_len, int heads, int head_di
 
 KVCache::KVCache(int num_layers, int batch, int num_kv_heads, int max_len, int head_dim)
     : num_layers_(num_layers), batch_(batch), kv_heads_(num_kv_heads), max_len_(max_len), head_dim_(head_dim) {
+  if (batch <= 0 || max_len <= 0)
+    throw Error(ErrorKind::kInvalidInput, "KV cache needs a positive batch and length, got " + std::to_string(batch) +
+                                              " × " + std::to_string(max_len));
+  // A request for an absurd length must fail cleanly here, not be killed by the OOM killer
+  // while the cache is zeroed.
+  const double bytes = 2.0 * num_layers * batch * num_kv_heads * double(max_len) * head_dim * sizeof(float);
+  const double physical = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGE_SIZE));
+  if (physical > 0 && bytes > 0.75 * physical)
+    throw Error(ErrorKind::kInvalidInput,
+                "a KV cache for " + std::to_string(batch) + " rows × " + std::to_string(max_len) + " tokens needs " +
+                    std::to_string(int64_t(bytes / (1 << 20))) + " MiB, more than this machine can hold (" +
+                    std::to_string(int64_t(physical / (1 << 20))) + " MiB); lower max_new_tokens / max_length");
   const size_t per_layer = size_t(batch) * num_kv_heads * max_len * head_dim;
   k_.assign(num_layers, std::vector<float>(per_layer));
   v_.assign(num_layers, std::vector<float>(per_layer));

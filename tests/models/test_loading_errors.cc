@@ -277,6 +277,17 @@ TEST(DecodeErrors, IdOutOfVocabulary) {
   EXPECT_THROW(model->decode(ids, {}, 2, *state, false), Error);
 }
 
+TEST(DecodeErrors, AbsurdLengthFailsCleanly) {
+  auto model = load_model(test::model_dir("llama-tiny"));
+  try {
+    model->new_state(64, 2000000000);
+    FAIL() << "a multi-terabyte cache must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(int(e.kind()), int(ErrorKind::kInvalidInput));
+    EXPECT_NE(std::string(e.what()).find("max_new_tokens"), std::string::npos) << e.what();
+  }
+}
+
 TEST(DecodeErrors, ExceedingStateLength) {
   auto model = load_model(test::model_dir("llama-tiny"));
   auto state = model->new_state(1, 2);
