@@ -1,7 +1,9 @@
-// BART, mBART and Marian (transformers' modeling_bart.py, modeling_mbart.py, modeling_marian.py):
-// learned positions with offset 2 (BART/mBART) or static sinusoidal ones (Marian), optional
-// layernorm_embedding and scale_embedding, post-LN (BART, Marian) or pre-LN with final layer
-// norms (mBART), q scaled by head_dim^-0.5, final_logits_bias added to the LM head.
+// BART, mBART, Marian, Pegasus and M2M100/NLLB (transformers' modeling_bart.py,
+// modeling_mbart.py, modeling_marian.py, modeling_pegasus.py, modeling_m2m_100.py): learned
+// positions with offset 2 (BART/mBART), static sinusoidal ones (Marian, Pegasus: sin | cos
+// halves; M2M100: fairseq's table, offset past padding_idx), optional layernorm_embedding and
+// scale_embedding, post-LN (BART, Marian) or pre-LN with final layer norms (mBART, Pegasus,
+// M2M100), q scaled by head_dim^-0.5, final_logits_bias added to the LM head.
 #include <cmath>
 #include <memory>
 
@@ -45,7 +47,10 @@ class BartFamilyModel final : public LoadedModel {
       : LoadedModel(std::move(mc), std::move(w)) {
     const std::string& type = config_.model_type;
     marian_ = type == "marian";
-    pre_ln_ = type == "mbart";
+    m2m_ = type == "m2m_100";
+    sinusoidal_ = marian_ || m2m_ || type == "pegasus";
+    pre_ln_ = type == "mbart" || type == "pegasus" || m2m_;
+    padding_idx_ = config_.pad_token_id.value_or(1);
     d_model_ = c.get<int64_t>("d_model");
     encoder_layers_ = c.get<int>("encoder_layers");
     decoder_layers_ = c.get<int>("decoder_layers");
@@ -76,7 +81,8 @@ class BartFamilyModel final : public LoadedModel {
     lm_head_ = tied ? decoder_.embed_tokens : ws.require_matrix("lm_head.weight", {V, D});
     if (tied && ws.has("lm_head.weight")) ws.optional("lm_head.weight");
     final_logits_bias_ = ws.optional("final_logits_bias", {1, V});
-    if (marian_) build_sinusoidal_positions();
+    if (m2m_) build_fairseq_positions();
+    else if (sinusoidal_ && encoder_.embed_positions.empty()) build_sinusoidal_positions();
     finish_loading();
   }
 
@@ -96,9 +102,10 @@ class BartFamilyModel final : public LoadedModel {
     BartStack st;
     st.embed_tokens = embed;
     if (ws.has(p + "embed_tokens.weight")) ws.optional(p + "embed_tokens.weight", {vocab, D});  // tied alias
-    if (!marian_) st.embed_positions = ws.require(p + "embed_positions.weight", {max_positions_ + 2, D});
-    else if (ws.has(p + "embed_positions.weight")) ws.optional(p + "embed_positions.weight");  // recomputed below
-    if (!marian_) {
+    if (!sinusoidal_) st.embed_positions = ws.require(p + "embed_positions.weight", {max_positions_ + 2, D});
+    else if (m2m_ && ws.has(p + "embed_positions.weight")) ws.optional(p + "embed_positions.weight");  // recomputed
+    else st.embed_positions = ws.optional(p + "embed_positions.weight", {max_positions_, D});  // Pegasus saves its table
+    if (!sinusoidal_) {
       st.layernorm_embedding_w = ws.require(p + "layernorm_embedding.weight", {D});
       st.layernorm_embedding_b = ws.require(p + "layernorm_embedding.bias", {D});
     }
@@ -144,25 +151,46 @@ class BartFamilyModel final : public LoadedModel {
   // first half, cos in the second, angles pos / 10000^(2*(j//2)/dim) computed in float64.
   void build_sinusoidal_positions() {
     const int64_t D = d_model_, P = max_positions_;
-    sinusoidal_.assign(size_t(P * D), 0.f);
+    sinusoidal_table_.assign(size_t(P * D), 0.f);
     const int64_t sentinel = D % 2 == 0 ? D / 2 : D / 2 + 1;
     for (int64_t pos = 0; pos < P; ++pos) {
-      for (int64_t j = 0; j < D; j += 2) sinusoidal_[pos * D + j / 2] = float(std::sin(pos / std::pow(10000.0, double(j) / D)));
+      for (int64_t j = 0; j < D; j += 2)
+        sinusoidal_table_[pos * D + j / 2] = float(std::sin(pos / std::pow(10000.0, double(j) / D)));
       for (int64_t j = 1; j < D; j += 2)
-        sinusoidal_[pos * D + sentinel + j / 2] = float(std::cos(pos / std::pow(10000.0, double(2 * (j / 2)) / D)));
+        sinusoidal_table_[pos * D + sentinel + j / 2] = float(std::cos(pos / std::pow(10000.0, double(2 * (j / 2)) / D)));
     }
-    encoder_.embed_positions = decoder_.embed_positions = TensorView{sinusoidal_.data(), {P, D}};
+    encoder_.embed_positions = decoder_.embed_positions = TensorView{sinusoidal_table_.data(), {P, D}};
+  }
+
+  // Equivalent in modeling_m2m_100.py (M2M100SinusoidalPositionalEmbedding.get_embedding):
+  // freq_i = exp(-i · ln(10000) / (half - 1)) in float32, [sin | cos] halves, a zero row at
+  // padding_idx; max_position_embeddings + 2 rows since positions start after padding_idx.
+  void build_fairseq_positions() {
+    const int64_t D = d_model_, P = max_positions_ + 2, half = D / 2;
+    sinusoidal_table_.assign(size_t(P * D), 0.f);
+    const float step = float(std::log(10000.0) / double(half - 1));
+    for (int64_t pos = 0; pos < P; ++pos) {
+      if (pos == padding_idx_) continue;
+      for (int64_t i = 0; i < half; ++i) {
+        const float angle = float(pos) * std::exp(float(i) * -step);
+        sinusoidal_table_[pos * D + i] = std::sin(angle);
+        sinusoidal_table_[pos * D + half + i] = std::cos(angle);
+      }
+    }
+    encoder_.embed_positions = decoder_.embed_positions = TensorView{sinusoidal_table_.data(), {P, D}};
   }
 
   // hidden = embed(ids) * embed_scale + positions(start + t) (+ layernorm_embedding).
   void embed(const BartStack& st, std::span<const int32_t> ids, int rows, int T, int start, float* hidden) const {
     const int64_t D = d_model_;
-    const int offset = marian_ ? 0 : 2;  // BartLearnedPositionalEmbedding offset
+    const int offset = sinusoidal_ ? 0 : 2;  // BartLearnedPositionalEmbedding offset
     for (int b = 0; b < rows; ++b)
       for (int t = 0; t < T; ++t) {
         const int64_t n = int64_t(b) * T + t;
-        const int pos = start + t;
-        if (pos >= max_positions_)
+        int pos = start + t;
+        // M2M100 derives positions from input_ids: padding_idx for padding, else after it.
+        if (m2m_) pos = ids[n] == padding_idx_ ? int(padding_idx_) : int(padding_idx_) + 1 + pos;
+        if (pos >= st.embed_positions.shape[0] - offset)
           throw Error(ErrorKind::kInvalidInput, "position " + std::to_string(pos) + " is beyond max_position_embeddings (" +
                                                     std::to_string(max_positions_) + ") of model_type \"" + config_.model_type + "\"");
         copy_row(st.embed_tokens, ids[n], hidden + n * D);
@@ -194,7 +222,8 @@ class BartFamilyModel final : public LoadedModel {
     linear_accumulate(h, N, L.fc2, L.fc2_b, hidden);
   }
 
-  bool marian_ = false, pre_ln_ = false;
+  bool marian_ = false, m2m_ = false, sinusoidal_ = false, pre_ln_ = false;
+  int64_t padding_idx_ = 1;
   int64_t d_model_ = 0, encoder_ffn_ = 0, decoder_ffn_ = 0, max_positions_ = 0, src_vocab_ = 0;
   int encoder_layers_ = 0, decoder_layers_ = 0, encoder_heads_ = 0, decoder_heads_ = 0;
   float embed_scale_ = 1.f;
@@ -202,7 +231,7 @@ class BartFamilyModel final : public LoadedModel {
   BartStack encoder_, decoder_;
   TensorView lm_head_;            // (vocab_size, d_model)
   TensorView final_logits_bias_;  // (1, vocab_size) or empty
-  std::vector<float> sinusoidal_;  // Marian: (max_position_embeddings, d_model)
+  std::vector<float> sinusoidal_table_;  // computed positions: (rows, d_model)
 };
 
 void BartFamilyModel::encode(std::span<const int32_t> ids, std::span<const int32_t> mask, int S, DecodeState& base) const {

@@ -20,8 +20,8 @@ const std::vector<RegistryEntry>& registry() {
       {"bart", F::kSeq2Seq, make_bart_family, {"BartForConditionalGeneration"}},
       {"mbart", F::kSeq2Seq, make_bart_family, {"MBartForConditionalGeneration"}},
       {"marian", F::kSeq2Seq, make_bart_family, {"MarianMTModel"}},
-      {"pegasus", F::kSeq2Seq, nullptr, {"PegasusForConditionalGeneration"}},
-      {"m2m_100", F::kSeq2Seq, nullptr, {"M2M100ForConditionalGeneration"}},
+      {"pegasus", F::kSeq2Seq, make_bart_family, {"PegasusForConditionalGeneration"}},
+      {"m2m_100", F::kSeq2Seq, make_bart_family, {"M2M100ForConditionalGeneration"}},
       {"nllb-moe", F::kSeq2Seq, nullptr, {"NllbMoeForConditionalGeneration"}},
   };
   return entries;
