@@ -73,7 +73,9 @@ class T5Model final : public LoadedModel {
     if (act == "gelu") act = "gelu_new";  // T5Config maps gated-gelu to gelu_new
     act_ = parse_activation(c.get_or<std::string>("dense_act_fn", act), c.source() + ": dense_act_fn");
     tied_ = c.get_or<bool>("tie_word_embeddings", true);
-    scale_decoder_outputs_ = c.get_or<bool>("scale_decoder_outputs", tied_);
+    // transformers 5 T5 rescales when scale_decoder_outputs (default: tied); its MT5 class never
+    // rescales unless the key says so (real mT5 checkpoints are untied either way).
+    scale_decoder_outputs_ = c.get_or<bool>("scale_decoder_outputs", config_.model_type == "mt5" ? false : tied_);
     if (!config_.decoder_start_token_id) config_.decoder_start_token_id = config_.pad_token_id;
 
     WeightStore& ws = *weights_;

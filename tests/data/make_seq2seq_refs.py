@@ -1,5 +1,5 @@
 """Reference logits and greedy sequences for encoder-decoder types the shared fixtures do not
-cover (pegasus, m2m_100 / NLLB), made with transformers (never with autolm).
+cover (pegasus, m2m_100 / NLLB, mt5, umt5), made with transformers (never with autolm).
 
 Run by hand with a virtualenv that has transformers + torch (e.g. bench/setup.sh's):
     python tests/data/make_seq2seq_refs.py
@@ -25,6 +25,12 @@ MODELS = {
     "m2m100-tiny": (transformers.M2M100Config, transformers.M2M100ForConditionalGeneration,
                     dict(COMMON, activation_function="relu", scale_embedding=True)),
 }
+T5_COMMON = dict(vocab_size=96, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4,
+                 relative_attention_num_buckets=8, relative_attention_max_distance=16, dropout_rate=0.0,
+                 feed_forward_proj="gated-gelu", tie_word_embeddings=False, pad_token_id=0, eos_token_id=1,
+                 decoder_start_token_id=0)
+MODELS["mt5-tiny"] = (transformers.MT5Config, transformers.MT5ForConditionalGeneration, dict(T5_COMMON))
+MODELS["umt5-tiny"] = (transformers.UMT5Config, transformers.UMT5ForConditionalGeneration, dict(T5_COMMON))
 
 
 def main():
