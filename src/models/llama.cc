@@ -82,8 +82,11 @@ class LlamaFamilyModel final : public LoadedModel {
     if (qwen && !c.get_or<bool>("use_sliding_window", false)) sliding_window_ = 0;
 
     const double partial = c.get_or<double>("partial_rotary_factor", 1.0);
-    rope_full_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c, "full_attention"), head_dim_, partial, max_pos);
-    rope_sliding_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c, "sliding_attention"), head_dim_, partial, max_pos);
+    const int64_t original_max = c.get_or<int64_t>("original_max_position_embeddings", 0);
+    rope_full_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c, "full_attention"), head_dim_, partial, max_pos,
+                                                   original_max);
+    rope_sliding_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c, "sliding_attention"), head_dim_, partial,
+                                                      max_pos, original_max);
 
     load_weights(c, layer_types);
     finish_loading();

@@ -46,14 +46,15 @@ JsonConfig rope_parameters_for(const JsonConfig& config, const std::string& laye
 }
 
 RotaryEmbedding::RotaryEmbedding(const JsonConfig& params, int head_dim, double partial_rotary_factor,
-                                 int64_t max_position_embeddings) {
+                                 int64_t max_position_embeddings, int64_t config_original_max) {
   rope_type_ = params.get_or<std::string>("rope_type", "default");
   theta_ = params.get_or<double>("rope_theta", 10000.0);
   partial_rotary_factor = params.get_or<double>("partial_rotary_factor", partial_rotary_factor);
   rotary_dim_ = int(head_dim * partial_rotary_factor);
   rotary_dim_ -= rotary_dim_ % 2;
   factor_ = params.get_or<double>("factor", 1.0);
-  original_max_positions_ = params.get_or<int64_t>("original_max_position_embeddings", max_position_embeddings);
+  original_max_positions_ = params.get_or<int64_t>(
+      "original_max_position_embeddings", config_original_max > 0 ? config_original_max : max_position_embeddings);
   const int dim = rotary_dim_;
   inv_freq_ = default_inv_freq(theta_, dim);
 
@@ -107,15 +108,38 @@ RotaryEmbedding::RotaryEmbedding(const JsonConfig& params, int head_dim, double 
       const double extrapolation_factor = 1.0 - ramp;
       inv_freq_[i] = float(interpolation * (1 - extrapolation_factor) + extrapolation * extrapolation_factor);
     }
+  } else if (rope_type_ == "longrope") {
+    // Equivalent in modeling_rope_utils.py (_compute_longrope_parameters): inv_freq divided by
+    // short_factor, or long_factor once positions pass original_max_position_embeddings;
+    // cos/sin scaled by sqrt(1 + ln(factor) / ln(original_max)) with factor = max / original_max.
+    auto short_factor = params.get<std::vector<double>>("short_factor");
+    auto long_factor = params.get<std::vector<double>>("long_factor");
+    if (int(short_factor.size()) != dim / 2 || int(long_factor.size()) != dim / 2)
+      throw Error(ErrorKind::kInvalidInput, params.source() + ": short_factor/long_factor need " +
+                                                std::to_string(dim / 2) + " entries (rotary_dim / 2)");
+    const double factor = original_max_positions_ > 0 && max_position_embeddings > 0
+                              ? double(max_position_embeddings) / double(original_max_positions_)
+                              : factor_;
+    auto attention_factor = params.get_opt<double>("attention_factor");
+    if (!attention_factor)
+      attention_factor = factor <= 1.0 ? 1.0 : std::sqrt(1 + std::log(factor) / std::log(double(original_max_positions_)));
+    attention_scaling_ = float(*attention_factor);
+    long_inv_freq_ = inv_freq_;
+    for (int i = 0; i < dim / 2; ++i) {
+      const double base_freq = std::pow(theta_, double(2 * i) / dim);
+      inv_freq_[i] = float(1.0 / (short_factor[i] * base_freq));
+      long_inv_freq_[i] = float(1.0 / (long_factor[i] * base_freq));
+    }
   } else {
     throw Error(ErrorKind::kUnsupported, params.source() + ": unsupported rope_type \"" + rope_type_ +
-                                             "\" (supported: default, linear, dynamic, llama3, yarn)");
+                                             "\" (supported: default, linear, dynamic, llama3, yarn, longrope)");
   }
 }
 
 void RotaryEmbedding::apply(float* x, int num_heads, int head_dim, int64_t position, int64_t seq_len_in) const {
   const int half = rotary_dim_ / 2;
   const float* inv = inv_freq_.data();
+  if (!long_inv_freq_.empty() && seq_len_in > original_max_positions_) inv = long_inv_freq_.data();
   std::vector<float> dyn;  // only for dynamic NTK beyond the original length (rare path)
   if (rope_type_ == "dynamic" && seq_len_in > original_max_positions_) {
     // Equivalent in modeling_rope_utils.py (_compute_dynamic_ntk_parameters).

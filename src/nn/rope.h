@@ -1,6 +1,6 @@
 // Rotary position embeddings (transformers' modeling_rope_utils.py): default, linear, dynamic
-// (NTK), llama3 and yarn inverse frequencies, applied with rotate_half over the first
-// rotary_dim features of each head.
+// (NTK), llama3, yarn and longrope (Phi-3.5 / Phi-4) inverse frequencies, applied with
+// rotate_half over the first rotary_dim features of each head.
 #pragma once
 
 #include <string>
@@ -15,8 +15,10 @@ class RotaryEmbedding {
   // `params` is one rope_parameters object (rope_type, rope_theta, factor, …), already resolved
   // from either config spelling (see rope_parameters_for). head_dim × partial_rotary_factor =
   // rotary_dim. max_position_embeddings: config value (for dynamic/yarn defaults).
+  // config_original_max: config.json's top-level original_max_position_embeddings (Phi-3
+  // keeps it there), 0 when absent.
   RotaryEmbedding(const JsonConfig& params, int head_dim, double partial_rotary_factor,
-                  int64_t max_position_embeddings);
+                  int64_t max_position_embeddings, int64_t config_original_max = 0);
 
   int rotary_dim() const { return rotary_dim_; }
 
@@ -26,7 +28,7 @@ class RotaryEmbedding {
 
  private:
   std::vector<float> inv_freq_;      // (rotary_dim / 2)
-  std::vector<float> dynamic_base_;  // unused unless rope_type == "dynamic"
+  std::vector<float> long_inv_freq_;  // longrope: used once a call reaches original_max_positions_
   float attention_scaling_ = 1.f;    // yarn's mscale applied to cos and sin
   int rotary_dim_;
   std::string rope_type_;
