@@ -33,6 +33,26 @@ inline float scalar_at(const void* w, int64_t k) {
   else return float(static_cast<const int8_t*>(w)[k]);
 }
 
+// One weight row against MB activation rows: each 16-wide weight chunk is loaded and
+// converted once, then used by MB independent FMA chains.
+template <DType T, int MB>
+void row_block(const float* x, int64_t K, const void* wr, float scale, float* y, int64_t ldy, int64_t n,
+               bool accumulate) {
+  __m512 acc[MB];
+  for (int m = 0; m < MB; ++m) acc[m] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const __m512 w = load16<T>(wr, k);
+    for (int m = 0; m < MB; ++m) acc[m] = _mm512_fmadd_ps(_mm512_loadu_ps(x + m * K + k), w, acc[m]);
+  }
+  for (int m = 0; m < MB; ++m) {
+    float v = _mm512_reduce_add_ps(acc[m]);
+    for (int64_t kk = k; kk < K; ++kk) v += x[m * K + kk] * scalar_at<T>(wr, kk);
+    v *= scale;
+    y[m * ldy + n] = accumulate ? y[m * ldy + n] + v : v;
+  }
+}
+
 template <DType T>
 void rows(const float* x, int64_t M, const void* W, const float* scales, int64_t K, int64_t n0, int64_t n1, float* y,
           int64_t ldy, bool accumulate) {
@@ -40,21 +60,30 @@ void rows(const float* x, int64_t M, const void* W, const float* scales, int64_t
   for (int64_t n = n0; n < n1; ++n) {
     const void* wr = static_cast<const char*>(W) + n * K * esize;
     const float scale = T == DType::kI8 ? scales[n] : 1.f;
-    for (int64_t m = 0; m < M; ++m) {
-      const float* xr = x + m * K;
+    if (M == 1) {  // decode: four chains along k
       __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
       int64_t k = 0;
       for (; k + 64 <= K; k += 64) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k), load16<T>(wr, k), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k + 16), load16<T>(wr, k + 16), a1);
-        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k + 32), load16<T>(wr, k + 32), a2);
-        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k + 48), load16<T>(wr, k + 48), a3);
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), load16<T>(wr, k), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), load16<T>(wr, k + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 32), load16<T>(wr, k + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 48), load16<T>(wr, k + 48), a3);
       }
-      for (; k + 16 <= K; k += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k), load16<T>(wr, k), a0);
+      for (; k + 16 <= K; k += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), load16<T>(wr, k), a0);
       float acc = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-      for (; k < K; ++k) acc += xr[k] * scalar_at<T>(wr, k);
+      for (; k < K; ++k) acc += x[k] * scalar_at<T>(wr, k);
       acc *= scale;
-      y[m * ldy + n] = accumulate ? y[m * ldy + n] + acc : acc;
+      y[n] = accumulate ? y[n] + acc : acc;
+      continue;
+    }
+    // Small batches (beams, batched decode): blocks of up to 4 activation rows.
+    int64_t m = 0;
+    for (; m + 4 <= M; m += 4) row_block<T, 4>(x + m * K, K, wr, scale, y + m * ldy, ldy, n, accumulate);
+    switch (M - m) {
+      case 3: row_block<T, 3>(x + m * K, K, wr, scale, y + m * ldy, ldy, n, accumulate); break;
+      case 2: row_block<T, 2>(x + m * K, K, wr, scale, y + m * ldy, ldy, n, accumulate); break;
+      case 1: row_block<T, 1>(x + m * K, K, wr, scale, y + m * ldy, ldy, n, accumulate); break;
+      default: break;
     }
   }
 }

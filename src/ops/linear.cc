@@ -13,7 +13,9 @@ namespace {
 
 // Up to this many input rows (decode steps, beams, small batches) the weight is streamed once
 // through the SIMD rows kernel, split across threads by output rows; above it, BLAS sgemm.
-constexpr int64_t kSmallRows = 16;
+// float32 weights switch to sgemm early (measured: batch-8 decode 20 % faster), bf16/f16/int8
+// weights stay in the rows kernel, which converts each weight once for all rows.
+int64_t small_rows_limit(const TensorView& W) { return W.is_f32() ? 2 : 16; }
 
 void small_rows(const float* x, int64_t rows, const TensorView& W, float* y, bool accumulate) {
   const int64_t N = W.shape[0], K = W.shape[1];
@@ -64,7 +66,7 @@ void gemm_nt(const float* x, int64_t rows, const TensorView& W, const TensorView
   AUTOLM_CHECK(W.shape.size() == 2, "linear weight must be 2-D, got " + shape_str(W.shape));
   const int64_t N = W.shape[0];
   single_threaded_blas();
-  if (rows <= kSmallRows) small_rows(x, rows, W, y, accumulate);
+  if (rows <= small_rows_limit(W)) small_rows(x, rows, W, y, accumulate);
   else large_rows(x, rows, W, y, accumulate);
   if (!bias.empty()) {
     AUTOLM_CHECK(bias.numel() == N && bias.is_f32(), "bias size mismatch");
@@ -84,7 +86,9 @@ void linear_accumulate(const float* x, int64_t rows, const TensorView& W, const 
 }
 
 void linear_fused(const float* x, int64_t rows, std::initializer_list<LinearOutput> outputs) {
-  if (rows > kSmallRows) {  // prefill: each GEMM is large enough to fill the threads itself
+  bool small = true;
+  for (const auto& o : outputs) small = small && rows <= small_rows_limit(o.weight);
+  if (!small) {  // prefill: each GEMM is large enough to fill the threads itself
     for (const auto& o : outputs) linear(x, rows, o.weight, o.bias, o.y);
     return;
   }

@@ -281,3 +281,25 @@ TEST(CliGenerate, InterruptStopsCleanly) {
 
 }  // namespace
 }  // namespace autolm
+
+namespace autolm {
+namespace {
+
+TEST(CliGenerate, BeamSearchPrintsScores) {
+  auto ref = test::load_ref("t5-tiny");
+  const auto& g = ref["cases"][0]["gen"]["beam4"];
+  CliResult r = run("generate " + test::model_dir("t5-tiny") + " --input-ids " + join(ref["cases"][0]["input_ids"]) +
+                    " --num-beams 4 --num-return-sequences 2 --max-new-tokens 12 --early-stopping true --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["sequences"], g["sequences"]);
+  ASSERT_EQ(j["sequences_scores"].size(), 2u);
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(j["sequences_scores"][i].get<double>(), g["sequences_scores"][i].get<double>(), 1e-4);
+  // Without --json, beam search prints the texts (no streaming).
+  CliResult text = run("generate " + std::string(AUTOLM_SOURCE_DIR) + "/models/t5-numbers \"spell: 4021\" --num-beams 3");
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_EQ(text.out, "four thousand twenty-one\n");
+}
+
+}  // namespace
+}  // namespace autolm

@@ -45,7 +45,7 @@ class ChatSession {
   }
 
   // Generates the assistant's reply to `messages`, streaming it to stdout when `stream`.
-  std::string reply(const ojson& messages, bool stream) {
+  std::string reply(const ojson& messages, bool stream, bool print_unstreamed = false) {
     if (!model_) {
       model_ = load_with_class(opts_.dir, opts_.cls, opts_.dtype);
       config_ = GenerationConfig::for_model(*model_);
@@ -66,13 +66,17 @@ class ChatSession {
     }
     StreamDecoder streamer(*tok_, true);
     GenerateHooks hooks;
-    hooks.on_step = [&](const StreamStep& step) {
-      if (stream && step.was_active[0]) std::cout << streamer.put(step.tokens[0]) << std::flush;
-      return !g_chat_interrupted.load();
-    };
+    stream = stream && config_.num_beams == 1;  // beam search takes no step callback
+    if (config_.num_beams == 1)
+      hooks.on_step = [&](const StreamStep& step) {
+        if (stream && step.was_active[0]) std::cout << streamer.put(step.tokens[0]) << std::flush;
+        return !g_chat_interrupted.load();
+      };
     GenerateOutput out = generate(*model_, {ids}, config_, hooks);
+    const std::string reply = tok_->decode(out.new_tokens[0], true);
     if (stream) std::cout << streamer.finish() << std::flush;
-    return tok_->decode(out.new_tokens[0], true);
+    else if (print_unstreamed) std::cout << reply << std::flush;
+    return reply;
   }
 
  private:
@@ -158,8 +162,7 @@ void add_chat_command(CLI::App& app, int& rc) {
       if (line.empty()) continue;
       history.push_back({{"role", "user"}, {"content", line}});
       g_chat_interrupted = false;
-      std::string reply = session.reply(tmpl ? history : ojson::array({history.back()}), !o->no_stream);
-      if (o->no_stream) std::cout << reply;
+      std::string reply = session.reply(tmpl ? history : ojson::array({history.back()}), !o->no_stream, true);
       std::cout << "\n" << std::flush;
       if (tmpl) history.push_back({{"role", "assistant"}, {"content", reply}});
       else history.erase(history.end() - 1);

@@ -238,12 +238,12 @@ void add_generate_command(CLI::App& app, int& rc) {
     auto previous = std::signal(SIGINT, on_sigint);
     std::unique_ptr<StreamDecoder> streamer;
     if (stream) streamer = std::make_unique<StreamDecoder>(*tok, true);
-    hooks.on_step = [&](const StreamStep& step) {
-      if (streamer && step.was_active[0]) {
-        std::cout << streamer->put(step.tokens[0]) << std::flush;
-      }
-      return !g_interrupted.load();
-    };
+    // Beam search takes no step callback (as in transformers): it runs to the end.
+    if (config.num_beams == 1)
+      hooks.on_step = [&](const StreamStep& step) {
+        if (streamer && step.was_active[0]) std::cout << streamer->put(step.tokens[0]) << std::flush;
+        return !g_interrupted.load();
+      };
     GenerateOutput out;
     try {
       out = generate(*model, prompts, config, hooks);
