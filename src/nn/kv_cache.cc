@@ -61,15 +61,30 @@ int KVCache::append(int n) {
 void KVCache::reorder(std::span<const int> src) {
   AUTOLM_CHECK(int(src.size()) == batch_, "reorder needs one source per row");
   for (int s : src) AUTOLM_CHECK(s >= 0 && s < batch_, "reorder source row out of range");
-  // Only the filled prefix of each head is copied; positions past length_ are written before read.
+  // Beams that keep their own row cost nothing: only rows that change are written, and only
+  // rows read by another row are saved first. Only the filled prefix of each head is copied.
   const size_t filled = size_t(length_) * head_dim_;
-  tmp_.resize(k_.empty() ? 0 : k_[0].size());
+  std::vector<int>& slot = slot_tmp_;  // row → index of its saved copy, or -1
+  slot.assign(batch_, -1);
+  int saved = 0;
+  for (int i = 0; i < batch_; ++i)
+    if (src[i] != i && slot[src[i]] < 0) slot[src[i]] = saved++;
+  if (saved == 0 && std::all_of(src.begin(), src.end(), [i = 0](int s) mutable { return s == i++; })) return;
+  const size_t row_floats = size_t(kv_heads_) * max_len_ * head_dim_;
+  tmp_.resize(size_t(saved) * row_floats);
   for (int l = 0; l < num_layers_; ++l) {
     for (auto* buf : {&k_[l], &v_[l]}) {
+      for (int r = 0; r < batch_; ++r)
+        if (slot[r] >= 0)
+          for (int h = 0; h < kv_heads_; ++h)
+            std::memcpy(tmp_.data() + slot[r] * row_floats + size_t(h) * max_len_ * head_dim_,
+                        buf->data() + offset(r, h), filled * sizeof(float));
       for (int i = 0; i < batch_; ++i)
-        for (int h = 0; h < kv_heads_; ++h)
-          std::memcpy(tmp_.data() + offset(i, h), buf->data() + offset(src[i], h), filled * sizeof(float));
-      buf->swap(tmp_);
+        if (src[i] != i)
+          for (int h = 0; h < kv_heads_; ++h)
+            std::memcpy(buf->data() + offset(i, h),
+                        tmp_.data() + slot[src[i]] * row_floats + size_t(h) * max_len_ * head_dim_,
+                        filled * sizeof(float));
     }
   }
   valid_tmp_.resize(valid_.size());

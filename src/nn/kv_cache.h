@@ -49,7 +49,8 @@ class KVCache {
   std::vector<std::vector<float>> k_, v_;  // per layer (batch, num_kv_heads, max_len, head_dim)
   std::vector<uint8_t> valid_;             // (batch, max_len)
   std::vector<int64_t> next_pos_;          // (batch)
-  std::vector<float> tmp_;                 // reorder scratch (swapped with a layer's K or V)
+  std::vector<float> tmp_;                 // reorder scratch: saved source rows
+  std::vector<int> slot_tmp_;
   std::vector<uint8_t> valid_tmp_;
   std::vector<int64_t> pos_tmp_;
 };
