@@ -2,6 +2,7 @@
 // one JSON object of timings on stdout. Threads come from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS.
 //
 //   autolm_bench <dir> --prompts prompts.json [--new-tokens 128] [--workloads greedy,beam4,batch8,raw]
+//                [--dtype auto|float32|int8]   (autolm::LoadOptions::dtype)
 //
 // prompts.json: {"greedy": [[ids…]], "batch": [[ids…] × 8]} (the same ids every engine gets).
 // Workloads go through the public autolm::generate() (the path a user calls, logits processors
@@ -155,6 +156,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string dir = argv[1], prompts_path;
+  autolm::LoadOptions load_options;
   int new_tokens = 128;
   std::vector<std::string> workloads = {"greedy"};
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -162,6 +164,7 @@ int main(int argc, char** argv) {
     if (k == "--prompts") prompts_path = v;
     else if (k == "--new-tokens") new_tokens = std::stoi(v);
     else if (k == "--workloads") workloads = split(v);
+    else if (k == "--dtype") load_options.dtype = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -175,8 +178,9 @@ int main(int argc, char** argv) {
 
     nlohmann::json result;
     const auto t_load = Clock::now();
-    auto model = autolm::load_model(dir);
+    auto model = autolm::load_model(dir, load_options);
     result["load_s"] = secs(t_load, Clock::now());
+    result["dtype"] = load_options.dtype;
     // Cold start: load + prefill + first token, before anything has touched the weights.
     run_beam(*model, greedy, 1, 1);
     result["load_to_first_token_s"] = secs(t_load, Clock::now());

@@ -61,6 +61,9 @@ def write_tokenizer(folder: Path, vocab_size: int, specials: dict) -> None:
     tok = Tokenizer(WordLevel(vocab=vocab, unk_token=token_of[specials["unk"]]))
     tok.pre_tokenizer = WhitespaceSplit()
     kwargs = {f"{role}_token": token_of[tid] for role, tid in specials.items()}
+    # No pad id in the config: name the EOS token as pad, or a tokenizer class with a default pad
+    # (Qwen2's "<|endoftext|>") adds one token beyond vocab_size and the converters refuse it.
+    kwargs.setdefault("pad_token", token_of[specials["eos"]] if "eos" in specials else token_of[specials["unk"]])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs)
     fast.save_pretrained(str(folder))
 
