@@ -40,6 +40,13 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   ::close(fd);
 }
 
+void MappedFile::release(const void* ptr, size_t len) const {
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGE_SIZE));
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(ptr) + page - 1) & ~(page - 1);  // whole pages only
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(ptr) + len) & ~(page - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_) ::munmap(data_, size_);
 }

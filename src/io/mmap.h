@@ -14,6 +14,9 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
 
   const unsigned char* data() const { return static_cast<const unsigned char*>(data_); }
+  // Drops the pages of [ptr, ptr + len) from this process's resident set (they stay in the
+  // page cache): for weights converted at load, whose file bytes are never read again.
+  void release(const void* ptr, size_t len) const;
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 

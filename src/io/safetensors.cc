@@ -76,6 +76,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(path) {
       throw bad(path, "tensor \"" + name + "\": " + e.what());
     }
     info.file = &map_.path();
+    info.mapping = &map_;
     tensors_.emplace(name, std::move(info));
   }
 }
@@ -139,13 +140,18 @@ TensorView WeightStore::require_matrix(const std::string& name, const Shape& exp
     return v;
   }
   if (format_ != WeightFormat::kInt8) return optional(name, expected);
-  if (info.dtype == "F32" && reinterpret_cast<uintptr_t>(info.ptr) % alignof(float) == 0)
-    return quantize_int8(reinterpret_cast<const float*>(info.ptr), info.shape);
-  std::vector<float> tmp(size_t(numel(info.shape)));  // upcast, quantize, drop the float copy
-  if (info.dtype == "F32") std::memcpy(tmp.data(), info.ptr, tmp.size() * 4);
-  else if (half) convert_to_f32(info.dtype == "BF16" ? DType::kBF16 : DType::kF16, info.ptr, tmp.data(), tmp.size());
-  else return optional(name, expected);  // throws: unsupported dtype, naming the tensor
-  return quantize_int8(tmp.data(), info.shape);
+  TensorView q;
+  if (info.dtype == "F32" && reinterpret_cast<uintptr_t>(info.ptr) % alignof(float) == 0) {
+    q = quantize_int8(reinterpret_cast<const float*>(info.ptr), info.shape);
+  } else {
+    std::vector<float> tmp(size_t(numel(info.shape)));  // upcast, quantize, drop the float copy
+    if (info.dtype == "F32") std::memcpy(tmp.data(), info.ptr, tmp.size() * 4);
+    else if (half) convert_to_f32(info.dtype == "BF16" ? DType::kBF16 : DType::kF16, info.ptr, tmp.data(), tmp.size());
+    else return optional(name, expected);  // throws: unsupported dtype, naming the tensor
+    q = quantize_int8(tmp.data(), info.shape);
+  }
+  info.mapping->release(info.ptr, info.nbytes);  // the int8 copy replaces the file's bytes
+  return q;
 }
 
 TensorView WeightStore::adopt_matrix(std::vector<float> values, const Shape& shape) {

@@ -21,6 +21,7 @@ struct TensorInfo {
   const unsigned char* ptr;  // start of the tensor's bytes inside the mapping
   size_t nbytes;
   const std::string* file;   // path of the file that holds it (for error messages)
+  const MappedFile* mapping = nullptr;
 };
 
 // Parses one safetensors file; throws Error naming the file on any inconsistency.
