@@ -74,7 +74,8 @@ void ThreadPool::worker_loop(int index) {
 }
 
 void ThreadPool::run(const std::function<void(int, int)>& fn) {
-  if (workers_.empty() || t_in_pool_task) {
+  std::unique_lock<std::mutex> lock(busy_, std::try_to_lock);
+  if (workers_.empty() || t_in_pool_task || !lock.owns_lock()) {
     fn(0, 1);
     return;
   }

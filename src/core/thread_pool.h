@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -22,7 +23,8 @@ class ThreadPool {
   int size() const { return int(workers_.size()) + 1; }
 
   // Runs fn(thread_index, num_threads) on every thread (the caller is thread 0) and returns
-  // when all are done. Called from inside a task, it runs fn(0, 1) inline.
+  // when all are done. Called from inside a task, or while another caller's task holds the
+  // pool (several requests decoding at once), it runs fn(0, 1) inline on the calling thread.
   void run(const std::function<void(int, int)>& fn);
 
   // Splits [0, n) into contiguous ranges, one per thread: fn(begin, end). Work below
@@ -37,6 +39,7 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
+  std::mutex busy_;  // one task at a time; other callers run inline
 };
 
 }  // namespace autolm

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <thread>
 
 #include "autolm/auto.h"
 #include "fixtures.h"
@@ -192,6 +193,40 @@ TEST(ModelBatch, Seq2SeqRightPaddingMatchesReference) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace autolm
+
+namespace autolm {
+namespace {
+
+// The Model is immutable: several threads decoding with their own states at once get what
+// each gets alone (the kernels' thread pool runs one task at a time; others run inline).
+TEST(ModelThreads, ConcurrentDecodesMatchSequential) {
+  auto model = load_model(test::model_dir("qwen3-tiny"));
+  auto ref = test::load_ref("qwen3-tiny");
+  auto ids = ref["cases"][0]["input_ids"].get<std::vector<int32_t>>();
+  auto run_once = [&] {
+    auto state = model->new_state(1, int(ids.size()) + 16);
+    auto l = model->decode(ids, {}, int(ids.size()), *state, false);
+    std::vector<int32_t> out;
+    for (int step = 0; step < 16; ++step) {
+      const int32_t tok = int32_t(std::max_element(l.begin(), l.end()) - l.begin());
+      out.push_back(tok);
+      l = model->decode(std::span<const int32_t>(&tok, 1), {}, 1, *state, false);
+    }
+    return out;
+  };
+  const auto expected = run_once();
+  std::vector<std::vector<int32_t>> results(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < 5; ++r) results[t] = run_once();
+    });
+  for (auto& th : threads) th.join();
+  for (const auto& r : results) EXPECT_EQ(r, expected);
 }
 
 }  // namespace
