@@ -22,8 +22,9 @@ TEST_P(ChatIds, RenderedAndIdsMatchTransformers) {
     if (c.contains("tools")) options.tools = c["tools"];
     if (c.contains("kwargs")) options.extra = c["kwargs"];
     EXPECT_EQ(tok->apply_chat_template(c["messages"], options), c["rendered"].get<std::string>());
-    if (c.contains("ids"))  // every case but qwen3's tools one, whose ref stores only the text
+    if (c.contains("ids")) {  // every case but qwen3's tools one, whose ref stores only the text
       EXPECT_EQ(tok->apply_chat_template_ids(c["messages"], options), c["ids"].get<std::vector<int32_t>>());
+    }
   }
 }
 
