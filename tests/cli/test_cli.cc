@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cmath>
@@ -299,6 +300,25 @@ TEST(CliGenerate, BeamSearchPrintsScores) {
   CliResult text = run("generate " + std::string(AUTOLM_SOURCE_DIR) + "/models/t5-numbers \"spell: 4021\" --num-beams 3");
   ASSERT_EQ(text.code, 0) << text.err;
   EXPECT_EQ(text.out, "four thousand twenty-one\n");
+}
+
+}  // namespace
+}  // namespace autolm
+
+namespace autolm {
+namespace {
+
+TEST(CliGenerate, FolderWithoutTokenizerTakesIdsOnly) {
+  const std::string dir = std::string(AUTOLM_SOURCE_DIR) + "/tests/data/rope/default";  // weights, no tokenizer
+  CliResult ids = run("generate " + dir + " --input-ids 1,5,9 --max-new-tokens 3");
+  ASSERT_EQ(ids.code, 0) << ids.err;
+  EXPECT_EQ(std::count(ids.out.begin(), ids.out.end(), ','), 2) << ids.out;  // three new ids
+  CliResult json_out = run("generate " + dir + " --input-ids 1,5,9 --max-new-tokens 3 --json");
+  ASSERT_EQ(json_out.code, 0) << json_out.err;
+  EXPECT_FALSE(nlohmann::json::parse(json_out.out).contains("text"));
+  CliResult text = run("generate " + dir + " hello");
+  EXPECT_EQ(text.code, 2);
+  EXPECT_NE(text.err.find("no tokenizer.json"), std::string::npos) << text.err;
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 #include "autolm/generation.h"
 #include "autolm/tokenizer.h"
 #include "common.h"
-#include "io/mmap.h"
 
 namespace autolm::cli {
 
@@ -176,11 +175,13 @@ void add_generate_command(CLI::App& app, int& rc) {
     if (!o->prompts.empty() && !o->input_ids.empty())
       throw Error(ErrorKind::kInvalidInput, "generate: give either text prompts or --input-ids, not both");
     auto model = load_with_class(o->dir, o->cls, o->dtype);
+    // Text needs the tokenizer; token-id prompts also print text when the folder has one.
     std::shared_ptr<const Tokenizer> tok;
-    const bool has_tok = file_exists(o->dir + "/tokenizer.json") || file_exists(o->dir + "/spiece.model") ||
-                         file_exists(o->dir + "/tokenizer.model") || file_exists(o->dir + "/vocab.json") ||
-                         file_exists(o->dir + "/source.spm");
-    if (!o->prompts.empty() || has_tok) tok = AutoTokenizer::from_pretrained(o->dir);
+    try {
+      tok = AutoTokenizer::from_pretrained(o->dir);
+    } catch (const Error& e) {
+      if (!o->prompts.empty() || e.kind() != ErrorKind::kNotFound) throw;
+    }
 
     GenerationConfig config = GenerationConfig::for_model(*model);
     nlohmann::json overrides = nlohmann::json::object();
