@@ -62,6 +62,7 @@ void rows_avx512_vnni(const float* x, int64_t M, const TensorView& W, int64_t n0
       const QuantizedRow& r = rows[m];
       __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
       for (int64_t k = 0; k < K; k += 64) {
+        if (m == 0) _mm_prefetch(reinterpret_cast<const char*>(wr + 2 * K + k), _MM_HINT_T0);  // two rows ahead
         const __m512i w = _mm512_loadu_si512(wr + k);
         const __m512i a = _mm512_loadu_si512(r.abs_q.data() + k);
         // w carries x's sign: Σ |x|·(±w) = Σ x·w.
