@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "autolm/error.h"
+#include "chat/args.h"
 #include "chat/interp.h"
 #include "chat/pystr.h"
 #include "chat/runtime_error.h"
@@ -32,17 +33,8 @@ std::vector<Value> bind_args(const std::string& fname, const CallArgs& args, std
 }
 
 static bool given(const Value& v) { return !v.is_undefined(); }
-static bool given_not_none(const Value& v) { return !v.is_undefined() && !v.is_none(); }
 
-static int64_t int_arg(const Value& v, const char* what) {
-  if (v.is_int() || v.is_bool()) return v.as_int();
-  throw RuntimeError(std::string(what) + ": '" + v.type_name() + "' object cannot be interpreted as an integer");
-}
 
-static const std::string& str_arg(const Value& v, const char* what) {
-  if (!v.is_string()) throw RuntimeError(std::string(what) + " argument must be str, not " + v.type_name());
-  return v.str();
-}
 
 // ---- methods of str, dict and list
 

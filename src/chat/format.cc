@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "chat/args.h"
 #include "chat/interp.h"
 #include "chat/pystr.h"
 #include "chat/runtime_error.h"
@@ -12,17 +13,8 @@
 namespace autolm::jinja {
 namespace {
 
-static bool given_not_none(const Value& v) { return !v.is_undefined() && !v.is_none(); }
 
-static int64_t int_arg(const Value& v, const char* what) {
-  if (v.is_int() || v.is_bool()) return v.as_int();
-  throw RuntimeError(std::string(what) + ": '" + v.type_name() + "' object cannot be interpreted as an integer");
-}
 
-static const std::string& str_arg(const Value& v, const char* what) {
-  if (!v.is_string()) throw RuntimeError(std::string(what) + " argument must be str, not " + v.type_name());
-  return v.str();
-}
 
 }  // namespace
 

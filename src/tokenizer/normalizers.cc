@@ -90,24 +90,30 @@ class UnicodeNormalizer : public Normalizer {
   int options_;
 };
 
+// Replaces every character c by f(c, out) (zero or more characters), keeping HF's alignments;
+// leaves the string untouched when nothing changed.
+template <typename F>
+void map_chars(NormalizedString& s, F f) {
+  const std::string& in = s.get();
+  std::vector<std::pair<char32_t, int>> dest;
+  std::u32string buf;
+  bool changed = false;
+  for (size_t i = 0; i < in.size();) {
+    size_t len;
+    char32_t c = decode_utf8(in, i, &len);
+    buf.clear();
+    f(c, buf);
+    changed |= buf.size() != 1 || buf[0] != c;
+    for (size_t k = 0; k < buf.size(); ++k) dest.emplace_back(buf[k], k > 0 ? 1 : 0);
+    i += len;
+  }
+  if (changed) s.transform(dest);
+}
+
 class Lowercase : public Normalizer {
  public:
   void normalize(NormalizedString& s) const override {
-    const std::string& in = s.get();
-    std::vector<std::pair<char32_t, int>> dest;
-    dest.reserve(in.size());
-    std::u32string buf;
-    bool changed = false;
-    for (size_t i = 0; i < in.size();) {
-      size_t len;
-      char32_t c = decode_utf8(in, i, &len);
-      buf.clear();
-      append_lowercase(buf, c);
-      changed |= buf.size() != 1 || buf[0] != c;
-      for (size_t k = 0; k < buf.size(); ++k) dest.emplace_back(buf[k], k > 0 ? 1 : 0);
-      i += len;
-    }
-    if (changed) s.transform(dest);
+    map_chars(s, [](char32_t c, std::u32string& out) { append_lowercase(out, c); });
   }
 };
 
@@ -195,23 +201,6 @@ class BertNormalizer : public Normalizer {
   }
 
  private:
-  template <typename F>
-  static void map_chars(NormalizedString& s, F f) {
-    const std::string& in = s.get();
-    std::vector<std::pair<char32_t, int>> dest;
-    std::u32string buf;
-    bool changed = false;
-    for (size_t i = 0; i < in.size();) {
-      size_t len;
-      char32_t c = decode_utf8(in, i, &len);
-      buf.clear();
-      f(c, buf);
-      changed |= buf.size() != 1 || buf[0] != c;
-      for (size_t k = 0; k < buf.size(); ++k) dest.emplace_back(buf[k], k > 0 ? 1 : 0);
-      i += len;
-    }
-    if (changed) s.transform(dest);
-  }
   bool clean_, chinese_, strip_, lower_;
 };
 
