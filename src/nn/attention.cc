@@ -12,7 +12,7 @@
 
 namespace autolm {
 
-// Per (row, head): scores = q·Kᵀ (BLAS), scale, relative bias and masks, softmax, out = P·V
+// Per (row, head): scores = q·Kᵀ (BLAS; sgemv for a single query), scale, relative bias and masks, softmax, out = P·V
 // (BLAS). Queries of one head are strided rows of q: (q_len, H*D) with row stride H*D.
 void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, const float* q, const KVSource& kv,
                int k_len, float* out) {
@@ -34,8 +34,11 @@ void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, con
           const uint8_t* valid = kv.key_valid(b);
           const float* qh = q + b * row_stride + int64_t(h) * D;  // (q_len, D), row stride H*D
           float* oh = out + b * row_stride + int64_t(h) * D;
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, q_len, k_len, D, spec.scale, qh, H * D, K, D, 0.f,
-                      scores, k_len);
+          // One query (every decode step): matrix-vector products, no GEMM packing.
+          if (q_len == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, k_len, D, spec.scale, K, D, qh, 1, 0.f, scores, 1);
+          else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, q_len, k_len, D, spec.scale, qh, H * D, K, D, 0.f,
+                        scores, k_len);
           for (int t = 0; t < q_len; ++t) {
             const int qpos = q_start + t;
             float* srow = scores + int64_t(t) * k_len;
@@ -47,8 +50,10 @@ void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, con
             }
             softmax(srow, k_len);  // a fully masked row (padding query) gives zeros
           }
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, q_len, D, k_len, 1.f, scores, k_len, V, D, 0.f, oh,
-                      H * D);
+          if (q_len == 1) cblas_sgemv(CblasRowMajor, CblasTrans, k_len, D, 1.f, V, D, scores, 1, 0.f, oh, 1);
+          else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, q_len, D, k_len, 1.f, scores, k_len, V, D, 0.f, oh,
+                        H * D);
         }
       });
 }
