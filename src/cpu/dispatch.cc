@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cpu/activation.h"
 #include "cpu/matmul.h"
 
 namespace autolm::cpu {
@@ -27,6 +28,16 @@ const KernelVariant& best_kernel() {
       for (const auto& k : v)
         if (k.isa == cap) return k;
     return v.back();
+  }();
+  return best;
+}
+
+ActivationKernel best_activation() {
+  static const ActivationKernel best = [] {
+    const std::string& isa = best_kernel().isa;
+    if (isa == "scalar") return activation_scalar;
+    if (isa == "avx2") return activation_avx2;
+    return activation_avx512;
   }();
   return best;
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autolm/error.h"
+#include "cpu/activation.h"
 
 namespace autolm {
 
@@ -15,24 +16,33 @@ Activation parse_activation(const std::string& name, const std::string& source) 
               source + ": unsupported activation \"" + name + "\" (supported: relu, silu, swish, gelu, gelu_new, gelu_pytorch_tanh)");
 }
 
-static inline float apply(Activation act, float v) {
+static cpu::ActKind kind(Activation act) {
+  switch (act) {
+    case Activation::kRelu: return cpu::ActKind::kRelu;
+    case Activation::kSilu: return cpu::ActKind::kSilu;
+    case Activation::kGelu: return cpu::ActKind::kGelu;
+    case Activation::kGeluTanh: return cpu::ActKind::kGeluTanh;
+  }
+  return cpu::ActKind::kRelu;
+}
+
+// Reference definitions (activations.py), for tests: the kernels are checked against these.
+float activation_reference(Activation act, float v) {
   switch (act) {
     case Activation::kRelu: return v > 0.f ? v : 0.f;
     case Activation::kSilu: return v / (1.f + std::exp(-v));
     case Activation::kGelu: return 0.5f * v * (1.f + std::erf(v * 0.70710678118654752f));
     case Activation::kGeluTanh:
-      // Equivalent in activations.py (NewGELUActivation): 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))
+      // NewGELUActivation: 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))
       return 0.5f * v * (1.f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
   }
   return v;
 }
 
-void activate(Activation act, float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = apply(act, x[i]);
-}
+void activate(Activation act, float* x, int64_t n) { cpu::best_activation()(kind(act), nullptr, x, n); }
 
 void activate_gated(Activation act, const float* gate, float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] *= apply(act, gate[i]);
+  cpu::best_activation()(kind(act), gate, x, n);
 }
 
 }  // namespace autolm

@@ -6,8 +6,10 @@
 #include <random>
 #include <cstring>
 
+#include "cpu/activation.h"
 #include "cpu/matmul.h"
 #include "io/safetensors.h"
+#include "ops/activations.h"
 #include "ops/linear.h"
 
 namespace autolm {
@@ -172,6 +174,42 @@ TEST(Kernels, LinearFusedEqualsSeparateLinears) {
     for (size_t i = 0; i < yb.size(); ++i) ASSERT_FLOAT_EQ(yb[i], rb[i]);
     for (size_t i = 0; i < yc.size(); ++i) ASSERT_FLOAT_EQ(yc[i], rc[i]);
   }
+}
+
+// Each ISA's activation kernel against the <cmath> definitions, over normal values, the
+// tails where exp saturates (±100), zero and odd lengths; gated and in-place forms.
+TEST(Kernels, ActivationsMatchCmathReference) {
+  std::vector<float> xs;
+  for (float v = -100.f; v <= 100.f; v += 0.37f) xs.push_back(v);
+  for (float v = -8.f; v <= 8.f; v += 0.0013f) xs.push_back(v);
+  xs.insert(xs.end(), {0.f, -0.f, 1e-8f, -1e-8f, 88.f, -88.f, 87.5f, -87.5f});
+  std::vector<std::pair<std::string, cpu::ActivationKernel>> variants = {{"scalar", cpu::activation_scalar}};
+  for (const auto& k : cpu::available_kernels()) {
+    if (k.isa == "avx2") variants.push_back({"avx2", cpu::activation_avx2});
+    if (k.isa == "avx512") variants.push_back({"avx512", cpu::activation_avx512});
+  }
+  const std::pair<Activation, cpu::ActKind> acts[] = {{Activation::kRelu, cpu::ActKind::kRelu},
+                                                      {Activation::kSilu, cpu::ActKind::kSilu},
+                                                      {Activation::kGelu, cpu::ActKind::kGelu},
+                                                      {Activation::kGeluTanh, cpu::ActKind::kGeluTanh}};
+  for (const auto& [name, kernel] : variants)
+    for (const auto& [act, kind] : acts) {
+      std::vector<float> y = xs;
+      kernel(kind, nullptr, y.data(), int64_t(y.size()));
+      std::vector<float> ones(xs.size(), 1.5f);
+      kernel(kind, xs.data(), ones.data(), int64_t(ones.size()));  // gated: 1.5 · act(x)
+      for (size_t i = 0; i < xs.size(); ++i) {
+        const float ref = activation_reference(act, xs[i]);
+        const float tol = 2e-6f * std::max(1.f, std::fabs(ref));
+        ASSERT_NEAR(y[i], ref, tol) << name << " act " << int(kind) << " x=" << xs[i];
+        ASSERT_NEAR(ones[i], 1.5f * ref, 1.5f * tol) << name << " gated act " << int(kind) << " x=" << xs[i];
+        ASSERT_FALSE(std::isnan(y[i]));
+      }
+    }
+  // The dispatched entry points use one of them.
+  std::vector<float> v = {-1.f, 0.5f, 3.f};
+  activate(Activation::kSilu, v.data(), 3);
+  EXPECT_NEAR(v[1], activation_reference(Activation::kSilu, 0.5f), 1e-6f);
 }
 
 }  // namespace

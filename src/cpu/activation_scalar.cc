@@ -1,0 +1,2 @@
+#define AUTOLM_ACT_NAME activation_scalar
+#include "cpu/activation_impl.h"
