@@ -4,15 +4,28 @@
 //          STREAM does (24 per element, no write-allocate)
 //   read   the same arrays only read (sum), the access pattern of a decode step's weights
 //   sgemm  OpenBLAS float32 C = A·B at 2048³, best of 5: the GEMM peak that autolm's kernels use
+// --quick: best of 3 triads and 3 reads, no sgemm ("sgemm_GFLOPs": null): the per-round
+// bandwidth check of bench/run.py, well under a second or two.
 #include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
-int main() {
+int main(int argc, char** argv) {
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else {
+      std::fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+      return 2;
+    }
+  }
+  const int stream_reps = quick ? 3 : 10;
   using Clock = std::chrono::steady_clock;
   const long n = 20'000'000;
   std::vector<double> a(n), b(n), c(n);
@@ -24,7 +37,7 @@ int main() {
   }
   double best = 1e30;
   const double s = 3.0;
-  for (int r = 0; r < 10; ++r) {
+  for (int r = 0; r < stream_reps; ++r) {
     auto t0 = Clock::now();
     double* pa = a.data();
     const double* pb = b.data();
@@ -37,7 +50,7 @@ int main() {
 
   // Read-only stream (a decode step mostly reads weights): sum over the three arrays.
   double rbest = 1e30, sum = 0;
-  for (int r = 0; r < 10; ++r) {
+  for (int r = 0; r < stream_reps; ++r) {
     auto t0 = Clock::now();
     double acc = 0;
     const double* pa = a.data();
@@ -49,6 +62,12 @@ int main() {
     sum += acc;
   }
   const double read_gbs = 24.0 * n / rbest / 1e9;
+
+  if (quick) {
+    std::printf("{\"triad_GBps\": %.3f, \"read_GBps\": %.3f, \"sgemm_GFLOPs\": null, \"omp_threads\": %d, \"quick\": true, \"check\": %.1f}\n",
+                triad_gbs, read_gbs, omp_get_max_threads(), a[n / 2] + sum * 0);
+    return 0;
+  }
 
   const int m = 2048;
   std::vector<float> x(size_t(m) * m, 0.5f), y(size_t(m) * m, 0.25f), z(size_t(m) * m);

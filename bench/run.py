@@ -8,8 +8,11 @@ For each model (random weights at real shapes, written by bench/make_models.py) 
 shapes) it runs the workloads in a fresh process per (engine, round), engines alternating and
 their order rotating every round, then reports medians, ratios against autolm measured in the
 same run, and each batch-1 decode figure as a fraction of the memory-bandwidth roofline
-(tokens/s x bytes of weights read per token / STREAM triad bandwidth), the machine's ceilings
-(triad, sgemm) being measured in the same run. Writes bench/results/<date>.json and .md.
+(tokens/s x bytes of weights read per token / stream bandwidth), the machine's ceilings
+(triad, sgemm) being measured in the same run. The bandwidth drifts on a shared machine, so it is
+also measured quickly right before every round, and each round's decode speed is set against
+that round's bandwidth ("roofline (same round)", median over rounds) besides the best bandwidth
+of the whole run ("roofline (best bw)"). Writes bench/results/<date>.json and .md.
 
 This script needs only the Python standard library; the engines run in the benchmark venv
 (bench/setup.sh) and the autolm binary from --build-dir (built here when missing).
@@ -150,6 +153,45 @@ def roofline(roof_exe, threads, reps=3):
     # The roofline's bandwidth: the better of the triad and the read-only stream (a decode step
     # mostly reads weights).
     out["bandwidth_GBps"] = max(out["triad_GBps"], out["read_GBps"])
+    return out
+
+
+def quick_bandwidth(roof_exe, threads):
+    """One `autolm_roofline --quick` (best of 3 triads + 3 reads, no sgemm; well under 2 s): the
+    bandwidth of this moment, measured right before each round's engines."""
+    t = time.time()
+    try:
+        r = sh([str(roof_exe), "--quick"], env=thread_env(threads), timeout=120)
+    except subprocess.TimeoutExpired:
+        return {"error": "autolm_roofline --quick timed out", "time": t}
+    if r.returncode:
+        return {"error": f"autolm_roofline --quick: exit {r.returncode}: {tail(r.stderr, 200)}", "time": t}
+    try:
+        x = json.loads(r.stdout)
+    except Exception:
+        return {"error": f"autolm_roofline --quick: bad output: {tail(r.stdout, 200)}", "time": t}
+    return {"triad_GBps": x["triad_GBps"], "read_GBps": x["read_GBps"],
+            "bandwidth_GBps": max(x["triad_GBps"], x["read_GBps"]), "time": t}
+
+
+def greedy_tok_s(res, new_tokens):
+    """One round's batch-1 greedy decode tok/s, or None where summarize() would drop it."""
+    if "error" in res:
+        return None
+    g = res.get("workloads", {}).get("greedy")
+    if not g or "error" in g or g.get("new_tokens", new_tokens) != new_tokens:
+        return None
+    return g.get("decode_tok_s")
+
+
+def same_round_fractions(rounds_results, round_bw, bytes_per_token, new_tokens):
+    """Per round: that round's decode tok/s x bytes per token / that round's bandwidth (None
+    where the round failed or its bandwidth check did)."""
+    out = []
+    for i, res in enumerate(rounds_results):
+        tok_s = greedy_tok_s(res, new_tokens)
+        bw = round_bw[i].get("bandwidth_GBps") if i < len(round_bw) else None
+        out.append(tok_s * bytes_per_token / (bw * 1e9) if tok_s and bw else None)
     return out
 
 
@@ -348,32 +390,52 @@ def markdown(report):
              f"{m['mem_total_gb']} GiB; **{m['threads']} threads for every engine**")
     L.append("- Versions: " + ", ".join(f"{k} {v[k]}" for k in
              ("autolm", "autolm_bench_built", "CMAKE_CXX_FLAGS_RELEASE", "g++", "openblas", "torch", "transformers", "ctranslate2", "llama_cpp", "python") if k in v))
-    L.append(f"- Ceilings measured in this run: STREAM triad **{fmt(roof.get('triad_GBps'))} GB/s**, "
-             f"read-only stream {fmt(roof.get('read_GBps'))} GB/s (roofline uses {fmt(roof.get('bandwidth_GBps'))}), "
-             f"OpenBLAS sgemm 2048³ **{fmt(roof.get('sgemm_GFLOPs'))} GFLOP/s** ({m['threads']} threads)")
+    L.append(f"- Ceilings measured in this run (best of the checks before the first model, after each model and "
+             f"after the run): STREAM triad **{fmt(roof.get('triad_GBps'))} GB/s**, "
+             f"read-only stream {fmt(roof.get('read_GBps'))} GB/s (roofline (best bw) uses "
+             f"{fmt(roof.get('bandwidth_GBps'))}), OpenBLAS sgemm 2048³ **{fmt(roof.get('sgemm_GFLOPs'))} GFLOP/s** "
+             f"({m['threads']} threads)")
+    rbw = [r["bandwidth_GBps"] for mr in report["models"].values() if isinstance(mr, dict)
+           for r in mr.get("round_ceilings", []) if r.get("bandwidth_GBps")]
+    if rbw:
+        L.append(f"- Bandwidth right before each round (`autolm_roofline --quick`, better of triad and read, "
+                 f"{len(rbw)} checks): {fmt(min(rbw))} to {fmt(max(rbw))} GB/s, median {fmt(statistics.median(rbw))}")
     a = report["args"]
     L.append(f"- Workloads: prompt/source {a['prompt_len']} random token ids, {a['new_tokens']} new tokens forced "
              f"(min = max new tokens); greedy batch 1, beam 4 (seq2seq), greedy batch {a['batch']}; "
              f"median of {a['rounds']} rounds, engines alternating in rotating order, one process per run\n")
     L.append("Columns: **decode tok/s** = batch-1 greedy tokens/s after the first token; **× autolm** = that "
-             "engine's speed ÷ autolm's (>1: the peer is faster); **roofline** = decode tok/s × bytes of weights "
-             "read per token ÷ measured bandwidth; **TTFT** = prompt/encoder + first token (warm); **beam4 / batch8** = "
+             "engine's speed ÷ autolm's (>1: the peer is faster); **roofline (same round)** = median over rounds of "
+             "that round's decode tok/s × bytes of weights read per token ÷ the bandwidth measured right before "
+             "that round (the bandwidth drifts on a shared machine, so this compares each speed with the machine "
+             "as it was at the time); **roofline (best bw)** = median decode tok/s × bytes of weights read per "
+             "token ÷ the best bandwidth measured in the whole run (a lower figure when rounds ran in slow "
+             "periods); **TTFT** = prompt/encoder + first token (warm); **beam4 / batch8** = "
              "generated tokens/s; **load** = load call; **cold 1st tok** = process-level load + first token; "
              "**RSS** = peak resident MB after the batch-1 run.\n")
     for name, mr in report["models"].items():
+        if "info" not in mr:
+            L.append(f"## {name}\n\n{mr.get('error', 'failed')}\n")
+            continue
         info = mr["info"]
         L.append(f"## {name} ({info['model_type']}, {info['parameters_m']:.1f}M parameters, "
                  f"{info['decode_params_m']:.1f}M read per decode step)\n")
-        L.append("| engine | decode tok/s | × autolm | roofline | TTFT ms | beam4 tok/s | × autolm | batch8 tok/s | × autolm | load s | cold 1st tok s | RSS MB |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        rc = mr.get("round_ceilings")
+        if rc:
+            L.append("Bandwidth before each round, GB/s: " +
+                     ", ".join(fmt(r.get("bandwidth_GBps")) if r.get("bandwidth_GBps") else "failed" for r in rc) + "\n")
+        L.append("| engine | decode tok/s | × autolm | roofline (same round) | roofline (best bw) | TTFT ms | beam4 tok/s | × autolm | batch8 tok/s | × autolm | load s | cold 1st tok s | RSS MB |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         base = mr["engines"].get("autolm", {})
         for eng, s in mr["engines"].items():
             if isinstance(s, str):
-                L.append(f"| {eng} | {s} |" + " |" * 11)
+                L.append(f"| {eng} | {s} |" + " |" * 12)
                 continue
             g = s.get("greedy_tok_s")
             roofv = s.get("roofline_fraction")
+            roofr = s.get("roofline_fraction_same_round")
             cells = [eng, fmt(g), fmt(ratio(g, base.get("greedy_tok_s")), 2) if eng != "autolm" else "1.00",
+                     f"{roofr*100:.0f}%" if roofr is not None else "—",
                      f"{roofv*100:.0f}%" if roofv is not None else "—",
                      fmt(s["ttft_s"] * 1000, 0) if s.get("ttft_s") is not None else "—",
                      fmt(s.get("beam4_tok_s")) if mr["seq2seq"] else "n/a",
@@ -392,14 +454,17 @@ def markdown(report):
 
 
 def finalize(report):
-    """Ceilings = the best measured anywhere in the run (other load only lowers them); every
-    roofline fraction recomputed against that one bandwidth."""
+    """Ceilings = the best of the full checks anywhere in the run (other load only lowers them);
+    every best-bandwidth roofline fraction recomputed against that one bandwidth. The same-round
+    fractions (each round against its own quick check) need no recomputation."""
     roof = report["roofline"]
     after = report.get("roofline_after", {})
     for k in ("triad_GBps", "read_GBps", "sgemm_GFLOPs"):
         roof[k] = max([roof.get(k, 0), after.get(k, 0)] +
                       [m.get("ceilings_after", {}).get(k, 0) for m in report["models"].values() if isinstance(m, dict)])
     roof["bandwidth_GBps"] = max(roof["triad_GBps"], roof["read_GBps"])
+    if not roof["bandwidth_GBps"]:
+        return
     for m in report["models"].values():
         for s in m.get("engines", {}).values():
             if isinstance(s, dict) and s.get("bytes_per_token") and s.get("greedy_tok_s"):
@@ -461,15 +526,25 @@ def main():
         paths = prepare_peers(name, folder, engines, seq2seq, py)
         runnable = [e for e in engines if not str(paths.get(e, "n/a")).startswith("n/a")]
         raw = {e: [] for e in runnable}
+        round_ceilings = []
         for rnd in range(args.rounds):
             order = runnable[rnd % len(runnable):] + runnable[:rnd % len(runnable)] if runnable else []
+            if order:
+                # This round's bandwidth, measured right before its engines (the machine's bandwidth
+                # drifts with other load, by tens of percent over minutes).
+                bw = quick_bandwidth(roof_exe, args.threads)
+                round_ceilings.append(bw)
+                log(f"{name} round {rnd+1}/{args.rounds} bandwidth: " +
+                    (bw["error"] if "error" in bw else f"triad {bw['triad_GBps']:.1f}, read {bw['read_GBps']:.1f} GB/s"))
             for e in order:
                 res = run_engine(e, paths[e], exe, py, prompts, args.threads, args.new_tokens, workloads, args.timeout)
                 raw[e].append(res)
                 g = res.get("workloads", {}).get("greedy", {})
+                fr = same_round_fractions([res], round_ceilings[-1:], decode_params * BYTES_PER_PARAM[e], args.new_tokens)[0]
                 log(f"{name} round {rnd+1}/{args.rounds} {e}: " +
-                    (res["error"] if "error" in res else f"decode {g.get('decode_tok_s', 0):.2f} tok/s, "
-                     f"wall {res.get('wall_s', 0):.0f}s"))
+                    (res["error"] if "error" in res else f"decode {g.get('decode_tok_s', 0):.2f} tok/s"
+                     + (f" ({fr*100:.0f}% of this round's bandwidth)" if fr is not None else "")
+                     + f", wall {res.get('wall_s', 0):.0f}s"))
         # Ceilings: the best measured in this run (before the first model and after each one),
         # since other load on the machine can only lower them.
         extra = roofline(roof_exe, args.threads, reps=1)
@@ -485,14 +560,22 @@ def main():
             if s["rounds_ok"] == 0:
                 engines_summary[e] = "n/a (" + "; ".join(s.get("errors", ["failed"]))[:300] + ")"
                 continue
-            if s.get("greedy_tok_s") and roof.get("bandwidth_GBps"):
+            if s.get("greedy_tok_s"):
                 bpt = decode_params * BYTES_PER_PARAM[e]
                 s["bytes_per_token"] = bpt
-                s["roofline_tok_s"] = roof["bandwidth_GBps"] * 1e9 / bpt
-                s["roofline_fraction"] = s["greedy_tok_s"] * bpt / (roof["bandwidth_GBps"] * 1e9)
+                if roof.get("bandwidth_GBps"):
+                    s["roofline_tok_s"] = roof["bandwidth_GBps"] * 1e9 / bpt
+                    s["roofline_fraction"] = s["greedy_tok_s"] * bpt / (roof["bandwidth_GBps"] * 1e9)
+                fr = same_round_fractions(raw[e], round_ceilings, bpt, args.new_tokens)
+                s["roofline_fraction_rounds"] = fr
+                ok = [f for f in fr if f is not None]
+                if ok:
+                    s["roofline_fraction_same_round"] = statistics.median(ok)
+                    s["spread"]["roofline_fraction_same_round"] = [round(min(ok), 4), round(max(ok), 4)]
             engines_summary[e] = s
         report["models"][name] = {"info": info, "seq2seq": seq2seq, "engines": engines_summary, "raw": raw,
-                                  "ceilings_after": extra}
+                                  "ceilings_after": extra, "round_ceilings": round_ceilings,
+                                  "round_bandwidth_GBps": [r.get("bandwidth_GBps") for r in round_ceilings]}
         # Write after every model so that a long run leaves results behind.
         (out_dir / f"{stamp}.json").write_text(json.dumps(report, indent=1))
         (out_dir / f"{stamp}.md").write_text(markdown(report))
