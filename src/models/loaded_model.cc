@@ -1,5 +1,9 @@
 #include "models/loaded_model.h"
 
+#include <algorithm>
+
+#include "core/thread_pool.h"
+
 namespace autolm {
 
 LoadedModel::LoadedModel(ModelConfig config, std::unique_ptr<WeightStore> weights) : weights_(std::move(weights)) {
@@ -13,9 +17,15 @@ void LoadedModel::finish_loading() { unused_ = weights_->unused(); }
 TensorView LoadedModel::require_transposed(const std::string& name, const Shape& file_shape) {
   TensorView w = weights_->require(name, file_shape);
   const int64_t in = w.shape[0], out = w.shape[1];
-  std::vector<float> t(size_t(in * out));
-  for (int64_t i = 0; i < in; ++i)
-    for (int64_t o = 0; o < out; ++o) t[o * in + i] = w.data[i * out + o];
+  std::vector<float> t(size_t(in * out));  // (out, in)
+  // 32×32 tiles (both sides stay in cache), bands of output rows split across threads.
+  constexpr int64_t kTile = 32;
+  ThreadPool::global().parallel_for((out + kTile - 1) / kTile, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t o0 = b0 * kTile; o0 < std::min(out, b1 * kTile); o0 += kTile)
+      for (int64_t i0 = 0; i0 < in; i0 += kTile)
+        for (int64_t o = o0; o < std::min(out, o0 + kTile); ++o)
+          for (int64_t i = i0; i < std::min(in, i0 + kTile); ++i) t[o * in + i] = w.data[i * out + o];
+  });
   return weights_->adopt_matrix(std::move(t), {out, in});
 }
 
