@@ -1,7 +1,7 @@
 // autolm_bench: loads one HF folder and runs the benchmark workloads of bench/run.py, printing
 // one JSON object of timings on stdout. Threads come from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS.
 //
-//   autolm_bench <dir> --prompts prompts.json [--new-tokens 128] [--workloads greedy,beam4,batch8,raw]
+//   autolm_bench <dir> --prompts prompts.json [--new-tokens 128] [--workloads greedy,beam4,batch8,raw,prefill]
 //                [--dtype auto|float32|int8]   (autolm::LoadOptions::dtype)
 //
 // prompts.json: {"greedy": [[ids…]], "batch": [[ids…] × 8]} (the same ids every engine gets).
@@ -11,6 +11,7 @@
 //   beam4   batch 1, num_beams 4 (no streaming for beams, as in HF): total time only
 //   batch8  8 prompts, greedy: throughput = 8 × new tokens / total time
 //   raw     batch 1, Model::decode driven directly with argmax (no generate() overhead)
+//   prefill batch 1, encode or prefill + the first token only, 10 times: median and best (profiling TTFT)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -139,6 +140,17 @@ nlohmann::json run_raw(const autolm::Model& model, const std::vector<int32_t>& p
   return r;
 }
 
+nlohmann::json run_prefill(const autolm::Model& model, const std::vector<int32_t>& prompt) {
+  std::vector<double> times;
+  for (int i = 0; i < (std::getenv("AUTOLM_BENCH_REPEAT") ? std::atoi(std::getenv("AUTOLM_BENCH_REPEAT")) : 10); ++i) times.push_back(run_raw(model, prompt, 1)["ttft_s"].get<double>());
+  std::sort(times.begin(), times.end());
+  nlohmann::json r;
+  r["batch"] = 1;
+  r["ttft_s"] = times[times.size() / 2];
+  r["ttft_best_s"] = times.front();
+  return r;
+}
+
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
@@ -151,7 +163,7 @@ std::vector<std::string> split(const std::string& s) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <dir> --prompts file.json [--new-tokens N] [--workloads greedy,beam4,batch8,raw]\n",
+    std::fprintf(stderr, "usage: %s <dir> --prompts file.json [--new-tokens N] [--workloads greedy,beam4,batch8,raw,prefill]\n",
                  argv[0]);
     return 2;
   }
@@ -195,6 +207,8 @@ int main(int argc, char** argv) {
         w[name] = run_streamed(*model, batch, new_tokens);
       } else if (name == "beam4") {
         w[name] = run_beam(*model, greedy, new_tokens, 4);
+      } else if (name == "prefill") {
+        w[name] = run_prefill(*model, greedy[0]);
       } else if (name == "raw") {
         w[name] = run_raw(*model, greedy[0], new_tokens);
       } else {

@@ -33,23 +33,54 @@ inline float scalar_at(const void* w, int64_t k) {
   else return float(static_cast<const int8_t*>(w)[k]);
 }
 
-// One weight row against MB activation rows: each 16-wide weight chunk is loaded and
-// converted once, then used by MB independent FMA chains.
-template <DType T, int MB>
-void row_block(const float* x, int64_t K, const void* wr, float scale, float* y, int64_t ldy, int64_t n,
+// NB weight rows against MB activation rows: NB·MB independent FMA chains (a single chain per
+// output would wait on FMA latency every 16 weights), each 16-wide weight chunk loaded and
+// converted once and used by MB chains.
+template <DType T, int NB, int MB>
+void row_block(const float* x, int64_t K, const void* W, const float* scales, float* y, int64_t ldy, int64_t n,
                bool accumulate) {
-  __m512 acc[MB];
-  for (int m = 0; m < MB; ++m) acc[m] = _mm512_setzero_ps();
+  const size_t esize = dtype_size(T);
+  const void* wr[NB];
+  for (int j = 0; j < NB; ++j) wr[j] = static_cast<const char*>(W) + (n + j) * K * esize;
+  __m512 acc[NB][MB];
+  for (int j = 0; j < NB; ++j)
+    for (int m = 0; m < MB; ++m) acc[j][m] = _mm512_setzero_ps();
   int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
-    const __m512 w = load16<T>(wr, k);
-    for (int m = 0; m < MB; ++m) acc[m] = _mm512_fmadd_ps(_mm512_loadu_ps(x + m * K + k), w, acc[m]);
+  for (; k + 16 <= K; k += 16) {  // fully unrolled body: the accumulators stay in registers
+    __m512 w[NB];
+#pragma GCC unroll 4
+    for (int j = 0; j < NB; ++j) w[j] = load16<T>(wr[j], k);
+#pragma GCC unroll 4
+    for (int m = 0; m < MB; ++m) {
+      const __m512 xv = _mm512_loadu_ps(x + m * K + k);
+#pragma GCC unroll 4
+      for (int j = 0; j < NB; ++j) acc[j][m] = _mm512_fmadd_ps(xv, w[j], acc[j][m]);
+    }
   }
-  for (int m = 0; m < MB; ++m) {
-    float v = _mm512_reduce_add_ps(acc[m]);
-    for (int64_t kk = k; kk < K; ++kk) v += x[m * K + kk] * scalar_at<T>(wr, kk);
-    v *= scale;
-    y[m * ldy + n] = accumulate ? y[m * ldy + n] + v : v;
+  for (int j = 0; j < NB; ++j) {
+    const float scale = T == DType::kI8 ? scales[n + j] : 1.f;
+    for (int m = 0; m < MB; ++m) {
+      float v = _mm512_reduce_add_ps(acc[j][m]);
+      for (int64_t kk = k; kk < K; ++kk) v += x[m * K + kk] * scalar_at<T>(wr[j], kk);
+      v *= scale;
+      float& out = y[m * ldy + n + j];
+      out = accumulate ? out + v : v;
+    }
+  }
+}
+
+// Output rows [n0, n1) for M activation rows in blocks of up to 4 (beams, batched decode),
+// NB weight rows at a time.
+template <DType T, int NB>
+void row_blocks(const float* x, int64_t M, const void* W, const float* scales, int64_t K, int64_t n, float* y,
+                int64_t ldy, bool accumulate) {
+  int64_t m = 0;
+  for (; m + 4 <= M; m += 4) row_block<T, NB, 4>(x + m * K, K, W, scales, y + m * ldy, ldy, n, accumulate);
+  switch (M - m) {
+    case 3: row_block<T, NB, 3>(x + m * K, K, W, scales, y + m * ldy, ldy, n, accumulate); break;
+    case 2: row_block<T, NB, 2>(x + m * K, K, W, scales, y + m * ldy, ldy, n, accumulate); break;
+    case 1: row_block<T, NB, 1>(x + m * K, K, W, scales, y + m * ldy, ldy, n, accumulate); break;
+    default: break;
   }
 }
 
@@ -80,14 +111,12 @@ void rows(const float* x, int64_t M, const void* W, const float* scales, int64_t
       y[n] = accumulate ? y[n] + acc : acc;
       continue;
     }
-    // Small batches (beams, batched decode): blocks of up to 4 activation rows.
-    int64_t m = 0;
-    for (; m + 4 <= M; m += 4) row_block<T, 4>(x + m * K, K, wr, scale, y + m * ldy, ldy, n, accumulate);
-    switch (M - m) {
-      case 3: row_block<T, 3>(x + m * K, K, wr, scale, y + m * ldy, ldy, n, accumulate); break;
-      case 2: row_block<T, 2>(x + m * K, K, wr, scale, y + m * ldy, ldy, n, accumulate); break;
-      case 1: row_block<T, 1>(x + m * K, K, wr, scale, y + m * ldy, ldy, n, accumulate); break;
-      default: break;
+    // Small batches (beams, batched decode): four weight rows at a time.
+    if (n + 3 < n1) {
+      row_blocks<T, 4>(x, M, W, scales, K, n, y, ldy, accumulate);
+      n += 3;
+    } else {
+      row_blocks<T, 1>(x, M, W, scales, K, n, y, ldy, accumulate);
     }
   }
 }
