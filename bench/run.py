@@ -10,9 +10,9 @@ their order rotating every round, then reports medians, ratios against autolm me
 same run, and each batch-1 decode figure as a fraction of the memory-bandwidth roofline
 (tokens/s x bytes of weights read per token / stream bandwidth), the machine's ceilings
 (triad, sgemm) being measured in the same run. The bandwidth drifts on a shared machine, so it is
-also measured quickly right before every round, and each round's decode speed is set against
-that round's bandwidth ("roofline (same round)", median over rounds) besides the best bandwidth
-of the whole run ("roofline (best bw)"). Writes bench/results/<date>.json and .md.
+also measured quickly right before and after every engine's process, and each run's decode speed
+is set against the mean of those two ("roofline (adjacent)", median over rounds) besides the
+best bandwidth of the whole run ("roofline (best bw)"). Writes bench/results/<date>.json and .md.
 
 This script needs only the Python standard library; the engines run in the benchmark venv
 (bench/setup.sh) and the autolm binary from --build-dir (built here when missing).
@@ -184,13 +184,13 @@ def greedy_tok_s(res, new_tokens):
     return g.get("decode_tok_s")
 
 
-def same_round_fractions(rounds_results, round_bw, bytes_per_token, new_tokens):
-    """Per round: that round's decode tok/s x bytes per token / that round's bandwidth (None
-    where the round failed or its bandwidth check did)."""
+def adjacent_fractions(rounds_results, bytes_per_token, new_tokens):
+    """Per round: that run's decode tok/s x bytes per token / the bandwidth measured around it
+    (None where the run failed or both bandwidth checks did)."""
     out = []
-    for i, res in enumerate(rounds_results):
+    for res in rounds_results:
         tok_s = greedy_tok_s(res, new_tokens)
-        bw = round_bw[i].get("bandwidth_GBps") if i < len(round_bw) else None
+        bw = res.get("adjacent_bandwidth_GBps")
         out.append(tok_s * bytes_per_token / (bw * 1e9) if tok_s and bw else None)
     return out
 
@@ -395,20 +395,20 @@ def markdown(report):
              f"read-only stream {fmt(roof.get('read_GBps'))} GB/s (roofline (best bw) uses "
              f"{fmt(roof.get('bandwidth_GBps'))}), OpenBLAS sgemm 2048³ **{fmt(roof.get('sgemm_GFLOPs'))} GFLOP/s** "
              f"({m['threads']} threads)")
-    rbw = [r["bandwidth_GBps"] for mr in report["models"].values() if isinstance(mr, dict)
-           for r in mr.get("round_ceilings", []) if r.get("bandwidth_GBps")]
+    rbw = [r for mr in report["models"].values() if isinstance(mr, dict)
+           for r in mr.get("round_bandwidth_GBps", []) if r]
     if rbw:
-        L.append(f"- Bandwidth right before each round (`autolm_roofline --quick`, better of triad and read, "
+        L.append(f"- Bandwidth between engine runs (`autolm_roofline --quick`, better of triad and read, "
                  f"{len(rbw)} checks): {fmt(min(rbw))} to {fmt(max(rbw))} GB/s, median {fmt(statistics.median(rbw))}")
     a = report["args"]
     L.append(f"- Workloads: prompt/source {a['prompt_len']} random token ids, {a['new_tokens']} new tokens forced "
              f"(min = max new tokens); greedy batch 1, beam 4 (seq2seq), greedy batch {a['batch']}; "
              f"median of {a['rounds']} rounds, engines alternating in rotating order, one process per run\n")
     L.append("Columns: **decode tok/s** = batch-1 greedy tokens/s after the first token; **× autolm** = that "
-             "engine's speed ÷ autolm's (>1: the peer is faster); **roofline (same round)** = median over rounds of "
-             "that round's decode tok/s × bytes of weights read per token ÷ the bandwidth measured right before "
-             "that round (the bandwidth drifts on a shared machine, so this compares each speed with the machine "
-             "as it was at the time); **roofline (best bw)** = median decode tok/s × bytes of weights read per "
+             "engine's speed ÷ autolm's (>1: the peer is faster); **roofline (adjacent)** = median over rounds of "
+             "that run's decode tok/s × bytes of weights read per token ÷ the mean of the bandwidths measured "
+             "right before and right after that engine's process (the bandwidth drifts on a shared machine, so "
+             "this compares each speed with the machine as it was at the time); **roofline (best bw)** = median decode tok/s × bytes of weights read per "
              "token ÷ the best bandwidth measured in the whole run (a lower figure when rounds ran in slow "
              "periods); **TTFT** = prompt/encoder + first token (warm); **beam4 / batch8** = "
              "generated tokens/s; **load** = load call; **cold 1st tok** = process-level load + first token; "
@@ -420,11 +420,11 @@ def markdown(report):
         info = mr["info"]
         L.append(f"## {name} ({info['model_type']}, {info['parameters_m']:.1f}M parameters, "
                  f"{info['decode_params_m']:.1f}M read per decode step)\n")
-        rc = mr.get("round_ceilings")
+        rc = mr.get("round_bandwidth_GBps")
         if rc:
-            L.append("Bandwidth before each round, GB/s: " +
-                     ", ".join(fmt(r.get("bandwidth_GBps")) if r.get("bandwidth_GBps") else "failed" for r in rc) + "\n")
-        L.append("| engine | decode tok/s | × autolm | roofline (same round) | roofline (best bw) | TTFT ms | beam4 tok/s | × autolm | batch8 tok/s | × autolm | load s | cold 1st tok s | RSS MB |")
+            L.append("Bandwidth after each engine run, GB/s: " +
+                     ", ".join(fmt(r) if r else "failed" for r in rc) + "\n")
+        L.append("| engine | decode tok/s | × autolm | roofline (adjacent) | roofline (best bw) | TTFT ms | beam4 tok/s | × autolm | batch8 tok/s | × autolm | load s | cold 1st tok s | RSS MB |")
         L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         base = mr["engines"].get("autolm", {})
         for eng, s in mr["engines"].items():
@@ -433,7 +433,7 @@ def markdown(report):
                 continue
             g = s.get("greedy_tok_s")
             roofv = s.get("roofline_fraction")
-            roofr = s.get("roofline_fraction_same_round")
+            roofr = s.get("roofline_fraction_adjacent")
             cells = [eng, fmt(g), fmt(ratio(g, base.get("greedy_tok_s")), 2) if eng != "autolm" else "1.00",
                      f"{roofr*100:.0f}%" if roofr is not None else "—",
                      f"{roofv*100:.0f}%" if roofv is not None else "—",
@@ -527,23 +527,26 @@ def main():
         runnable = [e for e in engines if not str(paths.get(e, "n/a")).startswith("n/a")]
         raw = {e: [] for e in runnable}
         round_ceilings = []
+        last_bw = None
         for rnd in range(args.rounds):
             order = runnable[rnd % len(runnable):] + runnable[:rnd % len(runnable)] if runnable else []
-            if order:
-                # This round's bandwidth, measured right before its engines (the machine's bandwidth
-                # drifts with other load, by tens of percent over minutes).
-                bw = quick_bandwidth(roof_exe, args.threads)
-                round_ceilings.append(bw)
-                log(f"{name} round {rnd+1}/{args.rounds} bandwidth: " +
-                    (bw["error"] if "error" in bw else f"triad {bw['triad_GBps']:.1f}, read {bw['read_GBps']:.1f} GB/s"))
             for e in order:
+                # The bandwidth of the moment, measured right before and right after this engine's
+                # process (the machine's bandwidth drifts with other tenants' load, by tens of
+                # percent within a minute); the run's fraction uses their mean.
+                before = last_bw if last_bw and "error" not in last_bw else quick_bandwidth(roof_exe, args.threads)
                 res = run_engine(e, paths[e], exe, py, prompts, args.threads, args.new_tokens, workloads, args.timeout)
+                after = quick_bandwidth(roof_exe, args.threads)
+                last_bw = after
+                bws = [b["bandwidth_GBps"] for b in (before, after) if "error" not in b]
+                res["adjacent_bandwidth_GBps"] = statistics.mean(bws) if bws else None
+                round_ceilings.append({"engine": e, "round": rnd, "before": before, "after": after})
                 raw[e].append(res)
                 g = res.get("workloads", {}).get("greedy", {})
-                fr = same_round_fractions([res], round_ceilings[-1:], decode_params * BYTES_PER_PARAM[e], args.new_tokens)[0]
+                fr = adjacent_fractions([res], decode_params * BYTES_PER_PARAM[e], args.new_tokens)[0]
                 log(f"{name} round {rnd+1}/{args.rounds} {e}: " +
                     (res["error"] if "error" in res else f"decode {g.get('decode_tok_s', 0):.2f} tok/s"
-                     + (f" ({fr*100:.0f}% of this round's bandwidth)" if fr is not None else "")
+                     + (f" ({fr*100:.0f}% of {res['adjacent_bandwidth_GBps']:.1f} GB/s measured around it)" if fr is not None else "")
                      + f", wall {res.get('wall_s', 0):.0f}s"))
         # Ceilings: the best measured in this run (before the first model and after each one),
         # since other load on the machine can only lower them.
@@ -566,16 +569,16 @@ def main():
                 if roof.get("bandwidth_GBps"):
                     s["roofline_tok_s"] = roof["bandwidth_GBps"] * 1e9 / bpt
                     s["roofline_fraction"] = s["greedy_tok_s"] * bpt / (roof["bandwidth_GBps"] * 1e9)
-                fr = same_round_fractions(raw[e], round_ceilings, bpt, args.new_tokens)
+                fr = adjacent_fractions(raw[e], bpt, args.new_tokens)
                 s["roofline_fraction_rounds"] = fr
                 ok = [f for f in fr if f is not None]
                 if ok:
-                    s["roofline_fraction_same_round"] = statistics.median(ok)
-                    s["spread"]["roofline_fraction_same_round"] = [round(min(ok), 4), round(max(ok), 4)]
+                    s["roofline_fraction_adjacent"] = statistics.median(ok)
+                    s["spread"]["roofline_fraction_adjacent"] = [round(min(ok), 4), round(max(ok), 4)]
             engines_summary[e] = s
         report["models"][name] = {"info": info, "seq2seq": seq2seq, "engines": engines_summary, "raw": raw,
                                   "ceilings_after": extra, "round_ceilings": round_ceilings,
-                                  "round_bandwidth_GBps": [r.get("bandwidth_GBps") for r in round_ceilings]}
+                                  "round_bandwidth_GBps": [r["after"].get("bandwidth_GBps") for r in round_ceilings]}
         # Write after every model so that a long run leaves results behind.
         (out_dir / f"{stamp}.json").write_text(json.dumps(report, indent=1))
         (out_dir / f"{stamp}.md").write_text(markdown(report))
