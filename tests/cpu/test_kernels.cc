@@ -68,7 +68,7 @@ TEST(Kernels, EveryVariantMatchesScalarReference) {
   std::normal_distribution<float> dist(0.f, 1.f);
   ASSERT_GE(cpu::available_kernels().size(), 1u);
   for (DType type : {DType::kF32, DType::kBF16, DType::kF16, DType::kI8}) {
-    for (auto [N, K, M] : {std::tuple{7, 5, 1}, {33, 64, 1}, {64, 129, 3}, {100, 1000, 8}, {17, 4096, 2}, {37, 70, 5}, {22, 48, 16}}) {
+    for (auto [N, K, M] : {std::tuple{7, 5, 1}, {33, 64, 1}, {64, 129, 3}, {100, 1000, 8}, {17, 4096, 2}, {37, 70, 5}, {22, 48, 16}, {9, 128, 40}, {6, 4096, 70}}) {
       Matrix w = make_matrix(type, N, K, rng);
       std::vector<float> x(M * K);
       for (auto& v : x) v = dist(rng);
