@@ -1,5 +1,5 @@
 // Body of the activation kernels, included once per ISA by activation_<isa>.cc with
-// AUTOLM_ACT_NAME set to the function's name. Plain loops without branches or calls, so that
+// AUTOLM_ACT_NAME / AUTOLM_SOFTMAX_NAME set to the functions' names. Plain loops without branches or calls, so that
 // -O3 vectorizes them for the ISA the including file is compiled for.
 #include <bit>
 #include <cstdint>
@@ -11,9 +11,9 @@ namespace autolm::cpu {
 namespace {
 
 // e^x for float32: x = n·ln2 + r (|r| ≤ ln2/2), e^r by Cephes' degree-6 polynomial, 2^n from
-// the exponent bits. Clamped to the float range: e^-88 underflows to ~0, e^88.7 stays finite.
-inline float exp_approx(float x) {
-  x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+// the exponent bits. Below -87.3 (e.g. -inf) the result is 0; above 88.7 it stays finite.
+inline float exp_approx(float x_in) {
+  const float x = x_in < -87.3f ? -87.3f : (x_in > 88.7f ? 88.7f : x_in);
   const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;  // round to nearest
   float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
@@ -25,7 +25,7 @@ inline float exp_approx(float x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.f;
   const int32_t e = (static_cast<int32_t>(n) + 127) << 23;
-  return p * std::bit_cast<float>(e);
+  return x_in < -87.3f ? 0.f : p * std::bit_cast<float>(e);  // e^-inf = 0 (masked scores)
 }
 
 // erf(x) = sign(x)·(1 − (a1·t + … + a5·t⁵)·e^{−x²}), t = 1 / (1 + p·|x|).
@@ -68,6 +68,25 @@ void AUTOLM_ACT_NAME(ActKind act, const float* gate, float* x, int64_t n) {
     case ActKind::kGelu: return apply<gelu>(gate, x, n);
     case ActKind::kGeluTanh: return apply<gelu_tanh>(gate, x, n);
   }
+}
+
+void AUTOLM_SOFTMAX_NAME(float* x, int64_t n) {
+  float mx = -__builtin_inff();
+  for (int64_t i = 0; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
+  if (mx == -__builtin_inff()) {  // everything masked
+    for (int64_t i = 0; i < n; ++i) x[i] = 0.f;
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) x[i] = exp_approx(x[i] - mx);
+  float part[16] = {};  // 16 partial sums: a vectorizable reduction
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) part[j] += x[i + j];
+  float sum = 0.f;
+  for (; i < n; ++i) sum += x[i];
+  for (int j = 0; j < 16; ++j) sum += part[j];
+  const float inv = 1.f / sum;
+  for (int64_t k = 0; k < n; ++k) x[k] *= inv;
 }
 
 }  // namespace autolm::cpu

@@ -42,4 +42,14 @@ ActivationKernel best_activation() {
   return best;
 }
 
+SoftmaxKernel best_softmax() {
+  static const SoftmaxKernel best = [] {
+    const std::string& isa = best_kernel().isa;
+    if (isa == "scalar") return softmax_scalar;
+    if (isa == "avx2") return softmax_avx2;
+    return softmax_avx512;
+  }();
+  return best;
+}
+
 }  // namespace autolm::cpu

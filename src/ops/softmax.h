@@ -1,4 +1,5 @@
-// Numerically stable softmax in place over n elements.
+// Numerically stable softmax in place over n elements (SIMD, cpu/activation.h); a row of all
+// -inf (fully masked) gives zeros.
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <cstring>
 
@@ -210,6 +211,38 @@ TEST(Kernels, ActivationsMatchCmathReference) {
   std::vector<float> v = {-1.f, 0.5f, 3.f};
   activate(Activation::kSilu, v.data(), 3);
   EXPECT_NEAR(v[1], activation_reference(Activation::kSilu, 0.5f), 1e-6f);
+}
+
+// Each ISA's softmax against a double-precision reference: random rows of several lengths
+// (tails), masked (-inf) entries that must come out exactly 0, and a fully masked row.
+TEST(Kernels, SoftmaxMatchesDoubleReference) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.f, 4.f);
+  std::vector<std::pair<std::string, cpu::SoftmaxKernel>> variants = {{"scalar", cpu::softmax_scalar}};
+  for (const auto& k : cpu::available_kernels()) {
+    if (k.isa == "avx2") variants.push_back({"avx2", cpu::softmax_avx2});
+    if (k.isa == "avx512") variants.push_back({"avx512", cpu::softmax_avx512});
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const auto& [name, kernel] : variants)
+    for (int n : {1, 7, 16, 33, 250}) {
+      std::vector<float> x(n);
+      for (auto& v : x) v = dist(rng);
+      if (n > 3) x[1] = x[n - 1] = -inf;
+      std::vector<float> y = x;
+      kernel(y.data(), n);
+      double mx = -inf, sum = 0;
+      for (float v : x) mx = std::max(mx, double(v));
+      for (float v : x) sum += std::exp(double(v) - mx);
+      for (int i = 0; i < n; ++i) {
+        const double ref = std::exp(double(x[i]) - mx) / sum;
+        if (x[i] == -inf) EXPECT_EQ(y[i], 0.f) << name << " n=" << n << " i=" << i;
+        else EXPECT_NEAR(y[i], ref, 1e-6 * std::max(1.0, ref * 10)) << name << " n=" << n << " i=" << i;
+      }
+      std::vector<float> masked(n, -inf);
+      kernel(masked.data(), n);
+      for (float v : masked) EXPECT_EQ(v, 0.f) << name << " fully masked, n=" << n;
+    }
 }
 
 }  // namespace
