@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "ops/linear.h"
 #include "ops/softmax.h"
 
 namespace autolm {
@@ -16,6 +17,7 @@ namespace autolm {
 // (BLAS). Queries of one head are strided rows of q: (q_len, H*D) with row stride H*D.
 void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, const float* q, const KVSource& kv,
                int k_len, float* out) {
+  use_single_threaded_blas();
   const int H = spec.num_heads, D = spec.head_dim;
   const int group = H / spec.num_kv_heads;
   const int64_t row_stride = int64_t(q_len) * H * D;
@@ -44,11 +46,16 @@ void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, con
             float* srow = scores + int64_t(t) * k_len;
             const int k_end = spec.causal ? std::min(k_len, qpos + 1) : k_len;
             const int k_begin = spec.sliding_window > 0 ? std::max(0, qpos - spec.sliding_window + 1) : 0;
-            for (int j = 0; j < k_len; ++j) {
-              if (j < k_begin || j >= k_end || !valid[j]) srow[j] = neg_inf;
+            // Keys outside [k_begin, k_end) (causal, sliding window) get probability 0 directly;
+            // inside, padding is -inf and the T5 bias is added, then softmax over the window only.
+            for (int j = 0; j < std::min(k_begin, k_len); ++j) srow[j] = 0.f;
+            for (int j = std::max(k_end, 0); j < k_len; ++j) srow[j] = 0.f;
+            if (k_begin >= k_end) continue;  // fully masked row (padding query): zeros
+            for (int j = k_begin; j < k_end; ++j) {
+              if (!valid[j]) srow[j] = neg_inf;
               else if (spec.rel_bias) srow[j] += spec.rel_bias[h * spec.rel_bias_stride + spec.rel_bias_offset + j - qpos];
             }
-            softmax(srow, k_len);  // a fully masked row (padding query) gives zeros
+            softmax(srow + k_begin, k_end - k_begin);  // all padding gives zeros too
           }
           if (q_len == 1) cblas_sgemv(CblasRowMajor, CblasTrans, k_len, D, 1.f, V, D, scores, 1, 0.f, oh, 1);
           else

@@ -1,5 +1,6 @@
 // linear(x, W) = x · Wᵀ (+ b), with W stored (out_features, in_features) exactly as HF stores it.
-// Backed by BLAS sgemm (threaded); performance work swaps kernels here, not in model files.
+// Backed by the SIMD rows kernels (cpu/) for few rows and BLAS sgemm per thread slice for many;
+// performance work swaps kernels here, not in model files.
 #pragma once
 
 #include <cstdint>
@@ -28,5 +29,10 @@ void linear_fused(const float* x, int64_t rows, std::initializer_list<LinearOutp
 
 // y = a · bᵀ for plain row-major matrices: a (m, k), b (n, k), y (m, n).
 void matmul_nt(const float* a, const float* b, int64_t m, int64_t n, int64_t k, float* y);
+
+// Sets OpenBLAS to one thread (once per process): every BLAS call runs inside a task of autolm's
+// own thread pool, and a second pool of spinning BLAS threads would fight it for the cores.
+// linear(), matmul_nt() and attention() call it; anything else calling BLAS must too.
+void use_single_threaded_blas();
 
 }  // namespace autolm
