@@ -33,6 +33,9 @@ struct GenerationConfig {
   std::optional<int> max_new_tokens;  // takes precedence over max_length
   int min_length = 0;                 // EOS is banned while the sequence is shorter (same counting)
   std::optional<int> min_new_tokens;  // EOS banned until this many tokens were generated
+  // Seconds generation may run (MaxTimeCriteria: checked after every step, the clock starting
+  // after the encoder); rows still running then stop with FinishReason::kTime. Unset = no limit.
+  std::optional<double> max_time;
 
   // --- strategy ---
   bool do_sample = false;
@@ -47,9 +50,18 @@ struct GenerationConfig {
   float top_p = 1.0f;            // (0, 1]; 1 disables
   std::optional<float> min_p;    // [0, 1]
   float typical_p = 1.0f;        // (0, 1]; 1 disables
+  float epsilon_cutoff = 0.0f;   // (0, 1); 0 disables: drops tokens with probability < epsilon
+  float eta_cutoff = 0.0f;       // (0, 1); 0 disables: drops p < min(eta, sqrt(eta) * exp(-entropy))
   uint64_t seed = 0;             // autolm extension: seeds the sampler's RNG (std::mt19937_64)
 
   // --- logits processors ---
+  // [[token ids], bias] pairs, as HF serialises them: a one-token entry adds bias to that token
+  // always; a longer one adds it to its last token when the row ends with the others.
+  using SequenceBias = std::vector<std::pair<std::vector<int64_t>, float>>;
+  std::optional<SequenceBias> sequence_bias;
+  // > 0; 1 disables. Rescales the scores of the encoder input's tokens (causal: the prompt's),
+  // > 1 making them more likely. Double, as transformers computes 1 / penalty in Python.
+  double encoder_repetition_penalty = 1.0;
   float repetition_penalty = 1.0f;       // > 0; 1 disables
   int no_repeat_ngram_size = 0;          // 0 disables
   int encoder_no_repeat_ngram_size = 0;  // 0 disables; bans n-grams of the encoder input
@@ -58,6 +70,10 @@ struct GenerationConfig {
   std::optional<std::vector<int64_t>> begin_suppress_tokens;
   std::optional<int64_t> forced_bos_token_id;           // forced as the first generated token
   std::optional<std::vector<int64_t>> forced_eos_token_id;  // forced at max_length - 1 (int or list)
+  bool remove_invalid_values = false;  // NaN → 0, ±inf → ±float max (after forced_eos)
+  // (start_index, decay_factor): once more than start_index tokens were generated, EOS scores
+  // grow by |score| * (decay_factor ** (tokens past start_index) - 1). Needs eos_token_id.
+  std::optional<std::pair<int, double>> exponential_decay_length_penalty;
   bool renormalize_logits = false;  // log_softmax after all processors
 
   // --- special tokens ---
@@ -76,8 +92,11 @@ struct GenerationConfig {
   // Same as from_pretrained for an already parsed generation_config.json object.
   static GenerationConfig from_json(const nlohmann::json& j, const std::string& source = "generation config");
 
-  // Applies a JSON object of HF-named fields (null = reset to default, unknown keys ignored).
-  // Wrongly typed values are Error(kInvalidInput) naming the field and value.
+  // Applies a JSON object of HF-named fields (null = reset to default). Wrongly typed values are
+  // Error(kInvalidInput) naming the field and value. Fields that change transformers' output but
+  // that autolm cannot honour (guidance_scale, penalty_alpha, num_beam_groups, constraints, …;
+  // see docs/GENERATION.md) are Error(kUnsupported) naming field, value and `source` unless they
+  // hold their default; other unknown keys (transformers_version, use_cache, …) are ignored.
   GenerationConfig& update(const nlohmann::json& overrides, const std::string& source = "generation config");
   // Throws Error(kInvalidInput) naming the field and value for invalid settings.
   void validate() const;
@@ -104,8 +123,10 @@ struct GenerateHooks {
   DecodeCallback decode;
 };
 
-enum class FinishReason { kLength, kEos, kStopString, kCallback };
-const char* finish_reason_name(FinishReason r);  // "length" | "eos" | "stop_string" | "callback"
+// kTime: max_time ran out (transformers' MaxTimeCriteria).
+enum class FinishReason { kLength, kEos, kStopString, kCallback, kTime };
+// "length" | "eos" | "stop_string" | "callback" | "time"
+const char* finish_reason_name(FinishReason r);
 
 struct GenerateOutput {
   // [rows][len], rows = inputs × num_return_sequences; all rows the same length as HF's tensor.

@@ -1,6 +1,6 @@
 // AVX-512 VNNI kernel for int8 weights (compiled with -mavx512vnni; used only when the CPU has
 // it): activations are quantized on the fly to int8 with one scale per block of 32 (as
-// llama.cpp's Q8_0 and CTranslate2's int8 GEMM do), so each 64 multiply-adds are one vpdpbusd
+// llama.cpp's Q8_0 dot products do), so each 64 multiply-adds are one vpdpbusd
 // instead of 64 conversions + FMAs. Other weight dtypes use the plain AVX-512 kernel.
 #include <immintrin.h>
 

@@ -45,6 +45,7 @@ struct Beam {
   float score = 0.0f;
   int gen_len = 0;           // generated tokens (beam_indices != -1)
   bool done = false;         // is_sent_finished (finished set only)
+  bool timed_out = false;    // finished because max_time ran out (not EOS, stop string or length)
 };
 
 }  // namespace
@@ -86,6 +87,7 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
 
   LogitsPipeline pipeline(cfg, req.input_len, req.max_length, req.min_length);
   Sampler sampler(cfg.seed);
+  const MaxTime max_time(cfg.max_time);  // after the encoder, as transformers' criteria
   GenerateOutput out;
   out.prompt_length = req.seq2seq ? 1 : req.src_len;
 
@@ -103,12 +105,16 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
       std::span<float> row(logp.data() + (size_t)r * V, V);
       log_softmax(row);
       const int b = r / nb;
-      RowView view{std::span<const int32_t>(running[r].seq).subspan(skip[b], cur_len - skip[b]), req.unpadded[b]};
+      RowView view{std::span<const int32_t>(running[r].seq).subspan(skip[b], cur_len - skip[b]), req.unpadded[b],
+                   encoder_repetition_ids(req.unpadded, r)};
       pipeline.apply(row, view, cur_len);
     }
     if (cfg.output_scores) out.scores.push_back(logp);
 
     bool all_hit = true;
+    // MaxTimeCriteria is evaluated with the others on every candidate: once the time is up, every
+    // candidate "hits" and the search ends after this step.
+    const bool timed_out = max_time.exceeded();
     std::vector<Beam> next_running(rows), next_finished(rows);
     for (int b = 0; b < B; ++b) {
       // accumulated log-probs over num_beams × vocab
@@ -130,7 +136,7 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
         cand_vals[k] = acc[cand[k]];
         src[k] = cand[k] / V;
         tok[k] = cand[k] % V;
-        bool hit = cur_len + 1 >= max_length || req.is_eos(tok[k]);
+        bool hit = timed_out || cur_len + 1 >= max_length || req.is_eos(tok[k]);
         if (!hit && req.stop.enabled()) {
           const auto& s = running[b * nb + src[k]].seq;
           tmp.assign(s.begin() + skip[b], s.begin() + cur_len);
@@ -180,6 +186,7 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
           const int k = m - nb;
           Beam n = make(k, merged[m]);
           n.done = hits[k] && k < nb;
+          n.timed_out = n.done && timed_out;
           next_finished[b * nb + i] = std::move(n);
         }
       }
@@ -235,6 +242,8 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
         else if (req.stop.enabled() &&
                  req.stop.hit(std::span<const int32_t>(f.seq).subspan(skip[b], prompt_len + f.gen_len - skip[b])))
           why = FinishReason::kStopString;
+        else if (f.timed_out && prompt_len + f.gen_len < max_length)
+          why = FinishReason::kTime;
       }
       out.finish_reasons.push_back(why);
     }

@@ -56,6 +56,9 @@ void check_token_ranges(const Request& req, int vocab) {
   if (c.forced_bos_token_id) check("forced_bos_token_id", *c.forced_bos_token_id);
   if (c.forced_eos_token_id)
     for (int64_t t : *c.forced_eos_token_id) check("forced_eos_token_id", t);
+  if (c.sequence_bias)  // SequenceBiasLogitsProcessor._prepare_bias_variables raises too
+    for (const auto& entry : *c.sequence_bias)
+      for (int64_t t : entry.first) check("sequence_bias", t);
 }
 
 // `_sample`: greedy (argmax) or multinomial sampling, one token per row per step.
@@ -85,6 +88,7 @@ GenerateOutput sample_search(const Model& model, const Request& req) {
 
   LogitsPipeline pipeline(cfg, req.input_len, req.max_length, req.min_length);
   Sampler sampler(cfg.seed);
+  const MaxTime max_time(cfg.max_time);  // after the encoder, as transformers' criteria
   const bool has_eos = !cfg.eos_token_id.empty();
   const int32_t pad = req.pad ? static_cast<int32_t>(*req.pad) : 0;
 
@@ -111,7 +115,8 @@ GenerateOutput sample_search(const Model& model, const Request& req) {
     for (int r = 0; r < rows; ++r) {
       row_scores.assign(logits.begin() + (size_t)r * vocab, logits.begin() + (size_t)(r + 1) * vocab);
       const int b = r / rpi;
-      RowView view{std::span<const int32_t>(seqs[r]).subspan(skip[r]), req.unpadded[b]};
+      RowView view{std::span<const int32_t>(seqs[r]).subspan(skip[r]), req.unpadded[b],
+                   encoder_repetition_ids(req.unpadded, r)};
       pipeline.apply(row_scores, view, cur_len);
       if (cfg.output_scores) std::copy(row_scores.begin(), row_scores.end(), step_scores.begin() + (size_t)r * vocab);
       int32_t tok = cfg.do_sample ? sampler.sample(row_scores) : argmax(row_scores);
@@ -123,11 +128,16 @@ GenerateOutput sample_search(const Model& model, const Request& req) {
     for (int r = 0; r < rows; ++r) seqs[r].push_back(next[r]);
     ++cur_len;
 
-    // Stopping criteria: max_length, stop strings, EOS.
+    // Stopping criteria: max_time, max_length, stop strings, EOS (a later one names the reason).
     was_active = active;
+    const bool timed_out = max_time.exceeded();
     for (int r = 0; r < rows; ++r) {
       if (!active[r]) continue;
       ++generated[r];
+      if (timed_out) {
+        active[r] = 0;
+        reason[r] = FinishReason::kTime;
+      }
       if (cur_len >= req.max_length) {
         active[r] = 0;
         reason[r] = FinishReason::kLength;

@@ -64,6 +64,49 @@ std::vector<int64_t> as_int_list(const std::string& src, const std::string& key,
 
 json int_list_json(const std::vector<int64_t>& v) { return json(v); }
 
+// Fields of transformers' GenerationConfig that change what generate() returns but that autolm
+// does not implement. `harmless` says whether a value leaves transformers' output unchanged (its
+// default, null, or a value that does not switch the feature on); anything else is refused.
+struct UnsupportedField {
+  const char* key;
+  const char* what;  // the transformers feature it belongs to
+  bool (*harmless)(const json& v);
+};
+
+bool is_null(const json& v) { return v.is_null(); }
+bool null_or_false(const json& v) { return v.is_null() || (v.is_boolean() && !v.get<bool>()); }
+bool null_or_zero(const json& v) { return v.is_null() || (v.is_number() && v.get<double>() == 0.0); }
+
+const UnsupportedField kUnsupportedFields[] = {
+    // UnbatchedClassifierFreeGuidanceLogitsProcessor: `guidance_scale is not None and != 1`.
+    {"guidance_scale", "classifier-free guidance",
+     [](const json& v) { return v.is_null() || (v.is_number() && v.get<double>() == 1.0); }},
+    // GenerationMode.CONTRASTIVE_SEARCH needs penalty_alpha > 0 (with top_k > 1, greedy, one beam).
+    {"penalty_alpha", "contrastive search",
+     [](const json& v) { return v.is_null() || (v.is_number() && v.get<double>() <= 0.0); }},
+    // GenerationMode.GROUP_BEAM_SEARCH (num_beam_groups > 1) and its diversity_penalty.
+    {"num_beam_groups", "group beam search",
+     [](const json& v) { return v.is_null() || (v.is_number() && v.get<double>() <= 1.0); }},
+    {"diversity_penalty", "group beam search", null_or_zero},
+    // GenerationMode.CONSTRAINED_BEAM_SEARCH: any value that is not None.
+    {"constraints", "constrained beam search", is_null},
+    {"force_words_ids", "constrained beam search", is_null},
+    // GenerationMode.ASSISTED_GENERATION without an assistant model.
+    {"prompt_lookup_num_tokens", "prompt lookup decoding", is_null},
+    {"assistant_early_exit", "self-speculative (early exit) decoding", is_null},
+    {"use_mtp", "multi-token prediction decoding", null_or_false},
+    // GenerationMode.DOLA_GENERATION.
+    {"dola_layers", "DoLa decoding", is_null},
+    // TopHLogitsWarper (sampling): any value that is not None.
+    {"top_h", "top-H sampling", is_null},
+    // WatermarkLogitsProcessor / SynthIDTextWatermarkLogitsProcessor.
+    {"watermarking_config", "watermarking", is_null},
+    // GenerationMixin.heal_tokens rewrites the prompt's tail (needs the tokenizer).
+    {"token_healing", "token healing", null_or_false},
+    // low_memory=True: sequential beam search / contrastive search (5.17's _beam_search raises).
+    {"low_memory", "sequential (low-memory) beam search", null_or_false},
+};
+
 }  // namespace
 
 GenerationConfig GenerationConfig::from_json(const json& j, const std::string& source) {
@@ -116,6 +159,7 @@ GenerationConfig& GenerationConfig::update(const json& o, const std::string& src
     };
     if (k == "max_length") opt_int(max_length);
     else if (k == "max_new_tokens") opt_int(max_new_tokens);
+    else if (k == "max_time") max_time = null ? std::nullopt : std::optional<double>(as_float(src, k, v));
     else if (k == "min_length") min_length = null ? def.min_length : (int)as_int(src, k, v);
     else if (k == "min_new_tokens") opt_int(min_new_tokens);
     else if (k == "do_sample") do_sample = null ? def.do_sample : as_bool(src, k, v);
@@ -132,8 +176,35 @@ GenerationConfig& GenerationConfig::update(const json& o, const std::string& src
     else if (k == "top_p") top_p = null ? def.top_p : (float)as_float(src, k, v);
     else if (k == "min_p") min_p = null ? std::nullopt : std::optional<float>((float)as_float(src, k, v));
     else if (k == "typical_p") typical_p = null ? def.typical_p : (float)as_float(src, k, v);
+    else if (k == "epsilon_cutoff") epsilon_cutoff = null ? def.epsilon_cutoff : (float)as_float(src, k, v);
+    else if (k == "eta_cutoff") eta_cutoff = null ? def.eta_cutoff : (float)as_float(src, k, v);
     else if (k == "seed") seed = null ? def.seed : (uint64_t)as_int(src, k, v);
     else if (k == "repetition_penalty") repetition_penalty = null ? def.repetition_penalty : (float)as_float(src, k, v);
+    else if (k == "encoder_repetition_penalty")
+      encoder_repetition_penalty = null ? def.encoder_repetition_penalty : as_float(src, k, v);
+    else if (k == "sequence_bias") {
+      // HF's serialised form: [[[token ids], bias], ...].
+      if (null) {
+        sequence_bias.reset();
+      } else {
+        const char* want = "a list of [[token ids], bias] pairs";
+        if (!v.is_array()) bad_type(src, k, v, want);
+        SequenceBias pairs;
+        for (const auto& e : v) {
+          if (!e.is_array() || e.size() != 2 || !e[0].is_array() || !e[1].is_number()) bad_type(src, k, v, want);
+          pairs.emplace_back(as_int_list(src, k, e[0], false), (float)e[1].get<double>());
+        }
+        sequence_bias = std::move(pairs);
+      }
+    } else if (k == "exponential_decay_length_penalty") {
+      if (null) {
+        exponential_decay_length_penalty.reset();
+      } else {
+        if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number())
+          bad_type(src, k, v, "[start_index, decay_factor]");
+        exponential_decay_length_penalty = std::make_pair((int)as_int(src, k, v[0]), as_float(src, k, v[1]));
+      }
+    } else if (k == "remove_invalid_values") remove_invalid_values = null ? false : as_bool(src, k, v);
     else if (k == "no_repeat_ngram_size") no_repeat_ngram_size = null ? 0 : (int)as_int(src, k, v);
     else if (k == "encoder_no_repeat_ngram_size") encoder_no_repeat_ngram_size = null ? 0 : (int)as_int(src, k, v);
     else if (k == "bad_words_ids") {
@@ -171,7 +242,18 @@ GenerationConfig& GenerationConfig::update(const json& o, const std::string& src
         bad_type(src, k, v, "a string or a list of strings");
       }
     } else if (k == "output_scores") output_scores = null ? false : as_bool(src, k, v);
-    // Anything else (transformers_version, use_cache, return_dict_in_generate, …) is ignored.
+    else {
+      // Features autolm does not implement: refused unless the value leaves transformers' output
+      // as it is (hub files often carry "num_beam_groups": 1, "diversity_penalty": 0.0, …).
+      for (const auto& u : kUnsupportedFields) {
+        if (k != u.key || u.harmless(v)) continue;
+        throw Error(ErrorKind::kUnsupported, src + ": field \"" + k + "\" = " + v.dump() + " asks for " + u.what +
+                                                 ", which autolm does not implement (it would change the output); "
+                                                 "remove the field or set it to null");
+      }
+      // Anything else (transformers_version, use_cache, return_dict_in_generate, cache_implementation,
+      // output_attentions, num_assistant_tokens, …) does not change the generated tokens: ignored.
+    }
   }
   return *this;
 }
@@ -201,8 +283,38 @@ void GenerationConfig::validate() const {
   if (!(top_p > 0.0f && top_p <= 1.0f)) bad_value("top_p", str(top_p), "has to be a float in (0, 1]");
   if (min_p && !(*min_p >= 0.0f && *min_p <= 1.0f)) bad_value("min_p", str(*min_p), "has to be a float in [0, 1]");
   if (!(typical_p > 0.0f && typical_p <= 1.0f)) bad_value("typical_p", str(typical_p), "has to be a float in (0, 1]");
+  // EpsilonLogitsWarper / EtaLogitsWarper raise outside (0, 1); 0 is the "disabled" default. (In
+  // transformers generate() silently skips the warper for values >= 1 or < 0; autolm refuses them.)
+  if (epsilon_cutoff != 0.0f && !(epsilon_cutoff > 0.0f && epsilon_cutoff < 1.0f))
+    bad_value("epsilon_cutoff", str(epsilon_cutoff), "has to be a float > 0 and < 1 (or 0 to disable)");
+  if (eta_cutoff != 0.0f && !(eta_cutoff > 0.0f && eta_cutoff < 1.0f))
+    bad_value("eta_cutoff", str(eta_cutoff), "has to be a float > 0 and < 1 (or 0 to disable)");
+  if (max_time && !(*max_time >= 0.0)) bad_value("max_time", str(*max_time), "must be >= 0 seconds");
   if (!(repetition_penalty > 0.0f) || !std::isfinite(repetition_penalty))
     bad_value("repetition_penalty", str(repetition_penalty), "has to be a strictly positive float");
+  if (!(encoder_repetition_penalty > 0.0) || !std::isfinite(encoder_repetition_penalty))
+    bad_value("encoder_repetition_penalty", str(encoder_repetition_penalty), "has to be a strictly positive float");
+  if (sequence_bias) {
+    // SequenceBiasLogitsProcessor._validate_arguments (5.17 requires token ids > 0; 5.24 allows 0).
+    if (sequence_bias->empty()) bad_value("sequence_bias", "[]", "has to be a non-empty list of [[token ids], bias]");
+    for (const auto& [ids, bias] : *sequence_bias) {
+      if (ids.empty()) bad_value("sequence_bias", "[[], " + str(bias) + "]", "each sequence must hold at least one token id");
+      for (int64_t t : ids)
+        if (t <= 0)
+          bad_value("sequence_bias", str(t), "token ids have to be positive integers (transformers 5.17 rejects 0)");
+      if (!std::isfinite(bias)) bad_value("sequence_bias", str(bias), "biases must be finite");
+    }
+  }
+  if (exponential_decay_length_penalty) {
+    const auto& [start, factor] = *exponential_decay_length_penalty;
+    if (!std::isfinite(factor))
+      bad_value("exponential_decay_length_penalty", "[" + str(start) + ", " + str(factor) + "]",
+                "decay_factor must be finite");
+    // ExponentialDecayLengthPenalty needs eos_token_id (transformers fails on None).
+    if (eos_token_id.empty())
+      bad_value("exponential_decay_length_penalty", "[" + str(start) + ", " + str(factor) + "]",
+                "needs eos_token_id to be set");
+  }
   if (no_repeat_ngram_size < 0) bad_value("no_repeat_ngram_size", str(no_repeat_ngram_size), "must be >= 0");
   if (encoder_no_repeat_ngram_size < 0)
     bad_value("encoder_no_repeat_ngram_size", str(encoder_no_repeat_ngram_size), "must be >= 0");
@@ -234,6 +346,7 @@ json GenerationConfig::to_json() const {
   j["max_new_tokens"] = opt(max_new_tokens);
   j["min_length"] = min_length;
   j["min_new_tokens"] = opt(min_new_tokens);
+  j["max_time"] = opt(max_time);
   j["do_sample"] = do_sample;
   j["num_beams"] = num_beams;
   j["num_return_sequences"] = num_return_sequences;
@@ -244,7 +357,17 @@ json GenerationConfig::to_json() const {
   j["top_p"] = top_p;
   j["min_p"] = opt(min_p);
   j["typical_p"] = typical_p;
+  j["epsilon_cutoff"] = epsilon_cutoff;
+  j["eta_cutoff"] = eta_cutoff;
   j["seed"] = seed;
+  if (sequence_bias) {
+    json sb = json::array();
+    for (const auto& [ids, bias] : *sequence_bias) sb.push_back(json::array({json(ids), bias}));
+    j["sequence_bias"] = sb;
+  } else {
+    j["sequence_bias"] = nullptr;
+  }
+  j["encoder_repetition_penalty"] = encoder_repetition_penalty;
   j["repetition_penalty"] = repetition_penalty;
   j["no_repeat_ngram_size"] = no_repeat_ngram_size;
   j["encoder_no_repeat_ngram_size"] = encoder_no_repeat_ngram_size;
@@ -255,6 +378,11 @@ json GenerationConfig::to_json() const {
   j["forced_eos_token_id"] = forced_eos_token_id
                                  ? (forced_eos_token_id->size() == 1 ? json((*forced_eos_token_id)[0]) : json(*forced_eos_token_id))
                                  : json(nullptr);
+  j["remove_invalid_values"] = remove_invalid_values;
+  j["exponential_decay_length_penalty"] =
+      exponential_decay_length_penalty
+          ? json::array({exponential_decay_length_penalty->first, exponential_decay_length_penalty->second})
+          : json(nullptr);
   j["renormalize_logits"] = renormalize_logits;
   j["eos_token_id"] = eos_token_id.empty() ? json(nullptr)
                       : eos_token_id.size() == 1 ? json(eos_token_id[0]) : int_list_json(eos_token_id);
@@ -272,6 +400,7 @@ const char* finish_reason_name(FinishReason r) {
     case FinishReason::kEos: return "eos";
     case FinishReason::kStopString: return "stop_string";
     case FinishReason::kCallback: return "callback";
+    case FinishReason::kTime: return "time";
   }
   return "length";
 }

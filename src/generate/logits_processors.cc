@@ -26,7 +26,97 @@ void ban_ngram_continuations(std::span<float> scores, std::span<const int32_t> s
   }
 }
 
+// Value of the k-th largest score (torch.topk(scores, k)[0][..., -1]), k clamped to [1, size].
+float kth_largest(std::span<const float> scores, int k) {
+  k = std::clamp<int>(k, 1, static_cast<int>(scores.size()));
+  std::vector<float> tmp(scores.begin(), scores.end());
+  std::nth_element(tmp.begin(), tmp.begin() + (k - 1), tmp.end(), std::greater<float>());
+  return tmp[k - 1];
+}
+
+// Epsilon/Eta warpers' mask: probability < cutoff, unless the score reaches the
+// min_tokens_to_keep-th largest one.
+void cut_below(std::span<float> scores, std::span<const float> probs, float cutoff, int min_tokens_to_keep) {
+  if (scores.empty()) return;
+  const float kth = kth_largest(scores, min_tokens_to_keep);
+  for (size_t i = 0; i < scores.size(); ++i)
+    if (probs[i] < cutoff && scores[i] < kth) scores[i] = kNegInf;
+}
+
 }  // namespace
+
+GenerationConfig::SequenceBias prepare_sequence_bias(const GenerationConfig::SequenceBias& bias) {
+  // {tuple(ids): bias for ids, bias in list}: first position, last value.
+  GenerationConfig::SequenceBias out;
+  for (const auto& [ids, b] : bias) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == ids; });
+    if (it != out.end()) it->second = b;
+    else out.emplace_back(ids, b);
+  }
+  return out;
+}
+
+void sequence_bias(std::span<float> scores, std::span<const int32_t> ids, const GenerationConfig::SequenceBias& bias) {
+  // HF builds a dense float32 bias row: length-1 biases assigned first, then every matching longer
+  // sequence's bias added to its last token in order; then scores + bias. Only biased tokens can
+  // change, so the row is kept sparse here, with the same float32 additions in the same order.
+  std::vector<std::pair<int64_t, float>> acc;  // token → accumulated bias
+  auto slot = [&](int64_t t) -> float& {
+    for (auto& e : acc)
+      if (e.first == t) return e.second;
+    acc.emplace_back(t, 0.0f);
+    return acc.back().second;
+  };
+  for (const auto& [seq, b] : bias)
+    if (seq.size() == 1 && in_range(seq[0], scores.size())) slot(seq[0]) = b;
+  for (const auto& [seq, b] : bias) {
+    if (seq.size() < 2 || !in_range(seq.back(), scores.size())) continue;
+    if (seq.size() > ids.size()) continue;  // 5.17: the sequence is longer than the context, ignore
+    const size_t p = seq.size() - 1;
+    bool match = true;
+    for (size_t i = 0; i < p && match; ++i) match = ids[ids.size() - p + i] == seq[i];
+    float& a = slot(seq.back());
+    if (match) a = a + b;
+  }
+  for (const auto& [t, b] : acc) scores[t] = scores[t] + b;
+}
+
+void encoder_repetition_penalty(std::span<float> scores, std::span<const int32_t> encoder_ids, double penalty) {
+  // self.penalty = 1 / penalty (Python double), applied to float32 scores as float32.
+  const float inv = static_cast<float>(1.0 / penalty);
+  std::vector<int32_t> seen(encoder_ids.begin(), encoder_ids.end());
+  std::sort(seen.begin(), seen.end());
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+  for (int32_t t : seen) {
+    if (!in_range(t, scores.size())) continue;
+    const float s = scores[t];
+    scores[t] = s < 0 ? s * inv : s / inv;
+  }
+}
+
+std::span<const int32_t> encoder_repetition_ids(const std::vector<std::vector<int32_t>>& inputs, int row) {
+  if (row >= 0 && static_cast<size_t>(row) < inputs.size()) return inputs[row];
+  return {};
+}
+
+void remove_invalid_values(std::span<float> scores) {
+  for (float& s : scores) {
+    if (std::isnan(s)) s = 0.0f;
+    else if (s == std::numeric_limits<float>::infinity()) s = std::numeric_limits<float>::max();
+    else if (s == kNegInf) s = std::numeric_limits<float>::lowest();
+  }
+}
+
+void exponential_decay_length_penalty(std::span<float> scores, int cur_len, int regulation_start, double factor,
+                                      const std::vector<int64_t>& eos) {
+  if (cur_len <= regulation_start) return;
+  // pow(regulation_factor, penalty_idx) - 1 in Python doubles, then a float32 scalar.
+  const float mult = static_cast<float>(std::pow(factor, cur_len - regulation_start) - 1.0);
+  std::vector<std::pair<int64_t, float>> updated;
+  for (int64_t e : eos)
+    if (in_range(e, scores.size())) updated.emplace_back(e, scores[e] + std::fabs(scores[e]) * mult);
+  for (const auto& [e, v] : updated) scores[e] = v;
+}
 
 void repetition_penalty(std::span<float> scores, std::span<const int32_t> ids, float penalty) {
   // torch.gather then scatter_: a token seen twice is still penalised once.
@@ -149,6 +239,31 @@ void softmax(std::span<const float> scores, std::span<float> out) {
   for (float& o : out) o = o / inv;
 }
 
+void epsilon_cutoff(std::span<float> scores, float epsilon, int min_tokens_to_keep) {
+  std::vector<float> probs(scores.size());
+  softmax(scores, probs);
+  cut_below(scores, probs, epsilon, min_tokens_to_keep);
+}
+
+void eta_cutoff(std::span<float> scores, float eta, int min_tokens_to_keep) {
+  std::vector<float> probs(scores.size());
+  softmax(scores, probs);
+  // Categorical(logits=scores).entropy(): -Σ p · (s - logsumexp(s)); masked (-inf) tokens add 0.
+  float mx = kNegInf;
+  for (float s : scores) mx = std::max(mx, s);
+  double entropy = 0.0;
+  if (mx != kNegInf) {
+    double sum = 0.0;
+    for (float s : scores) sum += std::exp(static_cast<double>(s) - mx);
+    const double lse = mx + std::log(sum);
+    for (size_t i = 0; i < scores.size(); ++i)
+      if (std::isfinite(scores[i])) entropy -= static_cast<double>(probs[i]) * (scores[i] - lse);
+  }
+  // eta = min(epsilon, sqrt(epsilon) * exp(-entropy)), float32 tensors.
+  const float cutoff = std::min(eta, std::sqrt(eta) * std::exp(-static_cast<float>(entropy)));
+  cut_below(scores, probs, cutoff, min_tokens_to_keep);
+}
+
 void log_softmax(std::span<float> scores) {
   float mx = kNegInf;
   for (float s : scores) mx = std::max(mx, s);
@@ -230,6 +345,11 @@ void typical(std::span<float> scores, float mass, int min_tokens_to_keep) {
 LogitsPipeline::LogitsPipeline(const GenerationConfig& cfg, int input_len, int max_length, int min_len)
     : cfg_(cfg), input_len_(input_len), max_length_(max_length), min_length_(min_len) {
   const auto& eos = cfg.eos_token_id;
+  if (cfg.sequence_bias) {
+    sequence_bias_ = prepare_sequence_bias(*cfg.sequence_bias);
+    steps_.push_back(Kind::kSequenceBias);
+  }
+  if (cfg.encoder_repetition_penalty != 1.0) steps_.push_back(Kind::kEncoderRepetition);
   if (cfg.repetition_penalty != 1.0f) steps_.push_back(Kind::kRepetition);
   if (cfg.no_repeat_ngram_size > 0) steps_.push_back(Kind::kNoRepeatNgram);
   if (cfg.encoder_no_repeat_ngram_size > 0) steps_.push_back(Kind::kEncoderNoRepeatNgram);
@@ -241,6 +361,13 @@ LogitsPipeline::LogitsPipeline(const GenerationConfig& cfg, int input_len, int m
   if (!eos.empty() && cfg.min_new_tokens && *cfg.min_new_tokens > 0) steps_.push_back(Kind::kMinNewTokens);
   if (cfg.forced_bos_token_id) steps_.push_back(Kind::kForcedBos);
   if (cfg.forced_eos_token_id) steps_.push_back(Kind::kForcedEos);
+  if (cfg.remove_invalid_values) steps_.push_back(Kind::kRemoveInvalid);
+  if (cfg.exponential_decay_length_penalty) {
+    // ExponentialDecayLengthPenalty(..., input_ids_seq_length): regulation_start = start_index +
+    // input_ids_seq_length (the padded prompt length; 1, the decoder start, for seq2seq).
+    regulation_start_ = cfg.exponential_decay_length_penalty->first + input_len;
+    steps_.push_back(Kind::kExpDecay);
+  }
   if (cfg.suppress_tokens) steps_.push_back(Kind::kSuppress);
   begin_index_ = input_len;
   if (cfg.begin_suppress_tokens) {
@@ -256,6 +383,8 @@ LogitsPipeline::LogitsPipeline(const GenerationConfig& cfg, int input_len, int m
     if (cfg.top_p < 1.0f) steps_.push_back(Kind::kTopP);
     if (cfg.min_p) steps_.push_back(Kind::kMinP);
     if (cfg.typical_p < 1.0f) steps_.push_back(Kind::kTypical);
+    if (cfg.epsilon_cutoff > 0.0f && cfg.epsilon_cutoff < 1.0f) steps_.push_back(Kind::kEpsilon);
+    if (cfg.eta_cutoff > 0.0f && cfg.eta_cutoff < 1.0f) steps_.push_back(Kind::kEta);
   }
   if (cfg.renormalize_logits) steps_.push_back(Kind::kRenormalize);
 }
@@ -264,6 +393,10 @@ void LogitsPipeline::apply(std::span<float> scores, const RowView& row, int cur_
   const auto& eos = cfg_.eos_token_id;
   for (Kind k : steps_) {
     switch (k) {
+      case Kind::kSequenceBias: sequence_bias(scores, row.ids, sequence_bias_); break;
+      case Kind::kEncoderRepetition:
+        encoder_repetition_penalty(scores, row.encoder_penalty_ids, cfg_.encoder_repetition_penalty);
+        break;
       case Kind::kRepetition: repetition_penalty(scores, row.ids, cfg_.repetition_penalty); break;
       case Kind::kNoRepeatNgram: no_repeat_ngram(scores, row.ids, cfg_.no_repeat_ngram_size); break;
       case Kind::kEncoderNoRepeatNgram:
@@ -274,6 +407,11 @@ void LogitsPipeline::apply(std::span<float> scores, const RowView& row, int cur_
       case Kind::kMinNewTokens: min_new_tokens(scores, cur_len, input_len_, *cfg_.min_new_tokens, eos); break;
       case Kind::kForcedBos: forced_bos(scores, cur_len, *cfg_.forced_bos_token_id); break;
       case Kind::kForcedEos: forced_eos(scores, cur_len, max_length_, *cfg_.forced_eos_token_id); break;
+      case Kind::kRemoveInvalid: remove_invalid_values(scores); break;
+      case Kind::kExpDecay:
+        exponential_decay_length_penalty(scores, cur_len, regulation_start_,
+                                         cfg_.exponential_decay_length_penalty->second, eos);
+        break;
       case Kind::kSuppress: suppress(scores, *cfg_.suppress_tokens); break;
       case Kind::kBeginSuppress: begin_suppress(scores, cur_len, begin_index_, *cfg_.begin_suppress_tokens); break;
       case Kind::kTemperature: temperature(scores, cfg_.temperature); break;
@@ -281,6 +419,8 @@ void LogitsPipeline::apply(std::span<float> scores, const RowView& row, int cur_
       case Kind::kTopP: top_p(scores, cfg_.top_p, min_keep_); break;
       case Kind::kMinP: min_p(scores, *cfg_.min_p, min_keep_); break;
       case Kind::kTypical: typical(scores, cfg_.typical_p, min_keep_); break;
+      case Kind::kEpsilon: epsilon_cutoff(scores, cfg_.epsilon_cutoff, min_keep_); break;
+      case Kind::kEta: eta_cutoff(scores, cfg_.eta_cutoff, min_keep_); break;
       case Kind::kRenormalize: log_softmax(scores); break;
     }
   }

@@ -1,19 +1,40 @@
 // Argmax and seeded multinomial sampling.
 #include "generate/sampling.h"
 
+#include <cmath>
+
 #include "autolm/error.h"
 #include "generate/logits_processors.h"
 
 namespace autolm::gen {
 
 int32_t argmax(std::span<const float> scores) {
+  // torch.argmax ranks NaN above every number: the first NaN wins (transformers 5.17's
+  // exponential_decay_length_penalty can turn a -inf EOS score into NaN).
   int32_t best = 0;
-  for (size_t i = 1; i < scores.size(); ++i)
+  if (!scores.empty() && std::isnan(scores[0])) return 0;
+  for (size_t i = 1; i < scores.size(); ++i) {
+    if (std::isnan(scores[i])) return static_cast<int32_t>(i);
     if (scores[i] > scores[best]) best = static_cast<int32_t>(i);
+  }
   return best;
 }
 
+namespace {
+
+// torch.multinomial raises on NaN probabilities; so do we, as an input error.
+void check_no_nan(std::span<const float> scores) {
+  for (float s : scores)
+    if (std::isnan(s))
+      throw Error(ErrorKind::kInvalidInput,
+                  "generate: a processed score is NaN, so the row cannot be sampled (torch.multinomial raises "
+                  "too); e.g. exponential_decay_length_penalty on an EOS score that an earlier processor set to -inf");
+}
+
+}  // namespace
+
 int32_t Sampler::sample(std::span<const float> scores) {
+  check_no_nan(scores);
   probs_.resize(scores.size());
   softmax(scores, probs_);
   double total = 0;
@@ -32,6 +53,7 @@ int32_t Sampler::sample(std::span<const float> scores) {
 }
 
 std::vector<int32_t> Sampler::sample_without_replacement(std::span<const float> scores, int k) {
+  check_no_nan(scores);
   probs_.resize(scores.size());
   softmax(scores, probs_);
   std::vector<double> w(probs_.begin(), probs_.end());

@@ -1,8 +1,10 @@
-// Stopping criteria beyond EOS and max_length: stop strings matched on decoded text across token
-// boundaries (transformers' StopStringCriteria: a stop string counts when it overlaps the last
-// token, overhangs included).
+// Stopping criteria beyond EOS and max_length: max_time (MaxTimeCriteria) and stop strings matched
+// on decoded text across token boundaries (transformers' StopStringCriteria: a stop string counts
+// when it overlaps the last token, overhangs included).
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -10,6 +12,22 @@
 #include "autolm/generation.h"
 
 namespace autolm::gen {
+
+// MaxTimeCriteria: true once more than max_time seconds passed since construction (transformers
+// builds it with the other criteria, after the encoder ran and before the first decoder step).
+// Every row stops together.
+class MaxTime {
+ public:
+  explicit MaxTime(std::optional<double> seconds)
+      : seconds_(seconds), start_(std::chrono::steady_clock::now()) {}
+  bool exceeded() const {
+    return seconds_ && std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count() > *seconds_;
+  }
+
+ private:
+  std::optional<double> seconds_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 class StopStringChecker {
  public:

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "autolm/generation.h"
+#include "io/json_file.h"
 
 namespace autolm {
 namespace {
@@ -140,6 +141,184 @@ TEST(GenerationConfig, ValidationErrorsNameFieldAndValue) {
   GenerationConfig greedy_zero_temp;
   greedy_zero_temp.update({{"temperature", 0.0}});
   EXPECT_NO_THROW(greedy_zero_temp.validate());  // HF: only a warning without do_sample
+}
+
+TEST(GenerationConfig, NewFieldsParseAndRoundTrip) {
+  GenerationConfig c;
+  EXPECT_FALSE(c.sequence_bias);
+  EXPECT_EQ(c.encoder_repetition_penalty, 1.0);
+  EXPECT_FALSE(c.remove_invalid_values);
+  EXPECT_FALSE(c.exponential_decay_length_penalty);
+  EXPECT_EQ(c.epsilon_cutoff, 0.0f);
+  EXPECT_EQ(c.eta_cutoff, 0.0f);
+  EXPECT_FALSE(c.max_time);
+  c.update({{"sequence_bias", {{{3}, 2.5}, {{4, 5}, -1.0}}},
+            {"encoder_repetition_penalty", 1.3},
+            {"remove_invalid_values", true},
+            {"exponential_decay_length_penalty", {4, 1.1}},
+            {"epsilon_cutoff", 3e-4},
+            {"eta_cutoff", 2e-3},
+            {"max_time", 2.5},
+            {"eos_token_id", 2}});
+  ASSERT_TRUE(c.sequence_bias);
+  ASSERT_EQ(c.sequence_bias->size(), 2u);
+  EXPECT_EQ((*c.sequence_bias)[1].first, (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ((*c.sequence_bias)[1].second, -1.0f);
+  EXPECT_EQ(c.encoder_repetition_penalty, 1.3);  // kept as a double, like transformers
+  EXPECT_TRUE(c.remove_invalid_values);
+  EXPECT_EQ(c.exponential_decay_length_penalty->first, 4);
+  EXPECT_EQ(c.exponential_decay_length_penalty->second, 1.1);
+  EXPECT_FLOAT_EQ(c.epsilon_cutoff, 3e-4f);
+  EXPECT_FLOAT_EQ(c.eta_cutoff, 2e-3f);
+  EXPECT_EQ(*c.max_time, 2.5);
+  EXPECT_NO_THROW(c.validate());
+  GenerationConfig d;
+  d.update(c.to_json());
+  EXPECT_EQ(c.to_json(), d.to_json());
+  EXPECT_EQ(d.to_json()["sequence_bias"], nlohmann::json::parse("[[[3], 2.5], [[4, 5], -1.0]]"));
+  EXPECT_EQ(d.to_json()["exponential_decay_length_penalty"], nlohmann::json::parse("[4, 1.1]"));
+  // null resets
+  d.update({{"sequence_bias", nullptr}, {"encoder_repetition_penalty", nullptr}, {"max_time", nullptr},
+            {"exponential_decay_length_penalty", nullptr}, {"epsilon_cutoff", nullptr}});
+  EXPECT_FALSE(d.sequence_bias);
+  EXPECT_EQ(d.encoder_repetition_penalty, 1.0);
+  EXPECT_FALSE(d.max_time);
+  EXPECT_FALSE(d.exponential_decay_length_penalty);
+  EXPECT_EQ(d.epsilon_cutoff, 0.0f);
+}
+
+TEST(GenerationConfig, NewFieldsWrongTypes) {
+  for (const char* bad : {R"({"sequence_bias": {"3": 1.0}})", R"({"sequence_bias": [[3, 1.0]]})",
+                          R"({"sequence_bias": [[[3], "x"]]})", R"({"sequence_bias": [[[3], 1.0, 2.0]]})",
+                          R"({"exponential_decay_length_penalty": 5})", R"({"exponential_decay_length_penalty": [5]})",
+                          R"({"exponential_decay_length_penalty": [1.5, 2.0]})", R"({"max_time": "1s"})",
+                          R"({"remove_invalid_values": 1})", R"({"epsilon_cutoff": "small"})"}) {
+    GenerationConfig c;
+    const auto j = nlohmann::json::parse(bad);
+    try {
+      c.update(j);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput) << bad;
+      EXPECT_NE(std::string(e.what()).find(j.begin().key()), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(GenerationConfig, NewFieldsValidation) {
+  expect_invalid({{"epsilon_cutoff", 1.5}}, "epsilon_cutoff", "1.5");
+  expect_invalid({{"epsilon_cutoff", 1.0}}, "epsilon_cutoff", "1");
+  expect_invalid({{"epsilon_cutoff", -0.25}}, "epsilon_cutoff", "-0.25");
+  expect_invalid({{"eta_cutoff", 1.0}}, "eta_cutoff", "1");
+  expect_invalid({{"eta_cutoff", -0.5}}, "eta_cutoff", "-0.5");
+  expect_invalid({{"encoder_repetition_penalty", 0}}, "encoder_repetition_penalty", "0");
+  expect_invalid({{"encoder_repetition_penalty", -2}}, "encoder_repetition_penalty", "-2");
+  expect_invalid({{"sequence_bias", nlohmann::json::array()}}, "sequence_bias", "[]");
+  expect_invalid({{"sequence_bias", {{nlohmann::json::array(), 1.0}}}}, "sequence_bias", "[[]");
+  expect_invalid({{"sequence_bias", {{{0}, 1.0}}}}, "sequence_bias", "0");  // 5.17: positive ids only
+  expect_invalid({{"sequence_bias", {{{4, -3}, 1.0}}}}, "sequence_bias", "-3");
+  expect_invalid({{"exponential_decay_length_penalty", {2, 1.5}}}, "exponential_decay_length_penalty",
+                 "needs eos_token_id");
+  expect_invalid({{"max_time", -1}}, "max_time", "-1");
+  GenerationConfig ok;  // the defaults, as hub files spell them
+  ok.update({{"epsilon_cutoff", 0.0}, {"eta_cutoff", 0.0}, {"encoder_repetition_penalty", 1.0},
+             {"remove_invalid_values", false}, {"exponential_decay_length_penalty", nullptr},
+             {"sequence_bias", nullptr}, {"max_time", nullptr}});
+  EXPECT_NO_THROW(ok.validate());
+  EXPECT_EQ(ok.to_json(), GenerationConfig{}.to_json());
+  GenerationConfig zero_time;
+  zero_time.update({{"max_time", 0}});
+  EXPECT_NO_THROW(zero_time.validate());
+}
+
+// Fields that change transformers' output but that autolm does not implement are refused with
+// kUnsupported naming the field, the value and where it came from.
+void expect_unsupported(const nlohmann::json& j, const std::string& field, const std::string& value) {
+  GenerationConfig c;
+  try {
+    c.update(j, "/models/x/generation_config.json");
+    ADD_FAILURE() << "accepted " << j.dump();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("\"" + field + "\""), std::string::npos) << msg;
+    EXPECT_NE(msg.find(value), std::string::npos) << msg;
+    EXPECT_NE(msg.find("/models/x/generation_config.json"), std::string::npos) << msg;
+  }
+}
+
+TEST(GenerationConfig, UnsupportedFieldsAreRefused) {
+  expect_unsupported({{"guidance_scale", 1.5}}, "guidance_scale", "1.5");
+  expect_unsupported({{"guidance_scale", 0}}, "guidance_scale", "0");
+  expect_unsupported({{"penalty_alpha", 0.6}}, "penalty_alpha", "0.6");
+  expect_unsupported({{"num_beam_groups", 2}}, "num_beam_groups", "2");
+  expect_unsupported({{"diversity_penalty", 0.5}}, "diversity_penalty", "0.5");
+  expect_unsupported({{"constraints", nlohmann::json::array()}}, "constraints", "[]");
+  expect_unsupported({{"force_words_ids", {{5, 6}}}}, "force_words_ids", "[[5,6]]");
+  expect_unsupported({{"prompt_lookup_num_tokens", 10}}, "prompt_lookup_num_tokens", "10");
+  expect_unsupported({{"assistant_early_exit", 4}}, "assistant_early_exit", "4");
+  expect_unsupported({{"use_mtp", true}}, "use_mtp", "true");
+  expect_unsupported({{"dola_layers", "high"}}, "dola_layers", "\"high\"");
+  expect_unsupported({{"top_h", 0.4}}, "top_h", "0.4");
+  expect_unsupported({{"watermarking_config", {{"bias", 2.0}}}}, "watermarking_config", "{\"bias\":2.0}");
+  expect_unsupported({{"token_healing", true}}, "token_healing", "true");
+  expect_unsupported({{"low_memory", true}}, "low_memory", "true");
+  // From a folder: the message names the file.
+  fs::path d = temp_folder("unsupported");
+  write(d / "generation_config.json", R"({"eos_token_id": 2, "penalty_alpha": 0.6, "top_k": 4})");
+  try {
+    GenerationConfig::from_pretrained(d.string());
+    ADD_FAILURE() << "penalty_alpha accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find((d / "generation_config.json").string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("penalty_alpha"), std::string::npos) << e.what();
+  }
+  fs::remove_all(d);
+}
+
+// What hub files carry at their defaults (transformers 4.x wrote every field) must load, and
+// leave the configuration equal to the library defaults.
+TEST(GenerationConfig, DefaultValuedFieldsAreAccepted) {
+  const auto hub = nlohmann::json::parse(R"({
+    "_from_model_config": true, "transformers_version": "4.38.0", "assistant_confidence_threshold": 0.4,
+    "begin_suppress_tokens": null, "cache_implementation": "static", "constraints": null, "diversity_penalty": 0.0,
+    "do_sample": false, "dola_layers": null, "encoder_no_repeat_ngram_size": 0, "encoder_repetition_penalty": 1.0,
+    "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "exponential_decay_length_penalty": null, "force_words_ids": null,
+    "guidance_scale": null, "is_assistant": false, "length_penalty": 1.0, "low_memory": null, "max_time": null,
+    "num_assistant_tokens": 20, "num_assistant_tokens_schedule": "heuristic", "num_beam_groups": 1,
+    "output_attentions": false, "output_hidden_states": false, "output_logits": null, "penalty_alpha": null,
+    "prompt_lookup_num_tokens": null, "remove_invalid_values": false, "return_dict_in_generate": false,
+    "sequence_bias": null, "token_healing": false, "top_h": null, "use_cache": true, "use_mtp": false,
+    "watermarking_config": null, "max_matching_ngram_size": null, "assistant_early_exit": null,
+    "assistant_lookbehind": 10, "target_lookbehind": 10, "compile_config": null, "disable_compile": false,
+    "prefill_chunk_size": null, "max_cache_len": null, "cache_config": null})");
+  GenerationConfig c;
+  EXPECT_NO_THROW(c.update(hub, "hub generation_config.json"));
+  EXPECT_EQ(c.to_json(), GenerationConfig{}.to_json());
+  GenerationConfig d;  // values that leave transformers' output unchanged
+  EXPECT_NO_THROW(d.update({{"guidance_scale", 1.0}, {"penalty_alpha", 0.0}, {"num_beam_groups", 1},
+                            {"diversity_penalty", 0}, {"low_memory", false}, {"token_healing", nullptr}}));
+}
+
+// Every model folder of the parity fixtures loads: generation_config.json, and config.json alone
+// (the fallback used when a folder has no generation_config.json).
+TEST(GenerationConfig, EveryFixtureConfigLoads) {
+  const fs::path root = AUTOLM_FIXTURES;
+  if (!fs::exists(root)) GTEST_SKIP() << "no fixtures at " << root;
+  int n = 0;
+  for (const char* sub : {"models", "demo"}) {
+    if (!fs::exists(root / sub)) continue;
+    for (const auto& e : fs::directory_iterator(root / sub)) {
+      if (!fs::exists(e.path() / "config.json")) continue;
+      SCOPED_TRACE(e.path().string());
+      EXPECT_NO_THROW(GenerationConfig::from_pretrained(e.path().string()).validate());
+      EXPECT_NO_THROW(GenerationConfig::from_json(load_json_file((e.path() / "config.json").string()),
+                                                  (e.path() / "config.json").string()));
+      ++n;
+    }
+  }
+  EXPECT_GT(n, 0);
 }
 
 TEST(GenerationConfig, JsonRoundTrip) {

@@ -140,6 +140,27 @@ TEST(Sampling, TypicalPNeverEmitsRemovedTokens) {
   });
 }
 
+TEST(Sampling, EpsilonCutoffNeverEmitsRemovedTokens) {
+  auto c = sampling(12, 0);
+  c.epsilon_cutoff = 0.1f;
+  check_allowed(c, [](const std::vector<float>& l, const std::vector<float>& p, int32_t t) {
+    // kept: probability >= epsilon, or the most likely token (min_tokens_to_keep = 1)
+    return p[t] >= 0.1f * (1 - 1e-5f) || l[t] == *std::max_element(l.begin(), l.end());
+  });
+}
+
+TEST(Sampling, EtaCutoffNeverEmitsRemovedTokens) {
+  auto c = sampling(12, 0);
+  c.eta_cutoff = 0.2f;
+  check_allowed(c, [](const std::vector<float>& l, const std::vector<float>& p, int32_t t) {
+    double h = 0;
+    for (float x : p)
+      if (x > 0) h -= x * std::log(static_cast<double>(x));
+    const double cutoff = std::min(0.2, std::sqrt(0.2) * std::exp(-h));
+    return p[t] >= cutoff * (1 - 1e-5) || l[t] == *std::max_element(l.begin(), l.end());
+  });
+}
+
 double chi_square(const std::vector<int>& counts, const std::vector<float>& p, int n) {
   double chi = 0;
   for (size_t i = 0; i < p.size(); ++i) {
