@@ -161,6 +161,11 @@ TensorView WeightStore::adopt_matrix(std::vector<float> values, const Shape& sha
   return TensorView{converted_.back().data(), shape};
 }
 
+void WeightStore::release_file_pages(const std::string& name) {
+  const TensorInfo& info = *index_.at(name);
+  info.mapping->release(info.ptr, info.nbytes);
+}
+
 // Symmetric per-row int8: scale = max|w| / 127, q = round(w / scale).
 TensorView WeightStore::quantize_int8(const float* values, const Shape& shape) {
   const int64_t rows = shape[0], cols = shape[1];

@@ -63,6 +63,9 @@ class WeightStore {
   // A float32 matrix built at load (e.g. a transposed Conv1D), stored per the format.
   TensorView adopt_matrix(std::vector<float> values, const Shape& shape);
   WeightFormat format() const { return format_; }
+  // The caller keeps its own copy of tensor `name` (e.g. transposed): drops the file's pages from
+  // the resident set. Reading the mapping again stays valid (pages come back from the file).
+  void release_file_pages(const std::string& name);
 
   std::vector<std::string> unused() const;  // present in the files, never requested
   std::set<std::string> dtypes() const;     // storage dtypes seen
