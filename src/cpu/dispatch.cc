@@ -32,23 +32,26 @@ const KernelVariant& best_kernel() {
   return best;
 }
 
+namespace {
+
+// The variant of a kernel family matching best_kernel()'s ISA (avx512_vnni runs the AVX-512 one).
+template <typename Fn>
+Fn for_best_isa(Fn scalar, Fn avx2, Fn avx512) {
+  const std::string& isa = best_kernel().isa;
+  if (isa == "scalar") return scalar;
+  if (isa == "avx2") return avx2;
+  return avx512;
+}
+
+}  // namespace
+
 ActivationKernel best_activation() {
-  static const ActivationKernel best = [] {
-    const std::string& isa = best_kernel().isa;
-    if (isa == "scalar") return activation_scalar;
-    if (isa == "avx2") return activation_avx2;
-    return activation_avx512;
-  }();
+  static const ActivationKernel best = for_best_isa(activation_scalar, activation_avx2, activation_avx512);
   return best;
 }
 
 SoftmaxKernel best_softmax() {
-  static const SoftmaxKernel best = [] {
-    const std::string& isa = best_kernel().isa;
-    if (isa == "scalar") return softmax_scalar;
-    if (isa == "avx2") return softmax_avx2;
-    return softmax_avx512;
-  }();
+  static const SoftmaxKernel best = for_best_isa(softmax_scalar, softmax_avx2, softmax_avx512);
   return best;
 }
 

@@ -1,6 +1,7 @@
 // AVX2 kernel (compiled with -mavx2 -mfma -mf16c; only called when the CPU has them). Weight rows
 // are converted to float32 in registers (bf16: shift, f16: vcvtph2ps, int8: sign-extend) and
-// accumulated with FMA in four independent chains.
+// accumulated with FMA in four independent chains (one input row) or in blocks of two weight
+// rows × up to four input rows.
 #include <immintrin.h>
 
 #include "cpu/matmul.h"
@@ -33,33 +34,87 @@ inline float scalar_at(const void* w, int64_t k) {
   else return float(static_cast<const int8_t*>(w)[k]);
 }
 
+inline float hsum(__m256 v) {
+  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  s4 = _mm_add_ss(s4, _mm_shuffle_ps(s4, s4, 1));
+  return _mm_cvtss_f32(s4);
+}
+
+// NB weight rows × MB input rows (beams, batches): NB·MB independent FMA chains, each weight
+// chunk loaded and converted once per block (16 ymm registers: NB = 2, MB ≤ 4).
+template <DType T, int NB, int MB>
+void row_block(const float* x, int64_t K, const void* W, const float* scales, float* y, int64_t ldy, int64_t n,
+               bool accumulate) {
+  const size_t esize = dtype_size(T);
+  const void* wr[NB];
+  for (int j = 0; j < NB; ++j) wr[j] = static_cast<const char*>(W) + (n + j) * K * esize;
+  __m256 acc[NB][MB];
+  for (int j = 0; j < NB; ++j)
+    for (int m = 0; m < MB; ++m) acc[j][m] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {  // fully unrolled body: the accumulators stay in registers
+    __m256 w[NB];
+#pragma GCC unroll 4
+    for (int j = 0; j < NB; ++j) w[j] = load8<T>(wr[j], k);
+#pragma GCC unroll 4
+    for (int m = 0; m < MB; ++m) {
+      const __m256 xv = _mm256_loadu_ps(x + m * K + k);
+#pragma GCC unroll 4
+      for (int j = 0; j < NB; ++j) acc[j][m] = _mm256_fmadd_ps(xv, w[j], acc[j][m]);
+    }
+  }
+  for (int j = 0; j < NB; ++j) {
+    const float scale = T == DType::kI8 ? scales[n + j] : 1.f;
+    for (int m = 0; m < MB; ++m) {
+      float v = hsum(acc[j][m]);
+      for (int64_t kk = k; kk < K; ++kk) v += x[m * K + kk] * scalar_at<T>(wr[j], kk);
+      v *= scale;
+      float& out = y[m * ldy + n + j];
+      out = accumulate ? out + v : v;
+    }
+  }
+}
+
+template <DType T, int NB>
+void row_blocks(const float* x, int64_t M, const void* W, const float* scales, int64_t K, int64_t n, float* y,
+                int64_t ldy, bool accumulate) {
+  int64_t m = 0;
+  for (; m + 4 <= M; m += 4) row_block<T, NB, 4>(x + m * K, K, W, scales, y + m * ldy, ldy, n, accumulate);
+  switch (M - m) {
+    case 3: row_block<T, NB, 3>(x + m * K, K, W, scales, y + m * ldy, ldy, n, accumulate); break;
+    case 2: row_block<T, NB, 2>(x + m * K, K, W, scales, y + m * ldy, ldy, n, accumulate); break;
+    case 1: row_block<T, NB, 1>(x + m * K, K, W, scales, y + m * ldy, ldy, n, accumulate); break;
+    default: break;
+  }
+}
+
 template <DType T>
 void rows(const float* x, int64_t M, const void* W, const float* scales, int64_t K, int64_t n0, int64_t n1, float* y,
           int64_t ldy, bool accumulate) {
   const size_t esize = dtype_size(T);
-  for (int64_t n = n0; n < n1; ++n) {
+  if (M > 1) {  // two weight rows at a time
+    int64_t n = n0;
+    for (; n + 2 <= n1; n += 2) row_blocks<T, 2>(x, M, W, scales, K, n, y, ldy, accumulate);
+    if (n < n1) row_blocks<T, 1>(x, M, W, scales, K, n, y, ldy, accumulate);
+    return;
+  }
+  for (int64_t n = n0; n < n1; ++n) {  // decode: one input row, four chains along k
     const void* wr = static_cast<const char*>(W) + n * K * esize;
     const float scale = T == DType::kI8 ? scales[n] : 1.f;
-    for (int64_t m = 0; m < M; ++m) {
-      const float* xr = x + m * K;
-      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-      int64_t k = 0;
-      for (; k + 32 <= K; k += 32) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + k), load8<T>(wr, k), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + k + 8), load8<T>(wr, k + 8), a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + k + 16), load8<T>(wr, k + 16), a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + k + 24), load8<T>(wr, k + 24), a3);
-      }
-      for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + k), load8<T>(wr, k), a0);
-      const __m256 sum = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-      __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-      s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-      s4 = _mm_add_ss(s4, _mm_shuffle_ps(s4, s4, 1));
-      float acc = _mm_cvtss_f32(s4);
-      for (; k < K; ++k) acc += xr[k] * scalar_at<T>(wr, k);
-      acc *= scale;
-      y[m * ldy + n] = accumulate ? y[m * ldy + n] + acc : acc;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), load8<T>(wr, k), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 8), load8<T>(wr, k + 8), a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 16), load8<T>(wr, k + 16), a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 24), load8<T>(wr, k + 24), a3);
     }
+    for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), load8<T>(wr, k), a0);
+    float acc = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; k < K; ++k) acc += x[k] * scalar_at<T>(wr, k);
+    acc *= scale;
+    y[n] = accumulate ? y[n] + acc : acc;
   }
 }
 
