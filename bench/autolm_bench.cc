@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autolm/auto.h"
+#include "ops/linear.h"
 #include "autolm/error.h"
 #include "autolm/generation.h"
 #include "autolm/model.h"
@@ -193,6 +194,7 @@ int main(int argc, char** argv) {
     auto model = autolm::load_model(dir, load_options);
     result["load_s"] = secs(t_load, Clock::now());
     result["dtype"] = load_options.dtype;
+    result["blas_core"] = autolm::blas_core_name();  // OpenBLAS's kernel set (prompt GEMMs)
     // Cold start: load + prefill + first token, before anything has touched the weights.
     run_beam(*model, greedy, 1, 1);
     result["load_to_first_token_s"] = secs(t_load, Clock::now());

@@ -53,6 +53,11 @@ def thread_env(threads):
     env = dict(os.environ)
     for k in ("AUTOLM_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS"):
         env[k] = str(threads)
+    # OpenBLAS picks its kernels from the CPU's features; an OPENBLAS_CORETYPE inherited from the
+    # machine's environment (this sandbox exports "Haswell", the AVX2 kernels, on an AVX-512 CPU)
+    # would make autolm's prompt GEMMs up to 1.7x slower than on a user's machine. Only autolm
+    # uses OpenBLAS here (torch and CTranslate2 bring their own GEMMs, llama.cpp ggml's).
+    env.pop("OPENBLAS_CORETYPE", None)
     env["TOKENIZERS_PARALLELISM"] = "false"
     env["TRANSFORMERS_VERBOSITY"] = "error"
     env["PYTHONWARNINGS"] = "ignore"

@@ -17,7 +17,7 @@ namespace autolm {
 // (BLAS). Queries of one head are strided rows of q: (q_len, H*D) with row stride H*D.
 void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, const float* q, const KVSource& kv,
                int k_len, float* out) {
-  use_single_threaded_blas();
+  init_blas();
   const int H = spec.num_heads, D = spec.head_dim;
   const int group = H / spec.num_kv_heads;
   const int64_t row_stride = int64_t(q_len) * H * D;

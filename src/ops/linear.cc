@@ -66,7 +66,7 @@ void large_rows(const float* x, int64_t rows, const TensorView& W, float* y, boo
 void gemm_nt(const float* x, int64_t rows, const TensorView& W, const TensorView& bias, float* y, bool accumulate) {
   AUTOLM_CHECK(W.shape.size() == 2, "linear weight must be 2-D, got " + shape_str(W.shape));
   const int64_t N = W.shape[0];
-  use_single_threaded_blas();
+  init_blas();
   if (rows <= small_rows_limit(W)) small_rows(x, rows, W, y, accumulate);
   else large_rows(x, rows, W, y, accumulate);
   if (!bias.empty()) {
@@ -93,7 +93,7 @@ void linear_fused(const float* x, int64_t rows, std::initializer_list<LinearOutp
     for (const auto& o : outputs) linear(x, rows, o.weight, o.bias, o.y);
     return;
   }
-  use_single_threaded_blas();
+  init_blas();
   // Chunks of 16 output rows over all matrices, split across threads in one dispatch.
   std::vector<int64_t> first_chunk;  // small (≤ 3 entries); allocation is negligible next to the GEMVs
   int64_t chunks = 0, K = 0;
@@ -124,16 +124,8 @@ void linear_fused(const float* x, int64_t rows, std::initializer_list<LinearOutp
   }
 }
 
-void use_single_threaded_blas() {
-  static const bool once = [] {
-    openblas_set_num_threads(1);
-    return true;
-  }();
-  (void)once;
-}
-
 void matmul_nt(const float* a, const float* b, int64_t m, int64_t n, int64_t k, float* y) {
-  use_single_threaded_blas();
+  init_blas();
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, a, k, b, k, 0.f, y, n);
 }
 

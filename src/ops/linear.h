@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 
 #include "core/tensor.h"
 
@@ -30,9 +31,13 @@ void linear_fused(const float* x, int64_t rows, std::initializer_list<LinearOutp
 // y = a · bᵀ for plain row-major matrices: a (m, k), b (n, k), y (m, n).
 void matmul_nt(const float* a, const float* b, int64_t m, int64_t n, int64_t k, float* y);
 
-// Sets OpenBLAS to one thread (once per process): every BLAS call runs inside a task of autolm's
-// own thread pool, and a second pool of spinning BLAS threads would fight it for the cores.
-// linear(), matmul_nt() and attention() call it; anything else calling BLAS must too.
-void use_single_threaded_blas();
+// Configures OpenBLAS once per process, before autolm's first BLAS call: one thread (every BLAS
+// call runs inside a task of autolm's own pool; a second pool of spinning BLAS threads would
+// fight it for the cores). linear(), matmul_nt() and attention() call it; anything else calling
+// BLAS must too.
+void init_blas();
+// The OpenBLAS kernel set in use ("Haswell", "Cooperlake", …; "" for another BLAS). OpenBLAS
+// picks it from the CPU's features unless OPENBLAS_CORETYPE forces one.
+std::string blas_core_name();
 
 }  // namespace autolm
