@@ -27,5 +27,6 @@ void add_model_commands(CLI::App& app, int& rc);     // info, logits
 void add_generate_command(CLI::App& app, int& rc);   // generate
 void add_tokenizer_commands(CLI::App& app, int& rc); // tokenize, detokenize
 void add_chat_command(CLI::App& app, int& rc);       // chat
+void add_serve_command(CLI::App& app, int& rc);      // serve (when built with src/server)
 
 }  // namespace autolm::cli

@@ -1,0 +1,698 @@
+// OpenAI request parsing, generation and response shapes for autolm_server (docs/SERVER.md).
+#include "server/openai.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <random>
+#include <set>
+
+#include "autolm/error.h"
+
+namespace autolm::server {
+
+namespace {
+
+constexpr int kMaxChoices = 16;        // n
+constexpr int kMaxRows = 64;           // prompts × n generated as one batch
+constexpr int kDefaultCompletionTokens = 16;  // OpenAI's max_tokens default for /v1/completions
+constexpr int kDefaultChatTokens = 256;       // `autolm chat`'s default when the folder sets none
+constexpr int64_t kUnboundedCap = 4096;       // max new tokens when the model states no limit
+
+std::string random_hex(size_t n) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* digits = "0123456789abcdef";
+  std::string s(n, '0');
+  for (auto& c : s) c = digits[rng() & 15];
+  return s;
+}
+
+const char* json_type(const ojson& v) {
+  if (v.is_string()) return "a string";
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
+  if (v.is_number()) return "a number";
+  if (v.is_array()) return "an array";
+  if (v.is_object()) return "an object";
+  return "null";
+}
+
+[[noreturn]] void bad_type(const std::string& field, const ojson& v, const std::string& expected) {
+  throw ApiError(400, "Invalid type for '" + field + "': expected " + expected + ", but got " + json_type(v) + ".", field,
+                 "invalid_type");
+}
+[[noreturn]] void bad_value(const std::string& field, const std::string& why) {
+  throw ApiError(400, "Invalid value for '" + field + "': " + why, field, "invalid_value");
+}
+[[noreturn]] void unsupported(const std::string& field, const std::string& why) {
+  throw ApiError(400, "Unsupported value for '" + field + "': " + why, field, "unsupported_value");
+}
+
+// The field's value, or nullptr when absent or null (OpenAI treats null as "not given").
+const ojson* field(const ojson& req, const char* key) {
+  auto it = req.find(key);
+  return it == req.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::optional<bool> get_bool(const ojson& req, const char* key) {
+  const ojson* v = field(req, key);
+  if (!v) return std::nullopt;
+  if (!v->is_boolean()) bad_type(key, *v, "a boolean");
+  return v->get<bool>();
+}
+
+std::optional<double> get_number(const ojson& req, const char* key) {
+  const ojson* v = field(req, key);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) bad_type(key, *v, "a number");
+  const double d = v->get<double>();
+  if (!std::isfinite(d)) bad_value(key, "must be finite.");
+  return d;
+}
+
+std::optional<int64_t> get_int(const ojson& req, const char* key) {
+  const ojson* v = field(req, key);
+  if (!v) return std::nullopt;
+  if (v->is_number_integer()) return v->get<int64_t>();
+  if (v->is_number_unsigned()) bad_value(key, "out of range.");
+  if (v->is_number_float()) {  // 16.0 is an integer to JSON clients
+    const double d = v->get<double>();
+    if (std::floor(d) == d && std::abs(d) < 9e15) return static_cast<int64_t>(d);
+  }
+  bad_type(key, *v, "an integer");
+}
+
+// HF GenerationConfig field names a request may set directly, and the HF names that have an
+// OpenAI spelling the request must use instead.
+const std::set<std::string>& hf_fields() {
+  static const std::set<std::string> fields = [] {
+    std::set<std::string> s;
+    const nlohmann::json defaults = GenerationConfig{}.to_json();
+    for (auto it = defaults.begin(); it != defaults.end(); ++it) s.insert(it.key());
+    for (const char* k : {"max_length", "max_new_tokens", "do_sample", "temperature", "top_p", "num_return_sequences",
+                          "stop_strings", "output_scores", "eos_token_id", "pad_token_id", "bos_token_id",
+                          "decoder_start_token_id", "seed"})
+      s.erase(k);
+    return s;
+  }();
+  return fields;
+}
+const char* openai_spelling(const std::string& hf) {
+  if (hf == "max_new_tokens" || hf == "max_length") return "max_tokens";
+  if (hf == "do_sample") return "temperature (0 = greedy, > 0 = sampling)";
+  if (hf == "num_return_sequences") return "n";
+  if (hf == "stop_strings") return "stop";
+  return nullptr;
+}
+
+struct Common {
+  std::set<std::string> known;  // OpenAI keys of this endpoint
+  const char* prompt_field;      // "prompt" | "messages"
+};
+
+// Applies the fields both endpoints share to `job.config` (on top of engine.base).
+void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& job, int64_t default_max_tokens,
+                  const char* max_tokens_key) {
+  // Unknown keys: HF GenerationConfig fields go through update(); the rest are refused.
+  ojson overrides = ojson::object();
+  for (auto& [k, v] : req.items()) {
+    if (c.known.count(k)) continue;
+    if (hf_fields().count(k)) {
+      overrides[k] = v;
+      continue;
+    }
+    if (const char* alt = openai_spelling(k))
+      throw ApiError(400, "Unrecognized request argument supplied: " + k + " (use '" + alt + "')", k,
+                     "unrecognized_argument");
+    // Fields transformers has but autolm refuses (guidance_scale, penalty_alpha, …) keep update()'s message.
+    GenerationConfig probe;
+    try {
+      probe.update(nlohmann::json::object({{k, nlohmann::json::parse(v.dump())}}), "request");
+    } catch (const Error& e) {
+      throw ApiError(400, e.what(), k, "unsupported_value");
+    }
+    throw ApiError(400, "Unrecognized request argument supplied: " + k, k, "unrecognized_argument");
+  }
+
+  GenerationConfig& cfg = job.config;
+  cfg = engine.base;
+  try {
+    cfg.update(nlohmann::json::parse(overrides.dump()), "request");
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), "", e.kind() == ErrorKind::kUnsupported ? "unsupported_value" : "invalid_value");
+  }
+
+  // temperature: OpenAI's default 1; 0 = greedy.
+  const double temperature = get_number(req, "temperature").value_or(1.0);
+  if (temperature < 0) bad_value("temperature", "must be >= 0 (0 = greedy decoding).");
+  cfg.do_sample = temperature > 0;
+  if (temperature > 0) cfg.temperature = static_cast<float>(temperature);
+  if (auto top_p = get_number(req, "top_p")) cfg.top_p = static_cast<float>(*top_p);
+
+  if (auto seed = get_int(req, "seed")) cfg.seed = static_cast<uint64_t>(*seed);
+  else cfg.seed = std::random_device{}() * 0x100000001ull ^ std::random_device{}();
+
+  if (auto n = get_int(req, "n")) {
+    if (*n < 1 || *n > kMaxChoices) bad_value("n", "must be between 1 and " + std::to_string(kMaxChoices) + ".");
+    job.n = static_cast<int>(*n);
+  }
+
+  if (const ojson* stop = field(req, "stop")) {
+    if (stop->is_string()) {
+      job.stop.push_back(stop->get<std::string>());
+    } else if (stop->is_array()) {
+      for (const auto& s : *stop) {
+        if (!s.is_string()) bad_type("stop", *stop, "a string or an array of strings");
+        job.stop.push_back(s.get<std::string>());
+      }
+    } else {
+      bad_type("stop", *stop, "a string or an array of strings");
+    }
+    for (const auto& s : job.stop)
+      if (s.empty()) bad_value("stop", "stop sequences must not be empty.");
+    cfg.stop_strings = job.stop;
+  }
+
+  job.stream = get_bool(req, "stream").value_or(false);
+  if (const ojson* so = field(req, "stream_options")) {
+    if (!so->is_object()) bad_type("stream_options", *so, "an object");
+    if (auto inc = get_bool(*so, "include_usage")) job.include_usage = *inc && job.stream;
+  }
+
+  for (const char* k : {"presence_penalty", "frequency_penalty"})
+    if (auto p = get_number(req, k); p && *p != 0)
+      unsupported(k, "autolm does not implement OpenAI's additive penalties; use the HF field 'repetition_penalty'.");
+  if (const ojson* lb = field(req, "logit_bias")) {
+    if (!lb->is_object()) bad_type("logit_bias", *lb, "an object");
+    if (!lb->empty()) unsupported("logit_bias", "not implemented; use the HF field 'sequence_bias'.");
+  }
+  if (const ojson* u = field(req, "user"); u && !u->is_string()) bad_type("user", *u, "a string");
+  if (const ojson* m = field(req, "model"); m && !m->is_string()) bad_type("model", *m, "a string");
+
+  // Length: max_tokens → max_new_tokens, capped so that the prompt and the reply fit.
+  int64_t max_tokens = default_max_tokens;
+  if (auto mt = get_int(req, max_tokens_key)) {
+    if (*mt < 1) bad_value(max_tokens_key, "must be at least 1.");
+    max_tokens = *mt;
+  }
+  if (job.stream && cfg.num_beams > 1)
+    unsupported("num_beams", "beam search cannot stream (as in transformers); set \"stream\": false.");
+  job.prompt_tokens = 0;
+  size_t longest = 0;
+  for (size_t i = 0; i < job.prompts.size(); ++i) {
+    const auto& p = job.prompts[i];
+    if (p.empty())
+      bad_value(c.prompt_field, std::string(job.prompts.size() > 1 ? "prompt " + std::to_string(i) + " " : "prompt ") +
+                                    "is empty after tokenization.");
+    for (int32_t t : p)
+      if (t < 0 || (engine.model->config().vocab_size > 0 && t >= engine.model->config().vocab_size))
+        bad_value(c.prompt_field, "token id " + std::to_string(t) + " is outside the vocabulary (size " +
+                                      std::to_string(engine.model->config().vocab_size) + ").");
+    longest = std::max(longest, p.size());
+    job.prompt_tokens += static_cast<int>(p.size());
+  }
+  const int64_t L = static_cast<int64_t>(longest);
+  if (!engine.seq2seq) {
+    if (engine.context > 0 && L >= engine.context)
+      throw ApiError(400, "This model's maximum context length is " + std::to_string(engine.context) + " tokens (" +
+                              engine.context_why + "), but the prompt is " + std::to_string(L) +
+                              " tokens, leaving no room for new tokens. Shorten the prompt.",
+                     c.prompt_field, "context_length_exceeded");
+    max_tokens = std::min(max_tokens, engine.context > 0 ? engine.context - L : kUnboundedCap);
+  } else {
+    if (engine.encoder_limit > 0 && L > engine.encoder_limit)
+      throw ApiError(400, "This model accepts at most " + std::to_string(engine.encoder_limit) + " input tokens (" +
+                              engine.encoder_why + "), but the prompt is " + std::to_string(L) +
+                              " tokens. Shorten the prompt.",
+                     c.prompt_field, "context_length_exceeded");
+    max_tokens = std::min(max_tokens, engine.decoder_limit > 0 ? engine.decoder_limit - 1 : kUnboundedCap);
+  }
+  cfg.max_new_tokens = static_cast<int>(std::max<int64_t>(1, max_tokens));
+  cfg.max_length.reset();
+  if (static_cast<int64_t>(job.prompts.size()) * job.n > kMaxRows)
+    bad_value(job.chat ? "n" : "prompt", "at most " + std::to_string(kMaxRows) + " sequences (prompts × n) per request.");
+  try {
+    cfg.validate();
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), "", "invalid_value");
+  }
+  job.created = static_cast<int64_t>(std::time(nullptr));
+}
+
+ojson parse_body(const std::string& body) {
+  ojson req;
+  // Copying, dumping and rendering JSON recurse: refuse deep nesting before anything walks it.
+  constexpr int kMaxDepth = 64;
+  const ojson::parser_callback_t limit_depth = [](int depth, ojson::parse_event_t event, ojson&) {
+    if (depth > kMaxDepth && (event == ojson::parse_event_t::object_start || event == ojson::parse_event_t::array_start))
+      throw ApiError(400, "The JSON body is nested more than " + std::to_string(kMaxDepth) + " levels deep.", "",
+                     "invalid_json");
+    return true;
+  };
+  try {
+    req = ojson::parse(body, limit_depth);
+  } catch (const ojson::parse_error& e) {
+    throw ApiError(400,
+                   std::string("We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+                               "using your HTTP library correctly. The OpenAI API expects a JSON payload.) ") +
+                       e.what(),
+                   "", "invalid_json");
+  }
+  if (!req.is_object()) throw ApiError(400, "The request body must be a JSON object.", "", "invalid_json");
+  return req;
+}
+
+// Chat message content: a string, or a list of {"type": "text", "text": ...} parts joined with "\n".
+ojson normalize_content(const ojson& content, size_t index, const std::string& role) {
+  const std::string where = "messages[" + std::to_string(index) + "].content";
+  if (content.is_string()) return content;
+  if (content.is_null()) {
+    if (role == "assistant") return content;  // an assistant turn that only calls tools
+    bad_value(where, "content is required for role '" + role + "'.");
+  }
+  if (!content.is_array()) bad_type(where, content, "a string or an array of content parts");
+  std::string text;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const auto& part = content[i];
+    const std::string pw = where + "[" + std::to_string(i) + "]";
+    if (!part.is_object()) bad_type(pw, part, "an object");
+    const ojson* type = field(part, "type");
+    if (!type || !type->is_string()) bad_value(pw + ".type", "missing or not a string.");
+    if (*type != "text") unsupported(pw + ".type", "'" + type->get<std::string>() + "' content is not supported (text only).");
+    const ojson* t = field(part, "text");
+    if (!t || !t->is_string()) bad_value(pw + ".text", "missing or not a string.");
+    if (!text.empty()) text += "\n";
+    text += t->get<std::string>();
+  }
+  return text;
+}
+
+ojson normalize_messages(const ojson& req) {
+  const ojson* msgs = field(req, "messages");
+  if (!msgs) throw ApiError(400, "Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
+  if (!msgs->is_array()) bad_type("messages", *msgs, "an array of messages");
+  if (msgs->empty()) bad_value("messages", "must contain at least one message.");
+  ojson out = ojson::array();
+  for (size_t i = 0; i < msgs->size(); ++i) {
+    const auto& m = (*msgs)[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) bad_type(where, m, "an object");
+    const ojson* role = field(m, "role");
+    if (!role) throw ApiError(400, "Missing required parameter: '" + where + ".role'.", where + ".role", "missing_required_parameter");
+    if (!role->is_string()) bad_type(where + ".role", *role, "a string");
+    const std::string r = role->get<std::string>();
+    if (r != "system" && r != "user" && r != "assistant" && r != "tool")
+      bad_value(where + ".role", "'" + r + "' is not one of 'system', 'user', 'assistant', 'tool'.");
+    ojson nm = m;
+    if (!m.contains("content") && r != "assistant")
+      throw ApiError(400, "Missing required parameter: '" + where + ".content'.", where + ".content",
+                     "missing_required_parameter");
+    nm["content"] = normalize_content(m.contains("content") ? m["content"] : ojson(nullptr), i, r);
+    // Templates read tool-call arguments as a mapping (transformers' convention); OpenAI sends a JSON string.
+    if (nm.contains("tool_calls") && nm["tool_calls"].is_array())
+      for (auto& call : nm["tool_calls"])
+        if (call.is_object() && call.contains("function") && call["function"].is_object() &&
+            call["function"].contains("arguments") && call["function"]["arguments"].is_string()) {
+          try {
+            auto parsed = ojson::parse(call["function"]["arguments"].get<std::string>());
+            if (parsed.is_object()) call["function"]["arguments"] = parsed;
+          } catch (const ojson::parse_error&) {
+            // not JSON: left as the string it is
+          }
+        }
+    out.push_back(std::move(nm));
+  }
+  return out;
+}
+
+const char* finish_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::kEos:
+    case FinishReason::kStopString:
+      return "stop";
+    default:
+      return "length";
+  }
+}
+
+std::span<const int32_t> generated(const GenerateOutput& out, size_t r) {
+  return std::span<const int32_t>(out.sequences[r]).subspan(out.prompt_length, out.num_generated[r]);
+}
+
+std::vector<std::vector<int32_t>> rows_of(const Job& job) {
+  std::vector<std::vector<int32_t>> rows;
+  for (const auto& p : job.prompts)
+    for (int j = 0; j < job.n; ++j) rows.push_back(p);
+  return rows;
+}
+
+ojson usage(const Job& job, int completion_tokens) {
+  return {{"prompt_tokens", job.prompt_tokens},
+          {"completion_tokens", completion_tokens},
+          {"total_tokens", job.prompt_tokens + completion_tokens}};
+}
+
+GenerateHooks base_hooks(const Engine& engine) {
+  GenerateHooks hooks;
+  auto tok = engine.tokenizer;
+  hooks.decode = [tok](std::span<const int32_t> ids) { return tok->decode(ids, false); };
+  return hooks;
+}
+
+}  // namespace
+
+ojson error_body(const std::string& message, const std::string& type, const std::string& param, const std::string& code) {
+  return {{"error",
+           {{"message", message},
+            {"type", type},
+            {"param", param.empty() ? ojson(nullptr) : ojson(param)},
+            {"code", code.empty() ? ojson(nullptr) : ojson(code)}}}};
+}
+
+std::string dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
+
+std::string error_event(const std::string& message, const std::string& type) {
+  return "data: " + dump(error_body(message, type)) + "\n\n";
+}
+
+Engine::Engine(std::shared_ptr<const Model> m, std::shared_ptr<const Tokenizer> t, std::string n)
+    : model(std::move(m)), tokenizer(std::move(t)), name(std::move(n)) {
+  created = static_cast<int64_t>(std::time(nullptr));
+  seq2seq = model->family() == ModelFamily::kSeq2Seq;
+  base = GenerationConfig::for_model(*model);
+  const ModelConfig& c = model->config();
+  const int64_t tokmax = tokenizer->model_max_length();
+  const bool tok_limit = tokmax > 0 && tokmax < (int64_t(1) << 40);
+  const std::string tok_why = "tokenizer_config.json model_max_length";
+  if (!seq2seq) {
+    context = c.max_positions;
+    context_why = "config.json max positions";
+    if (context <= 0 && c.raw.is_object() && c.raw.contains("max_position_embeddings") &&
+        c.raw["max_position_embeddings"].is_number_integer()) {
+      context = c.raw["max_position_embeddings"].get<int64_t>();
+      context_why = "config.json max_position_embeddings";
+    }
+    if (tok_limit && (context <= 0 || tokmax < context)) {
+      context = tokmax;
+      context_why = tok_why;
+    }
+  } else {
+    encoder_limit = c.max_positions;
+    encoder_why = "config.json max positions";
+    if (tok_limit && (encoder_limit <= 0 || tokmax < encoder_limit)) {
+      encoder_limit = tokmax;
+      encoder_why = tok_why;
+    }
+    decoder_limit = c.max_positions;
+  }
+  // The chat template, found as Tokenizer::apply_chat_template finds it, parsed once.
+  const std::string dir = tokenizer->dir().empty() ? c.dir : tokenizer->dir();
+  special_tokens = special_tokens_from_config(ojson::parse(tokenizer->tokenizer_config().dump()));
+  std::optional<std::string> source = find_chat_template(dir, "", false);
+  const auto& tc = tokenizer->tokenizer_config();
+  const bool config_template = tc.contains("chat_template") && tc["chat_template"].is_string();
+  if (!source && config_template) source = tc["chat_template"].get<std::string>();
+  if (source) chat_template.emplace(*source, dir + " chat template");
+  std::optional<std::string> tool_source = find_chat_template(dir, "", true);
+  if (!tool_source && config_template) tool_source = tc["chat_template"].get<std::string>();
+  if (tool_source && tool_source != source) tool_template.emplace(*tool_source, dir + " tool_use chat template");
+}
+
+Job parse_completion_request(const Engine& engine, const std::string& body) {
+  static const Common common{{"model", "prompt", "max_tokens", "temperature", "top_p", "n", "stream", "stream_options",
+                              "logprobs", "echo", "stop", "presence_penalty", "frequency_penalty", "best_of",
+                              "logit_bias", "user", "suffix", "seed"},
+                             "prompt"};
+  const ojson req = parse_body(body);
+  Job job;
+  job.id = "cmpl-" + random_hex(24);
+  const ojson* prompt = field(req, "prompt");
+  if (!prompt) throw ApiError(400, "Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter");
+  const Tokenizer& tok = *engine.tokenizer;
+  auto int_list = [&](const ojson& a) {
+    std::vector<int32_t> ids;
+    for (const auto& v : a) {
+      if (!v.is_number_integer() || v.get<int64_t>() < INT32_MIN || v.get<int64_t>() > INT32_MAX)
+        bad_type("prompt", *prompt, "a string, an array of strings, an array of token ids or an array of such arrays");
+      ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
+    }
+    return ids;
+  };
+  if (prompt->is_string()) {
+    job.prompts.push_back(tok.encode(prompt->get<std::string>(), true));
+  } else if (prompt->is_array() && !prompt->empty()) {
+    const ojson& first = (*prompt)[0];
+    if (first.is_string()) {
+      for (const auto& p : *prompt) {
+        if (!p.is_string()) bad_type("prompt", *prompt, "an array of strings (not mixed)");
+        job.prompts.push_back(tok.encode(p.get<std::string>(), true));
+      }
+    } else if (first.is_number_integer()) {
+      job.prompts.push_back(int_list(*prompt));
+    } else if (first.is_array()) {
+      for (const auto& p : *prompt) {
+        if (!p.is_array()) bad_type("prompt", *prompt, "an array of token-id arrays (not mixed)");
+        job.prompts.push_back(int_list(p));
+      }
+    } else {
+      bad_type("prompt", *prompt, "a string, an array of strings, an array of token ids or an array of such arrays");
+    }
+  } else if (prompt->is_array()) {
+    bad_value("prompt", "must not be an empty array.");
+  } else {
+    bad_type("prompt", *prompt, "a string or an array of strings");
+  }
+  if (get_bool(req, "echo").value_or(false)) unsupported("echo", "echoing the prompt is not implemented.");
+  if (field(req, "logprobs")) {
+    get_int(req, "logprobs");  // type check first
+    unsupported("logprobs", "log probabilities are not implemented; pass null.");
+  }
+  if (const ojson* s = field(req, "suffix")) {
+    if (!s->is_string()) bad_type("suffix", *s, "a string");
+    if (!s->get<std::string>().empty()) unsupported("suffix", "insertion (suffix) is not implemented.");
+  }
+  apply_common(engine, req, common, job, kDefaultCompletionTokens, "max_tokens");
+  if (auto best_of = get_int(req, "best_of"); best_of && *best_of != job.n)
+    unsupported("best_of", "best_of other than n is not implemented.");
+  return job;
+}
+
+Job parse_chat_request(const Engine& engine, const std::string& body) {
+  static const Common common{{"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n",
+                              "stream", "stream_options", "stop", "presence_penalty", "frequency_penalty", "logit_bias",
+                              "logprobs", "top_logprobs", "user", "seed", "tools", "tool_choice", "parallel_tool_calls",
+                              "response_format", "metadata", "store", "service_tier", "chat_template_kwargs"},
+                             "messages"};
+  const ojson req = parse_body(body);
+  Job job;
+  job.chat = true;
+  job.id = "chatcmpl-" + random_hex(24);
+  const ojson messages = normalize_messages(req);
+
+  ChatTemplateOptions options;
+  options.add_generation_prompt = true;
+  if (const ojson* tools = field(req, "tools")) {
+    if (!tools->is_array()) bad_type("tools", *tools, "an array of tools");
+    for (const auto& t : *tools)
+      if (!t.is_object()) bad_type("tools", *tools, "an array of tool objects");
+    if (!tools->empty()) options.tools = *tools;
+  }
+  if (const ojson* tc = field(req, "tool_choice")) {
+    if (!(tc->is_string() && (*tc == "auto" || *tc == "none")))
+      unsupported("tool_choice", "only \"auto\" and \"none\" are supported (tool calls are not parsed from the reply).");
+  }
+  if (const ojson* kw = field(req, "chat_template_kwargs")) {
+    if (!kw->is_object()) bad_type("chat_template_kwargs", *kw, "an object");
+    options.extra = *kw;
+  }
+  if (get_bool(req, "logprobs").value_or(false)) unsupported("logprobs", "log probabilities are not implemented.");
+  if (field(req, "top_logprobs")) unsupported("top_logprobs", "log probabilities are not implemented.");
+  if (const ojson* rf = field(req, "response_format")) {
+    if (!rf->is_object()) bad_type("response_format", *rf, "an object");
+    if (!(rf->contains("type") && (*rf)["type"] == "text"))
+      unsupported("response_format", "only {\"type\": \"text\"} is supported (no JSON mode or structured outputs).");
+  }
+  for (const char* k : {"parallel_tool_calls", "store"}) get_bool(req, k);
+  if (const ojson* m = field(req, "metadata"); m && !m->is_object()) bad_type("metadata", *m, "an object");
+  if (field(req, "max_tokens") && field(req, "max_completion_tokens"))
+    throw ApiError(400, "Give either 'max_tokens' or 'max_completion_tokens', not both.", "max_tokens", "invalid_value");
+
+  const Tokenizer& tok = *engine.tokenizer;
+  const ChatTemplate* tmpl = engine.chat_template ? &*engine.chat_template : nullptr;
+  if (!options.tools.is_null() && engine.tool_template) tmpl = &*engine.tool_template;
+  if (tmpl) {
+    std::string text;
+    try {
+      text = tmpl->render(messages, options, engine.special_tokens);
+    } catch (const Error& e) {
+      throw ApiError(400, std::string("The chat template refused the conversation: ") + e.what(), "messages",
+                     "invalid_value");
+    }
+    job.prompts.push_back(tok.encode(text, false));  // the template writes the special tokens itself
+  } else if (engine.seq2seq) {
+    // Encoder-decoder instruction mode (as `autolm chat`): the last message is the encoder input.
+    const ojson& last = messages.back()["content"];
+    if (!last.is_string()) bad_value("messages", "the last message needs text content (no chat template: it is the encoder input).");
+    job.prompts.push_back(tok.encode(last.get<std::string>(), true));
+  } else {
+    throw ApiError(400, "Model '" + engine.name + "' has no chat template (chat_template.jinja, tokenizer_config.json "
+                        "\"chat_template\" or chat_template.json), so /v1/chat/completions cannot format messages for "
+                        "it; use /v1/completions with a prompt.",
+                   "messages", "no_chat_template");
+  }
+  const char* max_key = field(req, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+  apply_common(engine, req, common, job, engine.base.max_new_tokens.value_or(kDefaultChatTokens), max_key);
+  // Stop at the end-of-turn token too (the tokenizer's eos_token, e.g. <|im_end|>), as `autolm chat`.
+  auto& eos = job.config.eos_token_id;
+  if (auto e = tok.eos_token_id(); e && std::find(eos.begin(), eos.end(), *e) == eos.end()) eos.push_back(*e);
+  return job;
+}
+
+std::string StopTrimmer::push(const std::string& piece) {
+  if (hit_) return "";
+  pending_ += piece;
+  if (stops_->empty()) return std::exchange(pending_, std::string());
+  size_t first = std::string::npos;
+  for (const auto& s : *stops_) first = std::min(first, pending_.find(s));
+  if (first != std::string::npos) {
+    hit_ = true;
+    std::string out = pending_.substr(0, first);
+    pending_.clear();
+    return out;
+  }
+  // Hold back the longest tail that could still grow into a stop string.
+  size_t hold = 0;
+  for (const auto& s : *stops_)
+    for (size_t k = std::min(s.size() - 1, pending_.size()); k > hold; --k)
+      if (pending_.compare(pending_.size() - k, k, s, 0, k) == 0) {
+        hold = k;
+        break;
+      }
+  std::string out = pending_.substr(0, pending_.size() - hold);
+  pending_.erase(0, pending_.size() - hold);
+  return out;
+}
+
+std::string StopTrimmer::finish() {
+  if (hit_) return "";
+  return std::exchange(pending_, std::string());
+}
+
+ojson run_job(const Engine& engine, const Job& job, RunControl& control) {
+  GenerateHooks hooks = base_hooks(engine);
+  if (job.config.num_beams == 1)
+    hooks.on_step = [&](const StreamStep&) {
+      if (control.keep_going && !control.keep_going()) {
+        control.cancelled = true;
+        return false;
+      }
+      return true;
+    };
+  const GenerateOutput out = generate(*engine.model, rows_of(job), job.config, hooks);
+  ojson choices = ojson::array();
+  int completion_tokens = 0;
+  for (size_t r = 0; r < out.sequences.size(); ++r) {
+    StopTrimmer trim(job.stop);
+    std::string text = trim.push(engine.tokenizer->decode(generated(out, r), true));
+    text += trim.finish();
+    const char* finish = trim.hit() ? "stop" : finish_name(out.finish_reasons[r]);
+    completion_tokens += out.num_generated[r];
+    if (job.chat)
+      choices.push_back({{"index", r},
+                         {"message", {{"role", "assistant"}, {"content", text}}},
+                         {"logprobs", nullptr},
+                         {"finish_reason", finish}});
+    else
+      choices.push_back({{"text", text}, {"index", r}, {"logprobs", nullptr}, {"finish_reason", finish}});
+  }
+  return {{"id", job.id},
+          {"object", job.chat ? "chat.completion" : "text_completion"},
+          {"created", job.created},
+          {"model", engine.name},
+          {"choices", std::move(choices)},
+          {"usage", usage(job, completion_tokens)}};
+}
+
+void stream_job(const Engine& engine, const Job& job, RunControl& control,
+                const std::function<bool(const std::string&)>& write) {
+  bool open = true;  // the client still reads
+  auto send = [&](const ojson& chunk) {
+    if (open && !write("data: " + dump(chunk) + "\n\n")) open = false;
+    return open;
+  };
+  auto chunk = [&](ojson choices) {
+    ojson c = {{"id", job.id},
+               {"object", job.chat ? "chat.completion.chunk" : "text_completion"},
+               {"created", job.created},
+               {"model", engine.name},
+               {"choices", std::move(choices)}};
+    if (job.include_usage) c["usage"] = nullptr;
+    return c;
+  };
+  auto piece = [&](size_t r, const std::string& text, const char* finish) {
+    ojson choice;
+    if (job.chat) {
+      choice = {{"index", r}, {"delta", finish ? ojson::object() : ojson{{"content", text}}}, {"logprobs", nullptr}};
+    } else {
+      choice = {{"text", text}, {"index", r}, {"logprobs", nullptr}};
+    }
+    choice["finish_reason"] = finish ? ojson(finish) : ojson(nullptr);
+    return chunk(ojson::array({std::move(choice)}));
+  };
+
+  try {
+    const auto rows = rows_of(job);
+    std::vector<StreamDecoder> decoders;
+    decoders.reserve(rows.size());
+    std::vector<StopTrimmer> trims;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      decoders.emplace_back(*engine.tokenizer, true);
+      trims.emplace_back(job.stop);
+    }
+    if (job.chat)
+      for (size_t r = 0; r < rows.size(); ++r)
+        send(chunk(ojson::array(
+            {{{"index", r}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})));
+
+    GenerateHooks hooks = base_hooks(engine);
+    hooks.on_step = [&](const StreamStep& step) {
+      for (size_t r = 0; r < rows.size() && open; ++r) {
+        if (!step.was_active[r]) continue;
+        std::string text = trims[r].push(decoders[r].put(step.tokens[r]));
+        if (!text.empty()) send(piece(r, text, nullptr));
+      }
+      if (!open || (control.keep_going && !control.keep_going())) {
+        control.cancelled = true;
+        return false;
+      }
+      return true;
+    };
+    const GenerateOutput out = generate(*engine.model, rows, job.config, hooks);
+    if (control.cancelled) {
+      if (open) write(error_event("generation was cancelled: the server is shutting down", "server_error"));
+      return;
+    }
+    int completion_tokens = 0;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      std::string tail = trims[r].push(decoders[r].finish());
+      tail += trims[r].finish();
+      if (!tail.empty()) send(piece(r, tail, nullptr));
+      send(piece(r, "", trims[r].hit() ? "stop" : finish_name(out.finish_reasons[r])));
+      completion_tokens += out.num_generated[r];
+    }
+    if (job.include_usage) {
+      ojson last = chunk(ojson::array());
+      last["usage"] = usage(job, completion_tokens);
+      send(last);
+    }
+  } catch (const Error& e) {
+    if (open) open = write(error_event(e.what(), e.kind() == ErrorKind::kInternal ? "server_error" : "invalid_request_error"));
+  } catch (const std::bad_alloc&) {
+    if (open) open = write(error_event("out of memory", "server_error"));
+  } catch (const std::exception& e) {
+    if (open) open = write(error_event(std::string("internal error: ") + e.what(), "server_error"));
+  }
+  if (open) write("data: [DONE]\n\n");
+}
+
+}  // namespace autolm::server

@@ -1,0 +1,63 @@
+// autolm_server: an OpenAI-compatible HTTP server (cpp-httplib) over one loaded model and its
+// tokenizer. /health, /v1/models, /v1/completions, /v1/chat/completions; see docs/SERVER.md.
+// The Model and Tokenizer are shared read-only by every request thread; at most
+// ServerOptions::parallel requests generate at once (the others wait for a slot).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "autolm/model.h"
+#include "autolm/tokenizer.h"
+
+namespace autolm::server {
+
+struct ServerOptions {
+  std::shared_ptr<const Model> model;
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::string model_name;               // "id" in /v1/models and responses; "" = the folder's basename
+  std::string host = "127.0.0.1";
+  int port = 8080;                      // 0 = any free port (see Server::port())
+  int parallel = 1;                     // requests generating at once
+  int threads = 0;                      // HTTP worker threads; 0 = max(8, 2 * parallel + 4)
+  size_t max_body_bytes = 8u << 20;     // larger request bodies get 413
+};
+
+// Counters for monitoring and tests.
+struct ServerStats {
+  uint64_t requests = 0;         // HTTP requests routed to a handler
+  uint64_t generations = 0;      // generate() runs that finished (completed or cancelled)
+  uint64_t cancelled = 0;        // streams stopped because the client went away (or stop())
+  int active = 0;                // generating now
+  int waiting = 0;               // waiting for a generation slot
+};
+
+class Server {
+ public:
+  // Validates the options (model and tokenizer present, parallel ≥ 1) and prepares the routes;
+  // the chat template is parsed here once. Throws autolm::Error(kInvalidInput) on bad options.
+  explicit Server(ServerOptions options);
+  ~Server();  // stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds host:port (port 0 = any free port) and serves on a background thread; returns the
+  // bound port. Throws Error(kInvalidInput) if the address cannot be bound.
+  int start();
+  int port() const;
+  const std::string& model_name() const;
+  // Stops accepting connections, makes running generations stop after their current step,
+  // and joins the server threads. Idempotent.
+  void stop();
+  bool running() const;
+  ServerStats stats() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace autolm::server
