@@ -166,6 +166,14 @@ void WeightStore::release_file_pages(const std::string& name) {
   info.mapping->release(info.ptr, info.nbytes);
 }
 
+void WeightStore::release_converted(const float* data) {
+  for (auto& v : converted_)
+    if (!v.empty() && v.data() == data) {
+      std::vector<float>().swap(v);  // the slot stays: other copies' addresses do not move
+      return;
+    }
+}
+
 // Symmetric per-row int8: scale = max|w| / 127, q = round(w / scale).
 TensorView WeightStore::quantize_int8(const float* values, const Shape& shape) {
   const int64_t rows = shape[0], cols = shape[1];

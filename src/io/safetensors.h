@@ -66,6 +66,9 @@ class WeightStore {
   // The caller keeps its own copy of tensor `name` (e.g. transposed): drops the file's pages from
   // the resident set. Reading the mapping again stays valid (pages come back from the file).
   void release_file_pages(const std::string& name);
+  // Frees a float32 copy that require()/optional() made (a BF16/F16 tensor upcast) once the
+  // caller has built what it keeps from it; no-op for views into the file.
+  void release_converted(const float* data);
 
   std::vector<std::string> unused() const;  // present in the files, never requested
   std::set<std::string> dtypes() const;     // storage dtypes seen

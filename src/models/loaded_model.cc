@@ -26,7 +26,9 @@ TensorView LoadedModel::require_transposed(const std::string& name, const Shape&
         for (int64_t o = o0; o < std::min(out, o0 + kTile); ++o)
           for (int64_t i = i0; i < std::min(in, i0 + kTile); ++i) t[o * in + i] = w.data[i * out + o];
   });
-  weights_->release_file_pages(name);  // only the transposed copy is used from here on
+  // Only the transposed copy is used from here on: drop the file's pages and any upcast copy.
+  weights_->release_file_pages(name);
+  weights_->release_converted(w.data);
   return weights_->adopt_matrix(std::move(t), {out, in});
 }
 
