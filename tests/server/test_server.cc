@@ -40,10 +40,7 @@ struct Reply {
   std::string raw;
 };
 
-Reply post(int port, const std::string& path, const std::string& body) {
-  httplib::Client cli("127.0.0.1", port);
-  cli.set_read_timeout(120, 0);
-  auto res = cli.Post(path.c_str(), body, "application/json");
+Reply to_reply(const httplib::Result& res) {
   Reply r;
   if (!res) return r;
   r.status = res->status;
@@ -54,20 +51,17 @@ Reply post(int port, const std::string& path, const std::string& body) {
   }
   return r;
 }
+
+Reply post(int port, const std::string& path, const std::string& body) {
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_read_timeout(120, 0);
+  return to_reply(cli.Post(path.c_str(), body, "application/json"));
+}
 Reply post(int port, const std::string& path, const json& body) { return post(port, path, body.dump()); }
 
 Reply get(int port, const std::string& path) {
   httplib::Client cli("127.0.0.1", port);
-  auto res = cli.Get(path.c_str());
-  Reply r;
-  if (!res) return r;
-  r.status = res->status;
-  r.raw = res->body;
-  try {
-    r.body = json::parse(res->body);
-  } catch (const std::exception&) {
-  }
-  return r;
+  return to_reply(cli.Get(path.c_str()));
 }
 
 // A streamed request: the payload of every "data: " event, in order.
