@@ -4,13 +4,8 @@
 
 namespace autolm {
 
-json load_json_file(const std::string& path) {
-  std::string text = read_text_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw Error(ErrorKind::kInvalidInput, path + ": malformed JSON: " + e.what());
-  }
+json load_json_file(const std::string& path, uint64_t max_bytes) {
+  return parse_json(read_text_file(path, max_bytes), path);
 }
 
 }  // namespace autolm

@@ -1,18 +1,50 @@
-// JSON documents read from a file, with accessors whose errors name the file and the key.
+// JSON documents read from a file or a request, with accessors whose errors name the file and
+// the key. Every parse goes through parse_json: nesting depth bounded (InputLimits), numbers
+// out of double's range refused, errors naming the source — never a crash or "internal error".
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "autolm/error.h"
+#include "io/limits.h"
 
 namespace autolm {
 
 using json = nlohmann::json;
 
-// Parses a JSON file; malformed JSON is an Error naming the file, line and column.
-json load_json_file(const std::string& path);
+// Parses `text` (from `source`, named in errors) into json or ordered_json. Throws
+// Error(kInvalidInput) for malformed JSON, nesting deeper than `max_depth` (default:
+// InputLimits::json_max_depth) and numbers that overflow (1e400).
+template <typename Json = json>
+Json parse_json(std::string_view text, const std::string& source, int max_depth = 0) {
+  if (max_depth <= 0) max_depth = input_limits().json_max_depth;
+  bool too_deep = false;
+  const typename Json::parser_callback_t limit = [&](int depth, typename Json::parse_event_t event, Json&) {
+    if (depth >= max_depth && (event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start)) {
+      too_deep = true;
+      throw Error(ErrorKind::kInvalidInput, "");
+    }
+    return true;
+  };
+  try {
+    return Json::parse(text.begin(), text.end(), limit);
+  } catch (const Error&) {
+    if (!too_deep) throw;
+    throw Error(ErrorKind::kInvalidInput, source + ": JSON nested deeper than " + std::to_string(max_depth) +
+                                              " levels (limit AUTOLM_MAX_JSON_DEPTH)");
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kInvalidInput, source + ": malformed JSON: " + e.what());
+  }
+}
+
+// Reads and parses a JSON file of at most `max_bytes` (default InputLimits::config_max_bytes).
+json load_json_file(const std::string& path, uint64_t max_bytes = 0);
 
 // A JSON object plus where it came from, so every lookup error can say "file: key".
 class JsonConfig {
@@ -49,17 +81,39 @@ class JsonConfig {
  private:
   template <typename T>
   T convert(const std::string& key, const json& v) const {
-    try {
-      if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
-        if (!v.is_number_integer() && !(v.is_number_float() && v.get<double>() == (int64_t)v.get<double>()))
-          throw Error(ErrorKind::kInvalidInput, "");
-      } else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
-        if (!v.is_number()) throw Error(ErrorKind::kInvalidInput, "");
+    auto wrong = [&](const std::string& why) {
+      return Error(ErrorKind::kInvalidInput, source_ + ": key \"" + key + "\" " + why + " (" + v.dump() + ")");
+    };
+    if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
+      // Integers in the file's own value: 4294967298 is not silently 2, 3.0 is 3, 3.5 is refused.
+      int64_t n;
+      if (v.is_number_unsigned()) {
+        if (v.get<uint64_t>() > uint64_t(INT64_MAX)) throw wrong("is out of range");
+        n = int64_t(v.get<uint64_t>());
+      } else if (v.is_number_integer()) {
+        n = v.get<int64_t>();
+      } else if (v.is_number_float()) {
+        const double d = v.get<double>();
+        if (!(d >= -9.2e18 && d <= 9.2e18) || d != double(int64_t(d))) throw wrong("must be an integer");
+        n = int64_t(d);
+      } else {
+        throw wrong("has the wrong type, expected an integer");
       }
-      return v.get<T>();
-    } catch (const std::exception&) {
-      throw Error(ErrorKind::kInvalidInput,
-                  source_ + ": key \"" + key + "\" has the wrong type (" + v.dump() + ")");
+      if (n < int64_t(std::numeric_limits<T>::min()) || n > int64_t(std::numeric_limits<T>::max()))
+        throw wrong("is out of range");
+      return T(n);
+    } else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
+      if (!v.is_number()) throw wrong("has the wrong type, expected a number");
+      const double d = v.get<double>();
+      if (std::is_same_v<T, float> && std::isfinite(d) && std::abs(d) > double(std::numeric_limits<float>::max()))
+        throw wrong("is out of range for float32");
+      return T(d);
+    } else {
+      try {
+        return v.get<T>();
+      } catch (const std::exception&) {
+        throw wrong("has the wrong type");
+      }
     }
   }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace autolm {
@@ -26,8 +27,16 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-// Reads a whole text file; throws Error (kNotFound / kInvalidInput) naming the path.
-std::string read_text_file(const std::string& path);
+// Reads a whole text file of at most `max_bytes` (default: InputLimits::config_max_bytes);
+// only regular files (a FIFO or device is refused without blocking on it). Throws Error
+// (kNotFound / kInvalidInput) naming the path.
+std::string read_text_file(const std::string& path, uint64_t max_bytes = 0);
 bool file_exists(const std::string& path);
+
+// `dir/name` for a file that a model folder names (a shard in an index, a tokenizer file):
+// `name` must be a relative path without "..", and where it exists its resolved path (symlinks
+// followed) must stay inside the folder, or inside the Hugging Face cache repository the folder
+// is a snapshot of (snapshots link to ../../blobs). `source` is the file or key that named it.
+std::string model_file(const std::string& dir, const std::string& name, const std::string& source);
 
 }  // namespace autolm

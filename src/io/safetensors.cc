@@ -6,6 +6,7 @@
 
 #include "core/thread_pool.h"
 #include "io/json_file.h"
+#include "io/limits.h"
 
 namespace autolm {
 
@@ -27,58 +28,98 @@ Error bad(const std::string& path, const std::string& what) {
 
 }  // namespace
 
+// The format's rules (safetensors' own validate()): an 8-byte little-endian header length, a
+// header of at most 100 MB that is a JSON object, every tensor's byte size = dtype size × the
+// product of its shape (overflow-checked), and the tensors' [begin, end) ranges, sorted,
+// starting at 0, each beginning where the previous ended, the last ending at the file's end:
+// no overlap, no hole, nothing outside the data section.
 SafetensorsFile::SafetensorsFile(const std::string& path) : map_(path) {
-  const size_t size = map_.size();
+  const uint64_t size = map_.size();
   if (size < 8) throw bad(path, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length");
-  uint64_t header_len;
-  std::memcpy(&header_len, map_.data(), 8);
+  const unsigned char* p = map_.data();
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | p[i];  // little-endian
+  const uint64_t max_header = input_limits().safetensors_header_max_bytes;
+  if (header_len > max_header)
+    throw bad(path, "header length " + std::to_string(header_len) + " is over the format's limit of " +
+                        std::to_string(max_header) + " bytes");
   if (header_len > size - 8)
     throw bad(path, "header length " + std::to_string(header_len) + " runs past the end of the file (" +
                         std::to_string(size) + " bytes; truncated?)");
   json header;
   try {
-    header = json::parse(map_.data() + 8, map_.data() + 8 + header_len);
-  } catch (const json::parse_error& e) {
-    throw bad(path, std::string("header is not valid JSON: ") + e.what());
+    header = parse_json(std::string_view(reinterpret_cast<const char*>(p + 8), header_len), "header");
+  } catch (const Error& e) {
+    throw bad(path, std::string("header is not valid JSON (") + e.what() + ")");
   }
   if (!header.is_object()) throw bad(path, "header is not a JSON object");
-  const unsigned char* data = map_.data() + 8 + header_len;
-  const size_t data_size = size - 8 - header_len;
+  const unsigned char* data = p + 8 + header_len;
+  const uint64_t data_size = size - 8 - header_len;
+  std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> ranges;
   for (auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__") {
+      if (!entry.is_object()) throw bad(path, "__metadata__ is not a JSON object");
+      continue;
+    }
     if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
         !entry.contains("data_offsets"))
       throw bad(path, "tensor \"" + name + "\" lacks dtype, shape or data_offsets");
+    const json& dtype = entry["dtype"];
+    const json& shape = entry["shape"];
+    const json& off = entry["data_offsets"];
+    if (!dtype.is_string()) throw bad(path, "tensor \"" + name + "\": dtype is not a string");
+    if (!shape.is_array()) throw bad(path, "tensor \"" + name + "\": shape is not a list");
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      throw bad(path, "tensor \"" + name + "\": data_offsets must be [begin, end] (non-negative integers), got " + off.dump());
     TensorInfo info;
-    try {
-      info.dtype = entry["dtype"].get<std::string>();
-      for (auto& d : entry["shape"]) {
-        int64_t v = d.get<int64_t>();
-        if (v < 0) throw bad(path, "tensor \"" + name + "\" has a negative dimension");
-        info.shape.push_back(v);
-      }
-      auto& off = entry["data_offsets"];
-      if (!off.is_array() || off.size() != 2) throw bad(path, "tensor \"" + name + "\": data_offsets must be [begin, end]");
-      uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
-      size_t esize = element_size(info.dtype);
-      if (esize == 0) throw bad(path, "tensor \"" + name + "\" has unknown dtype \"" + info.dtype + "\"");
-      if (begin > end || end > data_size)
-        throw bad(path, "tensor \"" + name + "\" data_offsets [" + std::to_string(begin) + ", " +
-                            std::to_string(end) + "] lie outside the " + std::to_string(data_size) +
-                            "-byte data section (truncated file?)");
-      uint64_t expected = uint64_t(numel(info.shape)) * esize;
-      if (end - begin != expected)
-        throw bad(path, "tensor \"" + name + "\" spans " + std::to_string(end - begin) + " bytes but " +
-                            info.dtype + " " + shape_str(info.shape) + " needs " + std::to_string(expected));
-      info.ptr = data + begin;
-      info.nbytes = end - begin;
-    } catch (const json::exception& e) {
-      throw bad(path, "tensor \"" + name + "\": " + e.what());
+    info.dtype = dtype.get<std::string>();
+    const size_t esize = element_size(info.dtype);
+    if (esize == 0) throw bad(path, "tensor \"" + name + "\" has unknown dtype \"" + info.dtype + "\"");
+    uint64_t bytes = esize;
+    bool overflow = false;
+    for (auto& d : shape) {
+      if (!d.is_number_unsigned())
+        throw bad(path, "tensor \"" + name + "\" has a dimension that is not a non-negative integer: " + d.dump());
+      const uint64_t v = d.get<uint64_t>();
+      if (v > uint64_t(INT64_MAX)) overflow = true;
+      else if (v != 0 && bytes > UINT64_MAX / v) overflow = true;
+      else bytes *= v;
+      info.shape.push_back(int64_t(std::min<uint64_t>(v, uint64_t(INT64_MAX))));
     }
+    if (shape.size() > 8) throw bad(path, "tensor \"" + name + "\" has " + std::to_string(shape.size()) + " dimensions");
+    const uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
+    if (overflow || bytes > data_size)
+      throw bad(path, "tensor \"" + name + "\" of shape " + shape.dump() + " (" + info.dtype +
+                          ") is larger than the file's " + std::to_string(data_size) + "-byte data section");
+    if (begin > end || end > data_size)
+      throw bad(path, "tensor \"" + name + "\" data_offsets [" + std::to_string(begin) + ", " +
+                          std::to_string(end) + "] lie outside the " + std::to_string(data_size) +
+                          "-byte data section (truncated file?)");
+    if (end - begin != bytes)
+      throw bad(path, "tensor \"" + name + "\" spans " + std::to_string(end - begin) + " bytes but " +
+                          info.dtype + " " + shape.dump() + " needs " + std::to_string(bytes));
+    info.ptr = data + begin;
+    info.nbytes = end - begin;
     info.file = &map_.path();
     info.mapping = &map_;
+    ranges.push_back({{begin, end}, name});
     tensors_.emplace(name, std::move(info));
   }
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t cursor = 0;
+  for (const auto& [range, name] : ranges) {
+    if (range.first < cursor)
+      throw bad(path, "tensor \"" + name + "\" data_offsets [" + std::to_string(range.first) + ", " +
+                          std::to_string(range.second) + "] overlap the previous tensor's bytes (ending at " +
+                          std::to_string(cursor) + ")");
+    if (range.first > cursor)
+      throw bad(path, "tensor \"" + name + "\" begins at byte " + std::to_string(range.first) +
+                          " but the previous tensor ends at " + std::to_string(cursor) + " (a hole in the data section)");
+    cursor = range.second;
+  }
+  if (cursor != data_size)
+    throw bad(path, "the tensors cover " + std::to_string(cursor) + " bytes of the " + std::to_string(data_size) +
+                        "-byte data section (trailing bytes)");
 }
 
 WeightFormat parse_weight_format(const std::string& name) {
@@ -89,8 +130,8 @@ WeightFormat parse_weight_format(const std::string& name) {
 }
 
 std::unique_ptr<WeightStore> WeightStore::open_folder(const std::string& dir, WeightFormat format) {
-  const std::string single = dir + "/model.safetensors";
-  const std::string index = dir + "/model.safetensors.index.json";
+  const std::string single = model_file(dir, "model.safetensors", dir);
+  const std::string index = model_file(dir, "model.safetensors.index.json", dir);
   if (file_exists(single)) return std::make_unique<WeightStore>(std::vector<std::string>{single}, format);
   if (file_exists(index)) {
     json j = load_json_file(index);
@@ -99,7 +140,7 @@ std::unique_ptr<WeightStore> WeightStore::open_folder(const std::string& dir, We
     std::set<std::string> shards;
     for (auto& [name, file] : j["weight_map"].items()) {
       if (!file.is_string()) throw Error(ErrorKind::kInvalidInput, index + ": weight_map[\"" + name + "\"] is not a file name");
-      shards.insert(dir + "/" + file.get<std::string>());
+      shards.insert(model_file(dir, file.get<std::string>(), index + ": weight_map[\"" + name + "\"]"));
     }
     return std::make_unique<WeightStore>(std::vector<std::string>(shards.begin(), shards.end()), format);
   }

@@ -68,6 +68,31 @@ std::string with_header(const std::string& file, const std::function<void(json&)
   return out;
 }
 
+// Rewrites a safetensors file keeping only the tensors `keep` accepts, packed back to back as
+// the format requires (no holes).
+std::string repacked(const std::string& file, const std::function<bool(const std::string&)>& keep) {
+  std::string bytes = read_text_file(file);
+  uint64_t n;
+  std::memcpy(&n, bytes.data(), 8);
+  json header = json::parse(bytes.substr(8, n));
+  const std::string data = bytes.substr(8 + n);
+  json out_header = json::object();
+  std::string out_data;
+  for (auto& [name, v] : header.items()) {
+    if (name == "__metadata__") { out_header[name] = v; continue; }
+    if (!keep(name)) continue;
+    const uint64_t b = v["data_offsets"][0], e = v["data_offsets"][1];
+    json t = v;
+    t["data_offsets"] = {out_data.size(), out_data.size() + (e - b)};
+    out_data += data.substr(b, e - b);
+    out_header[name] = t;
+  }
+  std::string h = out_header.dump();
+  while (h.size() % 8) h += ' ';
+  uint64_t hn = h.size();
+  return std::string(reinterpret_cast<const char*>(&hn), 8) + h + out_data;
+}
+
 TEST(LoadingErrors, MissingFolder) {
   expect_error("/nonexistent/model", ErrorKind::kNotFound, {"/nonexistent/model", "does not exist"});
 }
@@ -171,8 +196,8 @@ TEST(LoadingErrors, TruncatedFile) {
 
 TEST(LoadingErrors, MissingTensor) {
   ScratchFolder f("llama-tiny");
-  f.write("model.safetensors", with_header(f.file("model.safetensors"), [](json& h) {
-    h.erase("model.layers.1.mlp.down_proj.weight");
+  f.write("model.safetensors", repacked(f.file("model.safetensors"), [](const std::string& name) {
+    return name != "model.layers.1.mlp.down_proj.weight";
   }));
   expect_error(f.path(), ErrorKind::kNotFound, {"model.layers.1.mlp.down_proj.weight", "missing tensor"});
 }
@@ -214,11 +239,11 @@ TEST(LoadingErrors, ShardedIndexLoads) {
     index["weight_map"][name] = a ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
     if (a) first.insert(name);
   }
-  f.write("model-00001-of-00002.safetensors", with_header(orig, [&](json& h) {
-    for (auto it = h.begin(); it != h.end();) it = (it.key() != "__metadata__" && !first.count(it.key())) ? h.erase(it) : std::next(it);
+  f.write("model-00001-of-00002.safetensors", repacked(orig, [&](const std::string& name) {
+    return first.count(name) > 0;
   }));
-  f.write("model-00002-of-00002.safetensors", with_header(orig, [&](json& h) {
-    for (auto it = h.begin(); it != h.end();) it = first.count(it.key()) ? h.erase(it) : std::next(it);
+  f.write("model-00002-of-00002.safetensors", repacked(orig, [&](const std::string& name) {
+    return first.count(name) == 0;
   }));
   fs::remove(orig);
   f.write("model.safetensors.index.json", index.dump());
