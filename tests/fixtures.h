@@ -1,22 +1,33 @@
-// Test helpers: paths into ../shared/fixtures and readers for the reference files.
+// Test helpers for the model parity suites: model folders and reference files by name (see
+// fixture_paths.h for the two fixture roots).
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "fixture_paths.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
 
 namespace autolm::test {
 
-inline std::string fixtures() { return AUTOLM_FIXTURES; }
-// Model folder for a reference name: tiny models under models/, trained demos under demo/.
+inline bool is_shared(const std::string& name) { return name.rfind("shared:", 0) == 0; }
+inline std::string bare(const std::string& name) { return is_shared(name) ? name.substr(7) : name; }
+inline bool is_demo(const std::string& name) { return bare(name) == "chat-tiny" || bare(name) == "t5-numbers"; }
+
+// Model folder for a reference name: tiny models under models/ of the fixtures, the trained
+// demos in the repository's models/ (the same files as ../shared/fixtures/demo).
 inline std::string model_dir(const std::string& name) {
-  return fixtures() + (name == "chat-tiny" || name == "t5-numbers" ? "/demo/" : "/models/") + name;
+  if (is_demo(name)) return std::string(AUTOLM_SOURCE_DIR) + "/models/" + bare(name);
+  return (is_shared(name) ? shared_fixtures() : fixtures()) + "/models/" + bare(name);
 }
 inline std::string ref_path(const std::string& name, const std::string& ext) {
-  return fixtures() + (name == "chat-tiny" || name == "t5-numbers" ? "/refs/demo/" : "/refs/models/") + name + ext;
+  return (is_shared(name) ? shared_fixtures() : fixtures()) + (is_demo(name) ? "/refs/demo/" : "/refs/models/") +
+         bare(name) + ext;
 }
 inline nlohmann::json load_ref(const std::string& name) { return load_json_file(ref_path(name, ".json")); }
 
@@ -29,6 +40,12 @@ inline const std::vector<std::string>& seq2seq_models() {
   static const std::vector<std::string> v = {"t5-tiny", "t5-v1_1-tiny", "bart-tiny", "mbart-tiny", "marian-tiny", "t5-numbers"};
   return v;
 }
+// `names` again, each prefixed "shared:" (the cross-check against ../shared/fixtures).
+inline std::vector<std::string> with_shared(std::vector<std::string> names) {
+  const size_t n = names.size();
+  for (size_t i = 0; i < n; ++i) names.push_back("shared:" + names[i]);
+  return names;
+}
 
 template <typename T>
 std::vector<T> ids_of(const nlohmann::json& j) {
@@ -36,3 +53,10 @@ std::vector<T> ids_of(const nlohmann::json& j) {
 }
 
 }  // namespace autolm::test
+
+// Skips the current test when `name` is a "shared:" reference and ../shared/fixtures is absent.
+#define AUTOLM_SKIP_IF_NO_SHARED(name)                                                                \
+  do {                                                                                                \
+    if (::autolm::test::is_shared(name) && !::autolm::test::has_shared_fixtures())                    \
+      GTEST_SKIP() << "cross-check against ../shared/fixtures, absent here (" << ::autolm::test::shared_fixtures() << ")"; \
+  } while (0)

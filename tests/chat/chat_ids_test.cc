@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "../tokenizer/test_util.h"
+#include "fixture_paths.h"
 #include "autolm/tokenizer.h"
 #include "io/json_file.h"
 #include "io/mmap.h"
@@ -13,8 +14,9 @@ class ChatIds : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ChatIds, RenderedAndIdsMatchTransformers) {
   const std::string name = GetParam();
+  AUTOLM_SKIP_WITHOUT_FIXTURE("refs/chat/" + name + ".json");
   auto tok = test::load_fixture_tokenizer(name);
-  auto ref = nlohmann::ordered_json::parse(read_text_file(test::fixtures_dir() + "/refs/chat/" + name + ".json"));
+  auto ref = nlohmann::ordered_json::parse(read_text_file(test::fixture_path("refs/chat/" + name + ".json")));
   for (const auto& c : ref["cases"]) {
     SCOPED_TRACE(name + "/" + c["name"].get<std::string>());
     ChatTemplateOptions options;

@@ -8,6 +8,7 @@
 
 #include "autolm/chat.h"
 #include "autolm/error.h"
+#include "fixture_paths.h"
 
 namespace {
 
@@ -35,8 +36,9 @@ class ChatParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ChatParity, RenderedBytesMatchTransformers) {
   const std::string name = GetParam();
-  const std::string dir = fixtures() + "/tokenizers/" + name;
-  ojson ref = read_json(fixtures() + "/refs/chat/" + name + ".json");
+  AUTOLM_SKIP_WITHOUT_FIXTURE("refs/chat/" + name + ".json");
+  const std::string dir = autolm::test::fixture_path("tokenizers/" + name);
+  ojson ref = read_json(autolm::test::fixture_path("refs/chat/" + name + ".json"));
   ojson special = autolm::load_special_tokens(dir);
   ASSERT_GT(ref["cases"].size(), 0u);
   for (const auto& c : ref["cases"]) {
@@ -57,7 +59,8 @@ TEST_P(ChatParity, RenderedBytesMatchTransformers) {
 INSTANTIATE_TEST_SUITE_P(Refs, ChatParity, ::testing::Values("llama3", "qwen3", "gemma3", "qwen-bpe"));
 
 TEST(ChatTemplate, SpecialTokensFollowTransformers) {
-  ojson gemma = autolm::load_special_tokens(fixtures() + "/tokenizers/gemma3");
+  AUTOLM_SKIP_WITHOUT_FIXTURE("tokenizers/gemma3");
+  ojson gemma = autolm::load_special_tokens(autolm::test::fixture_path("tokenizers/gemma3"));
   EXPECT_EQ(gemma["bos_token"], "<bos>");
   EXPECT_EQ(gemma["eos_token"], "<end_of_turn>");
   EXPECT_EQ(gemma["pad_token"], "<pad>");
@@ -240,7 +243,8 @@ TEST(ChatTemplateRender, RejectsBadInputs) {
 }
 
 TEST(ChatTemplateRender, RaiseExceptionCarriesTheTemplateMessage) {
-  std::string src = fixtures() + "/tokenizers/gemma3";
+  AUTOLM_SKIP_WITHOUT_FIXTURE("tokenizers/gemma3");
+  std::string src = autolm::test::fixture_path("tokenizers/gemma3");
   auto source = autolm::find_chat_template(src);
   ASSERT_TRUE(source.has_value());
   ojson messages = ojson::array({{{"role", "assistant"}, {"content", "first"}}});

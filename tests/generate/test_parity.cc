@@ -47,7 +47,7 @@ struct GenCase {
 
 std::vector<GenCase> all_cases() {
   std::vector<GenCase> out;
-  for (const auto& name : all_names()) {
+  for (const auto& name : test::with_shared(all_names())) {
     nlohmann::json ref;
     try {
       ref = test::load_ref(name);

@@ -20,6 +20,7 @@ class ModelParity : public ::testing::TestWithParam<std::string> {};
 // Runs the model on one case and compares the rows of logits the reference stored.
 TEST_P(ModelParity, ForwardLogits) {
   const std::string name = GetParam();
+  AUTOLM_SKIP_IF_NO_SHARED(name);
   auto model = load_model(model_dir(name));
   auto ref = load_ref(name);
   SafetensorsFile logits_file(test::ref_path(name, ".logits.safetensors"));
@@ -58,6 +59,7 @@ TEST_P(ModelParity, ForwardLogits) {
 // checks the model's incremental path against the references that do not need them.
 TEST_P(ModelParity, GreedyIncremental) {
   const std::string name = GetParam();
+  AUTOLM_SKIP_IF_NO_SHARED(name);
   auto model = load_model(model_dir(name));
   auto ref = load_ref(name);
   auto gen_cfg = load_json_file(model_dir(name) + "/generation_config.json");
@@ -100,7 +102,7 @@ std::vector<std::string> all_models() {
   return v;
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(all_models()),
+INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(test::with_shared(all_models())),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace_if(n.begin(), n.end(), [](char ch) { return !std::isalnum(ch); }, '_');

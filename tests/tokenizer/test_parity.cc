@@ -2,6 +2,7 @@
 // the same ids, tokens, offsets and decodes (refs/tokenizers/<name>.json).
 #include <gtest/gtest.h>
 
+#include "fixture_paths.h"
 #include "tokenizer/test_util.h"
 
 namespace autolm::test {
@@ -16,6 +17,7 @@ std::string show(const std::string& s) { return nlohmann::json(s).dump(); }
 
 TEST_P(Parity, MatchesReference) {
   const std::string name = GetParam();
+  AUTOLM_SKIP_WITHOUT_FIXTURE("tokenizers/" + name);
   auto tok = load_fixture_tokenizer(name);
   auto ref = load_ref(name);
   int failures = 0;

@@ -2,6 +2,8 @@
 // byte-fallback (llama2, gemma3, llama-spm) and byte-level (qwen3, llama3, gpt2-bpe) tokenizers.
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "tokenizer/test_util.h"
 #include "tokenizer/unicode.h"
 
@@ -10,6 +12,10 @@ namespace {
 
 TEST(StreamDecoder, ConcatenationEqualsDecodeAndChunksAreValidUtf8) {
   for (std::string name : {"llama2", "gemma3", "llama-spm", "qwen3", "llama3", "gpt2-bpe", "t5-unigram", "bart-bpe"}) {
+    if (!have_tokenizer(name)) {
+      std::cerr << "[ note ] " << name << " skipped: not in the repository (licence) and ../shared/fixtures is absent\n";
+      continue;
+    }
     auto tok = load_fixture_tokenizer(name);
     auto ref = load_ref(name);
     int held_back = 0;
@@ -36,6 +42,7 @@ TEST(StreamDecoder, ConcatenationEqualsDecodeAndChunksAreValidUtf8) {
 
 TEST(StreamDecoder, HoldsBackPartialCharacters) {
   // llama2 byte-fallback: 👋 is <0xF0><0x9F><0x91><0x8B>; nothing comes out until the last byte.
+  if (!have_tokenizer("llama2")) GTEST_SKIP() << "llama2 is not in the repository (licence) and ../shared/fixtures is absent";
   auto tok = load_fixture_tokenizer("llama2");
   auto ids = tok->encode("👋", false);
   ASSERT_GE(ids.size(), 4u);

@@ -2,6 +2,8 @@
 // parallel processes), and cache loaded tokenizers per process.
 #include "tokenizer/test_util.h"
 
+#include "fixture_paths.h"
+
 #include <unistd.h>
 #include <zlib.h>
 
@@ -15,6 +17,9 @@ namespace autolm::test {
 namespace fs = std::filesystem;
 
 std::string fixtures_dir() { return AUTOLM_FIXTURES; }
+
+std::string tokenizer_dir(const std::string& name) { return fixture_path("tokenizers/" + name); }
+bool have_tokenizer(const std::string& name) { return !tokenizer_dir(name).empty(); }
 
 static std::string gunzip_to(const std::string& gz, const std::string& out) {
   if (fs::exists(out)) return out;
@@ -34,7 +39,8 @@ static std::string gunzip_to(const std::string& gz, const std::string& out) {
 }
 
 std::string tokenizer_json_path(const std::string& name) {
-  std::string dir = fixtures_dir() + "/tokenizers/" + name;
+  std::string dir = tokenizer_dir(name);
+  if (dir.empty()) throw std::runtime_error("tokenizer fixture " + name + " is in neither tests/data/fixtures nor ../shared/fixtures");
   if (fs::exists(dir + "/tokenizer.json")) return dir + "/tokenizer.json";
   std::string out = (fs::temp_directory_path() / ("autolm-tok-fixtures-" + std::to_string(::getuid())) / name /
                      "tokenizer.json").string();
@@ -42,7 +48,7 @@ std::string tokenizer_json_path(const std::string& name) {
 }
 
 std::string tokenizer_config_path(const std::string& name) {
-  return fixtures_dir() + "/tokenizers/" + name + "/tokenizer_config.json";
+  return tokenizer_dir(name) + "/tokenizer_config.json";
 }
 
 std::shared_ptr<const Tokenizer> load_fixture_tokenizer(const std::string& name) {
@@ -55,7 +61,7 @@ std::shared_ptr<const Tokenizer> load_fixture_tokenizer(const std::string& name)
 }
 
 nlohmann::json load_ref(const std::string& name) {
-  std::ifstream in(fixtures_dir() + "/refs/tokenizers/" + name + ".json");
+  std::ifstream in(fixture_path("refs/tokenizers/" + name + ".json"));
   if (!in) throw std::runtime_error("missing ref " + name);
   return nlohmann::json::parse(in);
 }

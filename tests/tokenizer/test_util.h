@@ -11,6 +11,10 @@
 namespace autolm::test {
 
 std::string fixtures_dir();
+// tokenizers/<name> in the repository's fixtures, else in ../shared/fixtures ("" if neither:
+// vendor tokenizers whose licence keeps them out of the repository).
+std::string tokenizer_dir(const std::string& name);
+bool have_tokenizer(const std::string& name);
 // Path of tokenizers/<name>/tokenizer.json, decompressed from .gz when needed.
 std::string tokenizer_json_path(const std::string& name);
 std::string tokenizer_config_path(const std::string& name);
