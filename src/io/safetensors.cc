@@ -7,6 +7,7 @@
 #include "core/thread_pool.h"
 #include "io/json_file.h"
 #include "io/limits.h"
+#include "io/torch_bin.h"
 
 namespace autolm {
 
@@ -129,33 +130,57 @@ WeightFormat parse_weight_format(const std::string& name) {
   throw Error(ErrorKind::kInvalidInput, "unknown weight dtype \"" + name + "\" (auto, float32 or int8)");
 }
 
-std::unique_ptr<WeightStore> WeightStore::open_folder(const std::string& dir, WeightFormat format) {
-  const std::string single = model_file(dir, "model.safetensors", dir);
-  const std::string index = model_file(dir, "model.safetensors.index.json", dir);
-  if (file_exists(single)) return std::make_unique<WeightStore>(std::vector<std::string>{single}, format);
-  if (file_exists(index)) {
-    json j = load_json_file(index);
-    if (!j.contains("weight_map") || !j["weight_map"].is_object())
-      throw Error(ErrorKind::kInvalidInput, index + ": missing required key \"weight_map\"");
-    std::set<std::string> shards;
-    for (auto& [name, file] : j["weight_map"].items()) {
-      if (!file.is_string()) throw Error(ErrorKind::kInvalidInput, index + ": weight_map[\"" + name + "\"] is not a file name");
-      shards.insert(model_file(dir, file.get<std::string>(), index + ": weight_map[\"" + name + "\"]"));
-    }
-    return std::make_unique<WeightStore>(std::vector<std::string>(shards.begin(), shards.end()), format);
+namespace {
+
+// The shard files named by an index's weight_map, each confined to the folder.
+std::vector<std::string> shards_of(const std::string& dir, const std::string& index) {
+  json j = load_json_file(index);
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    throw Error(ErrorKind::kInvalidInput, index + ": missing required key \"weight_map\"");
+  std::set<std::string> shards;
+  for (auto& [name, file] : j["weight_map"].items()) {
+    if (!file.is_string()) throw Error(ErrorKind::kInvalidInput, index + ": weight_map[\"" + name + "\"] is not a file name");
+    shards.insert(model_file(dir, file.get<std::string>(), index + ": weight_map[\"" + name + "\"]"));
   }
-  throw Error(ErrorKind::kNotFound, dir + ": no model.safetensors or model.safetensors.index.json "
-                                          "(only safetensors weights are supported)");
+  return {shards.begin(), shards.end()};
+}
+
+}  // namespace
+
+std::unique_ptr<WeightStore> WeightStore::open_folder(const std::string& dir, WeightFormat format) {
+  for (const char* single : {"model.safetensors", "pytorch_model.bin"}) {
+    const std::string path = model_file(dir, single, dir);
+    const std::string index = model_file(dir, std::string(single) + ".index.json", dir);
+    if (file_exists(path)) return std::make_unique<WeightStore>(std::vector<std::string>{path}, format);
+    if (file_exists(index)) return std::make_unique<WeightStore>(shards_of(dir, index), format);
+  }
+  throw Error(ErrorKind::kNotFound, dir + ": no weights (model.safetensors, model.safetensors.index.json, "
+                                          "pytorch_model.bin or pytorch_model.bin.index.json)");
 }
 
 WeightStore::WeightStore(const std::vector<std::string>& files, WeightFormat format) : format_(format) {
-  for (const auto& f : files) {
-    files_.push_back(std::make_unique<SafetensorsFile>(f));
-    for (auto& [name, info] : files_.back()->tensors()) {
+  auto add = [&](const std::string& f, const std::map<std::string, TensorInfo>& tensors) {
+    for (auto& [name, info] : tensors) {
       if (index_.count(name)) throw Error(ErrorKind::kInvalidInput, f + ": tensor \"" + name + "\" also appears in " + *index_[name]->file);
       index_[name] = &info;
     }
+  };
+  for (const auto& f : files) {
+    if (f.size() >= 4 && f.compare(f.size() - 4, 4, ".bin") == 0) {
+      bins_.push_back(std::make_unique<TorchBinFile>(f));
+      add(f, bins_.back()->tensors());
+    } else {
+      files_.push_back(std::make_unique<SafetensorsFile>(f));
+      add(f, files_.back()->tensors());
+    }
   }
+}
+
+WeightStore::~WeightStore() = default;
+
+std::string WeightStore::describe_files() const {
+  if (files_.size() + bins_.size() != 1) return "the model's weight files";
+  return files_.empty() ? bins_[0]->path() : files_[0]->path();
 }
 
 const TensorInfo& WeightStore::lookup(const std::string& name, const Shape& expected) {
@@ -268,7 +293,7 @@ TensorView WeightStore::optional(const std::string& name, const Shape& expected)
 
 TensorView WeightStore::require(const std::string& name, const Shape& expected) {
   if (!has(name)) {
-    std::string where = files_.size() == 1 ? files_[0]->path() : "the model's safetensors shards";
+    std::string where = describe_files();
     throw Error(ErrorKind::kNotFound, where + ": missing tensor \"" + name + "\"" +
                                           (expected.empty() ? "" : " (expected shape " + shape_str(expected) + ")"));
   }

@@ -49,9 +49,13 @@ WeightFormat parse_weight_format(const std::string& name);
 // always float32 views; matrices follow the WeightFormat. F32 tensors are used in place.
 class WeightStore {
  public:
-  // Opens `dir/model.safetensors`, or the shards listed in `dir/model.safetensors.index.json`.
+  // Opens, in transformers' order of preference, `dir/model.safetensors`, the shards listed in
+  // `dir/model.safetensors.index.json`, `dir/pytorch_model.bin`, or the shards listed in
+  // `dir/pytorch_model.bin.index.json` (PyTorch checkpoints: io/torch_bin.h).
   static std::unique_ptr<WeightStore> open_folder(const std::string& dir, WeightFormat format = WeightFormat::kAuto);
+  // Safetensors files, or PyTorch checkpoints for names ending in ".bin".
   explicit WeightStore(const std::vector<std::string>& files, WeightFormat format = WeightFormat::kAuto);
+  ~WeightStore();
 
   bool has(const std::string& name) const { return index_.count(name) > 0; }
   // A tensor the model cannot run without; shape checked when `expected` is non-empty.
@@ -77,6 +81,8 @@ class WeightStore {
 
  private:
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::vector<std::unique_ptr<class TorchBinFile>> bins_;
+  std::string describe_files() const;
   std::map<std::string, const TensorInfo*> index_;
   std::set<std::string> used_;
   TensorView quantize_int8(const float* values, const Shape& shape);
