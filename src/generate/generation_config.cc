@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "autolm/generation.h"
+#include "io/hub_cache.h"
 #include "io/json_file.h"
 
 namespace autolm {
@@ -117,8 +118,9 @@ GenerationConfig GenerationConfig::from_json(const json& j, const std::string& s
   return c;
 }
 
-GenerationConfig GenerationConfig::from_pretrained(const std::string& dir) {
+GenerationConfig GenerationConfig::from_pretrained(const std::string& dir_or_id) {
   namespace fs = std::filesystem;
+  const std::string dir = resolve_pretrained(dir_or_id);
   fs::path gen = fs::path(dir) / "generation_config.json";
   if (fs::exists(gen)) return from_json(load_json_file(gen.string()), gen.string());
   fs::path cfg = fs::path(dir) / "config.json";

@@ -2,6 +2,7 @@
 // Auto class with a message naming the right one.
 #include "autolm/auto.h"
 
+#include "io/hub_cache.h"
 #include "io/mmap.h"
 #include "io/safetensors.h"
 #include "models/registry.h"
@@ -52,7 +53,8 @@ ModelConfig make_model_config(const std::string& dir, const JsonConfig& c, const
   return mc;
 }
 
-std::shared_ptr<const Model> build(const std::string& dir, std::optional<ModelFamily> wanted, const LoadOptions& options) {
+std::shared_ptr<const Model> build(const std::string& dir_or_id, std::optional<ModelFamily> wanted, const LoadOptions& options) {
+  const std::string dir = resolve_pretrained(dir_or_id);
   JsonConfig c = load_config_json(dir);
   const RegistryEntry& e = find_registry_entry(c);
   if (wanted && *wanted != e.family) {
@@ -71,7 +73,8 @@ std::shared_ptr<const Model> build(const std::string& dir, std::optional<ModelFa
 
 }  // namespace
 
-ModelConfig AutoConfig::from_pretrained(const std::string& dir) {
+ModelConfig AutoConfig::from_pretrained(const std::string& dir_or_id) {
+  const std::string dir = resolve_pretrained(dir_or_id);
   JsonConfig c = load_config_json(dir);
   return make_model_config(dir, c, find_registry_entry(c));
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "autolm/error.h"
+#include "io/hub_cache.h"
 #include "io/json_file.h"
 #include "io/mmap.h"
 #include "tokenizer/backend.h"
@@ -205,7 +206,7 @@ std::shared_ptr<const Backend> make_gpt2_files_backend(const std::string& vocab_
 }
 
 std::shared_ptr<const Tokenizer> AutoTokenizer::from_pretrained(const std::string& dir_in) {
-  std::string dir = dir_in;
+  std::string dir = resolve_pretrained(dir_in);
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   auto path = [&](const char* f) { return dir + "/" + f; };
   if (!file_exists(dir)) throw Error(ErrorKind::kNotFound, dir + ": no such tokenizer folder");

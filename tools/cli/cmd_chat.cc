@@ -107,7 +107,7 @@ ojson load_messages(const std::string& path) {
 void add_chat_command(CLI::App& app, int& rc) {
   auto o = std::make_shared<ChatOpts>();
   auto* cmd = app.add_subcommand("chat", "chat with an instruction model using its chat template");
-  cmd->add_option("dir", o->dir, "Hugging Face model folder")->required();
+  cmd->add_option("dir", o->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
   cmd->add_option("--system", o->system, "system message");
   cmd->add_option("--messages", o->messages_file, "JSON list of {role, content}: answer it once and exit");
   cmd->add_option("--template", o->template_file, "use this Jinja chat template file");

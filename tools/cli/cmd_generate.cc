@@ -150,7 +150,7 @@ void truncate_prompt(std::vector<int32_t>& ids, int64_t limit, const Model& mode
 void add_generate_command(CLI::App& app, int& rc) {
   auto o = std::make_shared<GenerateOpts>();
   auto* cmd = app.add_subcommand("generate", "generate text with HF GenerationConfig semantics");
-  cmd->add_option("dir", o->dir, "Hugging Face model folder")->required();
+  cmd->add_option("dir", o->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
   cmd->add_option("prompt", o->prompts, "text prompt(s); several form a batch");
   cmd->add_option("--input-ids", o->input_ids, "comma-separated prompt ids; repeat for a batch");
   add_load_options(cmd, o->cls, o->dtype);

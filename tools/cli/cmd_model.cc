@@ -10,7 +10,7 @@ void add_model_commands(CLI::App& app, int& rc) {
   struct InfoOpts { std::string dir, cls, dtype = "auto"; bool json = false; };
   auto info_opts = std::make_shared<InfoOpts>();
   auto* info = app.add_subcommand("info", "model_type, family, Auto class, parameter count, dtypes");
-  info->add_option("dir", info_opts->dir, "Hugging Face model folder")->required();
+  info->add_option("dir", info_opts->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
   add_load_options(info, info_opts->cls, info_opts->dtype);
   info->add_flag("--json", info_opts->json, "print JSON");
   info->callback([info_opts, &rc] {
@@ -39,7 +39,7 @@ void add_model_commands(CLI::App& app, int& rc) {
   struct LogitsOpts { std::string dir, cls, dtype = "auto", input_ids, decoder_input_ids; bool json = false; };
   auto lo = std::make_shared<LogitsOpts>();
   auto* logits = app.add_subcommand("logits", "logits of one forward pass, one row per input position");
-  logits->add_option("dir", lo->dir, "Hugging Face model folder")->required();
+  logits->add_option("dir", lo->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
   logits->add_option("--input-ids", lo->input_ids, "comma-separated token ids")->required();
   logits->add_option("--decoder-input-ids", lo->decoder_input_ids,
                      "seq2seq: decoder ids (default: decoder_start_token_id)");

@@ -28,7 +28,7 @@ struct ServeOpts {
 void add_serve_command(CLI::App& app, int& rc) {
   auto o = std::make_shared<ServeOpts>();
   auto* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server: /v1/completions, /v1/chat/completions");
-  cmd->add_option("dir", o->dir, "Hugging Face model folder")->required();
+  cmd->add_option("dir", o->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
   cmd->add_option("--host", o->host, "address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", o->port, "port (default 8080; 0 = any free port, printed at start)");
   add_load_options(cmd, o->cls, o->dtype);

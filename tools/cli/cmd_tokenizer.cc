@@ -11,7 +11,7 @@ void add_tokenizer_commands(CLI::App& app, int& rc) {
   struct TokOpts { std::string dir, text; bool no_special = false, json = false; };
   auto t = std::make_shared<TokOpts>();
   auto* tok = app.add_subcommand("tokenize", "text → ids and tokens");
-  tok->add_option("dir", t->dir, "folder with tokenizer.json / SentencePiece / vocab.json+merges.txt")->required();
+  tok->add_option("dir", t->dir, "folder with tokenizer.json / SentencePiece / vocab.json+merges.txt")->required()->transform(model_dir_or_id());
   tok->add_option("text", t->text, "text to encode")->required();
   tok->add_flag("--no-special-tokens", t->no_special, "do not add BOS/EOS or template tokens");
   tok->add_flag("--json", t->json, "print {\"ids\": [...], \"tokens\": [...]}");
@@ -30,7 +30,7 @@ void add_tokenizer_commands(CLI::App& app, int& rc) {
   struct DetokOpts { std::string dir, ids; bool skip = false; };
   auto d = std::make_shared<DetokOpts>();
   auto* detok = app.add_subcommand("detokenize", "ids → text");
-  detok->add_option("dir", d->dir, "folder with the tokenizer")->required();
+  detok->add_option("dir", d->dir, "folder with the tokenizer")->required()->transform(model_dir_or_id());
   detok->add_option("ids", d->ids, "comma-separated token ids")->required();
   detok->add_flag("--skip-special-tokens", d->skip, "drop special tokens from the text");
   detok->callback([d, &rc] {

@@ -1,8 +1,20 @@
 #include "common.h"
 
+#include "io/hub_cache.h"
+
 #include <charconv>
 
 namespace autolm::cli {
+
+CLI::Validator model_dir_or_id() {
+  return CLI::Validator(
+      [](std::string& v) {
+        v = resolve_pretrained(v);  // throws autolm::Error (exit 2) naming the folder or the repo
+        return std::string();
+      },
+      "DIR|ORG/NAME[@REV]");
+}
+
 
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag) {
   std::vector<int32_t> ids;

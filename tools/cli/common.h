@@ -19,6 +19,10 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag)
 std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls,
                                              const std::string& dtype = "auto");
 
+// The positional model argument: a folder, or a Hugging Face model id ("org/name[@revision]")
+// resolved to its cached snapshot folder (io/hub_cache.h).
+CLI::Validator model_dir_or_id();
+
 // Declares --class and --dtype on a command (the same meaning everywhere).
 void add_load_options(CLI::App* cmd, std::string& cls, std::string& dtype);
 
