@@ -1,5 +1,7 @@
 #include "io/limits.h"
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 
@@ -27,6 +29,9 @@ InputLimits from_env() {
   l.json_max_depth = depth > 100000 ? 100000 : int(depth);
   l.config_max_bytes = env_u64("AUTOLM_MAX_CONFIG_BYTES", l.config_max_bytes);
   l.tokenizer_max_bytes = env_u64("AUTOLM_MAX_TOKENIZER_BYTES", l.tokenizer_max_bytes);
+  // Positions index int32 KV caches: at most INT32_MAX.
+  const uint64_t positions = env_u64("AUTOLM_MAX_POSITIONS", 0);
+  l.max_positions = positions > uint64_t(INT32_MAX) ? int64_t(INT32_MAX) : int64_t(positions);
   return l;
 }
 

@@ -4,6 +4,7 @@
 
 #include "io/mmap.h"
 #include "io/safetensors.h"
+#include "models/config_checks.h"
 #include "models/registry.h"
 
 namespace autolm {
@@ -21,7 +22,9 @@ namespace {
 
 JsonConfig load_config_json(const std::string& dir) {
   if (!file_exists(dir)) throw Error(ErrorKind::kNotFound, "model folder " + dir + " does not exist");
-  const std::string path = dir + "/config.json";
+  // A config.json that is a symlink out of the folder (/dev/zero, /etc/passwd) is refused;
+  // load_json_file reads regular files only (a FIFO does not block) and bounds the size.
+  const std::string path = model_file(dir, "config.json", dir);
   json j = load_json_file(path);
   if (!j.is_object()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON object");
   // Gemma 3 multimodal folders nest the language model's config; we load text_config alone.
@@ -40,7 +43,7 @@ ModelConfig make_model_config(const std::string& dir, const JsonConfig& c, const
   mc.dir = dir;
   mc.model_type = e.model_type;
   mc.family = e.family;
-  mc.vocab_size = c.get<int64_t>("vocab_size");
+  mc.vocab_size = config_size(c, "vocab_size");
   mc.bos_token_id = optional_id(c, "bos_token_id");
   mc.pad_token_id = optional_id(c, "pad_token_id");
   mc.decoder_start_token_id = optional_id(c, "decoder_start_token_id");
