@@ -1,5 +1,6 @@
 #include "core/thread_pool.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <string>
@@ -32,22 +33,6 @@ struct InTask {
   ~InTask() { t_in_pool_task = false; }
 };
 
-int default_threads() {
-  for (const char* var : {"AUTOLM_NUM_THREADS", "OMP_NUM_THREADS"})
-    if (const char* v = std::getenv(var); v && *v) {
-      // OMP_NUM_THREADS may be a list ("8,4" for nested levels): the first entry counts.
-      char* end = nullptr;
-      errno = 0;
-      const long n = std::strtol(v, &end, 10);
-      if (errno != 0 || end == v || (*end != '\0' && *end != ',') || n < 1 || n > kMaxThreads)
-        throw Error(ErrorKind::kInvalidInput, std::string("environment variable ") + var + "=\"" + v +
-                                                  "\" is not a thread count between 1 and " + std::to_string(kMaxThreads));
-      return int(n);
-    }
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw > 0 ? int(hw) : 1;
-}
-
 template <typename T, typename Pred>
 void spin_then_wait(std::atomic<T>& a, Pred done) {
   for (int i = 0; i < kSpinIterations; ++i) {
@@ -62,6 +47,25 @@ void spin_then_wait(std::atomic<T>& a, Pred done) {
 }
 
 }  // namespace
+
+int ThreadPool::default_threads() {
+  for (const char* var : {"AUTOLM_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    const char* v = std::getenv(var);
+    if (!v || !*v) continue;
+    // OMP_NUM_THREADS may be a list ("8,4" for nested levels): the first entry counts.
+    const bool ours = var[0] == 'A';
+    char* end = nullptr;
+    errno = 0;
+    const long n = std::strtol(v, &end, 10);
+    const bool parsed = errno == 0 && end != v && (*end == '\0' || (!ours && *end == ',')) && n >= 1;
+    if (ours && (!parsed || n > kMaxThreads))
+      throw Error(ErrorKind::kInvalidInput, std::string("environment variable ") + var + "=\"" + v +
+                                                "\" is not a thread count between 1 and " + std::to_string(kMaxThreads));
+    if (parsed) return int(std::min<long>(n, kMaxThreads));
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw > 0 ? int(std::min<unsigned>(hw, kMaxThreads)) : 1;
+}
 
 ThreadPool& ThreadPool::global() {
   static ThreadPool pool(default_threads());

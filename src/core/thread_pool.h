@@ -16,6 +16,10 @@ class ThreadPool {
  public:
   // AUTOLM_NUM_THREADS, else OMP_NUM_THREADS, else the hardware thread count.
   static ThreadPool& global();
+  // The thread count global() uses. AUTOLM_NUM_THREADS must be an integer in [1, 4096] (an
+  // Error naming it otherwise); OMP_NUM_THREADS, shared with other libraries, is used when it
+  // parses ("8" or OpenMP's list form "8,4"), capped at 4096, and ignored otherwise.
+  static int default_threads();
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;

@@ -25,7 +25,7 @@ struct InputLimits {
   // context), T5 and RoPE configs without max_position_embeddings at
   // kDefaultComputedPositions. A value here replaces those limits (longer prompts than the
   // model was trained on, as transformers allows). Models with a position table (GPT-2,
-  // BART, Marian, …) never go past it. AUTOLM_MAX_POSITIONS.
+  // BART, Marian, …) never go past it. AUTOLM_MAX_POSITIONS (at most 2^30).
   int64_t max_positions = 0;
 };
 

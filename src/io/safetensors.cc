@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/memory.h"
 #include "core/thread_pool.h"
 #include "io/json_file.h"
 #include "io/limits.h"
@@ -223,6 +224,7 @@ void WeightStore::release_converted(const float* data) {
 // to mirror, so a checkpoint holding one is refused naming the tensor (`what`).
 TensorView WeightStore::quantize_int8(const float* values, const Shape& shape, const std::string& what) {
   const int64_t rows = shape[0], cols = shape[1];
+  check_allocation(double(rows) * double(cols) + double(rows) * sizeof(float), "int8 quantization of " + what, "");
   quantized_.emplace_back(size_t(rows * cols));
   converted_.emplace_back(size_t(rows));
   int8_t* q = quantized_.back().data();

@@ -2,6 +2,9 @@
 // Auto class with a message naming the right one.
 #include "autolm/auto.h"
 
+#include <cstdint>
+#include <vector>
+
 #include "io/mmap.h"
 #include "io/safetensors.h"
 #include "models/config_checks.h"
@@ -31,11 +34,29 @@ JsonConfig load_config_json(const std::string& dir) {
   return JsonConfig(std::move(j), path);
 }
 
+// Token ids are int32 everywhere downstream: a value outside that range (4294967298) is refused
+// naming the key rather than truncated to another token (2). -1 stays allowed (old LLaMA
+// conversions write pad_token_id: -1).
+int64_t token_id(const JsonConfig& c, const std::string& key, int64_t id) {
+  if (id < INT32_MIN || id > INT32_MAX)
+    throw Error(ErrorKind::kInvalidInput, c.source() + ": key \"" + key + "\" holds token id " + std::to_string(id) +
+                                              ", outside the int32 range of token ids");
+  return id;
+}
+
+// The ids of an int-or-list key, each range-checked as JsonConfig checks a single integer.
+std::vector<int64_t> token_ids(const JsonConfig& c, const std::string& key) {
+  std::vector<int64_t> ids;
+  const json& v = c.raw()[key];
+  if (!v.is_array()) return {token_id(c, key, c.get<int64_t>(key))};
+  for (const json& e : v) ids.push_back(token_id(c, key, JsonConfig(json{{key, e}}, c.source()).get<int64_t>(key)));
+  return ids;
+}
+
 std::optional<int64_t> optional_id(const JsonConfig& c, const std::string& key) {
   if (!c.has(key)) return std::nullopt;
-  const json& v = c.raw()[key];
-  if (v.is_array()) return v.empty() ? std::nullopt : std::optional<int64_t>(c.get<std::vector<int64_t>>(key)[0]);
-  return c.get<int64_t>(key);
+  const std::vector<int64_t> ids = token_ids(c, key);
+  return ids.empty() ? std::nullopt : std::optional<int64_t>(ids[0]);
 }
 
 ModelConfig make_model_config(const std::string& dir, const JsonConfig& c, const RegistryEntry& e) {
@@ -47,10 +68,7 @@ ModelConfig make_model_config(const std::string& dir, const JsonConfig& c, const
   mc.bos_token_id = optional_id(c, "bos_token_id");
   mc.pad_token_id = optional_id(c, "pad_token_id");
   mc.decoder_start_token_id = optional_id(c, "decoder_start_token_id");
-  if (c.has("eos_token_id")) {
-    if (c.raw()["eos_token_id"].is_array()) mc.eos_token_id = c.get<std::vector<int64_t>>("eos_token_id");
-    else mc.eos_token_id = {c.get<int64_t>("eos_token_id")};
-  }
+  if (c.has("eos_token_id")) mc.eos_token_id = token_ids(c, "eos_token_id");
   mc.raw = c.raw();
   return mc;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/memory.h"
 #include "core/thread_pool.h"
 
 namespace autolm {
@@ -56,6 +57,7 @@ TensorView LoadedModel::require_matrix(const std::string& name, const Shape& exp
 TensorView LoadedModel::require_transposed(const std::string& name, const Shape& file_shape) {
   TensorView w = require(name, file_shape);
   const int64_t in = w.shape[0], out = w.shape[1];
+  check_allocation(double(in) * double(out) * sizeof(float), "the transposed copy of tensor \"" + name + "\"", "");
   std::vector<float> t(size_t(in * out));  // (out, in)
   // 32×32 tiles (both sides stay in cache), bands of output rows split across threads.
   constexpr int64_t kTile = 32;

@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <limits>
 #include <new>
+#include <optional>
 #include <random>
 #include <stdexcept>
+#include <string>
 
 #include "autolm/auto.h"
 #include "core/memory.h"
@@ -130,6 +132,24 @@ TEST(HostileConfig, SizesBeyondIntAreRefusedNotWrapped) {
                                                  {"bart-tiny", "encoder_layers", 4294967298LL, {"4294967298"}},
                                                  {"llama-tiny", "vocab_size", 1e19, {"1e+19"}}})
     expect_config_error(c);
+}
+
+TEST(HostileConfig, TokenIdsBeyondInt32AreRefusedNotTruncated) {
+  expect_config_error({"t5-tiny", "decoder_start_token_id", 4294967298LL, {"4294967298"}});
+  expect_config_error({"llama-tiny", "eos_token_id", {2, 4294967298LL}, {"4294967298"}});
+  expect_config_error({"gpt2-tiny", "bos_token_id", -4294967296LL, {"-4294967296"}});
+}
+
+TEST(HostileConfig, MarianTargetVocabularyMustMatchTheSharedEmbeddings) {
+  // Without final_logits_bias nothing else has decoder_vocab_size rows: the LM head (the shared
+  // embeddings) wrote 1024 logits into a buffer of decoder_vocab_size.
+  for (int64_t v : {512, 2048}) {
+    ScratchFolder f("marian-tiny");
+    f.write("model.safetensors", test::repacked(f.file("model.safetensors"),
+                                                [](const std::string& name) { return name != "final_logits_bias"; }));
+    edit_config(f, [&](json& c) { c["decoder_vocab_size"] = v; });
+    expect_error(f.path(), ErrorKind::kInvalidInput, {"config.json", "decoder_vocab_size = " + std::to_string(v)});
+  }
 }
 
 TEST(HostileConfig, DivisibilityNamesBothKeys) {
@@ -475,6 +495,51 @@ TEST(ThreadPoolErrors, NestedTaskExceptionPropagates) {
     if (t == 0) ++calls;
   });
   EXPECT_EQ(calls, 1);
+}
+
+// Sets (or, with nullptr, unsets) an environment variable for the life of the guard.
+class EnvGuard {
+ public:
+  EnvGuard(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) saved_ = old;
+    value ? ::setenv(name, value, 1) : ::unsetenv(name);
+  }
+  ~EnvGuard() { saved_ ? ::setenv(name_, saved_->c_str(), 1) : ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+  std::optional<std::string> saved_;
+};
+
+TEST(ThreadPoolErrors, ThreadCountFromTheEnvironmentIsValidated) {
+  EnvGuard omp("OMP_NUM_THREADS", nullptr);
+  for (const char* bad : {"abc", "0", "-3", "99999999999999999999", "100000", "4x"}) {
+    EnvGuard ours("AUTOLM_NUM_THREADS", bad);
+    try {
+      ThreadPool::default_threads();
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(int(e.kind()), int(ErrorKind::kInvalidInput));
+      EXPECT_NE(std::string(e.what()).find(std::string("AUTOLM_NUM_THREADS=\"") + bad), std::string::npos) << e.what();
+    }
+  }
+  {
+    EnvGuard ours("AUTOLM_NUM_THREADS", "3");
+    EXPECT_EQ(ThreadPool::default_threads(), 3);
+  }
+  EnvGuard ours("AUTOLM_NUM_THREADS", nullptr);
+  {
+    EnvGuard o("OMP_NUM_THREADS", "6,2");  // OpenMP's nested list: the first level
+    EXPECT_EQ(ThreadPool::default_threads(), 6);
+  }
+  {
+    EnvGuard o("OMP_NUM_THREADS", "1000000");  // capped, not a million threads
+    EXPECT_EQ(ThreadPool::default_threads(), 4096);
+  }
+  {
+    EnvGuard o("OMP_NUM_THREADS", "lots");  // another library's business: ignored
+    EXPECT_GE(ThreadPool::default_threads(), 1);
+  }
 }
 
 }  // namespace
