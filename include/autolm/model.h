@@ -23,8 +23,10 @@ struct ModelConfig {
   std::string model_type;  // config.json "model_type"
   ModelFamily family = ModelFamily::kCausal;
   int64_t vocab_size = 0;
-  // Longest sequence the model accepts: learned position tables (GPT-2 n_positions, BART
-  // max_position_embeddings); 0 when positions are unbounded (RoPE, T5 relative bias).
+  // Longest sequence the model accepts: learned or sinusoidal position tables (GPT-2
+  // n_positions, BART/Marian max_position_embeddings); RoPE models: max_position_embeddings
+  // (stretched by the rope scaling factor); T5: the documented default limit; either replaced
+  // by AUTOLM_MAX_POSITIONS (io/limits.h).
   int64_t max_positions = 0;
   std::optional<int64_t> bos_token_id, pad_token_id, decoder_start_token_id;
   std::vector<int64_t> eos_token_id;  // int or list in config.json

@@ -1,9 +1,12 @@
 #include "io/safetensors.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
+#include "core/memory.h"
 #include "core/thread_pool.h"
 #include "io/json_file.h"
 #include "io/limits.h"
@@ -208,21 +211,22 @@ TensorView WeightStore::require_matrix(const std::string& name, const Shape& exp
   if (format_ != WeightFormat::kInt8) return optional(name, expected);
   TensorView q;
   if (info.dtype == "F32" && reinterpret_cast<uintptr_t>(info.ptr) % alignof(float) == 0) {
-    q = quantize_int8(reinterpret_cast<const float*>(info.ptr), info.shape);
+    q = quantize_int8(reinterpret_cast<const float*>(info.ptr), info.shape, *info.file + ": tensor \"" + name + "\"");
   } else {
     std::vector<float> tmp(size_t(numel(info.shape)));  // upcast, quantize, drop the float copy
     if (info.dtype == "F32") std::memcpy(tmp.data(), info.ptr, tmp.size() * 4);
     else if (half) convert_to_f32(info.dtype == "BF16" ? DType::kBF16 : DType::kF16, info.ptr, tmp.data(), tmp.size());
     else return optional(name, expected);  // throws: unsupported dtype, naming the tensor
-    q = quantize_int8(tmp.data(), info.shape);
+    q = quantize_int8(tmp.data(), info.shape, *info.file + ": tensor \"" + name + "\"");
   }
   info.mapping->release(info.ptr, info.nbytes);  // the int8 copy replaces the file's bytes
   return q;
 }
 
-TensorView WeightStore::adopt_matrix(std::vector<float> values, const Shape& shape) {
+TensorView WeightStore::adopt_matrix(std::vector<float> values, const Shape& shape, const std::string& name) {
   AUTOLM_CHECK(int64_t(values.size()) == numel(shape), "adopt_matrix size mismatch");
-  if (format_ == WeightFormat::kInt8) return quantize_int8(values.data(), shape);
+  if (format_ == WeightFormat::kInt8)
+    return quantize_int8(values.data(), shape, name.empty() ? "a matrix built at load" : "tensor \"" + name + "\"");
   converted_.push_back(std::move(values));
   return TensorView{converted_.back().data(), shape};
 }
@@ -240,26 +244,57 @@ void WeightStore::release_converted(const float* data) {
     }
 }
 
-// Symmetric per-row int8: scale = max|w| / 127, q = round(w / scale).
-TensorView WeightStore::quantize_int8(const float* values, const Shape& shape) {
+// Symmetric per-row int8: scale = max|w| / 127, q = round(w / scale). Weights must be finite:
+// converting NaN or infinity to int8 is undefined behaviour, and transformers has no int8 path
+// to mirror, so a checkpoint holding one is refused naming the tensor (`what`).
+TensorView WeightStore::quantize_int8(const float* values, const Shape& shape, const std::string& what) {
   const int64_t rows = shape[0], cols = shape[1];
+  check_allocation(double(rows) * double(cols) + double(rows) * sizeof(float), "int8 quantization of " + what, "");
   quantized_.emplace_back(size_t(rows * cols));
   converted_.emplace_back(size_t(rows));
   int8_t* q = quantized_.back().data();
   float* scales = converted_.back().data();
+  std::atomic<int64_t> first_bad{rows};  // first row holding a non-finite value
   ThreadPool::global().parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* v = values + r * cols;
       float amax = 0.f;
-      for (int64_t c = 0; c < cols; ++c) amax = std::max(amax, std::abs(v[c]));
-      const float scale = amax > 0.f ? amax / 127.f : 1.f, inv = 1.f / scale;
+      bool finite = true;
+      for (int64_t c = 0; c < cols; ++c) {
+        const float a = std::abs(v[c]);
+        finite &= a <= std::numeric_limits<float>::max();  // false for inf and NaN
+        amax = std::max(amax, a);
+      }
+      if (!finite) {
+        int64_t seen = first_bad.load();
+        while (r < seen && !first_bad.compare_exchange_weak(seen, r)) {}
+        continue;
+      }
+      const float scale = amax > 0.f ? amax / 127.f : 1.f;
       scales[r] = scale;
+      if (scale < std::numeric_limits<float>::min()) {
+        // Subnormal row (max |w| below 127 · FLT_MIN): 1 / scale would overflow to infinity;
+        // the same rounding in double.
+        for (int64_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(std::nearbyint(double(v[c]) * 127.0 / double(amax)));
+        continue;
+      }
+      const float inv = 1.f / scale;
       // Round half to even, as nearbyint does in the default rounding mode: adding and
       // subtracting 1.5·2^23 leaves the nearest integer for |x| ≤ 2^22 (here |x| ≤ 127), in a
       // loop the compiler vectorises instead of a libm call per weight.
       for (int64_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(int((v[c] * inv + 12582912.f) - 12582912.f));
     }
   });
+  if (const int64_t r = first_bad.load(); r < rows) {
+    quantized_.pop_back();
+    converted_.pop_back();
+    const float* v = values + r * cols;
+    int64_t c = 0;
+    while (c < cols && std::abs(v[c]) <= std::numeric_limits<float>::max()) ++c;
+    throw Error(ErrorKind::kInvalidInput, what + " holds a non-finite value (" + std::to_string(v[c]) + " at [" +
+                                              std::to_string(r) + ", " + std::to_string(c) +
+                                              "]); int8 quantization (--dtype int8) needs finite weights");
+  }
   TensorView v;
   v.shape = shape;
   v.dtype = DType::kI8;

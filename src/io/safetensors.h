@@ -64,8 +64,9 @@ class WeightStore {
   TensorView optional(const std::string& name, const Shape& expected = {});
   // A 2-D matrix used by linear() or as an embedding table (copy_row): held per the format.
   TensorView require_matrix(const std::string& name, const Shape& expected = {});
-  // A float32 matrix built at load (e.g. a transposed Conv1D), stored per the format.
-  TensorView adopt_matrix(std::vector<float> values, const Shape& shape);
+  // A float32 matrix built at load (e.g. a transposed Conv1D), stored per the format; `name`
+  // (the tensor it came from) is for errors.
+  TensorView adopt_matrix(std::vector<float> values, const Shape& shape, const std::string& name = "");
   WeightFormat format() const { return format_; }
   // The caller keeps its own copy of tensor `name` (e.g. transposed): drops the file's pages from
   // the resident set. Reading the mapping again stays valid (pages come back from the file).
@@ -85,7 +86,8 @@ class WeightStore {
   std::string describe_files() const;
   std::map<std::string, const TensorInfo*> index_;
   std::set<std::string> used_;
-  TensorView quantize_int8(const float* values, const Shape& shape);
+  // `what` names the tensor in errors (non-finite weights are refused).
+  TensorView quantize_int8(const float* values, const Shape& shape, const std::string& what);
   const TensorInfo& lookup(const std::string& name, const Shape& expected);
 
   WeightFormat format_;
