@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <unordered_map>
 #include <numeric>
 
 namespace autolm::gen {
@@ -47,11 +48,13 @@ void cut_below(std::span<float> scores, std::span<const float> probs, float cuto
 
 GenerationConfig::SequenceBias prepare_sequence_bias(const GenerationConfig::SequenceBias& bias) {
   // {tuple(ids): bias for ids, bias in list}: first position, last value.
+  // (an index of the sequences seen: a list of many entries must not cost quadratic time)
   GenerationConfig::SequenceBias out;
+  std::map<std::vector<int64_t>, size_t> position;
   for (const auto& [ids, b] : bias) {
-    auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == ids; });
-    if (it != out.end()) it->second = b;
-    else out.emplace_back(ids, b);
+    auto [it, added] = position.emplace(ids, out.size());
+    if (added) out.emplace_back(ids, b);
+    else out[it->second].second = b;
   }
   return out;
 }
@@ -60,13 +63,8 @@ void sequence_bias(std::span<float> scores, std::span<const int32_t> ids, const 
   // HF builds a dense float32 bias row: length-1 biases assigned first, then every matching longer
   // sequence's bias added to its last token in order; then scores + bias. Only biased tokens can
   // change, so the row is kept sparse here, with the same float32 additions in the same order.
-  std::vector<std::pair<int64_t, float>> acc;  // token → accumulated bias
-  auto slot = [&](int64_t t) -> float& {
-    for (auto& e : acc)
-      if (e.first == t) return e.second;
-    acc.emplace_back(t, 0.0f);
-    return acc.back().second;
-  };
+  std::unordered_map<int64_t, float> acc;  // token → accumulated bias (additions per token in order)
+  auto slot = [&](int64_t t) -> float& { return acc.try_emplace(t, 0.0f).first->second; };
   for (const auto& [seq, b] : bias)
     if (seq.size() == 1 && in_range(seq[0], scores.size())) slot(seq[0]) = b;
   for (const auto& [seq, b] : bias) {
@@ -107,7 +105,7 @@ void remove_invalid_values(std::span<float> scores) {
   }
 }
 
-void exponential_decay_length_penalty(std::span<float> scores, int cur_len, int regulation_start, double factor,
+void exponential_decay_length_penalty(std::span<float> scores, int cur_len, int64_t regulation_start, double factor,
                                       const std::vector<int64_t>& eos) {
   if (cur_len <= regulation_start) return;
   // pow(regulation_factor, penalty_idx) - 1 in Python doubles, then a float32 scalar.
@@ -365,7 +363,7 @@ LogitsPipeline::LogitsPipeline(const GenerationConfig& cfg, int input_len, int m
   if (cfg.exponential_decay_length_penalty) {
     // ExponentialDecayLengthPenalty(..., input_ids_seq_length): regulation_start = start_index +
     // input_ids_seq_length (the padded prompt length; 1, the decoder start, for seq2seq).
-    regulation_start_ = cfg.exponential_decay_length_penalty->first + input_len;
+    regulation_start_ = int64_t(cfg.exponential_decay_length_penalty->first) + input_len;
     steps_.push_back(Kind::kExpDecay);
   }
   if (cfg.suppress_tokens) steps_.push_back(Kind::kSuppress);

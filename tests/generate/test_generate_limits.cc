@@ -1,0 +1,241 @@
+// Hostile generation settings (issue #11): every integer field is range-checked in its own terms
+// (never wrapped to int), lists and counts are bounded, lengths are summed in 64 bits, and a
+// request whose memory cannot fit is refused before anything is allocated. Each error names the
+// field and the value the user gave.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "autolm/generation.h"
+#include "fake_model.h"
+#include "generate/logits_processors.h"
+#include "generate/sampling.h"
+
+namespace autolm {
+namespace {
+
+using test::FakeModel;
+
+// Runs f, expecting Error(kInvalidInput) whose message holds every string of `parts`.
+template <typename F>
+void expect_invalid(F&& f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one mentioning " << *parts.begin();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput) << e.what();
+    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << " / " << p;
+  }
+}
+
+GenerationConfig greedy(int max_new) {
+  GenerationConfig c;
+  c.eos_token_id = {1};
+  c.pad_token_id = 0;
+  c.max_new_tokens = max_new;
+  return c;
+}
+
+// Sets an environment variable for one test's scope.
+struct ScopedEnv {
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  const char* name_;
+};
+
+TEST(GenerationConfigLimits, IntegerFieldsAreRangeCheckedNotWrapped) {
+  using nlohmann::json;
+  // 10^12 used to become -727379968, 4294967298 used to become 2.
+  for (const char* field : {"max_new_tokens", "max_length", "min_length", "min_new_tokens", "num_beams",
+                            "num_return_sequences", "top_k", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size"}) {
+    for (const json& v : {json(1000000000000LL), json(4294967298LL), json(-4294967298LL), json(1e30),
+                          json(18446744073709551615ULL)}) {
+      GenerationConfig c;
+      expect_invalid([&] { c.update(json{{field, v}}, "request"); }, {"request", field, v.dump(), "out of range"});
+    }
+  }
+  GenerationConfig c;
+  expect_invalid([&] { c.update(json{{"exponential_decay_length_penalty", json::array({1e12, 1.5})}}); },
+                 {"exponential_decay_length_penalty", "1000000000000.0"});
+  expect_invalid([&] { c.update(json{{"temperature", 1e300}}); }, {"temperature", "1e+300", "float32"});
+  expect_invalid([&] { c.update(json{{"sequence_bias", json::array({json::array({json::array({5}), 1e300})})}}); },
+                 {"sequence_bias", "float32"});
+  expect_invalid([&] { c.update(json{{"seed", -1}}); }, {"seed", "-1"});
+  expect_invalid([&] { c.update(json{{"max_new_tokens", std::nan("")}}); }, {"max_new_tokens"});
+  c.update(json{{"seed", 18446744073709551615ULL}, {"max_new_tokens", 2147483647}});
+  EXPECT_EQ(c.seed, 18446744073709551615ULL);
+  EXPECT_EQ(*c.max_new_tokens, 2147483647);
+}
+
+TEST(GenerationConfigLimits, CountsListsAndIdsAreBounded) {
+  auto validate_with = [](auto&& set) {
+    GenerationConfig c;
+    set(c);
+    c.validate();
+  };
+  expect_invalid([&] { validate_with([](GenerationConfig& c) { c.num_beams = 1000000; }); }, {"num_beams", "1000000"});
+  expect_invalid([&] { validate_with([](GenerationConfig& c) { c.do_sample = true; c.num_return_sequences = 1000000; }); },
+                 {"num_return_sequences", "1000000"});
+  expect_invalid([&] { validate_with([](GenerationConfig& c) { c.eos_token_id = {4294967298LL}; }); },
+                 {"eos_token_id", "4294967298"});
+  expect_invalid([&] { validate_with([](GenerationConfig& c) { c.suppress_tokens = std::vector<int64_t>{1LL << 40}; }); },
+                 {"suppress_tokens", "1099511627776"});
+  expect_invalid([&] { validate_with([](GenerationConfig& c) { c.forced_bos_token_id = 1LL << 33; }); },
+                 {"forced_bos_token_id", "8589934592"});
+  const size_t too_many = GenerationLimits::kMaxListTokens + 1;
+  expect_invalid([&] { validate_with([&](GenerationConfig& c) { c.bad_words_ids = {std::vector<int64_t>(too_many, 3)}; }); },
+                 {"bad_words_ids", std::to_string(too_many)});
+  expect_invalid(
+      [&] {
+        validate_with([&](GenerationConfig& c) {
+          c.sequence_bias = GenerationConfig::SequenceBias{{std::vector<int64_t>(too_many, 3), 1.0f}};
+        });
+      },
+      {"sequence_bias", std::to_string(too_many)});
+  expect_invalid([&] { validate_with([&](GenerationConfig& c) { c.eos_token_id.assign(too_many, 1); }); },
+                 {"eos_token_id", std::to_string(too_many)});
+  expect_invalid([&] { validate_with([](GenerationConfig& c) { c.stop_strings.assign(2000, "x"); }); },
+                 {"stop_strings", "2000"});
+  expect_invalid([&] { validate_with([](GenerationConfig& c) { c.stop_strings = {std::string(100000, 'x')}; }); },
+                 {"stop_strings", "100000 bytes"});
+}
+
+// prompt + max_new_tokens is summed in 64 bits: 2147483647 new tokens no longer overflows int.
+TEST(GenerateLimits, LengthSumsDoNotOverflow) {
+  FakeModel m(ModelFamily::kCausal, 16);
+  expect_invalid([&] { generate(m, {{4, 5, 6}}, greedy(2147483647)); },
+                 {"max_new_tokens=2147483647", "2147483650", "2147483647 tokens"});
+  FakeModel s2s(ModelFamily::kSeq2Seq, 16);
+  GenerationConfig c = greedy(2147483647);
+  c.decoder_start_token_id = 0;
+  expect_invalid([&] { generate(s2s, {{4, 5, 6}}, c); }, {"max_new_tokens=2147483647"});
+  EXPECT_EQ(m.states + s2s.states, 0);  // refused before any state was made
+  // A model with learned positions names the field and the value.
+  FakeModel small(ModelFamily::kCausal, 16, 64);
+  expect_invalid([&] { generate(small, {{4, 5, 6}}, greedy(1000000)); }, {"max_new_tokens=1000000", "64 positions"});
+  // min_new_tokens + prompt and start_index + prompt must not wrap either: these just run.
+  GenerationConfig big = greedy(6);
+  big.min_new_tokens = 2147483647;
+  big.exponential_decay_length_penalty = std::make_pair(2147483647, 1.5);
+  EXPECT_EQ(generate(m, {{4, 5, 6}}, big).new_tokens[0].size(), 6u);  // EOS never allowed: runs to the end
+  big.min_new_tokens.reset();
+  big.exponential_decay_length_penalty = std::make_pair(-2147483647 - 1, 1.01);
+  EXPECT_NO_THROW(generate(m, {{4, 5, 6}}, big));
+}
+
+// The memory a request implies is estimated before anything is allocated, naming the knobs.
+TEST(GenerateLimits, MemoryIsEstimatedBeforeAllocating) {
+  FakeModel m(ModelFamily::kCausal, 16);
+  m.kv_bytes = 1 << 20;  // a 1 MiB-per-token KV cache
+  GenerationConfig c = greedy(100000000);
+  expect_invalid([&] { generate(m, {{4, 5}}, c); }, {"max_new_tokens=100000000", "MiB", "KV cache"});
+  c.max_new_tokens = 1000;
+  c.num_beams = 1024;
+  expect_invalid([&] { generate(m, {{4, 5}}, c); }, {"num_beams=1024", "MiB"});
+  EXPECT_EQ(m.states, 0);
+
+  // output_scores keeps rows × vocab floats per step.
+  FakeModel wide(ModelFamily::kCausal, 50000);
+  GenerationConfig s;
+  s.do_sample = true;
+  s.num_return_sequences = 1000;
+  s.max_new_tokens = 100000;
+  s.output_scores = true;
+  expect_invalid([&] { generate(wide, {{4, 5}}, s); }, {"num_return_sequences=1000", "output_scores", "scores"});
+  EXPECT_EQ(wide.states, 0);
+
+  // The limit can be set (and a bad setting is named).
+  {
+    ScopedEnv env("AUTOLM_MAX_GENERATE_BYTES", "100000");
+    GenerationConfig b = greedy(4);
+    b.num_beams = 8;
+    expect_invalid([&] { generate(wide, {{4, 5}}, b); }, {"num_beams=8", "AUTOLM_MAX_GENERATE_BYTES"});
+    FakeModel tiny(ModelFamily::kCausal, 16);
+    EXPECT_NO_THROW(generate(tiny, {{4, 5}}, greedy(4)));  // vocab 16, no KV: a few hundred bytes
+  }
+  {
+    ScopedEnv env("AUTOLM_MAX_GENERATE_BYTES", "-5");
+    expect_invalid([&] { generate(m, {{4, 5}}, greedy(4)); }, {"AUTOLM_MAX_GENERATE_BYTES", "-5"});
+  }
+}
+
+// Ids generate() feeds the model itself (padding, the decoder start) must index its vocabulary.
+TEST(GenerateLimits, PadAndStartTokensMustBeInTheVocabulary) {
+  FakeModel m(ModelFamily::kCausal, 16);
+  GenerationConfig c = greedy(3);
+  c.pad_token_id = 1000;
+  expect_invalid([&] { generate(m, {{4, 5, 6}, {7}}, c); }, {"pad_token_id=1000", "vocabulary"});
+  EXPECT_NO_THROW(generate(m, {{4, 5, 6}}, c));  // one row: padding is never fed to the model
+  c.pad_token_id = 1LL << 40;
+  expect_invalid([&] { generate(m, {{4, 5, 6}}, c); }, {"pad_token_id=1099511627776"});
+  c.pad_token_id = -1;  // as some configs have: fine while unused
+  EXPECT_NO_THROW(generate(m, {{4, 5, 6}}, c));
+  expect_invalid([&] { generate(m, {{4, 5, 6}, {7}}, c); }, {"pad_token_id=-1"});
+  // Pre-padded input: the ids at masked positions are embedded too.
+  expect_invalid([&] { generate(m, {{99, 4, 5}}, {{0, 1, 1}}, greedy(3)); }, {"99", "padding position"});
+
+  FakeModel s2s(ModelFamily::kSeq2Seq, 16);
+  GenerationConfig d = greedy(3);
+  d.decoder_start_token_id = 1LL << 33;
+  expect_invalid([&] { generate(s2s, {{4, 5}}, d); }, {"decoder_start_token_id=8589934592"});
+  d.decoder_start_token_id.reset();
+  d.bos_token_id = 16;
+  expect_invalid([&] { generate(s2s, {{4, 5}}, d); }, {"bos_token_id=16"});
+}
+
+// Long lists cost linear time per step, not quadratic (sequence_bias used a linear search per
+// entry); beam sampling draws its candidates in O(log n) each.
+TEST(GenerateLimits, LargeListsAndBeamsStayFast) {
+  const auto t0 = std::chrono::steady_clock::now();
+  FakeModel m(ModelFamily::kCausal, 64);
+  GenerationConfig c = greedy(3);
+  GenerationConfig::SequenceBias bias;
+  for (int i = 0; i < 200000; ++i) bias.push_back({{2 + i % 60, 2 + (i / 60) % 60, 2 + i / 3600}, 0.5f});
+  c.sequence_bias = bias;
+  EXPECT_EQ(gen::prepare_sequence_bias(bias).size(), 200000u);
+  EXPECT_NO_THROW(generate(m, {{4, 5}}, c));
+
+  FakeModel wide(ModelFamily::kCausal, 4096);
+  GenerationConfig b = greedy(3);
+  b.do_sample = true;
+  b.num_beams = 256;
+  b.top_k = 0;
+  EXPECT_NO_THROW(generate(wide, {{4, 5}}, b));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 60.0);
+
+  // Without replacement: every draw distinct, zero-probability entries only after the others.
+  gen::Sampler s(7);
+  std::vector<float> scores(1000, gen::kNegInf);
+  scores[3] = 0.0f;
+  scores[500] = 1.0f;
+  scores[999] = 2.0f;
+  auto picks = s.sample_without_replacement(scores, 5);
+  ASSERT_EQ(picks.size(), 5u);
+  std::vector<int32_t> first(picks.begin(), picks.begin() + 3);
+  std::sort(first.begin(), first.end());
+  EXPECT_EQ(first, (std::vector<int32_t>{3, 500, 999}));
+  EXPECT_EQ(picks[3], 0);
+  EXPECT_EQ(picks[4], 1);
+}
+
+// Beam sequences grow with the search: a huge max_new_tokens allocates nothing up front and gives
+// the same result as a small one when every beam ends on EOS first.
+TEST(GenerateLimits, BeamSearchDoesNotPreallocateMaxLength) {
+  FakeModel m(ModelFamily::kCausal, 16);
+  GenerationConfig c = greedy(30);
+  c.num_beams = 4;
+  c.num_return_sequences = 2;
+  GenerateOutput small = generate(m, {{4, 5}, {6}}, c);
+  ASSERT_LT(small.sequences[0].size(), 2u + 30u);
+  c.max_new_tokens = 1000000;
+  GenerateOutput huge = generate(m, {{4, 5}, {6}}, c);
+  EXPECT_EQ(huge.sequences, small.sequences);
+  EXPECT_EQ(huge.sequences_scores, small.sequences_scores);
+}
+
+}  // namespace
+}  // namespace autolm
