@@ -60,7 +60,7 @@ int vocab_of(std::span<const float> logits, int rows) {
   return static_cast<int>(logits.size() / rows);
 }
 
-void check_token_ranges(const Request& req, int vocab) {
+void check_token_ranges(const Request& req, int64_t vocab) {
   auto check = [&](const char* name, int64_t t) {
     if (t >= vocab)
       throw Error(ErrorKind::kInvalidInput, std::string("generation config: ") + name + " contains token id " +
@@ -98,8 +98,14 @@ void check_memory(const Model& model, const Request& req) {
   const double inputs = (double(req.batch) + rows) * S * 2 * sizeof(int32_t);
   const double logits = 2 * rows * V * sizeof(float);  // the model's scratch + our processed copy
   double bookkeeping = rows * L * sizeof(int32_t);
-  if (beam)  // running + finished sets and their next versions; acc, top-k queue, sampler weights
-    bookkeeping = 4 * rows * L * sizeof(int32_t) + double(cfg.num_beams) * V * (sizeof(float) + 16 + 13);
+  if (beam) {
+    // running + finished sets and their next versions; acc, top-k queue, sampler weights; then
+    // per candidate (beams_to_keep = max(2, 1 + #eos) × num_beams) its value, source, token, flags.
+    const double candidates = std::min(std::max(2.0, 1.0 + double(cfg.eos_token_id.size())) * cfg.num_beams,
+                                       double(cfg.num_beams) * V);
+    bookkeeping = 4 * rows * L * sizeof(int32_t) + double(cfg.num_beams) * V * (sizeof(float) + 16 + 13) +
+                  candidates * 48;
+  }
   const double scores = cfg.output_scores ? (L - req.input_len) * rows * V * sizeof(float) : 0.0;
   const double total = kv + inputs + logits + bookkeeping + scores;
   const double limit = static_cast<double>(generate_memory_limit());
@@ -340,6 +346,9 @@ Request prepare(const Model& model, const std::vector<std::vector<int32_t>>& inp
                                                 " positions; lower max_new_tokens");
   }
   check_memory(model, req);
+  // Processor token ids against the configured vocabulary before anything is allocated (checked
+  // again against the logits' width at the first step).
+  if (model.config().vocab_size > 0) check_token_ranges(req, model.config().vocab_size);
 
   // Padding: left for causal prompts, right for encoder inputs.
   const int32_t pad_id = req.pad ? static_cast<int32_t>(*req.pad) : 0;

@@ -9,6 +9,7 @@
 
 #include "autolm/generation.h"
 #include "io/json_file.h"
+#include "io/mmap.h"
 
 namespace autolm {
 
@@ -159,21 +160,24 @@ GenerationConfig GenerationConfig::from_json(const json& j, const std::string& s
 
 GenerationConfig GenerationConfig::from_pretrained(const std::string& dir) {
   namespace fs = std::filesystem;
-  fs::path gen = fs::path(dir) / "generation_config.json";
-  if (fs::exists(gen)) return from_json(load_json_file(gen.string()), gen.string());
-  fs::path cfg = fs::path(dir) / "config.json";
-  if (!fs::exists(cfg)) return GenerationConfig{};
+  // Files of the folder itself (a link out of it is refused, as for every model file); a stat
+  // error (permission) is left for the reader to report with the path.
+  std::error_code ec;
+  const std::string gen = model_file(dir, "generation_config.json", dir);
+  if (fs::exists(gen, ec)) return from_json(load_json_file(gen), gen);
+  const std::string cfg = model_file(dir, "config.json", dir);
+  if (!fs::exists(cfg, ec)) return GenerationConfig{};
   // GenerationConfig.from_model_config: every generation field that config.json sets (not null);
   // a decoder sub-config fills fields still unset.
-  json j = load_json_file(cfg.string());
-  GenerationConfig c = from_json(j, cfg.string());
+  json j = load_json_file(cfg);
+  GenerationConfig c = from_json(j, cfg);
   for (const char* sub : {"decoder", "text_config"}) {
     if (j.is_object() && j.contains(sub) && j[sub].is_object()) {
-      GenerationConfig d = from_json(j[sub], cfg.string() + ": " + sub);
+      GenerationConfig d = from_json(j[sub], cfg + ": " + sub);
       json cj = c.to_json(), dj = d.to_json(), def = GenerationConfig{}.to_json(), fill = json::object();
       for (auto it = dj.begin(); it != dj.end(); ++it)
         if (cj[it.key()] == def[it.key()] && it.value() != def[it.key()]) fill[it.key()] = it.value();
-      c.update(fill, cfg.string());
+      c.update(fill, cfg);
     }
   }
   return c;

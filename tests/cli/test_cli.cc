@@ -328,6 +328,19 @@ TEST(CliTask, PrefixAndSettingsFromTaskSpecificParams) {
   CliResult unknown = run("generate " + dir.string() + " --task summarization hello");
   EXPECT_EQ(unknown.code, 2);
   EXPECT_NE(unknown.err.find("spell"), std::string::npos) << unknown.err;  // lists the known tasks
+  // Hostile entries: a non-string prefix, a task that is not an object, an out-of-range field.
+  cfg["task_specific_params"] = {{"num", {{"prefix", 5}}}, {"list", {1, 2}}, {"huge", {{"num_beams", 1e12}}}};
+  std::ofstream(dir / "config.json", std::ios::trunc) << cfg.dump();
+  CliResult num = run("generate " + dir.string() + " --task num 4021");
+  EXPECT_EQ(num.code, 2) << num.err;
+  EXPECT_NE(num.err.find("\"prefix\" must be a string, got 5"), std::string::npos) << num.err;
+  CliResult list = run("generate " + dir.string() + " --task list 4021");
+  EXPECT_EQ(list.code, 2) << list.err;
+  EXPECT_NE(list.err.find("\"list\""), std::string::npos) << list.err;
+  CliResult huge = run("generate " + dir.string() + " --task huge 4021");
+  EXPECT_EQ(huge.code, 2) << huge.err;
+  EXPECT_NE(huge.err.find("task_specific_params.huge: field \"num_beams\" = 1000000000000.0 is out of range"),
+            std::string::npos) << huge.err;
   fs::remove_all(dir);
 }
 

@@ -3,11 +3,15 @@
 // request whose memory cannot fit is refused before anything is allocated. Each error names the
 // field and the value the user gave.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "autolm/generation.h"
@@ -102,6 +106,33 @@ TEST(GenerationConfigLimits, CountsListsAndIdsAreBounded) {
                  {"stop_strings", "2000"});
   expect_invalid([&] { validate_with([](GenerationConfig& c) { c.stop_strings = {std::string(100000, 'x')}; }); },
                  {"stop_strings", "100000 bytes"});
+}
+
+// A hostile generation_config.json: values out of range, deep nesting, a link out of the folder,
+// a FIFO. Each is an error naming the file (and the field), never a wrap, a crash or a hang.
+TEST(GenerationConfigLimits, HostileGenerationConfigFile) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(::testing::TempDir()) / ("autolm-hostile-gencfg-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string file = (dir / "generation_config.json").string();
+  auto write = [&](const std::string& text) {
+    fs::remove(file);
+    std::ofstream(file) << text;
+  };
+  write(R"({"max_new_tokens": 1000000000000})");
+  expect_invalid([&] { GenerationConfig::from_pretrained(dir.string()); }, {file, "max_new_tokens", "1000000000000"});
+  write(R"({"top_k": 4294967298})");
+  expect_invalid([&] { GenerationConfig::from_pretrained(dir.string()); }, {file, "top_k", "4294967298"});
+  write(std::string(100000, '[') + std::string(100000, ']'));
+  expect_invalid([&] { GenerationConfig::from_pretrained(dir.string()); }, {file, "nested deeper"});
+  fs::remove(file);
+  fs::create_symlink("/etc/passwd", file);
+  expect_invalid([&] { GenerationConfig::from_pretrained(dir.string()); }, {"generation_config.json", "outside"});
+  fs::remove(file);
+  ASSERT_EQ(::mkfifo(file.c_str(), 0600), 0);
+  expect_invalid([&] { GenerationConfig::from_pretrained(dir.string()); }, {file});
+  fs::remove_all(dir);
 }
 
 // prompt + max_new_tokens is summed in 64 bits: 2147483647 new tokens no longer overflows int.
