@@ -177,6 +177,8 @@ TEST(CliHostile, NumericFlagsAreRangeCheckedAndNamed) {
            {"--pad-token-id 12abc", "--pad-token-id", "12abc"},
            {"--eos-token-id 2,99999999999", "--eos-token-id", "99999999999"},
            {"--bad-words-ids=5,-1", "--bad-words-ids", "-1"},
+           {"--do-sample --seed=-1", "--seed", "-1"},
+           {"--do-sample --seed 99999999999999999999999", "--seed", "99999999999999999999999"},
        }) {
     CliResult r = run(gen + c.args);
     EXPECT_EQ(r.code, 2) << c.args << ": " << r.err;

@@ -161,7 +161,14 @@ void add_generate_command(CLI::App& app, int& rc) {
   cmd->add_option("--bad-words-ids", o->bad_words, "comma-separated id sequence never generated; repeatable");
   cmd->add_flag("--renormalize-logits", o->renormalize, "log-softmax after all processors");
   cmd->add_option("--stop", o->stop, "stop string (stop_strings); repeatable");
-  cmd->add_option_function<uint64_t>("--seed", [o](uint64_t s) { o->seed = s; o->seed_set = true; }, "sampling seed");
+  // Read as text: CLI11 would wrap -1 and saturate 10^30 into some seed without a word.
+  cmd->add_option_function<std::string>(
+      "--seed",
+      [o](const std::string& s) {
+        o->seed = parse_u64(s, "--seed");
+        o->seed_set = true;
+      },
+      "sampling seed (0 to 18446744073709551615)");
   cmd->add_option("--task", o->task, "apply config.json task_specific_params[TASK] (prefix and settings)");
   cmd->add_flag("--truncation", o->truncation, "cut inputs longer than the model accepts instead of failing");
   cmd->add_flag("--json", o->json, "print {\"sequences\", \"new_tokens\", \"text\", \"sequences_scores\"}");

@@ -36,6 +36,17 @@ int64_t parse_int(const std::string& text, const std::string& flag, int64_t lo, 
   return *v;
 }
 
+uint64_t parse_u64(const std::string& text, const std::string& flag) {
+  const std::string item = trim(text);
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+  if (ec == std::errc::result_out_of_range)
+    throw Error(ErrorKind::kInvalidInput, flag + ": " + item + " is out of range (0 to 18446744073709551615)");
+  if (item.empty() || ec != std::errc() || p != item.data() + item.size())
+    throw Error(ErrorKind::kInvalidInput, flag + ": \"" + text + "\" is not a non-negative integer");
+  return v;
+}
+
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag) {
   std::vector<int32_t> ids;
   size_t pos = 0;

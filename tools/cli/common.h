@@ -19,6 +19,8 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag)
 void check_vocab(const std::vector<int32_t>& ids, int64_t vocab_size, const std::string& flag);
 // An integer flag in 64 bits, in [lo, hi]: errors name the flag and the text as given.
 int64_t parse_int(const std::string& text, const std::string& flag, int64_t lo, int64_t hi);
+// An unsigned 64-bit flag (a seed): no sign, no wrap-around.
+uint64_t parse_u64(const std::string& text, const std::string& flag);
 
 // Loads `dir` with the class named by --class ("" = pick from config.json) and the weight
 // format named by --dtype (auto | float32 | int8).
