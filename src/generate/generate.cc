@@ -107,6 +107,11 @@ void check_memory(const Model& model, const Request& req) {
                   candidates * 48;
   }
   const double scores = cfg.output_scores ? (L - req.input_len) * rows * V * sizeof(float) : 0.0;
+  // Rows are indexed with int.
+  if (rows > double(INT32_MAX))
+    throw Error(ErrorKind::kInvalidInput, "generate: " + std::to_string(req.batch) + " inputs × " +
+                                              std::to_string(int64_t(per_input)) + " rows each exceeds autolm's limit of " +
+                                              std::to_string(INT32_MAX) + " rows");
   const double total = kv + inputs + logits + bookkeeping + scores;
   const double limit = static_cast<double>(generate_memory_limit());
   if (total <= limit) return;

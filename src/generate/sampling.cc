@@ -40,7 +40,12 @@ int32_t Sampler::sample(std::span<const float> scores) {
   softmax(scores, probs_);
   double total = 0;
   for (float p : probs_) total += p;
-  AUTOLM_CHECK(total > 0, "sampling from a row whose every score is -inf");
+  // Every token masked (e.g. suppress_tokens or bad_words_ids listing the whole vocabulary):
+  // torch.multinomial raises too; the settings are the user's.
+  if (!(total > 0))
+    throw Error(ErrorKind::kInvalidInput,
+                "generate: every token of the vocabulary has probability 0 after the logits processors (e.g. "
+                "suppress_tokens, bad_words_ids or begin_suppress_tokens ban them all), so nothing can be sampled");
   const double u = uniform() * total;
   double cum = 0;
   int32_t last_nonzero = 0;

@@ -218,6 +218,16 @@ TEST(GenerateLimits, PadAndStartTokensMustBeInTheVocabulary) {
   expect_invalid([&] { generate(s2s, {{4, 5}}, d); }, {"bos_token_id=16"});
 }
 
+// Settings that mask the whole vocabulary are the user's doing: an input error, not an internal one.
+TEST(GenerateLimits, SamplingWithEveryTokenBannedIsAnInputError) {
+  FakeModel m(ModelFamily::kCausal, 16);
+  GenerationConfig c = greedy(3);
+  c.do_sample = true;
+  c.suppress_tokens = std::vector<int64_t>{};
+  for (int64_t t = 0; t < 16; ++t) c.suppress_tokens->push_back(t);
+  expect_invalid([&] { generate(m, {{4, 5}}, c); }, {"suppress_tokens", "probability 0"});
+}
+
 // Long lists cost linear time per step, not quadratic (sequence_bias used a linear search per
 // entry); beam sampling draws its candidates in O(log n) each.
 TEST(GenerateLimits, LargeListsAndBeamsStayFast) {
