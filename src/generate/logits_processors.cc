@@ -14,15 +14,33 @@ namespace {
 bool in_range(int64_t t, size_t v) { return t >= 0 && static_cast<size_t>(t) < v; }
 
 // Tokens that follow each (n-1)-gram of ids (transformers' _get_ngrams + _get_generated_ngrams):
-// returns the tokens that followed earlier occurrences of ids' last n-1 tokens in `source`.
+// bans the tokens that followed earlier occurrences of `prefix` (ids' last n-1 tokens) in
+// `source`. Occurrences are found with Knuth-Morris-Pratt, O(len + n) per call: a direct
+// comparison at every position costs len × n on a repetitive (hostile) prompt.
 void ban_ngram_continuations(std::span<float> scores, std::span<const int32_t> source,
                              std::span<const int32_t> prefix, int n) {
   const size_t m = static_cast<size_t>(n - 1);
   if (source.size() < static_cast<size_t>(n)) return;
-  for (size_t i = 0; i + n <= source.size(); ++i) {
-    if (std::equal(prefix.begin(), prefix.end(), source.begin() + i)) {
-      int32_t t = source[i + m];
-      if (in_range(t, scores.size())) scores[t] = kNegInf;
+  auto ban = [&](size_t next) {
+    const int32_t t = source[next];
+    if (in_range(t, scores.size())) scores[t] = kNegInf;
+  };
+  if (m == 0) {  // unigrams: every token seen is banned
+    for (size_t i = 0; i < source.size(); ++i) ban(i);
+    return;
+  }
+  std::vector<size_t> fail(m, 0);  // longest proper border of prefix[0..k]
+  for (size_t k = 1, b = 0; k < m; ++k) {
+    while (b > 0 && prefix[k] != prefix[b]) b = fail[b - 1];
+    if (prefix[k] == prefix[b]) ++b;
+    fail[k] = b;
+  }
+  for (size_t i = 0, j = 0; i + 1 < source.size(); ++i) {  // a match must have a next token
+    while (j > 0 && source[i] != prefix[j]) j = fail[j - 1];
+    if (source[i] == prefix[j]) ++j;
+    if (j == m) {
+      ban(i + 1);
+      j = fail[j - 1];
     }
   }
 }

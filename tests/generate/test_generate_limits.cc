@@ -228,6 +228,40 @@ TEST(GenerateLimits, SamplingWithEveryTokenBannedIsAnInputError) {
   expect_invalid([&] { generate(m, {{4, 5}}, c); }, {"suppress_tokens", "probability 0"});
 }
 
+// no_repeat_ngram finds earlier occurrences in linear time: same bans as the direct definition,
+// and a repetitive prompt with a large n no longer costs len × n per step.
+TEST(GenerateLimits, NoRepeatNgramIsLinearAndExact) {
+  uint64_t seed = 42;
+  for (int trial = 0; trial < 300; ++trial) {
+    seed = test::splitmix(seed);
+    const int len = 1 + int(seed % 40), n = 1 + int((seed >> 8) % 6), vocab = 2 + int((seed >> 16) % 4);
+    std::vector<int32_t> ids(len), enc(1 + (seed >> 24) % 30);
+    for (auto& t : ids) t = int32_t((seed = test::splitmix(seed)) % vocab);
+    for (auto& t : enc) t = int32_t((seed = test::splitmix(seed)) % vocab);
+    // transformers' definition: every n-gram whose first n-1 tokens are ids' last n-1 tokens.
+    auto reference = [&](std::span<const int32_t> source) {
+      std::vector<float> want(vocab, 0.0f);
+      if (ids.size() + 1 < size_t(n)) return want;
+      std::span<const int32_t> prefix = std::span<const int32_t>(ids).subspan(ids.size() + 1 - n, n - 1);
+      for (size_t i = 0; i + n <= source.size(); ++i)
+        if (std::equal(prefix.begin(), prefix.end(), source.begin() + i)) want[source[i + n - 1]] = gen::kNegInf;
+      return want;
+    };
+    std::vector<float> got(vocab, 0.0f);
+    gen::no_repeat_ngram(got, ids, n);
+    EXPECT_EQ(got, reference(ids)) << "trial " << trial;
+    std::vector<float> got_enc(vocab, 0.0f);
+    gen::encoder_no_repeat_ngram(got_enc, ids, enc, n);
+    EXPECT_EQ(got_enc, reference(enc)) << "trial " << trial;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<int32_t> same(200000, 7);
+  std::vector<float> scores(16, 0.0f);
+  for (int step = 0; step < 20; ++step) gen::no_repeat_ngram(scores, same, 100000);
+  EXPECT_EQ(scores[7], gen::kNegInf);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+}
+
 // Long lists cost linear time per step, not quadratic (sequence_bias used a linear search per
 // entry); beam sampling draws its candidates in O(log n) each.
 TEST(GenerateLimits, LargeListsAndBeamsStayFast) {
