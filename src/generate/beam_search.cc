@@ -140,7 +140,9 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
         bool hit = timed_out || cur_len + 1 >= max_length || req.is_eos(tok[k]);
         if (!hit && req.stop.enabled()) {
           const auto& s = running[b * nb + src[k]].seq;
-          tmp.assign(s.begin() + skip[b], s.begin() + cur_len);
+          // Only the tail the checker reads: copying whole sequences per candidate is O(length).
+          const int from = std::max<int64_t>(skip[b], int64_t(cur_len) - int64_t(req.stop.window()));
+          tmp.assign(s.begin() + from, s.begin() + cur_len);
           tmp.push_back(tok[k]);
           hit = req.stop.hit(tmp);
         }
