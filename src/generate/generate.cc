@@ -118,9 +118,9 @@ void check_memory(const Model& model, const Request& req) {
   std::string what = "generate: " + std::to_string(req.batch) + " input(s) × " +
                      (beam ? "num_beams=" + std::to_string(cfg.num_beams)
                            : "num_return_sequences=" + std::to_string(cfg.do_sample ? cfg.num_return_sequences : 1)) +
-                     " rows of up to " + std::to_string(req.max_length) + " tokens (" +
-                     (cfg.max_new_tokens ? "max_new_tokens=" + std::to_string(*cfg.max_new_tokens)
-                                         : "max_length=" + std::to_string(req.max_length)) +
+                     " rows (" +
+                     (cfg.max_new_tokens ? "max_new_tokens=" + std::to_string(*cfg.max_new_tokens) + ", " : std::string()) +
+                     "max_length " + std::to_string(req.max_length) +
                      (cfg.output_scores ? ", output_scores=true" : "") + ") would need about " + mib(total) +
                      " (KV cache " + mib(kv) + ", logits " + mib(logits) + ", sequences and beams " +
                      mib(bookkeeping) + (cfg.output_scores ? ", scores " + mib(scores) : std::string()) +

@@ -168,6 +168,7 @@ TEST(CliHostile, NumericFlagsAreRangeCheckedAndNamed) {
            {"--max-new-tokens 2147483647", "max_new_tokens=2147483647", "2147483649"},
            {"--max-length 4294967298", "--max-length", "4294967298"},
            {"--num-beams 1000000", "num_beams", "1000000"},
+           {"--num-beams 1024 --max-new-tokens 2000000000", "max_new_tokens=2000000000", "max_length"},
            {"--num-beams 4294967298", "--num-beams", "4294967298"},
            {"--do-sample --num-return-sequences 1000000", "num_return_sequences", "1000000"},
            {"--do-sample --top-k 99999999999", "--top-k", "99999999999"},

@@ -14,7 +14,9 @@
 #include <fstream>
 #include <string>
 
+#include "autolm/auto.h"
 #include "autolm/generation.h"
+#include "fixtures.h"
 #include "fake_model.h"
 #include "generate/logits_processors.h"
 #include "generate/sampling.h"
@@ -192,6 +194,22 @@ TEST(GenerateLimits, MemoryIsEstimatedBeforeAllocating) {
     ScopedEnv env("AUTOLM_MAX_GENERATE_BYTES", "-5");
     expect_invalid([&] { generate(m, {{4, 5}}, greedy(4)); }, {"AUTOLM_MAX_GENERATE_BYTES", "-5"});
   }
+}
+
+// The real models report their KV cache cost per token, so the estimate sees it.
+TEST(GenerateLimits, ModelsReportKvBytesPerToken) {
+  // gpt2-tiny: 2 layers, 4 heads of 16 (n_embd 64); llama-tiny: 2 layers, 2 KV heads of 16.
+  for (const auto& [name, bytes] : {std::pair{"gpt2-tiny", 2 * 2 * 64 * 4}, std::pair{"llama-tiny", 2 * 2 * 2 * 16 * 4}}) {
+    EXPECT_EQ(load_model(test::model_dir(name))->kv_bytes_per_token(), bytes) << name;
+  }
+  for (const std::string& name : test::seq2seq_models())
+    EXPECT_GT(load_model(test::model_dir(name))->kv_bytes_per_token(), 0) << name;
+  // A request too large for memory is refused by the estimate, naming what to lower.
+  auto llama = load_model(test::model_dir("llama-tiny"));
+  GenerationConfig c = GenerationConfig::for_model(*llama);
+  c.num_beams = 1024;
+  c.max_new_tokens = 2000000000;
+  expect_invalid([&] { generate(*llama, {{1, 2}}, c); }, {"max_new_tokens=2000000000"});
 }
 
 // Ids generate() feeds the model itself (padding, the decoder start) must index its vocabulary.
