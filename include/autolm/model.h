@@ -71,6 +71,11 @@ class Model {
   virtual std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> attention_mask,
                                         int seq_len, DecodeState& state, bool all_positions) const = 0;
 
+  // Bytes one decoder token of one row adds to the self-attention KV cache (K and V, all layers);
+  // seq2seq cross-attention K/V take about as much per encoder token and input. generate() uses
+  // it to refuse, before anything is allocated, a request that cannot fit in memory. 0 = unknown.
+  virtual int64_t kv_bytes_per_token() const { return 0; }
+
   // Parameter count and storage dtypes, for `autolm info`.
   virtual int64_t parameter_count() const = 0;
   virtual std::vector<std::string> weight_dtypes() const = 0;

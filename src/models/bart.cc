@@ -129,6 +129,7 @@ class BartFamilyModel final : public LoadedModel {
     return std::make_unique<Seq2SeqState>(decoder_layers_, batch, rows_per_input, decoder_heads_, max_length,
                                           int(d_model_ / decoder_heads_));
   }
+  int64_t kv_bytes_per_token() const override { return 2 * int64_t(decoder_layers_) * d_model_ * 4; }
 
   void encode(std::span<const int32_t> ids, std::span<const int32_t> mask, int S, DecodeState& base) const override;
   std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> mask, int T, DecodeState& base,

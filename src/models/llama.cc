@@ -140,6 +140,7 @@ class LlamaFamilyModel final : public LoadedModel {
     check_state_length(positions_, max_length);
     return std::make_unique<CausalState>(num_layers_, batch, num_kv_heads_, max_length, head_dim_);
   }
+  int64_t kv_bytes_per_token() const override { return 2 * int64_t(num_layers_) * num_kv_heads_ * head_dim_ * 4; }
 
   std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> attention_mask, int T,
                                 DecodeState& base, bool all_positions) const override;

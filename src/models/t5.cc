@@ -124,6 +124,7 @@ class T5Model final : public LoadedModel {
     check_state_length(positions_, max_length);
     return std::make_unique<Seq2SeqState>(num_decoder_layers_, batch, rows_per_input, num_heads_, max_length, d_kv_);
   }
+  int64_t kv_bytes_per_token() const override { return 2 * int64_t(num_decoder_layers_) * num_heads_ * d_kv_ * 4; }
 
   void encode(std::span<const int32_t> ids, std::span<const int32_t> mask, int S, DecodeState& base) const override;
   std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> mask, int T, DecodeState& base,
