@@ -519,11 +519,15 @@ ojson parse_request_json(std::string_view text, int max_depth, const std::string
     std::string at = loc.path();
     if (!where.empty()) at = at.empty() ? where : (at[0] == '[' ? where + at : where + "." + at);
     const std::string in = at.empty() ? "" : " (at '" + at + "')";
-    if (loc.too_deep)
+    if (loc.too_deep) {
+      // param: the field that holds the nesting ("top_k", or `where`), not its 64 indexes.
+      const std::string top = !where.empty() ? where : at.substr(0, at.find_first_of(".["));
       throw ApiError(400,
                      "The JSON " + std::string(where.empty() ? "body" : "in '" + where + "'") + " is nested more than " +
-                         std::to_string(max_depth) + " levels deep" + in + " (autolm serve --max-json-depth).",
-                     at, "invalid_json");
+                         std::to_string(max_depth) + " levels deep" + (top.empty() ? "" : " (in '" + top + "')") +
+                         " (autolm serve --max-json-depth).",
+                     top, "invalid_json");
+    }
     if (loc.error_id == 406)  // number overflow: valid JSON syntax, a value no double holds
       throw ApiError(400, "Invalid value for '" + at + "': " + loc.error.substr(loc.error.find(']') + 2) +
                               " (out of the range of a double).",
@@ -592,7 +596,8 @@ Engine::Engine(std::shared_ptr<const Model> m, std::shared_ptr<const Tokenizer> 
   width = first_int({"hidden_size", "n_embd", "d_model"});
   heads = first_int({"num_attention_heads", "n_head", "num_heads", "decoder_attention_heads"});
   const int64_t kv_heads = first_int({"num_key_value_heads"});
-  if (const int64_t d_kv = first_int({"d_kv"}); d_kv > 0 && heads > 0) kv_width = d_kv * heads;  // T5
+  const int64_t head_dim = first_int({"head_dim", "d_kv"});  // d_kv: T5
+  if (head_dim > 0 && heads > 0) kv_width = head_dim * (kv_heads > 0 ? kv_heads : heads);
   else if (kv_heads > 0 && heads > 0) kv_width = width / heads * kv_heads;                      // grouped-query attention
   else kv_width = width;
   // The chat template, found as Tokenizer::apply_chat_template finds it, parsed once.

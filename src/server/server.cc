@@ -130,7 +130,7 @@ class Connection final : public httplib::Stream {
     if (!buffered()) {
       const int w = wait(POLLIN, read_until());
       if (w <= 0) {
-        if (w == 0 && Clock::now() >= deadline_) refusal = Refusal::kTimeout;
+        if (w == 0) refusal = Refusal::kTimeout;  // the request's time, or read_timeout_s without a byte
         return -1;
       }
       const ssize_t n = ::recv(sock_, buf_, sizeof buf_, 0);
