@@ -348,6 +348,36 @@ TEST_F(HostileTest, SlowOrMissingBodyIsCutOff) {
   expect_good(port());
 }
 
+// A client that asks for a long stream and reads none of it: writes time out, generation
+// stops after its step and the slot is freed for the next request.
+TEST(ServerSlowReader, StreamToAClientThatDoesNotReadIsAbandoned) {
+  auto srv = make_server(demo("chat-tiny"), [](ServerOptions& o) {
+    o.parallel = 1;
+    o.write_timeout_s = 1;
+  });
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int small = 2048;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(srv->port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  json prompts = json::array({"Once upon a time", "The cat", "A dog", "In the morning"});
+  const std::string body = json{{"prompt", prompts}, {"n", 16}, {"max_tokens", 480}, {"min_new_tokens", 480},
+                                {"temperature", 0}, {"stream", true}}.dump();
+  const std::string req = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), ssize_t(req.size()));
+  // Never read. The slot must come free well before 64 rows × 480 tokens would be done.
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (srv->stats().generations < 1 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(srv->stats().generations, 1u);
+  EXPECT_EQ(srv->stats().cancelled, 1u) << "the stream should have been abandoned, not completed";
+  expect_good(srv->port());
+  ::close(fd);
+}
+
 // A connection that never sends anything is closed; so is an idle kept-alive one.
 TEST_F(HostileTest, IdleConnectionsAreClosed) {
   Raw c(port());
