@@ -79,7 +79,8 @@ using Clock = std::chrono::steady_clock;
 //  - a request's line and headers: at most max_header_bytes, within header_timeout_s;
 //  - its body (raw bytes, chunk framing included): at most 2 × max_body_bytes + 64 KiB,
 //    within body_timeout_s (the decoded body is counted exactly by read_body());
-//  - no read waits more than read_timeout_s for a byte, no write more than write_timeout_s;
+//  - no read waits more than read_timeout_s for a byte; a response waits at most
+//    write_timeout_s in all for the client to take its bytes;
 //  - reads give up at once when the server stops.
 // A read over a limit fails; httplib then answers 400 and the error handler turns it into
 // the right status (431, 413, 408) from `refusal`.
@@ -95,6 +96,7 @@ class Connection final : public httplib::Stream {
     refusal = Refusal::kNone;
     close_after = false;
     body_ = false;
+    stalled_ = Clock::duration::zero();
     consumed_ = 0;
     budget_ = o_.max_header_bytes;
     deadline_ = Clock::now() + seconds(o_.header_timeout_s);
@@ -117,9 +119,7 @@ class Connection final : public httplib::Stream {
   bool close_after = false;  // the request was not read to its end: no keep-alive
 
   bool is_readable() const override { return buffered() || wait(POLLIN, read_until()) > 0; }
-  bool is_writable() const override {
-    return wait(POLLOUT, Clock::now() + seconds(o_.write_timeout_s)) > 0 && peek_alive();
-  }
+  bool is_writable() const override { return stalled_ < seconds(o_.write_timeout_s) && peek_alive(); }
 
   ssize_t read(char* ptr, size_t size) override {
     if (consumed_ >= budget_) {
@@ -145,9 +145,27 @@ class Connection final : public httplib::Stream {
     return static_cast<ssize_t>(n);
   }
 
+  // Sends all of it, or fails. Time spent waiting for a client that does not read is charged
+  // to the response's stall budget (write_timeout_s in all): a reader slow enough to throttle
+  // generation loses its response instead of holding its slot for as long as it likes.
   ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
-    return ::send(sock_, ptr, size, MSG_NOSIGNAL);
+    if (!peek_alive()) return -1;
+    size_t sent = 0;
+    while (sent < size) {
+      const ssize_t n = ::send(sock_, ptr + sent, size - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        sent += size_t(n);
+        continue;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
+      const auto t0 = Clock::now();
+      const auto budget = seconds(o_.write_timeout_s) - stalled_;
+      if (budget <= Clock::duration::zero()) return -1;
+      const int w = wait(POLLOUT, t0 + budget);
+      stalled_ += Clock::now() - t0;
+      if (w <= 0) return -1;
+    }
+    return static_cast<ssize_t>(size);
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override { address(::getpeername, ip, port); }
@@ -227,6 +245,7 @@ class Connection final : public httplib::Stream {
   uint64_t consumed_ = 0, budget_ = 0;
   bool body_ = false;
   Clock::time_point deadline_{};
+  Clock::duration stalled_{};  // this response's time waiting on the client (write())
 };
 
 // httplib::Server whose connections are served through Connection (above): keep-alive
@@ -249,7 +268,10 @@ class HttpServer final : public httplib::Server {
         if (!ok || closed || conn.close_after || conn.refusal != Connection::Refusal::kNone) break;
       }
       tl_conn = nullptr;
-      if (conn.refusal != Connection::Refusal::kNone) conn.close_after = true;
+      // Cut off mid-request for its size: linger so that the client sees the answer. (A client
+      // that sent nothing before the header timeout is simply closed.)
+      if (conn.refusal == Connection::Refusal::kHeaderTooLarge || conn.refusal == Connection::Refusal::kBodyTooLarge)
+        conn.close_after = true;
       conn.close();
     } catch (...) {
       tl_conn = nullptr;  // never let an exception end the process from a worker thread

@@ -31,7 +31,7 @@ struct ServerOptions {
   double header_timeout_s = 10;           // to receive the request line and headers; then 408
   double body_timeout_s = 60;             // to receive the whole body; then 408
   double read_timeout_s = 10;             // longest wait for the next byte of a request
-  double write_timeout_s = 10;            // longest wait for a client to accept response bytes
+  double write_timeout_s = 10;            // a response's total wait for the client to take its bytes
   double keep_alive_timeout_s = 5;        // an idle kept-alive connection is closed after this
   int keep_alive_max = 100;               // requests per connection
   RequestLimits limits;                   // per-request JSON and generation limits (openai.h)

@@ -47,7 +47,7 @@ void add_serve_command(CLI::App& app, int& rc) {
   limit("--header-timeout", L.header_timeout_s, "seconds to receive a request's line and headers");
   limit("--body-timeout", L.body_timeout_s, "seconds to receive a request's body");
   limit("--read-timeout", L.read_timeout_s, "seconds to wait for the next byte of a request");
-  limit("--write-timeout", L.write_timeout_s, "seconds to wait for a client to read the response");
+  limit("--write-timeout", L.write_timeout_s, "seconds in all a response may wait for the client to read");
   limit("--keep-alive-timeout", L.keep_alive_timeout_s, "seconds an idle connection is kept open");
   limit("--keep-alive-max", L.keep_alive_max, "requests per connection");
   limit("--max-json-depth", R.json_max_depth, "JSON nesting of a request");
