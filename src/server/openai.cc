@@ -516,8 +516,13 @@ ojson parse_request_json(std::string_view text, int max_depth, const std::string
     } catch (const std::exception& e) {
       loc.error = e.what();
     }
+    // Keys and the parser's "last read" text come from the request: clipped, as an 8 MB key
+    // or string would otherwise be echoed whole.
+    auto clip = [](std::string t, size_t n) { return t.size() <= n ? t : t.substr(0, n) + "…"; };
+    loc.error = clip(loc.error, 300);
     std::string at = loc.path();
     if (!where.empty()) at = at.empty() ? where : (at[0] == '[' ? where + at : where + "." + at);
+    at = clip(at, 300);
     const std::string in = at.empty() ? "" : " (at '" + at + "')";
     if (loc.too_deep) {
       // param: the field that holds the nesting ("top_k", or `where`), not its 64 indexes.
