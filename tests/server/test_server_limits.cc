@@ -602,6 +602,10 @@ TEST(ServerFailures, ExceptionsInAGenerationAreThatRequestsError) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(good, 3);
+  // A stream's slot is released just after its last event went out: wait for it.
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while ((srv->stats().generations < 10 || srv->stats().active != 0) && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   EXPECT_EQ(srv->stats().active, 0);
   EXPECT_EQ(srv->stats().generations, 3u + 4u + 3u) << "every failed request released its slot";
   expect_good(port);
