@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -30,17 +31,19 @@ namespace autolm::server {
 
 namespace {
 
-// Counting semaphore whose waiters give up when the server stops.
+// Counting semaphore whose waiters give up when the server stops or their client leaves.
 class Slots {
  public:
   explicit Slots(int n) : free_(n) {}
-  // False if the server stopped while waiting.
-  bool acquire(const std::atomic<bool>& stopping) {
+  // False if the server stopped, or client_gone() became true, while waiting.
+  bool acquire(const std::atomic<bool>& stopping, const std::function<bool()>& client_gone) {
     std::unique_lock lock(mu_);
     ++waiting_;
-    cv_.wait(lock, [&] { return free_ > 0 || stopping.load(); });
+    bool gone = false;
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return free_ > 0 || stopping.load(); }))
+      if ((gone = client_gone())) break;
     --waiting_;
-    if (stopping.load()) return false;
+    if (gone || stopping.load()) return false;
     --free_;
     return true;
   }
@@ -211,12 +214,15 @@ class Connection final : public httplib::Stream {
       if (r < 0 && errno != EINTR) return -1;
     }
   }
+
+ public:
   // False once the client closed its side (as httplib's is_socket_alive).
   bool peek_alive() const {
     char c;
     const ssize_t n = ::recv(sock_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
   }
+ private:
   template <typename F>
   void address(F get, std::string& ip, int& port) const {
     sockaddr_storage a{};
@@ -328,7 +334,7 @@ struct Server::Impl {
   struct Slot {
     Impl& s;
     bool ok;
-    explicit Slot(Impl& impl) : s(impl), ok(impl.slots.acquire(impl.stopping)) {
+    explicit Slot(Impl& impl) : s(impl), ok(impl.slots.acquire(impl.stopping, client_gone())) {
       if (ok) ++s.active;
     }
     ~Slot() {
@@ -338,6 +344,15 @@ struct Server::Impl {
       s.slots.release();
     }
   };
+
+  // The client of this thread's request has gone away (checked while waiting for a slot and
+  // after every generation step, so that nobody's request does not keep generating).
+  static std::function<bool()> client_gone() {
+    return [conn = tl_conn] { return conn != nullptr && !conn->peek_alive(); };
+  }
+  RunControl control() {
+    return RunControl{[this, gone = client_gone()] { return !stopping.load() && !gone(); }, nullptr};
+  }
 
   void routes();
   bool read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
@@ -395,13 +410,13 @@ void Server::Impl::generate_route(const httplib::Request& req, httplib::Response
     if (!read_body(req, res, reader, body)) return;
     auto job = std::make_shared<Job>(chat ? parse_chat_request(engine, body) : parse_completion_request(engine, body));
     std::string().swap(body);  // the body is no longer needed while generating
-    RunControl control{[this] { return !stopping.load(); }, nullptr};
+    RunControl control = this->control();
     if (opts.before_generate) control.before_generate = [this, job] { opts.before_generate(*job); };
     if (!job->stream) {
       Slot slot(*this);
       if (!slot.ok) return send_error(res, 503, "The server is shutting down.", "", "", "server_error");
       ojson out = run_job(engine, *job, control);
-      if (control.cancelled) {
+      if (control.cancelled) {  // the server is stopping, or nobody is left to read the answer
         ++cancelled;
         return send_error(res, 503, "Generation was cancelled: the server is shutting down.", "", "", "server_error");
       }

@@ -378,6 +378,33 @@ TEST(ServerSlowReader, StreamToAClientThatDoesNotReadIsAbandoned) {
   ::close(fd);
 }
 
+// A client that gives up on a long non-streamed request: its generation stops after a step,
+// and a request still waiting for the slot never starts.
+TEST(ServerSlowReader, ClientThatLeavesStopsItsGeneration) {
+  auto srv = make_server(demo("chat-tiny"), [](ServerOptions& o) { o.parallel = 1; });
+  json prompts = json::array({"Once upon a time", "The cat", "A dog", "In the morning"});
+  const json body{{"prompt", prompts}, {"n", 16}, {"max_tokens", 480}, {"min_new_tokens", 480}, {"temperature", 0}};
+  auto impatient = [&](int ms) {
+    httplib::Client cli("127.0.0.1", srv->port());
+    cli.set_read_timeout(0, ms * 1000);
+    EXPECT_FALSE(cli.Post("/v1/completions", body.dump(), "application/json"));
+  };
+  const auto t0 = Clock::now();
+  std::thread first(impatient, 1000);  // leaves while generating
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::thread second(impatient, 300);  // leaves while waiting for the slot
+  first.join();
+  second.join();
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while ((srv->stats().cancelled < 1 || srv->stats().waiting > 0) && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(srv->stats().cancelled, 1u);
+  EXPECT_EQ(srv->stats().generations, 1u) << "the second request should not have generated";
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 6.0)
+      << "64 rows × 480 tokens should have been cut short";
+  expect_good(srv->port());
+}
+
 // A connection that never sends anything is closed; so is an idle kept-alive one.
 TEST_F(HostileTest, IdleConnectionsAreClosed) {
   Raw c(port());
