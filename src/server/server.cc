@@ -618,8 +618,10 @@ void validate_options(const ServerOptions& options) {
     if (!(v > 0) || !std::isfinite(v))
       throw Error(ErrorKind::kInvalidInput, std::string(flag) + ": " + std::to_string(v) + " (must be positive)");
   };
-  auto positive_int = [](const char* flag, int64_t v) {
-    if (v <= 0) throw Error(ErrorKind::kInvalidInput, std::string(flag) + ": " + std::to_string(v) + " (must be at least 1)");
+  auto positive_int = [](const char* flag, int64_t v, int64_t most = INT64_MAX) {
+    if (v <= 0 || v > most)
+      throw Error(ErrorKind::kInvalidInput,
+                  std::string(flag) + ": " + std::to_string(v) + " (1 to " + std::to_string(most) + ")");
   };
   if (options.max_body_bytes == 0 || options.max_body_bytes > (uint64_t(1) << 40))
     throw Error(ErrorKind::kInvalidInput, "--max-body-bytes: " + std::to_string(options.max_body_bytes) + " (1 to 2^40)");
@@ -636,16 +638,14 @@ void validate_options(const ServerOptions& options) {
   positive_int("--max-json-depth", l.json_max_depth);
   positive_int("--max-messages", l.max_messages);
   positive_int("--max-prompt-tokens", l.max_prompt_tokens);
-  positive_int("--max-tokens", l.max_tokens);
-  positive_int("--max-n", l.max_n);
-  positive_int("--max-beams", l.max_beams);
+  positive_int("--max-tokens", l.max_tokens, INT32_MAX);
+  positive_int("--max-n", l.max_n, INT32_MAX);
+  positive_int("--max-beams", l.max_beams, INT32_MAX);
   positive_int("--max-sequences", l.max_sequences);
   positive_int("--max-stop", l.max_stop);
   positive_int("--max-stop-bytes", l.max_stop_bytes);
   positive_int("--max-token-list", l.max_token_list);
   if (l.max_request_memory == 0) throw Error(ErrorKind::kInvalidInput, "--max-request-memory: 0 (must be positive)");
-  if (l.max_tokens > INT32_MAX || l.max_n > INT32_MAX || l.max_beams > INT32_MAX)
-    throw Error(ErrorKind::kInvalidInput, "--max-tokens, --max-n, --max-beams: at most 2147483647");
 }
 
 Server::Server(ServerOptions options) {

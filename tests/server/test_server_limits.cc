@@ -565,7 +565,7 @@ TEST(ServerLimits, BadOptionsAreRefusedNamingTheFlag) {
   };
   refused([](ServerOptions& o) { o.limits.max_n = 0; }, "--max-n: 0");
   refused([](ServerOptions& o) { o.limits.max_tokens = -5; }, "--max-tokens: -5");
-  refused([](ServerOptions& o) { o.limits.max_tokens = 4294967298; }, "--max-tokens");
+  refused([](ServerOptions& o) { o.limits.max_tokens = 4294967298; }, "--max-tokens: 4294967298");
   refused([](ServerOptions& o) { o.max_body_bytes = 0; }, "--max-body-bytes: 0");
   refused([](ServerOptions& o) { o.read_timeout_s = -1; }, "--read-timeout");
   refused([](ServerOptions& o) { o.keep_alive_max = 0; }, "--keep-alive-max: 0");
@@ -574,15 +574,20 @@ TEST(ServerLimits, BadOptionsAreRefusedNamingTheFlag) {
 }
 
 TEST(ServeCommand, LimitFlagsAreChecked) {
-  const std::string cmd = std::string(AUTOLM_CLI) + " serve " + demo("t5-numbers") + " --port 0 --max-n 0 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[512];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status << " " << out;
-  EXPECT_NE(out.find("--max-n: 0"), std::string::npos) << out;
+  // The user's own value in the message: -1, not 18446744073709551615.
+  for (const auto& [flag, message] : {std::pair{"--max-n 0", "--max-n: 0"}, std::pair{"--max-body-bytes -1", "--max-body-bytes: -1"},
+                                      std::pair{"--max-n 4294967298", "--max-n: 4294967298"},
+                                      std::pair{"--read-timeout nan", "--read-timeout: nan"}}) {
+    const std::string cmd = std::string(AUTOLM_CLI) + " serve " + demo("t5-numbers") + " --port 0 " + flag + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[512];
+    while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    const int status = ::pclose(p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << flag << ": " << status << " " << out;
+    EXPECT_NE(out.find(message), std::string::npos) << out;
+  }
 }
 
 // --- failures inside a request --------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "autolm/tokenizer.h"
@@ -22,7 +23,9 @@ struct ServeOpts {
   std::string dir, cls, dtype = "auto", host = "127.0.0.1", model_name;
   int port = 8080, parallel = 1;
   server::ServerOptions limits;  // only the limit fields are read
-  uint64_t max_request_memory_mib = server::RequestLimits{}.max_request_memory >> 20;
+  // Signed, so that "-1" is reported as -1 rather than as 18446744073709551615.
+  int64_t max_body_bytes = int64_t(server::ServerOptions{}.max_body_bytes);
+  int64_t max_request_memory_mib = int64_t(server::RequestLimits{}.max_request_memory >> 20);
 };
 
 }  // namespace
@@ -40,10 +43,12 @@ void add_serve_command(CLI::App& app, int& rc) {
   auto& L = o->limits;
   auto& R = L.limits;
   auto limit = [&](const char* flag, auto& value, const char* what) {
-    cmd->add_option(flag, value, std::string(what) + " (default " + std::to_string(value) + ")")->group("Limits");
+    std::ostringstream shown;  // 10, not 10.000000
+    shown << value;
+    cmd->add_option(flag, value, std::string(what) + " (default " + shown.str() + ")")->group("Limits");
   };
   limit("--threads", L.threads, "HTTP worker threads; 0 = max(8, 2 * parallel + 4)");
-  limit("--max-body-bytes", L.max_body_bytes, "largest request body in bytes, chunked or not");
+  limit("--max-body-bytes", o->max_body_bytes, "largest request body in bytes, chunked or not");
   limit("--header-timeout", L.header_timeout_s, "seconds to receive a request's line and headers");
   limit("--body-timeout", L.body_timeout_s, "seconds to receive a request's body");
   limit("--read-timeout", L.read_timeout_s, "seconds to wait for the next byte of a request");
@@ -68,7 +73,9 @@ void add_serve_command(CLI::App& app, int& rc) {
     options.port = o->port;
     options.parallel = o->parallel;
     options.threads = o->limits.threads;
-    options.max_body_bytes = o->limits.max_body_bytes;
+    if (o->max_body_bytes < 1 || o->max_body_bytes > (int64_t(1) << 40))
+      throw Error(ErrorKind::kInvalidInput, "--max-body-bytes: " + std::to_string(o->max_body_bytes) + " (1 to 2^40)");
+    options.max_body_bytes = uint64_t(o->max_body_bytes);
     options.header_timeout_s = o->limits.header_timeout_s;
     options.body_timeout_s = o->limits.body_timeout_s;
     options.read_timeout_s = o->limits.read_timeout_s;
@@ -76,10 +83,10 @@ void add_serve_command(CLI::App& app, int& rc) {
     options.keep_alive_timeout_s = o->limits.keep_alive_timeout_s;
     options.keep_alive_max = o->limits.keep_alive_max;
     options.limits = o->limits.limits;
-    if (o->max_request_memory_mib == 0 || o->max_request_memory_mib > (uint64_t(1) << 40))
+    if (o->max_request_memory_mib < 1 || o->max_request_memory_mib > (int64_t(1) << 40))
       throw Error(ErrorKind::kInvalidInput,
                   "--max-request-memory: " + std::to_string(o->max_request_memory_mib) + " (1 to 2^40 MiB)");
-    options.limits.max_request_memory = o->max_request_memory_mib << 20;
+    options.limits.max_request_memory = uint64_t(o->max_request_memory_mib) << 20;
     // Flags are checked before the (slow) model load; Server checks them again.
     server::ServerOptions check = options;
     check.model = nullptr;
