@@ -33,6 +33,18 @@ void require_vocab(const json& j, const ModelTables& t, ModelTables::Vocab form,
                                             (form == ModelTables::Vocab::kObject ? "an object" : "an array"));
 }
 
+namespace {
+thread_local int sequence_nesting = 0;
+}
+
+SequenceNesting::SequenceNesting(const char* what, const std::string& source) {
+  if (sequence_nesting >= kMaxSequenceNesting)
+    throw Error(ErrorKind::kInvalidInput, source + ": " + what + " Sequence nested deeper than " +
+                                              std::to_string(kMaxSequenceNesting) + " levels");
+  ++sequence_nesting;
+}
+SequenceNesting::~SequenceNesting() { --sequence_nesting; }
+
 void unknown_type(const std::string& what, const std::string& type, const std::string& source) {
   throw Error(ErrorKind::kUnsupported, source + ": unsupported " + what + " type \"" + type + "\"");
 }

@@ -98,6 +98,17 @@ bool jbool(const json& j, const char* key, bool fallback);
 // Checks that the loader streamed model.vocab in the given form ("vocab": {...} or [...]).
 void require_vocab(const json& j, const ModelTables& t, ModelTables::Vocab form, const char* what,
                    const std::string& source);
+// One level of a "Sequence" component being built. Sequences nest at most
+// kMaxSequenceNesting deep (HF has no limit, real files nest one or two levels): building them
+// and running them recurse, so a file nesting them deeper is refused, naming `source`.
+constexpr int kMaxSequenceNesting = 16;
+class SequenceNesting {
+ public:
+  SequenceNesting(const char* what, const std::string& source);
+  ~SequenceNesting();
+  SequenceNesting(const SequenceNesting&) = delete;
+  SequenceNesting& operator=(const SequenceNesting&) = delete;
+};
 [[noreturn]] void unknown_type(const std::string& what, const std::string& type, const std::string& source);
 
 }  // namespace autolm::tokenizer_detail

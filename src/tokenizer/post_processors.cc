@@ -150,6 +150,7 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::str
   if (type == "ByteLevel")
     return std::make_unique<ByteLevelPost>(jbool(j, "trim_offsets", true), jbool(j, "add_prefix_space", true));
   if (type == "Sequence") {
+    SequenceNesting nesting("post_processor", source);
     auto seq = std::make_unique<SequencePost>();
     for (const auto& item : jfield(j, "processors", source)) {
       auto p = make_post_processor(item, source);

@@ -124,11 +124,9 @@ std::shared_ptr<const Tokenizer> Tokenizer::from_json_string(const std::string& 
   auto backend = tokenizer_detail::make_json_backend(tokenizer_json, source);
   nlohmann::json cfg = nlohmann::json::object();
   if (!tokenizer_config_json.empty()) {
-    try {
-      cfg = nlohmann::json::parse(tokenizer_config_json);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw Error(ErrorKind::kInvalidInput, "tokenizer_config.json: malformed JSON: " + std::string(e.what()));
-    }
+    cfg = parse_json(tokenizer_config_json, "tokenizer_config.json");
+    if (!cfg.is_object())
+      throw Error(ErrorKind::kInvalidInput, "tokenizer_config.json: tokenizer_config.json must be a JSON object");
   }
   return std::make_shared<Tokenizer>(backend, std::move(cfg), "", "tokenizer_config.json");
 }
