@@ -142,6 +142,10 @@ std::shared_ptr<const Tokenizer> Tokenizer::from_sentencepiece(const std::string
 }
 
 Encoding Tokenizer::encode_full(std::string_view text, bool add_special_tokens) const {
+  // Offsets into the text are 32-bit (tokenizer_detail::Align), as HF's are usize on 32-bit.
+  if (text.size() > UINT32_MAX)
+    throw Error(ErrorKind::kInvalidInput, "text of " + std::to_string(text.size()) +
+                                              " bytes is too long to tokenize (at most 4294967295 bytes)");
   std::string fixed;
   if (!tokenizer_detail::sanitize_utf8(text, fixed)) return backend_->encode(fixed, add_special_tokens);
   return backend_->encode(text, add_special_tokens);
