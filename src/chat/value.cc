@@ -122,7 +122,7 @@ bool Value::same_object(const Value& o) const {
     case Type::kBool: return b_ == o.b_;
     case Type::kInt: return i_ == o.i_;
     case Type::kFloat: return f_ == o.f_;
-    case Type::kString: return s_ == o.s_;
+    case Type::kString: return str() == o.str();
     case Type::kList: return list_ == o.list_;
     case Type::kDict: return dict_ == o.dict_;
     case Type::kFunction: return fn_ == o.fn_;
@@ -137,7 +137,7 @@ bool Value::truthy() const {
     case Type::kBool: return b_;
     case Type::kInt: return i_ != 0;
     case Type::kFloat: return f_ != 0.0;
-    case Type::kString: return !s_.empty();
+    case Type::kString: return !str().empty();
     case Type::kList: return !list_->empty();
     case Type::kDict: return !dict_->empty();
     default: return true;
@@ -163,7 +163,7 @@ std::string Value::type_name() const {
 std::string Value::to_str() const {
   switch (type_) {
     case Type::kUndefined: return "";
-    case Type::kString: return s_;
+    case Type::kString: return str();
     default: return repr();
   }
 }
@@ -186,12 +186,14 @@ std::string Value::repr() const {
     case Type::kBool: return b_ ? "True" : "False";
     case Type::kInt: return std::to_string(i_);
     case Type::kFloat: return py_float_repr(f_);
-    case Type::kString: return py_str_repr(s_);
+    case Type::kString: return py_str_repr(str());
     case Type::kList: {
       std::string out = tuple_ ? "(" : "[";
       for (size_t i = 0; i < list_->size(); ++i) {
+        std::string item = (*list_)[i].repr();
+        check_grow(out.size(), item.size() + 3);  // [s] * 10**6 of a long s fails before it is built
         if (i) out += ", ";
-        out += (*list_)[i].repr();
+        out += item;
       }
       if (tuple_ && list_->size() == 1) out += ",";
       return out + (tuple_ ? ")" : "]");
@@ -200,9 +202,11 @@ std::string Value::repr() const {
       std::string out = "{";
       bool first = true;
       for (const auto& [k, v] : dict_->items()) {
+        std::string key = k.repr(), value = v.repr();
+        check_grow(out.size(), key.size() + value.size() + 4);
         if (!first) out += ", ";
         first = false;
-        out += k.repr() + ": " + v.repr();
+        out += key + ": " + value;
       }
       return out + "}";
     }
@@ -276,6 +280,9 @@ List py_iterate(const Value& v) {
   switch (v.type()) {
     case Value::Type::kUndefined: return {};
     case Value::Type::kString: {
+      // One value per character: charged to the render's budget before they are made (a
+      // 10 MB message iterated would otherwise be 10M values at once).
+      count_work(static_cast<int64_t>(utf8_length(v.str())));
       List out;
       std::string s;
       for (char32_t c : utf8_decode(v.str())) {
