@@ -6,6 +6,7 @@
 
 #include "autolm/chat.h"
 #include "autolm/error.h"
+#include "chat/value.h"
 #include "io/json_file.h"
 #include "io/limits.h"
 #include "io/mmap.h"
@@ -158,6 +159,12 @@ std::string ChatTemplate::render(const ojson& messages, const ChatTemplateOption
                                  const ojson& special_tokens) const {
   const std::string& where = template_.name();
   if (!messages.is_array()) throw Error(ErrorKind::kInvalidInput, where + ": messages must be a JSON array");
+  // Checked before anything is copied: copying JSON recurses, so a message whose content is a
+  // list nested 100k deep would overflow the stack in the copy itself.
+  for (const ojson* part : {&messages, &options.tools, &options.documents, &options.extra})
+    if (jinja::json_nested_deeper_than(*part, jinja::Value::kMaxNesting))
+      throw Error(ErrorKind::kInvalidInput, where + ": messages, tools, documents or extra variables: JSON nesting exceeds " +
+                                                std::to_string(jinja::Value::kMaxNesting) + " levels");
   if (messages.empty())
     throw Error(ErrorKind::kInvalidInput, "Cannot apply chat template to an empty conversation. Provide at least one message.");
   if (!options.tools.is_null() && !options.tools.is_array())

@@ -152,8 +152,13 @@ Value f_dictsort(Interp& in, const Value& v, CallArgs& a) {
 
 Value f_escape(Interp&, const Value& v, CallArgs& a) {
   bind_args("escape", a, {});
+  const std::string in = soft_str(v);
+  size_t grown = 0;  // each escaped char grows to 4-5 bytes: the size is checked first
+  for (char c : in) grown += c == '&' || c == '"' || c == '\'' ? 4 : c == '<' || c == '>' ? 3 : 0;
+  check_grow(in.size(), grown);
   std::string out;
-  for (char c : soft_str(v)) {
+  out.reserve(in.size() + grown);
+  for (char c : in) {
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;

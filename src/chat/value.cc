@@ -115,6 +115,19 @@ Value Value::from_json(const nlohmann::ordered_json& j, int depth) {
   }
 }
 
+bool json_nested_deeper_than(const nlohmann::ordered_json& j, size_t max_depth) {
+  std::vector<std::pair<const nlohmann::ordered_json*, size_t>> todo{{&j, 0}};
+  while (!todo.empty()) {
+    auto [v, depth] = todo.back();
+    todo.pop_back();
+    if (!v->is_structured()) continue;
+    if (depth >= max_depth) return true;
+    for (const auto& child : *v)
+      if (child.is_structured()) todo.emplace_back(&child, depth + 1);
+  }
+  return false;
+}
+
 bool Value::same_object(const Value& o) const {
   if (type_ != o.type_) return false;
   switch (type_) {

@@ -141,6 +141,10 @@ class Value {
   std::shared_ptr<Object> obj_;
 };
 
+// Whether `j` nests arrays/objects deeper than `max_depth`, found without recursion, so a
+// caller can refuse a 100k-deep message before copying it (copies of JSON recurse).
+bool json_nested_deeper_than(const nlohmann::ordered_json& j, size_t max_depth);
+
 // Python semantics; these throw RuntimeError where Python raises TypeError.
 bool py_eq(const Value& a, const Value& b);
 int py_compare(const Value& a, const Value& b, const char* op);  // <0, 0, >0
