@@ -525,6 +525,9 @@ std::string py_format_float(double v, const std::string& spec_text) {
     char fmt[16];
     // The whole number, however long ('{:.1000f}' is exact in Python), sized before it is built.
     auto print = [&](double x) {
+      // At most ~310 integer digits, the precision, sign, exponent: checked before snprintf
+      // spends seconds producing a billion digits only to have them refused.
+      check_grow(0, static_cast<size_t>(prec) + 400);
       int n = std::snprintf(nullptr, 0, fmt, prec, x);
       if (n < 0) throw RuntimeError("cannot format float");
       check_grow(0, static_cast<size_t>(n));
