@@ -59,9 +59,7 @@ class JsonBackend : public Backend {
       }
     }
     added_.build(std::move(added), normalizer_.get());
-    vocab_size_ = model_->vocab_size();
-    for (const auto& t : added_.tokens())
-      if (!model_->token_to_id(t.content)) ++vocab_size_;
+    vocab_size_ = model_->vocab_size() + static_cast<int64_t>(added_ids.size());  // distinct contents, as HF
   }
 
   Encoding encode(std::string_view text, bool add_special) const override {
