@@ -17,21 +17,49 @@ const Value* Dict::find(const Value& key) const {
 }
 
 const Value* Dict::find(std::string_view key) const {
+  if (items_.size() >= kIndexFrom) {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &items_[it->second].second;
+  }
   for (const auto& [k, v] : items_)
     if (k.is_string() && k.str() == key) return &v;
   return nullptr;
 }
 
-void Dict::set(const Value& key, Value value) {
-  for (auto& [k, v] : items_)
-    if (py_eq(k, key)) {
-      v = std::move(value);
-      return;
-    }
-  items_.emplace_back(key, std::move(value));
+// Keeps index_ covering every string key once the dict is big enough (strings never equal
+// other types, so string lookups need nothing else).
+void Dict::index_last() {
+  if (items_.size() < kIndexFrom) return;
+  if (items_.size() == kIndexFrom) {
+    for (size_t i = 0; i < items_.size(); ++i)
+      if (items_[i].first.is_string()) index_.emplace(items_[i].first.str(), i);
+    return;
+  }
+  if (items_.back().first.is_string()) index_.emplace(items_.back().first.str(), items_.size() - 1);
 }
 
-void Dict::append_unique(Value key, Value value) { items_.emplace_back(std::move(key), std::move(value)); }
+void Dict::set(const Value& key, Value value) {
+  if (key.is_string() && items_.size() >= kIndexFrom) {
+    auto it = index_.find(std::string_view(key.str()));
+    if (it != index_.end()) {
+      items_[it->second].second = std::move(value);
+      return;
+    }
+  } else {
+    for (auto& [k, v] : items_)
+      if (py_eq(k, key)) {
+        v = std::move(value);
+        return;
+      }
+  }
+  items_.emplace_back(key, std::move(value));
+  index_last();
+}
+
+void Dict::append_unique(Value key, Value value) {
+  items_.emplace_back(std::move(key), std::move(value));
+  index_last();
+}
 
 Value Object::get_attr(const std::string& name) {
   return Value::undefined("'" + type_name() + " object' has no attribute '" + name + "'");

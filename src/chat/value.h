@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -43,7 +44,17 @@ class Dict {
   const std::vector<std::pair<Value, Value>>& items() const { return items_; }
 
  private:
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>()(s); }
+  };
+  // Position of each string key once the dict has kIndexFrom items: a JSON object with 100k
+  // keys (a tool schema) looked up in a loop would otherwise be a scan per lookup (quadratic).
+  static constexpr size_t kIndexFrom = 32;
+  void index_last();
+
   std::vector<std::pair<Value, Value>> items_;
+  std::unordered_map<std::string, size_t, KeyHash, std::equal_to<>> index_;
 };
 
 // An object with attributes (jinja2 Namespace, LoopContext, Cycler, Joiner).

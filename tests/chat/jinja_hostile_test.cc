@@ -166,6 +166,19 @@ TEST(JinjaHostile, LongStringsAreSharedNotCopied) {
   EXPECT_EQ(code, 0);
 }
 
+TEST(JinjaHostile, BigObjectsAreLookedUpWithoutScanning) {
+  // 200k keys looked up 200k times: a scan per lookup was 2*10^10 string compares.
+  ojson d = ojson::object();
+  for (int i = 0; i < 200000; ++i) d["k" + std::to_string(i)] = i % 2;
+  std::string src =
+      "{% set ns = namespace(n=0) %}{% for k in d %}{% if d[k] == 1 and d.get(k) == 1 %}{% set ns.n = ns.n + 1 %}"
+      "{% endif %}{% endfor %}{{ ns.n }} {{ d['k199999'] }} {{ d.k3 }} {{ 'k5' in d }} {{ 'x' in d }}";
+  EXPECT_EQ(JinjaTemplate(src).render({{"d", d}}), "100000 1 1 True False");
+  // Keys set from a template on a big dict keep one entry each.
+  EXPECT_EQ(JinjaTemplate("{% set x = dict(d, k0=5, new=1) %}{{ x|length }} {{ x.k0 }} {{ x.new }}").render({{"d", d}}),
+            "200001 5 1");
+}
+
 TEST(JinjaHostile, IteratingAHugeStringIsChargedFirst) {
   autolm::JinjaRenderOptions small;
   small.max_iterations = 1000;
