@@ -119,6 +119,10 @@ Interp::Interp(const Program& program, const Limits& limits, std::optional<std::
   saved_max_string_ = max_string_bytes;
   saved_max_steps_ = max_work_steps;
   saved_steps_ = work_steps;
+  saved_max_built_ = max_built_bytes;
+  saved_built_ = built_bytes;
+  max_built_bytes = limits_.max_output > UINT64_MAX / kBuiltPerOutput ? UINT64_MAX : limits_.max_output * kBuiltPerOutput;
+  built_bytes = 0;
   max_string_bytes = limits_.max_output;
   max_work_steps = limits_.max_iterations;
   work_steps = 0;
@@ -191,6 +195,8 @@ Interp::~Interp() {
   max_string_bytes = saved_max_string_;
   max_work_steps = saved_max_steps_;
   work_steps = saved_steps_;
+  max_built_bytes = saved_max_built_;
+  built_bytes = saved_built_;
 }
 
 Interp::Flow Interp::exec_stmt(const Stmt& s, const ScopePtr& scope, std::string& out) {

@@ -87,6 +87,7 @@ class Interp {
   int depth_ = 0;
   size_t saved_max_string_;  // the budgets of runtime_error.h as they were before this render
   int64_t saved_max_steps_, saved_steps_;
+  uint64_t saved_max_built_, saved_built_;
   std::vector<std::shared_ptr<Object>> objects_;
   std::vector<ScopePtr> pinned_scopes_;
 };

@@ -22,6 +22,20 @@ inline thread_local size_t max_string_bytes = SIZE_MAX;
 inline thread_local int64_t max_work_steps = INT64_MAX;
 inline thread_local int64_t work_steps = 0;
 
+// Bytes of long strings (Value::kShareFrom and more) built by the render so far, and the cap:
+// kBuiltPerOutput times max_output. Each string is below max_output, but without a total a
+// loop could keep a thousand of them alive at once.
+constexpr uint64_t kBuiltPerOutput = 4;
+inline thread_local uint64_t max_built_bytes = UINT64_MAX;
+inline thread_local uint64_t built_bytes = 0;
+
+inline void count_built(size_t n) {
+  if (n > max_built_bytes - built_bytes)
+    throw RuntimeError("template built more than " + std::to_string(max_built_bytes) +
+                       " bytes of strings (" + std::to_string(kBuiltPerOutput) + " times the max_output limit)");
+  built_bytes += n;
+}
+
 // Charges `n` steps (iterations, elements built) BEFORE the work is done; overflow-safe.
 inline void count_work(int64_t n) {
   if (n > max_work_steps - work_steps || n < 0)

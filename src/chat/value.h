@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "chat/runtime_error.h"
+
 namespace autolm::jinja {
 
 class Value;
@@ -132,8 +134,12 @@ class Value {
   // be copied per iteration and per list element).
   static constexpr size_t kShareFrom = 256;
   void set_string(std::string s) {
-    if (s.size() >= kShareFrom) big_ = std::make_shared<const std::string>(std::move(s));
-    else s_ = std::move(s);
+    if (s.size() >= kShareFrom) {
+      count_built(s.size());  // the render's total (runtime_error.h)
+      big_ = std::make_shared<const std::string>(std::move(s));
+    } else {
+      s_ = std::move(s);
+    }
   }
 
   Type type_ = Type::kUndefined;

@@ -116,6 +116,27 @@ TEST(JinjaHostile, GrowingStringsFailBeforeAllocating) {
   EXPECT_NE(msg.find("Too many decimal digits"), std::string::npos) << msg;
 }
 
+TEST(JinjaHostile, LiveStringsAreBoundedInTotal) {
+  // Each string is under the output limit, but a loop kept 1000 of them (256 GB) alive.
+  std::string src =
+      "{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + [('x' * 2**27) ~ i] %}"
+      "{% endfor %}{{ ns.l|length }}";
+  int code = run_capped(
+      [&] {
+        std::string msg = error_of(src);
+        if (msg.find("times the max_output limit") == std::string::npos) throw std::runtime_error(msg);
+        throw Error(ErrorKind::kInvalidInput, msg);
+      },
+      kCap);
+  EXPECT_EQ(code, 1);
+  // Nested macro outputs count too: each level holds its own copy.
+  autolm::JinjaRenderOptions small;
+  small.max_output = 100000;
+  EXPECT_NE(error_of("{% macro f(n) %}{{ 'x' * 90000 }}{% if n %}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(50) }}", {}, small)
+                .find("max_output"),
+            std::string::npos);
+}
+
 TEST(JinjaHostile, SmallOutputLimitAppliesToEveryBuilder) {
   autolm::JinjaRenderOptions small;
   small.max_output = 1000;
