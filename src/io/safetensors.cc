@@ -335,6 +335,12 @@ TensorView WeightStore::require(const std::string& name, const Shape& expected) 
   return optional(name, expected);
 }
 
+bool WeightStore::same_bytes(const std::string& a, const std::string& b) const {
+  if (!has(a) || !has(b)) return false;
+  const TensorInfo &x = *index_.at(a), &y = *index_.at(b);
+  return x.dtype == y.dtype && x.shape == y.shape && x.nbytes == y.nbytes && std::memcmp(x.ptr, y.ptr, x.nbytes) == 0;
+}
+
 std::vector<std::string> WeightStore::unused() const {
   std::vector<std::string> out;
   for (auto& [name, info] : index_)

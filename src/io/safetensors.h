@@ -75,6 +75,10 @@ class WeightStore {
   // caller has built what it keeps from it; no-op for views into the file.
   void release_converted(const float* data);
 
+  // Whether tensors `a` and `b` hold the same dtype, shape and bytes (a tied copy).
+  bool same_bytes(const std::string& a, const std::string& b) const;
+  // Records `name` as used without materialising it (a tied alias of a tensor already held).
+  void mark_used(const std::string& name) { if (has(name)) used_.insert(name); }
   std::vector<std::string> unused() const;  // present in the files, never requested
   std::set<std::string> dtypes() const;     // storage dtypes seen
   int64_t parameter_count() const;

@@ -108,8 +108,8 @@ class BartFamilyModel final : public LoadedModel {
     TensorView dec_embed = share ? shared : require_matrix("model.decoder.embed_tokens.weight", {V, D});
     decoder_ = load_stack("model.decoder.", decoder_layers_, decoder_ffn_, true, dec_embed, V);
     const bool tied = c.get_or<bool>("tie_word_embeddings", true);
-    lm_head_ = tied ? decoder_.embed_tokens : require_matrix("lm_head.weight", {V, D});
-    if (tied && weights_->has("lm_head.weight")) optional("lm_head.weight");
+    lm_head_ = lm_head("lm_head.weight", decoder_.embed_tokens,
+                       share ? "model.shared.weight" : "model.decoder.embed_tokens.weight", tied, {V, D});
     final_logits_bias_ = optional("final_logits_bias", {1, V});
     // Shared or tied embeddings must cover the target vocabulary: the LM head writes one logit
     // per row of its matrix into a buffer of vocab_size (decoder_vocab_size) logits.

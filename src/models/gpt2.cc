@@ -58,7 +58,7 @@ class GPT2Model final : public LoadedModel {
     wpe_ = require(p + "wpe.weight", {n_positions_, E});
     ln_f_w_ = require(p + "ln_f.weight", {E});
     ln_f_b_ = require(p + "ln_f.bias", {E});
-    if (weights_->has("lm_head.weight")) optional("lm_head.weight", {V, E});  // tied to wte, as in transformers
+    lm_head_ = lm_head("lm_head.weight", wte_, p + "wte.weight", c.get_or<bool>("tie_word_embeddings", true), {V, E});
     blocks_.resize(n_layer_);
     for (int i = 0; i < n_layer_; ++i) {
       const std::string b = p + "h." + std::to_string(i) + ".";
@@ -143,7 +143,7 @@ class GPT2Model final : public LoadedModel {
       for (int b = 0; b < B; ++b) layer_norm(hidden + (int64_t(b) * T + T - 1) * E, 1, E, ln_f_w_, ln_f_b_, eps_, last + b * E);
     }
     float* logits = s.logits.resize(out_rows * config_.vocab_size);
-    linear(last, out_rows, wte_, {}, logits);
+    linear(last, out_rows, lm_head_, {}, logits);
     return {logits, size_t(out_rows * config_.vocab_size)};
   }
 
@@ -154,7 +154,8 @@ class GPT2Model final : public LoadedModel {
   float eps_ = 1e-5f;
   bool scale_attn_weights_ = true, scale_by_layer_ = false;
   Activation act_ = Activation::kGeluTanh;
-  TensorView wte_;  // (vocab_size, n_embd), also the LM head
+  TensorView wte_;      // (vocab_size, n_embd)
+  TensorView lm_head_;  // (vocab_size, n_embd): wte_ when tied
   TensorView wpe_;  // (n_positions, n_embd)
   TensorView ln_f_w_, ln_f_b_;
   std::vector<GPT2Block> blocks_;

@@ -154,9 +154,7 @@ class LlamaFamilyModel final : public LoadedModel {
     embed_tokens_ = require_matrix("model.embed_tokens.weight", {V, H});
     norm_ = require("model.norm.weight", {H});
     const bool tied = c.get_or<bool>("tie_word_embeddings", gemma_);
-    // Tied: transformers points lm_head at embed_tokens even if the file also holds lm_head.weight.
-    lm_head_ = tied ? embed_tokens_ : require_matrix("lm_head.weight", {V, H});
-    if (tied && weights_->has("lm_head.weight")) optional("lm_head.weight");
+    lm_head_ = lm_head("lm_head.weight", embed_tokens_, "model.embed_tokens.weight", tied, {V, H});
     layers_.resize(num_layers_);
     for (int i = 0; i < num_layers_; ++i) {
       const std::string p = "model.layers." + std::to_string(i) + ".";

@@ -84,4 +84,14 @@ TensorView LoadedModel::rows(const TensorView& w, int64_t begin, int64_t count) 
   return v;
 }
 
+TensorView LoadedModel::lm_head(const std::string& head_name, const TensorView& embedding,
+                                const std::string& embedding_name, bool tied, const Shape& shape) {
+  if (weights_->has(head_name)) {
+    if (!weights_->same_bytes(head_name, embedding_name)) return require_matrix(head_name, shape);
+    weights_->mark_used(head_name);  // a tied copy: the embedding's matrix serves both
+    return embedding;
+  }
+  return tied ? embedding : require_matrix(head_name, shape);  // throws: missing lm_head.weight
+}
+
 }  // namespace autolm

@@ -38,6 +38,13 @@ class LoadedModel : public Model {
   TensorView optional(const std::string& name, const Shape& expected = {});
   TensorView require_matrix(const std::string& name, const Shape& expected = {});
 
+  // The LM head as transformers 5.24 decides it: the file's `head_name` when the file holds one
+  // whose values differ from the embedding's — even with tie_word_embeddings (transformers then
+  // declines to tie and warns) —, else the embedding when tied (a byte-identical copy in the file
+  // counts as used), else `head_name` is required.
+  TensorView lm_head(const std::string& head_name, const TensorView& embedding, const std::string& embedding_name,
+                     bool tied, const Shape& shape);
+
   // GPT-2's Conv1D stores (in, out); returns the (out, in) transpose as linear() expects.
   TensorView require_transposed(const std::string& name, const Shape& file_shape);
   // Rows [begin, begin + count) of a 2-D weight (splitting fused qkv_proj / gate_up_proj); a

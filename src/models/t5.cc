@@ -109,8 +109,7 @@ class T5Model final : public LoadedModel {
     shared_ = require_matrix("shared.weight", {V, d_model_});
     for (const char* alias : {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"})
       if (weights_->has(alias)) optional(alias, {V, d_model_});  // tied copies of shared
-    lm_head_ = tied_ ? shared_ : require_matrix("lm_head.weight", {V, d_model_});
-    if (tied_ && weights_->has("lm_head.weight")) optional("lm_head.weight");
+    lm_head_ = lm_head("lm_head.weight", shared_, "shared.weight", tied_, {V, d_model_});
     encoder_ = load_stack("encoder", num_layers_, false);
     decoder_ = load_stack("decoder", num_decoder_layers_, true);
     encoder_final_norm_ = require("encoder.final_layer_norm.weight", {d_model_});
