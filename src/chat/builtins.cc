@@ -281,7 +281,7 @@ static Value list_method(const Value& self, const std::string& name) {
 }
 
 // markupsafe.Markup's methods: the str ones, with the plain arguments that go into the result escaped
-// (join's items, format's fields, replace's new, the fill character, partition's separator) and the
+// (join's items, format's fields, replace's new, the fill character) and the
 // strings they return made Markup again; find/count/startswith/is*() are str's.
 static Value markup_method(const Value& self, const std::string& name) {
   Value base = str_method(Value(self.str()), name);
@@ -316,9 +316,8 @@ static Value markup_method(const Value& self, const std::string& name) {
   if (std::find_if(std::begin(kWrapped), std::end(kWrapped), [&](const char* m) { return name == m; }) ==
       std::end(kWrapped))
     return base;
-  size_t escaped_arg = name == "replace" || name == "center" || name == "ljust" || name == "rjust" ? 1
-                       : name == "partition" || name == "rpartition"                                 ? 0
-                                                                                                      : SIZE_MAX;
+  // markupsafe escapes replace's new text and the fill character; partition's separator is used as given.
+  size_t escaped_arg = name == "replace" || name == "center" || name == "ljust" || name == "rjust" ? 1 : SIZE_MAX;
   return method(name, [base, escaped_arg](Interp& in, CallArgs& a) {
     if (escaped_arg < a.args.size()) a.args[escaped_arg] = Value(markup_escape(a.args[escaped_arg]).str());
     Value r = base.function().fn(in, a);
