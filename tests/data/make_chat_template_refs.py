@@ -188,6 +188,19 @@ CONVERSATIONS = {
         "messages": [USER, {"role": "assistant", "content": "", "reasoning_content": "Let me think"}],
         "continue_final_message": "reasoning_content",
     },
+    "continue_content_blocks": {
+        "messages": [USER, {"role": "assistant", "content": [
+            {"type": "text", "text": "Part one."}, {"type": "image"}, {"type": "text", "text": "Part two "}]}],
+        "continue_final_message": True,
+    },
+    "continue_no_text_block": {
+        "messages": [USER, {"role": "assistant", "content": [{"type": "image"}]}],
+        "continue_final_message": True,
+    },
+    "continue_missing_field": {
+        "messages": [USER, {"role": "assistant", "content": None, "tool_calls": [CALL]}],
+        "continue_final_message": True,
+    },
     "continue_with_generation_prompt": {
         "messages": [USER, {"role": "assistant", "content": "The"}],
         "continue_final_message": True,
