@@ -3,6 +3,7 @@
 // identical bytes, or an error where transformers raises (same message for the template's own
 // raise_exception and for apply_chat_template's checks).
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <ctime>
 #include <fstream>
@@ -24,8 +25,20 @@ std::string read_file(const std::string& path) {
 
 const std::string kDir = std::string(AUTOLM_SOURCE_DIR) + "/tests/data/chat/";
 
+// refs.json.gz, read with zlib (gzread passes uncompressed files through as they are).
+std::string read_gz(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw std::runtime_error("cannot open " + path);
+  std::string out;
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  gzclose(f);
+  return out;
+}
+
 const ojson& refs() {
-  static const ojson all = ojson::parse(read_file(kDir + "refs.json"));
+  static const ojson all = ojson::parse(read_gz(kDir + "refs.json.gz"));
   return all;
 }
 

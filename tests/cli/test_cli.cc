@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include "fixtures.h"
 
@@ -272,12 +273,17 @@ TEST(CliChat, ExplicitTemplateFile) {
 
 // apply_chat_template's arguments from the command line: --tools, --documents, --template-var,
 // --no-generation-prompt, --continue-final-message; the render is transformers 5.24's
-// (tests/data/chat/refs.json, Qwen3's own template on the qwen3-tiny fixture).
+// (tests/data/chat/refs.json.gz, Qwen3's own template on the qwen3-tiny fixture).
 TEST(CliChat, TemplateArgumentsMatchTransformers) {
   using ojson = nlohmann::ordered_json;
   const std::string data = std::string(AUTOLM_SOURCE_DIR) + "/tests/data/chat/";
-  std::ifstream in(data + "refs.json");
-  const ojson refs = ojson::parse(std::string(std::istreambuf_iterator<char>(in), {}));
+  std::string text;
+  gzFile gz = gzopen((data + "refs.json.gz").c_str(), "rb");
+  ASSERT_NE(gz, nullptr);
+  char buf[1 << 16];
+  for (int n; (n = gzread(gz, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  gzclose(gz);
+  const ojson refs = ojson::parse(text);
   const std::string tmp = ::testing::TempDir() + "autolm_chatargs_" + std::to_string(::getpid());
   int checked = 0;
   for (const auto& c : refs["cases"]) {

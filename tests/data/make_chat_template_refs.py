@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""References for real vendor chat templates: tests/data/chat/refs.json.
+"""References for real vendor chat templates: tests/data/chat/refs.json.gz (gzip).
 
 Each template of tests/data/chat/templates/ (see tests/data/chat/SOURCES.md) is rendered by transformers'
 own tokenizer.apply_chat_template(..., tokenize=False) over the conversations below: plain, system,
@@ -18,6 +18,7 @@ Pinned to transformers 5.24.0 / tokenizers 0.23.3 / jinja2 3.1.6:
     /work/venv-ref/bin/python tests/data/make_chat_template_refs.py
 """
 import datetime as _dt
+import gzip
 import json
 import os
 import sys
@@ -29,7 +30,7 @@ from transformers import AutoTokenizer
 PINNED = {"transformers": "5.24.0", "tokenizers": "0.23.3", "jinja2": "3.1.6"}
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(HERE, "chat", "templates")
-OUT = os.path.join(HERE, "chat", "refs.json")
+OUT = os.path.join(HERE, "chat", "refs.json.gz")
 TOKENIZER = os.path.join(HERE, "fixtures", "models", "qwen3-tiny")
 
 
@@ -262,9 +263,9 @@ def main():
         "templates": templates,
         "cases": cases,
     }
-    with open(OUT, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+    text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    with open(OUT, "wb") as f:  # mtime 0: the same refs give the same bytes
+        f.write(gzip.compress(text.encode("utf-8"), mtime=0))
     print(f"{len(cases)} cases over {len(names)} templates ({errors} raise)", file=sys.stderr)
 
 
