@@ -92,8 +92,9 @@ TEST_P(VendorTemplateParity, MatchesTransformers) {
   } catch (const autolm::Error& e) {
     EXPECT_EQ(e.kind(), autolm::ErrorKind::kInvalidInput);
     // raise_exception's message and apply_chat_template's ValueErrors are passed on unchanged.
-    if (type == "TemplateError" || type == "ValueError")
+    if (type == "TemplateError" || type == "ValueError") {
       EXPECT_NE(std::string(e.what()).find(want.substr(0, 120)), std::string::npos) << "got: " << e.what() << "\nwant: " << want;
+    }
   }
 }
 
