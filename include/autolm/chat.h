@@ -13,6 +13,10 @@ namespace autolm {
 
 struct ChatTemplateOptions {
   bool add_generation_prompt = false;
+  // transformers' continue_final_message: "" = off, "content" = True, or the field to continue (e.g.
+  // "reasoning_content"). The render is cut right after the final message's text, so the model goes on
+  // writing it; incompatible with add_generation_prompt.
+  std::string continue_final_message;
   nlohmann::ordered_json tools;      // null = not passed (the template sees tools = None)
   nlohmann::ordered_json documents;  // null = not passed
   nlohmann::ordered_json extra;      // object of extra template variables (e.g. enable_thinking); they
@@ -42,13 +46,17 @@ class ChatTemplate {
  public:
   explicit ChatTemplate(const std::string& source, const std::string& name = "chat_template");
   // Renders `messages` (a non-empty array of message objects) the way apply_chat_template(...,
-  // tokenize=False) does. special_tokens is an object like {"bos_token": "<s>", ...} (strings, or
+  // tokenize=False) does, with its preprocessing: keys whose value is null are dropped from each message,
+  // and a reasoning field (reasoning_content, thinking or reasoning) is mirrored to "thinking" and
+  // "reasoning_content"; then continue_final_message as transformers does it. special_tokens is an object like {"bos_token": "<s>", ...} (strings, or
   // {"content": ...} objects). Errors, including the template's raise_exception(), are Error(kInvalidInput).
   std::string render(const nlohmann::ordered_json& messages, const ChatTemplateOptions& options,
                      const nlohmann::ordered_json& special_tokens) const;
   const JinjaTemplate& jinja() const { return template_; }
+  const std::string& source() const { return source_; }
 
  private:
+  std::string source_;
   JinjaTemplate template_;
 };
 

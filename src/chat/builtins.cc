@@ -235,6 +235,7 @@ static Value dict_method(const Value& self, const std::string& name) {
   if (name == "get") {
     return bound(self, name, [self](Interp&, CallArgs& a) {
       auto p = bind_args("get", a, {"key", "default"});
+      check_hashable(p[0]);
       const Value* v = self.dict().find(p[0]);
       return v ? *v : given(p[1]) ? p[1] : Value::none();
     });
@@ -280,9 +281,74 @@ static Value list_method(const Value& self, const std::string& name) {
   return Value::undefined();
 }
 
+// markupsafe.Markup's methods: the str ones, with the plain arguments that go into the result escaped
+// (join's items, format's fields, replace's new, the fill character) and the
+// strings they return made Markup again; find/count/startswith/is*() are str's.
+static Value markup_method(const Value& self, const std::string& name) {
+  Value base = str_method(Value(self.str()), name);
+  if (!base.is_function()) return base;
+  const std::string s = self.str();
+  if (name == "join") {
+    return method(name, [s](Interp& in, CallArgs& a) {
+      auto p = bind_args("join", a, {"iterable"});
+      std::string out;
+      List items = py_iterate(p[0]);
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += s;
+        out += markup_escape(items[i]).str();
+        in.check_size(out.size());
+      }
+      return Value::markup(std::move(out));
+    });
+  }
+  if (name == "format") return method(name, [s](Interp& in, CallArgs& a) { return Value::markup(str_format(in, s, a, true)); });
+  if (name == "format_map") {
+    return method(name, [s](Interp& in, CallArgs& a) {
+      auto p = bind_args("format_map", a, {"mapping"});
+      if (!p[0].is_dict()) throw RuntimeError("format_map() argument must be a mapping");
+      CallArgs ka;
+      for (const auto& [k, v] : p[0].dict().items()) ka.kwargs.emplace_back(k.to_str(), v);
+      return Value::markup(str_format(in, s, ka, true));
+    });
+  }
+  static const char* kWrapped[] = {"strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "upper", "lower",
+                                   "casefold", "title", "capitalize", "swapcase", "replace", "removeprefix",
+                                   "removesuffix", "center", "ljust", "rjust", "zfill", "partition", "rpartition"};
+  if (std::find_if(std::begin(kWrapped), std::end(kWrapped), [&](const char* m) { return name == m; }) ==
+      std::end(kWrapped))
+    return base;
+  // markupsafe escapes replace's new text and the fill character; partition's separator is used as given.
+  size_t escaped_arg = name == "replace" || name == "center" || name == "ljust" || name == "rjust" ? 1 : SIZE_MAX;
+  return method(name, [base, escaped_arg](Interp& in, CallArgs& a) {
+    if (escaped_arg < a.args.size()) a.args[escaped_arg] = Value(markup_escape(a.args[escaped_arg]).str());
+    Value r = base.function().fn(in, a);
+    if (r.is_string()) return Value::markup(r.str());
+    if (r.is_list()) {
+      List items;
+      for (const auto& e : r.list()) items.push_back(e.is_string() ? Value::markup(e.str()) : e);
+      return Value::list(std::move(items), r.is_tuple());
+    }
+    return r;
+  });
+}
+
 Value bound_method(const Value& obj, const std::string& name) {
+  if (obj.is_markup()) return markup_method(obj, name);
   if (obj.is_string()) return str_method(obj, name);
   if (obj.is_dict()) return dict_method(obj, name);
+  if (obj.is_function() && obj.function().name == "dict" && name == "fromkeys") {  // transformers' TemplateDict
+    return method(name, [](Interp& in, CallArgs& a) {
+      auto p = bind_args("fromkeys", a, {"iterable", "value"});
+      Dict d;
+      List keys = py_iterate(p[0]);
+      in.count_steps(static_cast<int64_t>(keys.size()));
+      for (const auto& k : keys) {
+        check_hashable(k);
+        d.set(k, given(p[1]) ? p[1] : Value::none());
+      }
+      return Value::dict(std::move(d));
+    });
+  }
   if (obj.is_list()) return list_method(obj, name);
   return Value::undefined();
 }

@@ -9,6 +9,7 @@
 #include "chat/value.h"
 #include "io/json_file.h"
 #include "io/limits.h"
+#include "chat/pystr.h"
 #include "io/mmap.h"
 
 namespace autolm {
@@ -153,7 +154,124 @@ ojson load_special_tokens(const std::string& dir) {
   return special_tokens_from_config(config);
 }
 
-ChatTemplate::ChatTemplate(const std::string& source, const std::string& name) : template_(source, name) {}
+ChatTemplate::ChatTemplate(const std::string& source, const std::string& name) : source_(source), template_(source, name) {}
+
+namespace {
+
+// Names a message's reasoning goes under; the first is the one chat templates read (transformers'
+// _REASONING_FIELDS).
+using jinja::py_strip;
+
+const char* const kReasoningFields[] = {"reasoning_content", "thinking", "reasoning"};
+const char kContinueTag[] = "CONTINUE_FINAL_MESSAGE_TAG ";
+
+bool is_reasoning_field(const std::string& f) {
+  return std::find_if(std::begin(kReasoningFields), std::end(kReasoningFields), [&](const char* r) { return f == r; }) !=
+         std::end(kReasoningFields);
+}
+
+// _normalize_chat_messages + _alias_reasoning_fields of transformers 5.24: messages must be objects; keys
+// whose value is None are dropped; the first reasoning field present becomes
+// {"thinking": r, **message, "reasoning_content": r} (so "thinking" leads and keeps the message's own value).
+ojson preprocess_messages(const ojson& messages) {
+  ojson chat = ojson::array();
+  for (const auto& m : messages) {
+    if (!m.is_object())
+      throw Error(ErrorKind::kInvalidInput,
+                  "Chat messages should be dicts, dataclasses or pydantic models, but got " + m.dump() + ".");
+    ojson n = ojson::object();
+    for (auto it = m.begin(); it != m.end(); ++it)
+      if (!it.value().is_null()) n[it.key()] = it.value();
+    const ojson* reasoning = nullptr;
+    for (const char* f : kReasoningFields)
+      if (n.contains(f)) {
+        reasoning = &n[f];
+        break;
+      }
+    if (reasoning) {
+      ojson aliased = ojson::object();
+      aliased["thinking"] = *reasoning;
+      for (auto it = n.begin(); it != n.end(); ++it) aliased[it.key()] = it.value();
+      aliased["reasoning_content"] = *reasoning;
+      n = std::move(aliased);
+    }
+    chat.push_back(std::move(n));
+  }
+  return chat;
+}
+
+std::string python_type(const ojson& v) {
+  switch (v.type()) {
+    case ojson::value_t::null: return "NoneType";
+    case ojson::value_t::boolean: return "bool";
+    case ojson::value_t::number_float: return "float";
+    case ojson::value_t::number_integer: case ojson::value_t::number_unsigned: return "int";
+    case ojson::value_t::array: return "list";
+    case ojson::value_t::object: return "dict";
+    default: return "str";
+  }
+}
+
+// `value + "CONTINUE_FINAL_MESSAGE_TAG "`, which only a str allows.
+ojson tagged(const ojson& value) {
+  if (!value.is_string())
+    throw Error(ErrorKind::kInvalidInput, "unsupported operand type(s) for +: '" + python_type(value) + "' and 'str'");
+  return value.get<std::string>() + kContinueTag;
+}
+
+// Marks the final message's text with the tag (render_jinja_template's continue_final_message); returns
+// the text that was marked.
+std::string mark_final_message(ojson& chat, const std::string& field, const std::string& source) {
+  ojson& last = chat.back();
+  if (!last.contains(field))
+    throw Error(ErrorKind::kInvalidInput,
+                "continue_final_message is set but the final message has no \"" + field + "\" to continue!");
+  const ojson final_value = last[field];
+  std::vector<std::string> fields{field};
+  if (is_reasoning_field(field)) {
+    fields.clear();
+    for (const char* f : kReasoningFields)
+      if (last.contains(f) && last[f] == final_value) fields.push_back(f);
+  }
+  if (std::none_of(fields.begin(), fields.end(), [&](const std::string& f) { return source.find(f) != std::string::npos; }))
+    throw Error(ErrorKind::kInvalidInput, "continue_final_message is set to \"" + field +
+                                              "\" but this is not an accepted field in the chat_template");
+  if (final_value.is_array()) {
+    ojson& blocks = last[field];
+    for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
+      if (it->is_string()) {
+        if (it->get<std::string>().find("text") == std::string::npos) continue;
+        throw Error(ErrorKind::kInvalidInput, "string indices must be integers, not 'str'");
+      }
+      if (!it->is_object() || !it->contains("text")) continue;
+      ojson& text = (*it)["text"];
+      ojson before = text;
+      text = tagged(text);
+      return before.get<std::string>();
+    }
+    throw Error(ErrorKind::kInvalidInput,
+                "continue_final_message is set but we could not find any text to continue in the final message!");
+  }
+  for (const auto& f : fields) last[f] = tagged(last[f]);
+  return final_value.get<std::string>();
+}
+
+// Cuts the render right after the final message's text, as render_jinja_template does.
+std::string cut_after_final_message(const std::string& rendered, const std::string& final_text) {
+  const std::string stripped = py_strip(final_text, std::nullopt, true, true);
+  const std::string tag = kContinueTag, bare = "CONTINUE_FINAL_MESSAGE_TAG";
+  if (rendered.find(stripped) == std::string::npos || rendered.find(bare) == std::string::npos)
+    throw Error(ErrorKind::kInvalidInput,
+                "continue_final_message is set but the final message does not appear in the chat after applying the "
+                "chat template! This can happen if the chat template deletes portions of the final message. Please "
+                "verify the chat template and final message in your chat to ensure they are compatible.Final message "
+                "to continue: " + stripped + "\nRendered chat:\n" + rendered);
+  size_t loc = rendered.rfind(bare);
+  if (rendered.compare(loc, tag.size(), tag) == 0) return rendered.substr(0, loc);
+  return py_strip(std::string_view(rendered).substr(0, loc), std::nullopt, false, true);
+}
+
+}  // namespace
 
 std::string ChatTemplate::render(const ojson& messages, const ChatTemplateOptions& options,
                                  const ojson& special_tokens) const {
@@ -167,6 +285,12 @@ std::string ChatTemplate::render(const ojson& messages, const ChatTemplateOption
                                                 std::to_string(jinja::Value::kMaxNesting) + " levels");
   if (messages.empty())
     throw Error(ErrorKind::kInvalidInput, "Cannot apply chat template to an empty conversation. Provide at least one message.");
+  ojson chat = preprocess_messages(messages);
+  if (!options.continue_final_message.empty() && options.add_generation_prompt)
+    throw Error(ErrorKind::kInvalidInput,
+                "continue_final_message and add_generation_prompt are not compatible. Use continue_final_message when "
+                "you want the model to continue the final message, and add_generation_prompt when you want to add a "
+                "header that will prompt it to start a new assistant message instead.");
   if (!options.tools.is_null() && !options.tools.is_array())
     throw Error(ErrorKind::kInvalidInput, where + ": tools must be a JSON array of tool schemas");
   if (options.tools.is_array())
@@ -195,13 +319,18 @@ std::string ChatTemplate::render(const ojson& messages, const ChatTemplateOption
         throw Error(ErrorKind::kInvalidInput, "got multiple values for keyword argument '" + k + "'");
       vars[k] = it.value();
     }
-  vars["messages"] = messages;
+  std::string final_text;
+  if (!options.continue_final_message.empty())
+    final_text = mark_final_message(chat, options.continue_final_message, source_);
+  vars["messages"] = std::move(chat);
   vars["tools"] = options.tools;
   vars["documents"] = options.documents;
   vars["add_generation_prompt"] = options.add_generation_prompt;
   JinjaRenderOptions ro;
   ro.now = options.now;
-  return template_.render(vars, ro);
+  std::string rendered = template_.render(vars, ro);
+  if (options.continue_final_message.empty()) return rendered;
+  return cut_after_final_message(rendered, final_text);
 }
 
 std::string render_chat_template(const std::string& source, const ojson& messages, const ChatTemplateOptions& options,

@@ -597,8 +597,15 @@ Value Interp::getattr(const Value& obj, const std::string& name) {
 Value Interp::getitem(const Value& obj, const Value& key) {
   if (obj.is_undefined()) throw RuntimeError(obj.undefined_message());
   if (obj.is_dict()) {
-    if (key.is_list() && !key.is_tuple()) throw RuntimeError("unhashable type: 'list'");
-    if (const Value* v = obj.dict().find(key)) return *v;
+    // jinja2's getitem turns the TypeError of an unhashable key into an undefined, as it does a KeyError.
+    bool hashable = true;
+    try {
+      check_hashable(key);
+    } catch (const RuntimeError&) {
+      hashable = false;
+    }
+    if (hashable)
+      if (const Value* v = obj.dict().find(key)) return *v;
   } else if ((obj.is_list() || obj.is_string()) && (key.is_int() || key.is_bool())) {
     int64_t n = py_len(obj), i = key.as_int();
     if (i < 0) i += n;
@@ -624,13 +631,14 @@ static bool mul_overflows(int64_t a, int64_t b, int64_t* r) { return __builtin_m
 // sequence times 10**18 returns at once instead of looping.
 static Value repeat(Interp& in, const Value& seq, int64_t n) {
   const size_t unit = seq.is_string() ? seq.str().size() : seq.list().size();
-  if (n <= 0 || unit == 0) return seq.is_string() ? Value(std::string()) : Value::list({}, seq.is_tuple());
+  if (n <= 0 || unit == 0)
+    return seq.is_markup() ? Value::markup("") : seq.is_string() ? Value(std::string()) : Value::list({}, seq.is_tuple());
   if (seq.is_string()) {
     check_grow_times(0, unit, static_cast<uint64_t>(n));
     std::string s;
     s.reserve(unit * static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) s += seq.str();
-    return Value(std::move(s));
+    return seq.is_markup() ? Value::markup(std::move(s)) : Value(std::move(s));
   }
   int64_t total;
   if (__builtin_mul_overflow(static_cast<int64_t>(unit), n, &total)) total = INT64_MAX;
@@ -657,6 +665,11 @@ Value Interp::eval_binary(const std::string& op, const Value& a, const Value& b)
     }
     if (nums) return Value(a.as_double() + b.as_double());
     if (a.is_string() && b.is_string()) {
+      if (a.is_markup() || b.is_markup()) {  // Markup.__add__ / __radd__ escape the plain side
+        std::string r = markup_escape(a).str() + markup_escape(b).str();
+        check_size(r.size());
+        return Value::markup(std::move(r));
+      }
       check_size(a.str().size() + b.str().size());
       return Value(a.str() + b.str());
     }
@@ -668,7 +681,8 @@ Value Interp::eval_binary(const std::string& op, const Value& a, const Value& b)
       out.insert(out.end(), b.list().begin(), b.list().end());
       return Value::list(std::move(out), a.is_tuple());
     }
-    if (a.is_string()) throw RuntimeError("can only concatenate str (not \"" + b.type_name() + "\") to str");
+    if (a.is_string() && !a.is_markup())
+      throw RuntimeError("can only concatenate str (not \"" + b.type_name() + "\") to str");
     if (a.is_list()) throw RuntimeError("can only concatenate " + a.type_name() + " (not \"" + b.type_name() + "\") to " + a.type_name());
     throw unsupported();
   }
@@ -697,6 +711,7 @@ Value Interp::eval_binary(const std::string& op, const Value& a, const Value& b)
     return Value(a.as_double() / b.as_double());
   }
   if (op == "//" || op == "%") {
+    if (op == "%" && a.is_markup()) return Value::markup(percent_format(*this, a.str(), b, true));
     if (op == "%" && a.is_string()) return Value(percent_format(*this, a.str(), b));
     if (!nums) throw unsupported();
     if (ints) {

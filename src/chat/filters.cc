@@ -72,6 +72,8 @@ List sorted_by(Interp& in, List items, const std::vector<Value>& keys, bool reve
 }
 
 std::string soft_str(const Value& v) { return v.to_str(); }
+// jinja2's soft_str keeps a Markup a Markup, so the str methods its filters call return Markup too.
+Value like(const Value& v, std::string s) { return v.is_markup() ? Value::markup(std::move(s)) : Value(std::move(s)); }
 
 // ---- filters
 
@@ -119,14 +121,14 @@ Value f_batch(Interp& in, const Value& v, CallArgs& a) {
 
 Value f_capitalize(Interp&, const Value& v, CallArgs& a) {
   bind_args("capitalize", a, {});
-  return Value(py_capitalize(soft_str(v)));
+  return like(v, py_capitalize(soft_str(v)));
 }
 
 Value f_center(Interp& in, const Value& v, CallArgs& a) {
   auto p = bind_args("center", a, {"width"});
   CallArgs ca;
   ca.args.push_back(given(p[0]) ? p[0] : Value(80));
-  return in.call(in.getattr(Value(soft_str(v)), "center"), ca);
+  return in.call(in.getattr(v.is_string() ? v : Value(soft_str(v)), "center"), ca);
 }
 
 Value f_default(Interp&, const Value& v, CallArgs& a) {
@@ -152,23 +154,12 @@ Value f_dictsort(Interp& in, const Value& v, CallArgs& a) {
 
 Value f_escape(Interp&, const Value& v, CallArgs& a) {
   bind_args("escape", a, {});
-  const std::string in = soft_str(v);
-  size_t grown = 0;  // each escaped char grows to 4-5 bytes: the size is checked first
-  for (char c : in) grown += c == '&' || c == '"' || c == '\'' ? 4 : c == '<' || c == '>' ? 3 : 0;
-  check_grow(in.size(), grown);
-  std::string out;
-  out.reserve(in.size() + grown);
-  for (char c : in) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return Value(std::move(out));
+  return markup_escape(v);
+}
+
+Value f_forceescape(Interp&, const Value& v, CallArgs& a) {
+  bind_args("forceescape", a, {});
+  return Value::markup(html_escape(v.to_str()));  // escapes a Markup's text again
 }
 
 Value f_first(Interp&, const Value& v, CallArgs& a) {
@@ -179,6 +170,7 @@ Value f_first(Interp&, const Value& v, CallArgs& a) {
 
 Value f_last(Interp&, const Value& v, CallArgs& a) {
   bind_args("last", a, {});
+  if (v.is_object() && v.object()->iterable()) throw RuntimeError("'" + v.type_name() + "' object is not reversible");
   List items = py_iterate(v);
   return items.empty() ? Value::undefined("No last item, sequence was empty.") : items.back();
 }
@@ -276,9 +268,9 @@ Value f_format(Interp& in, const Value& v, CallArgs& a) {
   if (!a.kwargs.empty()) {
     Dict d;
     for (const auto& [k, val] : a.kwargs) d.set(Value(k), val);
-    return Value(percent_format(in, soft_str(v), Value::dict(std::move(d))));
+    return like(v, percent_format(in, soft_str(v), Value::dict(std::move(d)), v.is_markup()));
   }
-  return Value(percent_format(in, soft_str(v), Value::list(a.args, true)));
+  return like(v, percent_format(in, soft_str(v), Value::list(a.args, true), v.is_markup()));
 }
 
 Value f_indent(Interp& in, const Value& v, CallArgs& a) {
@@ -313,7 +305,8 @@ Value f_indent(Interp& in, const Value& v, CallArgs& a) {
       if (!lines[i].empty()) rv += indention + lines[i];
     }
   }
-  return Value(std::move(rv));
+  in.check_size(rv.size());
+  return like(v, std::move(rv));
 }
 
 Value f_items(Interp&, const Value& v, CallArgs& a) {
@@ -354,12 +347,12 @@ Value f_list(Interp&, const Value& v, CallArgs& a) {
 
 Value f_lower(Interp&, const Value& v, CallArgs& a) {
   bind_args("lower", a, {});
-  return Value(py_lower(soft_str(v)));
+  return like(v, py_lower(soft_str(v)));
 }
 
 Value f_upper(Interp&, const Value& v, CallArgs& a) {
   bind_args("upper", a, {});
-  return Value(py_upper(soft_str(v)));
+  return like(v, py_upper(soft_str(v)));
 }
 
 Value f_map(Interp& in, const Value& v, CallArgs& a) {
@@ -412,6 +405,8 @@ Value f_max(Interp& in, const Value& v, CallArgs& a) { return min_or_max(in, v, 
 Value f_min(Interp& in, const Value& v, CallArgs& a) { return min_or_max(in, v, a, false, "min"); }
 
 Value select_impl(Interp& in, const Value& v, CallArgs& a, bool lookup_attr, bool keep_when) {
+  // jinja2's select_or_reject starts with `if value:`: None, undefined, 0, '' select nothing.
+  if (!v.truthy()) return Value::list({});
   size_t off = lookup_attr ? 1 : 0;
   if (lookup_attr && a.args.empty()) throw RuntimeError("Missing parameter for attribute name");
   List out;
@@ -445,12 +440,36 @@ Value f_replace(Interp& in, const Value& v, CallArgs& a) {
   return Value(std::move(r));
 }
 
-Value f_reverse(Interp&, const Value& v, CallArgs& a) {
+// jinja2 returns reversed(value) (an iterator) where Python can reverse it, else a reversed list.
+Value f_reverse(Interp& in, const Value& v, CallArgs& a) {
   bind_args("reverse", a, {});
   if (v.is_string()) return py_slice(v, Value::none(), Value::none(), Value(-1));
+  const char* type = v.is_tuple() ? "reversed" : v.is_list() ? "list_reverseiterator"
+                     : v.is_dict() ? "dict_reversekeyiterator" : v.is_undefined() ? "reversed" : nullptr;
   List items = py_iterate(v);
   std::reverse(items.begin(), items.end());
-  return Value::list(std::move(items));
+  if (!type) return Value::list(std::move(items));
+  auto it = std::make_shared<Iterator>(std::move(items), type, "");
+  in.track(it);
+  return Value::object(it);
+}
+
+// The filters that are generators in jinja2 return an Iterator over what they computed.
+Value generator_of(Interp& in, const Value& list, const char* function) {
+  auto it = std::make_shared<Iterator>(list.list(), "generator", function);
+  in.track(it);
+  return Value::object(it);
+}
+Value g_batch(Interp& in, const Value& v, CallArgs& a) { return generator_of(in, f_batch(in, v, a), "do_batch"); }
+Value g_items(Interp& in, const Value& v, CallArgs& a) { return generator_of(in, f_items(in, v, a), "do_items"); }
+Value g_map(Interp& in, const Value& v, CallArgs& a) { return generator_of(in, f_map(in, v, a), "sync_do_map"); }
+Value g_select(Interp& in, const Value& v, CallArgs& a) { return generator_of(in, f_select(in, v, a), "select_or_reject"); }
+Value g_reject(Interp& in, const Value& v, CallArgs& a) { return generator_of(in, f_reject(in, v, a), "select_or_reject"); }
+Value g_selectattr(Interp& in, const Value& v, CallArgs& a) {
+  return generator_of(in, f_selectattr(in, v, a), "select_or_reject");
+}
+Value g_rejectattr(Interp& in, const Value& v, CallArgs& a) {
+  return generator_of(in, f_rejectattr(in, v, a), "select_or_reject");
 }
 
 // Python's round(x, n): correctly rounded, ties to even on the exact binary value.
@@ -489,7 +508,7 @@ Value f_round(Interp&, const Value& v, CallArgs& a) {
 
 Value f_safe(Interp&, const Value& v, CallArgs& a) {
   bind_args("safe", a, {});
-  return Value(soft_str(v));
+  return Value::markup(soft_str(v));
 }
 
 Value f_slice(Interp& in, const Value& v, CallArgs& a) {
@@ -521,7 +540,7 @@ Value f_sort(Interp& in, const Value& v, CallArgs& a) {
 
 Value f_string(Interp&, const Value& v, CallArgs& a) {
   bind_args("string", a, {});
-  return Value(soft_str(v));
+  return like(v, soft_str(v));
 }
 
 Value f_sum(Interp& in, const Value& v, CallArgs& a) {
@@ -571,7 +590,7 @@ Value f_trim(Interp&, const Value& v, CallArgs& a) {
   auto p = bind_args("trim", a, {"chars"});
   std::optional<std::string> chars;
   if (given(p[0]) && !p[0].is_none()) chars = soft_str(p[0]);
-  return Value(py_strip(soft_str(v), chars, true, true));
+  return like(v, py_strip(soft_str(v), chars, true, true));
 }
 
 Value f_truncate(Interp&, const Value& v, CallArgs& a) {
@@ -634,10 +653,10 @@ bool t_number(Interp&, const Value& v, CallArgs&) { return v.is_number(); }
 bool t_string(Interp&, const Value& v, CallArgs&) { return v.is_string(); }
 bool t_mapping(Interp&, const Value& v, CallArgs&) { return v.is_dict(); }
 bool t_iterable(Interp&, const Value& v, CallArgs&) {
-  return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();
+  return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict() || (v.is_object() && v.object()->iterable());
 }
 bool t_callable(Interp&, const Value& v, CallArgs&) { return v.is_function(); }
-bool t_escaped(Interp&, const Value&, CallArgs&) { return false; }
+bool t_escaped(Interp&, const Value& v, CallArgs&) { return v.is_markup(); }
 
 const Value& test_arg(CallArgs& a, const char* name) {
   if (a.args.empty()) throw RuntimeError(std::string(name) + "() missing 1 required positional argument");
@@ -666,26 +685,29 @@ bool t_even(Interp&, const Value& v, CallArgs&) { return py_mod(v, Value(2)) == 
 bool t_divisibleby(Interp&, const Value& v, CallArgs& a) { return py_mod(v, test_arg(a, "divisibleby")) == 0; }
 bool t_lower(Interp&, const Value& v, CallArgs&) { return py_islower(v.to_str()); }
 bool t_upper(Interp&, const Value& v, CallArgs&) { return py_isupper(v.to_str()); }
-bool t_sequence(Interp&, const Value& v, CallArgs&) {
+bool t_sequence(Interp&, const Value& v, CallArgs&) {  // len() and [] both work
   return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();
 }
 bool t_filter(Interp&, const Value& v, CallArgs&) { return v.is_string() && find_filter(v.str()) != nullptr; }
 bool t_test(Interp&, const Value& v, CallArgs&) { return v.is_string() && find_test(v.str()) != nullptr; }
 
+Value g_slice(Interp& in, const Value& v, CallArgs& a) { return generator_of(in, f_slice(in, v, a), "sync_do_slice"); }
+Value g_unique(Interp& in, const Value& v, CallArgs& a) { return generator_of(in, f_unique(in, v, a), "do_unique"); }
+
 }  // namespace
 
 FilterFn find_filter(const std::string& name) {
   static const std::unordered_map<std::string, FilterFn> kFilters = {
-      {"abs", f_abs}, {"attr", f_attr}, {"batch", f_batch}, {"capitalize", f_capitalize},
+      {"abs", f_abs}, {"attr", f_attr}, {"batch", g_batch}, {"capitalize", f_capitalize},
       {"center", f_center}, {"count", f_length}, {"d", f_default}, {"default", f_default},
-      {"dictsort", f_dictsort}, {"e", f_escape}, {"escape", f_escape}, {"forceescape", f_escape},
+      {"dictsort", f_dictsort}, {"e", f_escape}, {"escape", f_escape}, {"forceescape", f_forceescape},
       {"first", f_first}, {"float", f_float}, {"format", f_format}, {"indent", f_indent}, {"int", f_int},
-      {"items", f_items}, {"join", f_join}, {"last", f_last}, {"length", f_length}, {"list", f_list},
-      {"lower", f_lower}, {"map", f_map}, {"max", f_max}, {"min", f_min}, {"reject", f_reject},
-      {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse}, {"round", f_round},
-      {"safe", f_safe}, {"select", f_select}, {"selectattr", f_selectattr}, {"slice", f_slice},
+      {"items", g_items}, {"join", f_join}, {"last", f_last}, {"length", f_length}, {"list", f_list},
+      {"lower", f_lower}, {"map", g_map}, {"max", f_max}, {"min", f_min}, {"reject", g_reject},
+      {"rejectattr", g_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse}, {"round", f_round},
+      {"safe", f_safe}, {"select", g_select}, {"selectattr", g_selectattr}, {"slice", g_slice},
       {"sort", f_sort}, {"string", f_string}, {"sum", f_sum}, {"title", f_title}, {"tojson", f_tojson},
-      {"trim", f_trim}, {"truncate", f_truncate}, {"unique", f_unique}, {"upper", f_upper},
+      {"trim", f_trim}, {"truncate", f_truncate}, {"unique", g_unique}, {"upper", f_upper},
       {"wordcount", f_wordcount},
   };
   auto it = kFilters.find(name);

@@ -54,7 +54,7 @@ Value py_slice(const Value& seq, const Value& start_v, const Value& stop_v, cons
   if (seq.is_string()) {
     std::u32string out;
     for (int64_t i : picks) out.push_back(chars[i]);
-    return Value(utf8_encode(out));
+    return seq.is_markup() ? Value::markup(utf8_encode(out)) : Value(utf8_encode(out));
   }
   List out;
   for (int64_t i : picks) out.push_back(seq.list()[i]);
@@ -114,7 +114,7 @@ static Value resolve_field(Interp& in, const std::string& field, const CallArgs&
   return v;
 }
 
-std::string str_format(Interp& in, const std::string& fmt, const CallArgs& args) {
+std::string str_format(Interp& in, const std::string& fmt, const CallArgs& args, bool escape) {
   std::string out;
   size_t auto_index = 0;
   for (size_t i = 0; i < fmt.size();) {
@@ -176,14 +176,16 @@ std::string str_format(Interp& in, const std::string& fmt, const CallArgs& args)
     if (conv == "r" || conv == "a") v = Value(v.repr());
     else if (conv == "s") v = Value(v.to_str());
     else if (!conv.empty()) throw RuntimeError("Unknown conversion specifier " + conv);
-    std::string piece = format_value(v, expanded);
+    std::string piece = escape && v.is_markup() && expanded.empty() ? v.str()  // __html_format__
+                        : escape ? html_escape(format_value(v, expanded))
+                                 : format_value(v, expanded);
     check_grow(out.size(), piece.size());
     out += piece;
   }
   return out;
 }
 
-std::string percent_format(Interp& in, const std::string& fmt, const Value& args) {
+std::string percent_format(Interp& in, const std::string& fmt, const Value& args, bool escape) {
   List positional;
   const Dict* mapping = nullptr;
   if (args.is_tuple()) positional = args.list();
@@ -254,6 +256,7 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
     switch (type) {
       case 's': case 'r': case 'a': {
         std::string s = type == 's' ? v.to_str() : v.repr();
+        if (escape && !(type == 's' && v.is_markup())) s = html_escape(s);
         append(py_format_str(s, (left ? "<" : ">") + width + precision));
         break;
       }

@@ -12,6 +12,7 @@
 
 #include "chat/ast.h"
 #include "chat/lexer.h"
+#include "chat/runtime_error.h"
 #include "chat/value.h"
 
 namespace autolm::jinja {
@@ -109,8 +110,10 @@ Value bound_method(const Value& obj, const std::string& name);  // undefined whe
 // Formatting (format.cc).
 std::string json_dumps(const Value& v, bool ensure_ascii, const Value& indent, const Value& separators,
                        bool sort_keys);
-std::string percent_format(Interp& in, const std::string& fmt, const Value& args);  // "fmt" % args
-std::string str_format(Interp& in, const std::string& fmt, const CallArgs& args);   // "fmt".format(...)
+// "fmt" % args; escape: Markup's %, which HTML-escapes what %s/%r/%a/%c insert.
+std::string percent_format(Interp& in, const std::string& fmt, const Value& args, bool escape = false);
+// "fmt".format(...); escape: Markup.format, which HTML-escapes each formatted field.
+std::string str_format(Interp& in, const std::string& fmt, const CallArgs& args, bool escape = false);
 Value py_slice(const Value& seq, const Value& start, const Value& stop, const Value& step);
 
 // Namespace objects are created by namespace() and assigned through {% set ns.attr = … %}.
@@ -119,7 +122,13 @@ class Namespace : public Object {
   std::string type_name() const override { return "Namespace"; }
   Value get_attr(const std::string& name) override;
   std::string repr() const override;
-  void set(const std::string& name, Value v) { attrs_.set(Value(name), std::move(v)); }
+  // transformers 5.24's TemplateNamespace refuses underscore-prefixed names (SecurityError).
+  void set(const std::string& name, Value v) {
+    if (!name.empty() && name[0] == '_')
+      throw RuntimeError("Chat templates cannot store underscore-prefixed attributes on a namespace, but got " +
+                         Value(name).repr() + ". Please rename the attribute.");
+    attrs_.set(Value(name), std::move(v));
+  }
   void clear_refs() override { attrs_ = Dict(); }
 
  private:

@@ -71,6 +71,36 @@ Value Value::undefined(std::string message) {
   v.s_ = std::move(message);
   return v;
 }
+Value Value::markup(std::string s) {
+  Value v(std::move(s));
+  v.markup_ = true;
+  return v;
+}
+
+std::string html_escape(const std::string& s) {
+  size_t grown = 0;  // each escaped char grows to 4-5 bytes: the size is checked first
+  for (char ch : s) grown += ch == '&' || ch == '"' || ch == '\'' ? 4 : ch == '<' || ch == '>' ? 3 : 0;
+  check_grow(s.size(), grown);
+  std::string out;
+  out.reserve(s.size() + grown);
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+Value markup_escape(const Value& v) {
+  if (v.is_markup()) return v;
+  return Value::markup(html_escape(v.to_str()));
+}
+
 Value Value::none() {
   Value v;
   v.type_ = Type::kNone;
@@ -192,7 +222,7 @@ std::string Value::type_name() const {
     case Type::kBool: return "bool";
     case Type::kInt: return "int";
     case Type::kFloat: return "float";
-    case Type::kString: return "str";
+    case Type::kString: return markup_ ? "Markup" : "str";
     case Type::kList: return tuple_ ? "tuple" : "list";
     case Type::kDict: return "dict";
     case Type::kFunction: return "function";
@@ -227,7 +257,7 @@ std::string Value::repr() const {
     case Type::kBool: return b_ ? "True" : "False";
     case Type::kInt: return std::to_string(i_);
     case Type::kFloat: return py_float_repr(f_);
-    case Type::kString: return py_str_repr(str());
+    case Type::kString: return markup_ ? "Markup(" + py_str_repr(str()) + ")" : py_str_repr(str());
     case Type::kList: {
       std::string out = tuple_ ? "(" : "[";
       for (size_t i = 0; i < list_->size(); ++i) {
@@ -340,6 +370,9 @@ List py_iterate(const Value& v) {
       for (const auto& kv : v.dict().items()) out.push_back(kv.first);
       return out;
     }
+    case Value::Type::kObject:
+      if (v.object()->iterable()) return v.object()->take_items();
+      [[fallthrough]];
     default: throw RuntimeError("'" + v.type_name() + "' object is not iterable");
   }
 }
@@ -354,6 +387,12 @@ int64_t py_len(const Value& v) {
   }
 }
 
+void check_hashable(const Value& key) {
+  if ((key.is_list() && !key.is_tuple()) || key.is_dict()) throw RuntimeError("unhashable type: '" + key.type_name() + "'");
+  if (key.is_tuple())
+    for (const auto& e : key.list()) check_hashable(e);
+}
+
 bool py_contains(const Value& c, const Value& item) {
   switch (c.type()) {
     case Value::Type::kString:
@@ -364,8 +403,16 @@ bool py_contains(const Value& c, const Value& item) {
       for (const auto& e : c.list())
         if (py_eq(e, item)) return true;
       return false;
-    case Value::Type::kDict: return c.dict().find(item) != nullptr;
+    case Value::Type::kDict: check_hashable(item); return c.dict().find(item) != nullptr;
     case Value::Type::kUndefined: return false;  // iterating an Undefined yields nothing
+    case Value::Type::kObject:
+      if (c.object()->iterable()) {  // `in` consumes an iterator up to the match
+        List rest = c.object()->take_items();
+        for (const auto& e : rest)
+          if (py_eq(e, item)) return true;
+        return false;
+      }
+      [[fallthrough]];
     default: throw RuntimeError("argument of type '" + c.type_name() + "' is not iterable");
   }
 }

@@ -66,6 +66,9 @@ class Object {
   virtual std::string type_name() const = 0;
   virtual Value get_attr(const std::string& name);  // undefined when absent
   virtual std::string repr() const;
+  // An iterator (a generator): yields its remaining items once, then nothing. Not iterable: nullopt.
+  virtual bool iterable() const { return false; }
+  virtual List take_items() { return {}; }
   // Drops the values this object holds; the evaluator calls it on every object when a render ends,
   // oldest first, so reference cycles are broken and long chains are freed without deep recursion.
   virtual void clear_refs() {}
@@ -86,6 +89,8 @@ class Value {
 
   static Value undefined(std::string message = "");
   static Value none();
+  // markupsafe.Markup: a str that |safe and |escape return; +, %, format and its methods escape plain operands.
+  static Value markup(std::string s);
   static Value list(List items, bool tuple = false);
   static Value dict(Dict d);
   // depth_below: nesting of the values the function holds (a bound method's receiver).
@@ -105,6 +110,7 @@ class Value {
   bool is_float() const { return type_ == Type::kFloat; }
   bool is_number() const { return type_ == Type::kInt || type_ == Type::kFloat || type_ == Type::kBool; }
   bool is_string() const { return type_ == Type::kString; }
+  bool is_markup() const { return type_ == Type::kString && markup_; }
   bool is_list() const { return type_ == Type::kList; }
   bool is_tuple() const { return type_ == Type::kList && tuple_; }
   bool is_dict() const { return type_ == Type::kDict; }
@@ -144,6 +150,7 @@ class Value {
 
   Type type_ = Type::kUndefined;
   bool tuple_ = false;
+  bool markup_ = false;  // a str that is a markupsafe.Markup
   uint32_t depth_ = 0;  // nesting of lists/dicts below (and including) this value
   union {
     bool b_;
@@ -162,15 +169,40 @@ class Value {
 // caller can refuse a 100k-deep message before copying it (copies of JSON recurse).
 bool json_nested_deeper_than(const nlohmann::ordered_json& j, size_t max_depth);
 
+// A Python iterator over items computed up front: the generators jinja2's map/select/reject/selectattr/
+// rejectattr/unique/batch/slice/items filters return, or reversed(list). Iterating it consumes it; it is
+// always true, has no len(), no subscript and is not JSON serializable, as in Python.
+class Iterator : public Object {
+ public:
+  Iterator(List items, std::string type, std::string function)
+      : items_(std::move(items)), type_(std::move(type)), function_(std::move(function)) {}
+  std::string type_name() const override { return type_; }
+  std::string repr() const override {
+    return "<" + type_ + " object" + (function_.empty() ? "" : " " + function_) + " at 0x7f0000000000>";
+  }
+  bool iterable() const override { return true; }
+  List take_items() override { return std::move(items_); }
+  void clear_refs() override { items_.clear(); }
+
+ private:
+  List items_;
+  std::string type_, function_;
+};
+
 // Python semantics; these throw RuntimeError where Python raises TypeError.
 bool py_eq(const Value& a, const Value& b);
 int py_compare(const Value& a, const Value& b, const char* op);  // <0, 0, >0
 bool py_contains(const Value& container, const Value& item);       // `item in container`
+// Throws RuntimeError("unhashable type: 'list'") for keys Python cannot hash (lists, dicts, tuples holding them).
+void check_hashable(const Value& key);
 List py_iterate(const Value& v);                                    // list(v)
 int64_t py_len(const Value& v);
 // jinja2 "'x' is undefined" / "'dict object' has no attribute 'y'" style messages.
 std::string object_type_repr(const Value& v);
 // JSON value back from a template value (json.dumps's conversions); throws RuntimeError if not serializable.
 nlohmann::ordered_json to_json(const Value& v);
+// markupsafe.escape: a Markup stays as it is; anything else is str()-ed and HTML-escaped into a Markup.
+Value markup_escape(const Value& v);
+std::string html_escape(const std::string& s);
 
 }  // namespace autolm::jinja

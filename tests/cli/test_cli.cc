@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+#include <zlib.h>
+
 #include "fixtures.h"
 
 namespace autolm {
@@ -375,6 +378,61 @@ TEST(CliChat, ExplicitTemplateFile) {
   CliResult bad = run("chat " + test::model_dir("gpt2-tiny") + " --template " + tpl + " --render --messages " + file);
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("only user messages"), std::string::npos) << bad.err;
+}
+
+// apply_chat_template's arguments from the command line: --tools, --documents, --template-var,
+// --no-generation-prompt, --continue-final-message; the render is transformers 5.24's
+// (tests/data/chat/refs.json.gz, Qwen3's own template on the qwen3-tiny fixture).
+TEST(CliChat, TemplateArgumentsMatchTransformers) {
+  using ojson = nlohmann::ordered_json;
+  const std::string data = std::string(AUTOLM_SOURCE_DIR) + "/tests/data/chat/";
+  std::string text;
+  gzFile gz = gzopen((data + "refs.json.gz").c_str(), "rb");
+  ASSERT_NE(gz, nullptr);
+  char buf[1 << 16];
+  for (int n; (n = gzread(gz, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  gzclose(gz);
+  const ojson refs = ojson::parse(text);
+  const std::string tmp = ::testing::TempDir() + "autolm_chatargs_" + std::to_string(::getpid());
+  int checked = 0;
+  for (const auto& c : refs["cases"]) {
+    if (c["template"] != "Qwen-Qwen3-0.6B") continue;
+    const ojson& conv = refs["conversations"][c["conversation"].get<std::string>()];
+    std::ofstream(tmp + "_messages.json") << conv["messages"].dump();
+    std::string args = "chat " + std::string(AUTOLM_SOURCE_DIR) + "/tests/data/fixtures/models/qwen3-tiny --template " +
+                       data + "templates/Qwen-Qwen3-0.6B.jinja --render --messages " + tmp + "_messages.json";
+    bool supported = true;
+    for (auto it = conv.begin(); it != conv.end(); ++it) {
+      const std::string& k = it.key();
+      const ojson& v = it.value();
+      if (k == "messages") continue;
+      if (k == "tools" || k == "documents") {
+        std::ofstream(tmp + "_" + k + ".json") << v.dump();
+        args += " --" + k + " " + tmp + "_" + k + ".json";
+      } else if (k == "add_generation_prompt") {
+        if (!v.get<bool>()) args += " --no-generation-prompt";
+      } else if (k == "continue_final_message") {
+        args += v.is_string() ? " --continue-final-message=" + v.get<std::string>() : std::string(" --continue-final-message");
+        if (conv.contains("add_generation_prompt")) supported = false;  // the flags cannot ask for both
+      } else {
+        std::string text = v.dump();
+        if (!v.is_string() || v.get<std::string>().find(' ') != std::string::npos) text = "'" + text + "'";
+        else text = v.get<std::string>();
+        args += " --template-var '" + k + "'=" + text;
+      }
+    }
+    if (!supported) continue;
+    SCOPED_TRACE(c["conversation"].get<std::string>() + ": autolm " + args);
+    CliResult r = run(args);
+    if (c.contains("expected")) {
+      ASSERT_EQ(r.code, 0) << r.err;
+      EXPECT_EQ(r.out, c["expected"].get<std::string>());
+    } else {
+      EXPECT_EQ(r.code, 2) << r.out;
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 15);
 }
 
 // Ctrl-C during generation: the CLI stops cleanly (exit 0) and prints what it generated.

@@ -24,8 +24,11 @@ extern "C" void on_chat_sigint(int) { g_chat_interrupted = true; }
 
 struct ChatOpts {
   std::string dir, system, messages_file, template_file, cls, dtype = "auto";
-  bool render = false, no_stream = false;
+  std::string tools_file, documents_file, continue_final_message;
+  std::vector<std::string> template_vars;
+  bool render = false, no_stream = false, no_generation_prompt = false;
   std::optional<int> max_new_tokens;
+  ChatTemplateOptions template_options;  // built from the flags above
 };
 
 using ojson = nlohmann::ordered_json;  // messages keep their key order, as Python dicts do
@@ -39,11 +42,7 @@ class ChatSession {
   }
 
   // Parsed once, rendered every turn.
-  std::string render(const ojson& messages) const {
-    ChatTemplateOptions options;
-    options.add_generation_prompt = true;
-    return template_->render(messages, options, special_);
-  }
+  std::string render(const ojson& messages) const { return template_->render(messages, opts_.template_options, special_); }
 
   // Generates the assistant's reply to `messages`, streaming it to stdout when `stream`.
   std::string reply(const ojson& messages, bool stream, bool print_unstreamed = false) {
@@ -92,19 +91,21 @@ class ChatSession {
   GenerationConfig config_;
 };
 
-// A JSON list of {"role": string, "content": string | list of objects | null, ...} messages, read
-// with the size and nesting limits of every config file; errors name the file, index and key.
+// Messages as apply_chat_template takes them: a JSON list of objects with a string "role";
+// "content" may be absent or null (an assistant turn that only calls tools), else a string or a
+// list of objects; any other key (tool_calls, reasoning_content…) is kept. Read with the size and
+// nesting limits of every config file; errors name the file, index and key.
 ojson load_messages(const std::string& path) {
   const ojson j = parse_json<ojson>(read_text_file(path), path);
   if (!j.is_array()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON list of {\"role\", \"content\"} messages");
   for (size_t i = 0; i < j.size(); ++i) {
     const std::string where = path + ": message " + std::to_string(i);
     const ojson& m = j[i];
-    if (!m.is_object()) throw Error(ErrorKind::kInvalidInput, where + " must be an object, got " + m.dump());
-    if (!m.contains("role") || !m.contains("content"))
-      throw Error(ErrorKind::kInvalidInput, where + " lacks \"role\" or \"content\"");
+    if (!m.is_object() || !m.contains("role"))
+      throw Error(ErrorKind::kInvalidInput, where + " is not an object with a \"role\"");
     if (!m["role"].is_string())
       throw Error(ErrorKind::kInvalidInput, where + ": \"role\" must be a string, got " + m["role"].dump());
+    if (!m.contains("content")) continue;
     const ojson& content = m["content"];
     if (!content.is_string() && !content.is_array() && !content.is_null())
       throw Error(ErrorKind::kInvalidInput, where + ": \"content\" must be a string, a list or null, got " + content.dump());
@@ -115,6 +116,35 @@ ojson load_messages(const std::string& path) {
                                                     "] must be an object such as {\"type\": \"text\", \"text\": ...}");
   }
   return j;
+}
+
+// --tools / --documents: a JSON list of objects.
+ojson load_object_list(const std::string& path, const char* what) {
+  ojson j = parse_json<ojson>(read_text_file(path), path);
+  if (!j.is_array()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON list of " + what);
+  for (const auto& e : j)
+    if (!e.is_object()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON list of " + what);
+  return j;
+}
+
+// The apply_chat_template arguments the flags give; --template-var NAME=VALUE takes VALUE as JSON when it
+// parses (false, 3, "x", {"a": 1}), else as the string it is.
+ChatTemplateOptions template_options(const ChatOpts& o) {
+  ChatTemplateOptions t;
+  t.add_generation_prompt = !o.no_generation_prompt && o.continue_final_message.empty();
+  t.continue_final_message = o.continue_final_message;
+  if (!o.tools_file.empty()) t.tools = load_object_list(o.tools_file, "tool schemas (objects)");
+  if (!o.documents_file.empty()) t.documents = load_object_list(o.documents_file, "documents (objects)");
+  t.extra = ojson::object();
+  for (const auto& kv : o.template_vars) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error(ErrorKind::kInvalidInput, "--template-var expects NAME=VALUE, got '" + kv + "'");
+    std::string name = kv.substr(0, eq), value = kv.substr(eq + 1);
+    ojson parsed = ojson::parse(value, nullptr, /*allow_exceptions=*/false);
+    t.extra[name] = parsed.is_discarded() ? ojson(value) : parsed;
+  }
+  return t;
 }
 
 }  // namespace
@@ -133,11 +163,21 @@ void add_chat_command(CLI::App& app, int& rc) {
       [o](const std::string& v) { o->max_new_tokens = int(parse_int(v, "--max-new-tokens", 1, INT32_MAX)); },
       "maximum reply length in tokens");
   cmd->add_flag("--no-stream", o->no_stream, "print replies whole instead of streaming");
+  cmd->add_option("--tools", o->tools_file, "JSON list of tool (function) schemas for the template's `tools`");
+  cmd->add_option("--documents", o->documents_file, "JSON list of documents for the template's `documents`");
+  cmd->add_option("--template-var", o->template_vars,
+                  "NAME=VALUE: an extra template variable (e.g. enable_thinking=false); VALUE is JSON when it parses, "
+                  "else a string; repeatable");
+  cmd->add_flag("--no-generation-prompt", o->no_generation_prompt, "add_generation_prompt=False");
+  cmd->add_flag("--continue-final-message{content}", o->continue_final_message,
+                "end the prompt inside the final message so the model continues it (add_generation_prompt=False); "
+                "=FIELD continues another field, e.g. =reasoning_content");
   cmd->callback([o, &rc] {
     auto tok = AutoTokenizer::from_pretrained(o->dir);
+    o->template_options = template_options(*o);
     std::optional<std::string> tmpl;
     if (!o->template_file.empty()) tmpl = read_text_file(o->template_file, input_limits().tokenizer_max_bytes);
-    else tmpl = find_chat_template(o->dir);
+    else tmpl = find_chat_template(o->dir, "", !o->template_options.tools.is_null());
     if (!tmpl) {
       const bool seq2seq = !o->render && AutoConfig::from_pretrained(o->dir).family == ModelFamily::kSeq2Seq;
       if (!seq2seq)
