@@ -2,6 +2,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "autolm/error.h"
 #include "autolm/tokenizer.h"
 #include "common.h"
 
@@ -35,7 +36,13 @@ void add_tokenizer_commands(CLI::App& app, int& rc) {
   detok->add_flag("--skip-special-tokens", d->skip, "drop special tokens from the text");
   detok->callback([d, &rc] {
     auto tk = AutoTokenizer::from_pretrained(d->dir);
-    std::cout << tk->decode(parse_ids(d->ids, "ids"), d->skip) << "\n";
+    // No ids decode to the empty text (as transformers' decode([])); ids past the vocabulary
+    // are skipped by decode; negative ids are refused here.
+    std::vector<int32_t> ids;
+    if (d->ids.find_first_not_of(' ') != std::string::npos) ids = parse_ids(d->ids, "ids");
+    for (int32_t id : ids)
+      if (id < 0) throw Error(ErrorKind::kInvalidInput, "ids: \"" + std::to_string(id) + "\" is not a token id (negative)");
+    std::cout << tk->decode(ids, d->skip) << "\n";
     rc = 0;
   });
 }
