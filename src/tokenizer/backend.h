@@ -36,5 +36,9 @@ std::shared_ptr<const Backend> make_json_backend(nlohmann::json j, const std::st
 // Marian: vocab_json_path names the vocab.json whose ids replace the model's.
 std::shared_ptr<const Backend> make_sentencepiece_backend(const std::string& model_path, const nlohmann::json& config,
                                                           const std::string& vocab_json_path = "");
+// The tokenizers pipeline transformers converts a SentencePiece model into for tokenizer class
+// `cls` (spm_convert.cc); nullptr for classes whose conversion is not implemented.
+std::shared_ptr<const Backend> make_converted_spm_backend(const std::string& model_path, const nlohmann::json& config,
+                                                          const std::string& cls);
 
 }  // namespace autolm::tokenizer_detail

@@ -340,10 +340,10 @@ std::shared_ptr<const Tokenizer> AutoTokenizer::from_pretrained(const std::strin
     backend = tokenizer_detail::make_json_backend_from_file(path("tokenizer.json"));
   } else if (file_exists(path("source.spm")) && file_exists(path("vocab.json"))) {
     backend = tokenizer_detail::make_sentencepiece_backend(path("source.spm"), cfg, path("vocab.json"));
-  } else if (file_exists(path("spiece.model"))) {
-    backend = tokenizer_detail::make_sentencepiece_backend(path("spiece.model"), cfg);
-  } else if (file_exists(path("tokenizer.model"))) {
-    backend = tokenizer_detail::make_sentencepiece_backend(path("tokenizer.model"), cfg);
+  } else if (file_exists(path("spiece.model")) || file_exists(path("tokenizer.model"))) {
+    std::string model = file_exists(path("spiece.model")) ? path("spiece.model") : path("tokenizer.model");
+    backend = tokenizer_detail::make_converted_spm_backend(model, cfg, cls);
+    if (!backend) backend = tokenizer_detail::make_sentencepiece_backend(model, cfg);
   } else if (file_exists(path("sentencepiece.bpe.model"))) {
     backend = tokenizer_detail::make_sentencepiece_backend(path("sentencepiece.bpe.model"), cfg);
   } else if (file_exists(path("vocab.json")) && file_exists(path("merges.txt"))) {
