@@ -39,8 +39,9 @@ class Tokenizer {
                                                            const std::string& tokenizer_config_json = "",
                                                            const std::string& source = "tokenizer.json");
 
-  // A SentencePiece model through the SentencePiece library (what AutoTokenizer uses for
-  // folders without tokenizer.json); Marian: vocab_json_path gives the ids.
+  // A SentencePiece model through the SentencePiece library (AutoTokenizer converts Llama / T5
+  // models into the tokenizers pipeline instead, as transformers does; Marian and other classes
+  // use this); Marian: vocab_json_path gives the ids.
   static std::shared_ptr<const Tokenizer> from_sentencepiece(const std::string& model_path,
                                                              const std::string& tokenizer_config_path = "",
                                                              const std::string& vocab_json_path = "");
@@ -113,7 +114,8 @@ class Tokenizer {
 
 struct AutoTokenizer {
   // A model or tokenizer folder: tokenizer.json, else spiece.model / tokenizer.model,
-  // Marian source.spm + vocab.json, else GPT-2 vocab.json + merges.txt.
+  // Marian source.spm + vocab.json, else GPT-2 vocab.json + merges.txt. The class comes from
+  // tokenizer_config.json, else config.json's model_type (docs/TOKENIZER.md).
   static std::shared_ptr<const Tokenizer> from_pretrained(const std::string& dir);
 };
 
