@@ -97,7 +97,7 @@ def build_inputs():
     # Pegasus: a Unigram tokenizer.json whose pre-tokenizer is not the Metaspace(always, split)
     # that PegasusTokenizer installs (older exports carry other settings), made from a trained
     # SentencePiece model through transformers' own conversion, then the pre-tokenizer and
-    # decoder replaced by Metaspace(prepend_scheme "first", split false).
+    # decoder replaced by Metaspace(prepend_scheme "first", split false), its normalizer removed.
     d = os.path.join(DIR, "pegasus-tiny")
     os.makedirs(d, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,6 +110,7 @@ def build_inputs():
         tok.save_pretrained(tmp)
         j = json.load(open(os.path.join(tmp, "tokenizer.json")))
         cfg = json.load(open(os.path.join(tmp, "tokenizer_config.json")))
+    j["normalizer"] = None  # PegasusTokenizer installs its own ("\n" → " ", " {2,}" → " ")
     j["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}
     j["decoder"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}
     with open(os.path.join(d, "tokenizer.json"), "w") as f:
