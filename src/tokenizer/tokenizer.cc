@@ -44,6 +44,9 @@ std::string clean_up(std::string s) {
   return s;
 }
 
+std::string class_of(const nlohmann::json& cfg);
+nlohmann::json pegasus_pipeline(nlohmann::json j, const nlohmann::json& cfg);
+
 nlohmann::json load_config(const std::string& path) {
   if (path.empty() || !file_exists(path)) return nlohmann::json::object();
   nlohmann::json j = load_json_file(path);
@@ -117,10 +120,14 @@ Tokenizer::Tokenizer(std::shared_ptr<const Backend> backend, nlohmann::json conf
 
 std::shared_ptr<const Tokenizer> Tokenizer::from_file(const std::string& tokenizer_json_path,
                                                       const std::string& tokenizer_config_path) {
-  auto backend = tokenizer_detail::make_json_backend_from_file(tokenizer_json_path);
+  nlohmann::json cfg = load_config(tokenizer_config_path);
+  auto backend = class_of(cfg) == "PegasusTokenizer"
+                     ? tokenizer_detail::make_json_backend(pegasus_pipeline(load_json_file(tokenizer_json_path), cfg),
+                                                           tokenizer_json_path)
+                     : tokenizer_detail::make_json_backend_from_file(tokenizer_json_path);
   auto slash = tokenizer_json_path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : tokenizer_json_path.substr(0, slash);
-  return std::make_shared<Tokenizer>(backend, load_config(tokenizer_config_path), dir, tokenizer_config_path);
+  return std::make_shared<Tokenizer>(backend, std::move(cfg), dir, tokenizer_config_path);
 }
 
 std::shared_ptr<const Tokenizer> Tokenizer::from_json_string(const std::string& tokenizer_json,

@@ -109,6 +109,15 @@ INSTANTIATE_TEST_SUITE_P(Refs, Classes, ::testing::ValuesIn(kNames), [](const au
   return n;
 });
 
+// Tokenizer::from_file with a tokenizer_config.json naming PegasusTokenizer builds the same
+// pipeline as AutoTokenizer.
+TEST(Classes, PegasusFromFile) {
+  std::string dir = unpacked("pegasus-tiny");
+  auto tok = Tokenizer::from_file(dir + "/tokenizer.json", dir + "/tokenizer_config.json");
+  for (const auto& c : ref("pegasus-tiny")["cases"])
+    EXPECT_EQ(tok->encode(c["text"].get<std::string>()), c["ids"].get<std::vector<int32_t>>()) << show(c["text"]);
+}
+
 TEST(Classes, NegativeIdsAreInputErrors) {
   auto tok = AutoTokenizer::from_pretrained(unpacked("bert-base-uncased"));
   std::vector<int32_t> ids = {101, -1};
