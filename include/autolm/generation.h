@@ -20,6 +20,25 @@ namespace autolm {
 // HF's `early_stopping`: True, False or "never".
 enum class EarlyStopping { kFalse, kTrue, kNever };
 
+// Bounds on generation settings, which may come from an untrusted generation_config.json, command
+// line or HTTP request (docs/SECURITY.md). transformers has none; these are far above any real use
+// and keep a hostile value from costing unbounded time or memory. GenerationConfig::validate()
+// refuses values beyond them; generate() also refuses, before allocating anything, a request
+// whose estimated memory (KV cache, logits, beam bookkeeping, output_scores) exceeds
+// generate_memory_limit().
+struct GenerationLimits {
+  static constexpr int64_t kMaxNumBeams = 1024;
+  static constexpr int64_t kMaxNumReturnSequences = 1024;
+  // Token ids summed over each list-valued field (bad_words_ids, sequence_bias, suppress_tokens,
+  // begin_suppress_tokens, forced_eos_token_id, eos_token_id): every step scans them per row.
+  static constexpr int64_t kMaxListTokens = int64_t(1) << 20;
+  static constexpr int64_t kMaxStopStrings = 1024;
+  static constexpr int64_t kMaxStopStringBytes = 4096;  // each stop string
+};
+// Bytes generate() may plan to use: AUTOLM_MAX_GENERATE_BYTES when set, else 75% of physical
+// memory (the same rule as the KV cache's own check).
+uint64_t generate_memory_limit();
+
 // Generation parameters. Field names, meanings and defaults are transformers' GenerationConfig.
 // Layering: library defaults (this struct) < the folder's generation_config.json (or, if absent,
 // the generation fields of config.json, as GenerationConfig.from_model_config does) < the caller

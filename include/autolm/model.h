@@ -23,8 +23,10 @@ struct ModelConfig {
   std::string model_type;  // config.json "model_type"
   ModelFamily family = ModelFamily::kCausal;
   int64_t vocab_size = 0;
-  // Longest sequence the model accepts: learned position tables (GPT-2 n_positions, BART
-  // max_position_embeddings); 0 when positions are unbounded (RoPE, T5 relative bias).
+  // Longest sequence the model accepts: learned or sinusoidal position tables (GPT-2
+  // n_positions, BART/Marian max_position_embeddings); RoPE models: max_position_embeddings
+  // (stretched by the rope scaling factor); T5: the documented default limit; either replaced
+  // by AUTOLM_MAX_POSITIONS (io/limits.h).
   int64_t max_positions = 0;
   std::optional<int64_t> bos_token_id, pad_token_id, decoder_start_token_id;
   std::vector<int64_t> eos_token_id;  // int or list in config.json
@@ -68,6 +70,11 @@ class Model {
   // into the state's scratch and stays valid until the next call.
   virtual std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> attention_mask,
                                         int seq_len, DecodeState& state, bool all_positions) const = 0;
+
+  // Bytes one decoder token of one row adds to the self-attention KV cache (K and V, all layers);
+  // seq2seq cross-attention K/V take about as much per encoder token and input. generate() uses
+  // it to refuse, before anything is allocated, a request that cannot fit in memory. 0 = unknown.
+  virtual int64_t kv_bytes_per_token() const { return 0; }
 
   // Parameter count and storage dtypes, for `autolm info`.
   virtual int64_t parameter_count() const = 0;

@@ -143,9 +143,9 @@ static Value str_method(const Value& self, const std::string& name) {
       for (size_t i = 0; i < items.size(); ++i) {
         if (!items[i].is_string())
           throw RuntimeError("sequence item " + std::to_string(i) + ": expected str instance, " + items[i].type_name() + " found");
+        check_grow(out.size(), (i ? s.size() : 0) + items[i].str().size());  // before appending
         if (i) out += s;
         out += items[i].str();
-        in.check_size(out.size());
       }
       return Value(std::move(out));
     });
@@ -188,7 +188,7 @@ static Value str_method(const Value& self, const std::string& name) {
     return method(name, [s, name](Interp& in, CallArgs& a) {
       auto p = bind_args(name, a, {"width", "fillchar"});
       int64_t width = int_arg(p[0], "width");
-      in.check_size(static_cast<size_t>(std::max<int64_t>(0, width)));
+      check_grow(0, static_cast<uint64_t>(std::max<int64_t>(0, width)));  // the fill is checked below
       if (name == "zfill") {
         int64_t len = static_cast<int64_t>(utf8_length(s));
         if (width <= len) return Value(s);
@@ -202,6 +202,7 @@ static Value str_method(const Value& self, const std::string& name) {
         int64_t len = static_cast<int64_t>(utf8_length(s)), pad = width - len;
         if (pad <= 0) return Value(s);
         int64_t left = pad / 2 + (pad & width & 1);
+        check_grow_times(s.size(), fill.size(), static_cast<uint64_t>(pad));
         std::string out;
         for (int64_t i = 0; i < left; ++i) out += fill;
         out += s;
@@ -335,8 +336,10 @@ Dict make_globals() {
       if (a.args.size() == 3) step = int_arg(a.args[2], "range");
     }
     if (step == 0) throw RuntimeError("range() arg 3 must not be zero");
-    int64_t n = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0)
-                         : (start > stop ? (start - stop - step - 1) / -step : 0);
+    // In 128 bits: range(-2**62, 2**62) must not overflow into a small or negative length.
+    const __int128 lo = start, hi = stop, st = step;
+    const __int128 len = st > 0 ? (hi > lo ? (hi - lo + st - 1) / st : 0) : (lo > hi ? (lo - hi - st - 1) / -st : 0);
+    const int64_t n = len > 100000 ? 100001 : static_cast<int64_t>(len);
     if (n > 100000) throw RuntimeError("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
     in.count_steps(n);
     List out;

@@ -6,6 +6,9 @@
 
 #include "autolm/chat.h"
 #include "autolm/error.h"
+#include "chat/value.h"
+#include "io/json_file.h"
+#include "io/limits.h"
 #include "io/mmap.h"
 
 namespace autolm {
@@ -14,12 +17,7 @@ namespace {
 using ojson = nlohmann::ordered_json;
 
 ojson read_json(const std::string& path) {
-  std::string text = read_text_file(path);
-  try {
-    return ojson::parse(text);
-  } catch (const ojson::parse_error& e) {
-    throw Error(ErrorKind::kInvalidInput, path + ": invalid JSON: " + e.what());
-  }
+  return parse_json<ojson>(read_text_file(path), path);
 }
 
 // A template source as stored: one string, or named templates.
@@ -53,13 +51,13 @@ Templates collect(const std::string& dir) {
   Templates t;
   // Files take priority over tokenizer_config.json; chat_template.jinja is the "default" one.
   std::map<std::string, std::string> files;
-  if (file_exists(dir + "/chat_template.jinja")) files["default"] = read_text_file(dir + "/chat_template.jinja");
+  if (file_exists(dir + "/chat_template.jinja")) files["default"] = read_text_file(dir + "/chat_template.jinja", input_limits().tokenizer_max_bytes);
   std::error_code ec;
   fs::path extra_dir = fs::path(dir) / "additional_chat_templates";
   if (fs::is_directory(extra_dir, ec)) {
     for (const auto& entry : fs::directory_iterator(extra_dir, ec)) {
       const fs::path& p = entry.path();
-      if (p.extension() == ".jinja" && entry.is_regular_file(ec)) files[p.stem().string()] = read_text_file(p.string());
+      if (p.extension() == ".jinja" && entry.is_regular_file(ec)) files[p.stem().string()] = read_text_file(p.string(), input_limits().tokenizer_max_bytes);
     }
   }
   if (files.size() == 1 && files.count("default")) {
@@ -161,6 +159,12 @@ std::string ChatTemplate::render(const ojson& messages, const ChatTemplateOption
                                  const ojson& special_tokens) const {
   const std::string& where = template_.name();
   if (!messages.is_array()) throw Error(ErrorKind::kInvalidInput, where + ": messages must be a JSON array");
+  // Checked before anything is copied: copying JSON recurses, so a message whose content is a
+  // list nested 100k deep would overflow the stack in the copy itself.
+  for (const ojson* part : {&messages, &options.tools, &options.documents, &options.extra})
+    if (jinja::json_nested_deeper_than(*part, jinja::Value::kMaxNesting))
+      throw Error(ErrorKind::kInvalidInput, where + ": messages, tools, documents or extra variables: JSON nesting exceeds " +
+                                                std::to_string(jinja::Value::kMaxNesting) + " levels");
   if (messages.empty())
     throw Error(ErrorKind::kInvalidInput, "Cannot apply chat template to an empty conversation. Provide at least one message.");
   if (!options.tools.is_null() && !options.tools.is_array())

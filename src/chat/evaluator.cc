@@ -115,6 +115,17 @@ Interp::DepthGuard::DepthGuard(Interp& in, size_t pos) : in_(in) {
 
 Interp::Interp(const Program& program, const Limits& limits, std::optional<std::time_t> now)
     : program_(program), map_(program.name, program.source), limits_(limits), now_(now) {
+  // The budgets every string builder and list builder checks (runtime_error.h), for this render.
+  saved_max_string_ = max_string_bytes;
+  saved_max_steps_ = max_work_steps;
+  saved_steps_ = work_steps;
+  saved_max_built_ = max_built_bytes;
+  saved_built_ = built_bytes;
+  max_built_bytes = limits_.max_output > UINT64_MAX / kBuiltPerOutput ? UINT64_MAX : limits_.max_output * kBuiltPerOutput;
+  built_bytes = 0;
+  max_string_bytes = limits_.max_output;
+  max_work_steps = limits_.max_iterations;
+  work_steps = 0;
   globals_ = std::make_shared<Scope>();
   static const Dict kGlobals = make_globals();  // stateless functions, shared by every render
   for (const auto& [k, v] : kGlobals.items()) globals_->vars[k.str()] = v;
@@ -122,15 +133,15 @@ Interp::Interp(const Program& program, const Limits& limits, std::optional<std::
 
 std::time_t Interp::now() const { return now_ ? *now_ : std::time(nullptr); }
 
-void Interp::count_steps(int64_t n) {
-  steps_ += n;
-  if (steps_ > limits_.max_iterations)
-    throw RuntimeError("template exceeded " + std::to_string(limits_.max_iterations) + " loop iterations");
-}
+void Interp::count_steps(int64_t n) { count_work(n); }
 
-void Interp::check_size(size_t bytes) const {
-  if (bytes > limits_.max_output)
-    throw RuntimeError("template output exceeded " + std::to_string(limits_.max_output) + " bytes");
+void Interp::check_size(size_t bytes) const { check_grow(0, bytes); }
+
+void Interp::append_output(std::string& out, std::string_view s, size_t pos) const {
+  if (out.size() > limits_.max_output || s.size() > limits_.max_output - out.size())
+    fail_at(pos, "template output exceeded the size limit (" + std::to_string(limits_.max_output) +
+                     " bytes, max_output)");
+  out += s;
 }
 
 void Interp::fail_at(size_t pos, const std::string& msg) const {
@@ -181,18 +192,22 @@ void Interp::pin(const ScopePtr& scope) {
 Interp::~Interp() {
   for (auto& obj : objects_) obj->clear_refs();
   for (auto& scope : pinned_scopes_) scope->vars.clear();
+  max_string_bytes = saved_max_string_;
+  max_work_steps = saved_max_steps_;
+  work_steps = saved_steps_;
+  max_built_bytes = saved_max_built_;
+  built_bytes = saved_built_;
 }
 
 Interp::Flow Interp::exec_stmt(const Stmt& s, const ScopePtr& scope, std::string& out) {
   switch (s.kind) {
     case StmtKind::kData:
-      out += s.text;
-      if (out.size() > limits_.max_output) fail_at(s.pos, "template output exceeded the size limit");
+      append_output(out, s.text, s.pos);
       return Flow::kNormal;
     case StmtKind::kPrint: {
       Value v = eval(*s.expr, scope);
-      out += v.to_str();
-      if (out.size() > limits_.max_output) fail_at(s.pos, "template output exceeded the size limit");
+      if (v.is_string()) append_output(out, v.str(), s.pos);  // no copy of a long string
+      else append_output(out, v.to_str(), s.pos);
       return Flow::kNormal;
     }
     case StmtKind::kIf:
@@ -226,16 +241,18 @@ Interp::Flow Interp::exec_stmt(const Stmt& s, const ScopePtr& scope, std::string
       Value callee = eval(*call_expr.a, scope);
       CallArgs args = eval_args(call_expr, scope);
       args.kwargs.emplace_back("caller", make_macro(s, scope, true));
+      std::string text;
       try {
-        out += call(callee, args).to_str();
+        text = call(callee, args).to_str();
       } catch (const RuntimeError& e) {
         fail_at(call_expr.pos, e.what());
       }
+      append_output(out, text, s.pos);
       return Flow::kNormal;
     }
     case StmtKind::kFilterBlock: {
       Value v(render_body(s.body, child_of(scope)));
-      out += apply_filter_chain(s.filters, std::move(v), scope).to_str();
+      append_output(out, apply_filter_chain(s.filters, std::move(v), scope).to_str(), s.pos);
       return Flow::kNormal;
     }
     case StmtKind::kWith: {
@@ -462,8 +479,13 @@ Value Interp::eval_inner(const Expr& e, const ScopePtr& scope) {
     }
     case ExprKind::kConcat: {
       std::string s;
-      for (const auto& i : e.items) s += eval(*i, scope).to_str();
-      check_size(s.size());
+      for (const auto& i : e.items) {
+        Value part = eval(*i, scope);
+        const std::string text = part.is_string() ? std::string() : part.to_str();
+        const std::string& piece = part.is_string() ? part.str() : text;
+        check_grow(s.size(), piece.size());
+        s += piece;
+      }
       return Value(std::move(s));
     }
     case ExprKind::kCompare: {
@@ -598,17 +620,23 @@ Value Interp::getitem(const Value& obj, const Value& key) {
 
 static bool mul_overflows(int64_t a, int64_t b, int64_t* r) { return __builtin_mul_overflow(a, b, r); }
 
+// seq * n: the result's size is checked (overflow-safe) before anything is built, and an empty
+// sequence times 10**18 returns at once instead of looping.
 static Value repeat(Interp& in, const Value& seq, int64_t n) {
-  if (n <= 0) return seq.is_string() ? Value(std::string()) : Value::list({}, seq.is_tuple());
+  const size_t unit = seq.is_string() ? seq.str().size() : seq.list().size();
+  if (n <= 0 || unit == 0) return seq.is_string() ? Value(std::string()) : Value::list({}, seq.is_tuple());
   if (seq.is_string()) {
-    in.check_size(seq.str().size() * static_cast<size_t>(n));
+    check_grow_times(0, unit, static_cast<uint64_t>(n));
     std::string s;
-    s.reserve(seq.str().size() * n);
+    s.reserve(unit * static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) s += seq.str();
     return Value(std::move(s));
   }
-  in.count_steps(static_cast<int64_t>(seq.list().size()) * n);
+  int64_t total;
+  if (__builtin_mul_overflow(static_cast<int64_t>(unit), n, &total)) total = INT64_MAX;
+  in.count_steps(total);
   List out;
+  out.reserve(static_cast<size_t>(total));
   for (int64_t i = 0; i < n; ++i) out.insert(out.end(), seq.list().begin(), seq.list().end());
   return Value::list(std::move(out), seq.is_tuple());
 }
@@ -633,9 +661,11 @@ Value Interp::eval_binary(const std::string& op, const Value& a, const Value& b)
       return Value(a.str() + b.str());
     }
     if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
-      List out = a.list();
+      count_steps(static_cast<int64_t>(a.list().size() + b.list().size()));
+      List out;
+      out.reserve(a.list().size() + b.list().size());
+      out.insert(out.end(), a.list().begin(), a.list().end());
       out.insert(out.end(), b.list().begin(), b.list().end());
-      count_steps(static_cast<int64_t>(out.size()));
       return Value::list(std::move(out), a.is_tuple());
     }
     if (a.is_string()) throw RuntimeError("can only concatenate str (not \"" + b.type_name() + "\") to str");

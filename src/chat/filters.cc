@@ -108,8 +108,10 @@ Value f_batch(Interp& in, const Value& v, CallArgs& a) {
     tmp.push_back(item);
   }
   if (!tmp.empty()) {
-    if (given(p[1]) && !p[1].is_none())
+    if (given(p[1]) && !p[1].is_none()) {
+      in.count_steps(n - static_cast<int64_t>(tmp.size()));  // batch(10**18, 'x') fails before filling
       while (static_cast<int64_t>(tmp.size()) < n) tmp.push_back(p[1]);
+    }
     out.push_back(Value::list(std::move(tmp)));
   }
   return Value::list(std::move(out));
@@ -150,8 +152,13 @@ Value f_dictsort(Interp& in, const Value& v, CallArgs& a) {
 
 Value f_escape(Interp&, const Value& v, CallArgs& a) {
   bind_args("escape", a, {});
+  const std::string in = soft_str(v);
+  size_t grown = 0;  // each escaped char grows to 4-5 bytes: the size is checked first
+  for (char c : in) grown += c == '&' || c == '"' || c == '\'' ? 4 : c == '<' || c == '>' ? 3 : 0;
+  check_grow(in.size(), grown);
   std::string out;
-  for (char c : soft_str(v)) {
+  out.reserve(in.size() + grown);
+  for (char c : in) {
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -276,19 +283,36 @@ Value f_format(Interp& in, const Value& v, CallArgs& a) {
 
 Value f_indent(Interp& in, const Value& v, CallArgs& a) {
   auto p = bind_args("indent", a, {"width", "first", "blank"});
-  std::string indention = !given(p[0]) ? "    " : p[0].is_string() ? p[0].str()
-                                                   : std::string(static_cast<size_t>(std::max<int64_t>(0, to_int_arg(p[0], "indent"))), ' ');
+  std::string indention;
+  if (!given(p[0])) {
+    indention = "    ";
+  } else if (p[0].is_string()) {
+    indention = p[0].str();
+  } else {
+    const int64_t width = std::max<int64_t>(0, to_int_arg(p[0], "indent"));
+    check_grow(0, static_cast<uint64_t>(width));  // indent(10**12) fails before allocating
+    indention = std::string(static_cast<size_t>(width), ' ');
+  }
   std::string s = soft_str(v) + "\n";
   auto lines = py_splitlines(s, false);
+  // Every line grows by the indentation: the size is known, and checked, before building.
+  size_t indented = p[1].truthy() ? 1 : 0;
+  for (size_t i = 1; i < lines.size(); ++i) indented += p[2].truthy() || !lines[i].empty();
+  check_grow_times(s.size(), indention.size(), indented);
   std::string rv;
+  if (p[1].truthy()) rv = indention;
   if (p[2].truthy()) {
-    for (size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + indention : "") + lines[i];
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (i) rv += "\n" + indention;
+      rv += lines[i];
+    }
   } else {
-    rv = lines.empty() ? "" : lines[0];
-    for (size_t i = 1; i < lines.size(); ++i) rv += "\n" + (lines[i].empty() ? "" : indention + lines[i]);
+    if (!lines.empty()) rv += lines[0];
+    for (size_t i = 1; i < lines.size(); ++i) {
+      rv += '\n';
+      if (!lines[i].empty()) rv += indention + lines[i];
+    }
   }
-  if (p[1].truthy()) rv = indention + rv;
-  in.check_size(rv.size());
   return Value(std::move(rv));
 }
 
@@ -307,10 +331,13 @@ Value f_join(Interp& in, const Value& v, CallArgs& a) {
   std::string out;
   bool first = true;
   for (const auto& item : py_iterate(v)) {
+    const Value x = given(p[1]) && !p[1].is_none() ? get_attribute(in, item, p[1]) : item;
+    const std::string text = x.is_string() ? std::string() : soft_str(x);
+    const std::string& piece = x.is_string() ? x.str() : text;
+    check_grow(out.size(), (first ? 0 : sep.size()) + piece.size());  // before appending
     if (!first) out += sep;
     first = false;
-    out += soft_str(given(p[1]) && !p[1].is_none() ? get_attribute(in, item, p[1]) : item);
-    in.check_size(out.size());
+    out += piece;
   }
   return Value(std::move(out));
 }
@@ -469,8 +496,9 @@ Value f_slice(Interp& in, const Value& v, CallArgs& a) {
   auto p = bind_args("slice", a, {"slices", "fill_with"});
   int64_t slices = to_int_arg(p[0], "slice");
   if (slices <= 0) throw RuntimeError("slices must be positive");
+  in.count_steps(slices);  // slice(10**18) fails before looping
   List seq = py_iterate(v), out;
-  in.count_steps(static_cast<int64_t>(seq.size()) + slices);
+  in.count_steps(static_cast<int64_t>(seq.size()));
   int64_t length = static_cast<int64_t>(seq.size()), per = length / slices, extra = length % slices, offset = 0;
   for (int64_t n = 0; n < slices; ++n) {
     int64_t start = offset + n * per;

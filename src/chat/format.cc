@@ -168,14 +168,17 @@ std::string str_format(Interp& in, const std::string& fmt, const CallArgs& args)
       }
       size_t close = spec.find('}', k);
       if (close == std::string::npos) throw RuntimeError("unmatched '{' in format spec");
-      expanded += resolve_field(in, spec.substr(k + 1, close - k - 1), args, auto_index).to_str();
+      std::string nested = resolve_field(in, spec.substr(k + 1, close - k - 1), args, auto_index).to_str();
+      check_grow(expanded.size(), nested.size());
+      expanded += nested;
       k = close;
     }
     if (conv == "r" || conv == "a") v = Value(v.repr());
     else if (conv == "s") v = Value(v.to_str());
     else if (!conv.empty()) throw RuntimeError("Unknown conversion specifier " + conv);
-    out += format_value(v, expanded);
-    in.check_size(out.size());
+    std::string piece = format_value(v, expanded);
+    check_grow(out.size(), piece.size());
+    out += piece;
   }
   return out;
 }
@@ -195,6 +198,10 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
     return positional[next++];
   };
   std::string out;
+  auto append = [&](const std::string& piece) {
+    check_grow(out.size(), piece.size());
+    out += piece;
+  };
   for (size_t i = 0; i < fmt.size(); ++i) {
     if (fmt[i] != '%') {
       out += fmt[i];
@@ -247,7 +254,7 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
     switch (type) {
       case 's': case 'r': case 'a': {
         std::string s = type == 's' ? v.to_str() : v.repr();
-        out += py_format_str(s, (left ? "<" : ">") + width + precision);
+        append(py_format_str(s, (left ? "<" : ">") + width + precision));
         break;
       }
       case 'd': case 'i': case 'u': case 'x': case 'X': case 'o': {
@@ -255,18 +262,18 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
         if (v.is_float()) n = static_cast<int64_t>(std::trunc(v.as_double()));
         else if (v.is_int() || v.is_bool()) n = v.as_int();
         else throw RuntimeError(std::string("%") + type + " format: a real number is required, not " + v.type_name());
-        out += py_format_int(n, full + (type == 'i' || type == 'u' ? 'd' : type));
+        append(py_format_int(n, full + (type == 'i' || type == 'u' ? 'd' : type)));
         break;
       }
       case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': {
         if (!v.is_number()) throw RuntimeError("must be real number, not " + v.type_name());
-        out += py_format_float(v.as_double(), full + precision + type);
+        append(py_format_float(v.as_double(), full + precision + type));
         break;
       }
       case 'c': {
         std::string s = v.is_string() ? v.str() : "";
         if (!v.is_string()) utf8_append(s, static_cast<char32_t>(int_arg(v, "%c requires int or char")));
-        out += py_format_str(s, (left ? "<" : ">") + width);
+        append(py_format_str(s, (left ? "<" : ">") + width));
         break;
       }
       default:
@@ -282,8 +289,11 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
 // ---- json.dumps (transformers' tojson: ensure_ascii=False by default)
 
 static void json_string(std::string& out, const std::string& s, bool ensure_ascii) {
+  check_grow(out.size(), s.size() + 2);
   out += '"';
+  size_t k = 0;
   for (char32_t c : utf8_decode(s)) {
+    if ((++k & 1023) == 0) check_grow(out.size(), 12 * 1024);  // escapes grow a char to at most 12 bytes
     switch (c) {
       case '"': out += "\\\""; continue;
       case '\\': out += "\\\\"; continue;
@@ -320,6 +330,7 @@ struct JsonWriter {
   std::string out;
 
   void newline(int level) {
+    check_grow_times(out.size() + 1, indent.size(), static_cast<uint64_t>(level));
     out += '\n';
     for (int i = 0; i < level; ++i) out += indent;
   }
@@ -355,6 +366,7 @@ struct JsonWriter {
         out += '[';
         bool first = true;
         for (const auto& e : v.list()) {
+          check_grow(out.size(), item_sep.size() + key_sep.size() + 32);
           if (!first) out += item_sep;
           first = false;
           if (indented) newline(level + 1);
@@ -377,6 +389,7 @@ struct JsonWriter {
         out += '{';
         bool first = true;
         for (const auto* kv : items) {
+          check_grow(out.size(), item_sep.size() + key_sep.size() + 32);
           if (!first) out += item_sep;
           first = false;
           if (indented) newline(level + 1);
@@ -402,7 +415,11 @@ std::string json_dumps(const Value& v, bool ensure_ascii, const Value& indent, c
   w.indented = given_not_none(indent);
   if (w.indented) {
     if (indent.is_string()) w.indent = indent.str();
-    else w.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, int_arg(indent, "indent"))), ' ');
+    else {
+      const int64_t width = std::max<int64_t>(0, int_arg(indent, "indent"));
+      check_grow(0, static_cast<uint64_t>(width));  // tojson(indent=10**12) fails before allocating
+      w.indent = std::string(static_cast<size_t>(width), ' ');
+    }
   }
   w.item_sep = w.indented ? "," : ", ";
   w.key_sep = ": ";

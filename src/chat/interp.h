@@ -68,6 +68,8 @@ class Interp {
   std::string render_body(const Body& body, const ScopePtr& scope);
   Value apply_filter_chain(const std::vector<ExprPtr>& filters, Value v, const ScopePtr& scope);
   [[noreturn]] void fail_at(size_t pos, const std::string& msg) const;
+  // out += s, refused (naming the statement at `pos`) when the output would pass max_output.
+  void append_output(std::string& out, std::string_view s, size_t pos) const;
   ScopePtr child_of(const ScopePtr& parent);
   void pin(const ScopePtr& scope);
 
@@ -83,7 +85,9 @@ class Interp {
   std::optional<std::time_t> now_;
   ScopePtr globals_;
   int depth_ = 0;
-  int64_t steps_ = 0;
+  size_t saved_max_string_;  // the budgets of runtime_error.h as they were before this render
+  int64_t saved_max_steps_, saved_steps_;
+  uint64_t saved_max_built_, saved_built_;
   std::vector<std::shared_ptr<Object>> objects_;
   std::vector<ScopePtr> pinned_scopes_;
 };

@@ -13,6 +13,9 @@ JinjaTemplate::JinjaTemplate(const std::string& source, const std::string& name)
 std::string JinjaTemplate::render(const nlohmann::ordered_json& variables, const JinjaRenderOptions& options) const {
   if (!variables.is_object() && !variables.is_null())
     throw Error(ErrorKind::kInvalidInput, name_ + ": template variables must be a JSON object");
+  if (jinja::json_nested_deeper_than(variables, jinja::Value::kMaxNesting))
+    throw Error(ErrorKind::kInvalidInput, name_ + ": template variables: JSON nesting exceeds " +
+                                              std::to_string(jinja::Value::kMaxNesting) + " levels");
   try {
     jinja::Dict vars;
     if (variables.is_object())

@@ -297,11 +297,13 @@ std::string py_replace(std::string_view s, std::string_view old, std::string_vie
     int64_t done = 0;
     for (char32_t c : u) {
       if (count < 0 || done < count) {
+        check_grow(out.size(), repl.size() + 4);
         out += repl;
         ++done;
       }
       utf8_append(out, c);
     }
+    check_grow(out.size(), repl.size());
     if (count < 0 || done < count) out += repl;
     return out;
   }
@@ -310,11 +312,13 @@ std::string py_replace(std::string_view s, std::string_view old, std::string_vie
   while (count < 0 || done < count) {
     size_t f = s.find(old, pos);
     if (f == std::string_view::npos) break;
+    check_grow(out.size(), f - pos + repl.size());  // before growing: s.replace('', huge) fails early
     out.append(s.substr(pos, f - pos));
     out.append(repl);
     pos = f + old.size();
     ++done;
   }
+  check_grow(out.size(), s.size() - pos);
   out.append(s.substr(pos));
   return out;
 }
@@ -440,19 +444,24 @@ Spec parse_spec(const std::string& text) {
     ++i;
   }
   int64_t w = -1;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') w = (w < 0 ? 0 : w * 10) + (s[i++] - '0');
+  auto digit = [&](int64_t acc) {  // Python's limit: a width or precision must fit a Py_ssize_t
+    if (acc > (INT64_MAX - 9) / 10) throw RuntimeError("Too many decimal digits in format string");
+    return acc * 10 + (s[i++] - '0');
+  };
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') w = digit(w < 0 ? 0 : w);
   sp.width = w;
   if (i < s.size() && (s[i] == ',' || s[i] == '_')) sp.grouping = static_cast<char>(s[i++]);
   if (i < s.size() && s[i] == '.') {
     ++i;
-    int p = 0;
+    int64_t p = 0;
     bool any = false;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      p = p * 10 + (s[i++] - '0');
+      p = digit(p);
       any = true;
     }
     if (!any) throw RuntimeError("Format specifier missing precision");
-    sp.precision = p;
+    if (p > INT32_MAX) throw RuntimeError("precision too big");
+    sp.precision = static_cast<int>(p);
   }
   if (i < s.size()) sp.type = static_cast<char>(s[i++]);
   if (i != s.size()) throw RuntimeError("Invalid format specifier '" + text + "'");
@@ -478,6 +487,7 @@ std::string pad(const std::string& sign, const std::string& body, const Spec& sp
   int64_t n = sp.width - len;
   std::string fill;
   utf8_append(fill, sp.fill);
+  check_grow_times(sign.size() + body.size(), fill.size(), static_cast<uint64_t>(n));  // before padding
   auto rep = [&](int64_t k) {
     std::string r;
     for (int64_t j = 0; j < k; ++j) r += fill;
@@ -513,17 +523,26 @@ std::string py_format_float(double v, const std::string& spec_text) {
   } else {
     int prec = sp.precision < 0 ? 6 : sp.precision;
     char fmt[16];
-    char buf[512];
+    // The whole number, however long ('{:.1000f}' is exact in Python), sized before it is built.
+    auto print = [&](double x) {
+      // At most ~310 integer digits, the precision, sign, exponent: checked before snprintf
+      // spends seconds producing a billion digits only to have them refused.
+      check_grow(0, static_cast<size_t>(prec) + 400);
+      int n = std::snprintf(nullptr, 0, fmt, prec, x);
+      if (n < 0) throw RuntimeError("cannot format float");
+      check_grow(0, static_cast<size_t>(n));
+      std::string r(static_cast<size_t>(n), '\0');
+      std::snprintf(r.data(), r.size() + 1, fmt, prec, x);
+      return r;
+    };
     if (type == '%') {
       std::snprintf(fmt, sizeof(fmt), "%%%s.*f", sp.alt ? "#" : "");
-      std::snprintf(buf, sizeof(buf), fmt, prec, a * 100.0);
-      body = std::string(buf) + "%";
+      body = print(a * 100.0) + "%";
     } else {
       char t = type ? type : 'g';
       if (!type && prec == 0) prec = 1;
       std::snprintf(fmt, sizeof(fmt), "%%%s.*%c", sp.alt ? "#" : "", t);
-      std::snprintf(buf, sizeof(buf), fmt, prec, a);
-      body = buf;
+      body = print(a);
       if (!type && body.find_first_of(".eEn") == std::string::npos) body += ".0";
     }
   }

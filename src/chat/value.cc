@@ -17,21 +17,49 @@ const Value* Dict::find(const Value& key) const {
 }
 
 const Value* Dict::find(std::string_view key) const {
+  if (items_.size() >= kIndexFrom) {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &items_[it->second].second;
+  }
   for (const auto& [k, v] : items_)
     if (k.is_string() && k.str() == key) return &v;
   return nullptr;
 }
 
-void Dict::set(const Value& key, Value value) {
-  for (auto& [k, v] : items_)
-    if (py_eq(k, key)) {
-      v = std::move(value);
-      return;
-    }
-  items_.emplace_back(key, std::move(value));
+// Keeps index_ covering every string key once the dict is big enough (strings never equal
+// other types, so string lookups need nothing else).
+void Dict::index_last() {
+  if (items_.size() < kIndexFrom) return;
+  if (items_.size() == kIndexFrom) {
+    for (size_t i = 0; i < items_.size(); ++i)
+      if (items_[i].first.is_string()) index_.emplace(items_[i].first.str(), i);
+    return;
+  }
+  if (items_.back().first.is_string()) index_.emplace(items_.back().first.str(), items_.size() - 1);
 }
 
-void Dict::append_unique(Value key, Value value) { items_.emplace_back(std::move(key), std::move(value)); }
+void Dict::set(const Value& key, Value value) {
+  if (key.is_string() && items_.size() >= kIndexFrom) {
+    auto it = index_.find(std::string_view(key.str()));
+    if (it != index_.end()) {
+      items_[it->second].second = std::move(value);
+      return;
+    }
+  } else {
+    for (auto& [k, v] : items_)
+      if (py_eq(k, key)) {
+        v = std::move(value);
+        return;
+      }
+  }
+  items_.emplace_back(key, std::move(value));
+  index_last();
+}
+
+void Dict::append_unique(Value key, Value value) {
+  items_.emplace_back(std::move(key), std::move(value));
+  index_last();
+}
 
 Value Object::get_attr(const std::string& name) {
   return Value::undefined("'" + type_name() + " object' has no attribute '" + name + "'");
@@ -115,6 +143,19 @@ Value Value::from_json(const nlohmann::ordered_json& j, int depth) {
   }
 }
 
+bool json_nested_deeper_than(const nlohmann::ordered_json& j, size_t max_depth) {
+  std::vector<std::pair<const nlohmann::ordered_json*, size_t>> todo{{&j, 0}};
+  while (!todo.empty()) {
+    auto [v, depth] = todo.back();
+    todo.pop_back();
+    if (!v->is_structured()) continue;
+    if (depth >= max_depth) return true;
+    for (const auto& child : *v)
+      if (child.is_structured()) todo.emplace_back(&child, depth + 1);
+  }
+  return false;
+}
+
 bool Value::same_object(const Value& o) const {
   if (type_ != o.type_) return false;
   switch (type_) {
@@ -122,7 +163,7 @@ bool Value::same_object(const Value& o) const {
     case Type::kBool: return b_ == o.b_;
     case Type::kInt: return i_ == o.i_;
     case Type::kFloat: return f_ == o.f_;
-    case Type::kString: return s_ == o.s_;
+    case Type::kString: return str() == o.str();
     case Type::kList: return list_ == o.list_;
     case Type::kDict: return dict_ == o.dict_;
     case Type::kFunction: return fn_ == o.fn_;
@@ -137,7 +178,7 @@ bool Value::truthy() const {
     case Type::kBool: return b_;
     case Type::kInt: return i_ != 0;
     case Type::kFloat: return f_ != 0.0;
-    case Type::kString: return !s_.empty();
+    case Type::kString: return !str().empty();
     case Type::kList: return !list_->empty();
     case Type::kDict: return !dict_->empty();
     default: return true;
@@ -163,7 +204,7 @@ std::string Value::type_name() const {
 std::string Value::to_str() const {
   switch (type_) {
     case Type::kUndefined: return "";
-    case Type::kString: return s_;
+    case Type::kString: return str();
     default: return repr();
   }
 }
@@ -186,12 +227,14 @@ std::string Value::repr() const {
     case Type::kBool: return b_ ? "True" : "False";
     case Type::kInt: return std::to_string(i_);
     case Type::kFloat: return py_float_repr(f_);
-    case Type::kString: return py_str_repr(s_);
+    case Type::kString: return py_str_repr(str());
     case Type::kList: {
       std::string out = tuple_ ? "(" : "[";
       for (size_t i = 0; i < list_->size(); ++i) {
+        std::string item = (*list_)[i].repr();
+        check_grow(out.size(), item.size() + 3);  // [s] * 10**6 of a long s fails before it is built
         if (i) out += ", ";
-        out += (*list_)[i].repr();
+        out += item;
       }
       if (tuple_ && list_->size() == 1) out += ",";
       return out + (tuple_ ? ")" : "]");
@@ -200,9 +243,11 @@ std::string Value::repr() const {
       std::string out = "{";
       bool first = true;
       for (const auto& [k, v] : dict_->items()) {
+        std::string key = k.repr(), value = v.repr();
+        check_grow(out.size(), key.size() + value.size() + 4);
         if (!first) out += ", ";
         first = false;
-        out += k.repr() + ": " + v.repr();
+        out += key + ": " + value;
       }
       return out + "}";
     }
@@ -276,6 +321,9 @@ List py_iterate(const Value& v) {
   switch (v.type()) {
     case Value::Type::kUndefined: return {};
     case Value::Type::kString: {
+      // One value per character: charged to the render's budget before they are made (a
+      // 10 MB message iterated would otherwise be 10M values at once).
+      count_work(static_cast<int64_t>(utf8_length(v.str())));
       List out;
       std::string s;
       for (char32_t c : utf8_decode(v.str())) {

@@ -8,8 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "chat/runtime_error.h"
 
 namespace autolm::jinja {
 
@@ -43,7 +46,17 @@ class Dict {
   const std::vector<std::pair<Value, Value>>& items() const { return items_; }
 
  private:
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>()(s); }
+  };
+  // Position of each string key once the dict has kIndexFrom items: a JSON object with 100k
+  // keys (a tool schema) looked up in a loop would otherwise be a scan per lookup (quadratic).
+  static constexpr size_t kIndexFrom = 32;
+  void index_last();
+
   std::vector<std::pair<Value, Value>> items_;
+  std::unordered_map<std::string, size_t, KeyHash, std::equal_to<>> index_;
 };
 
 // An object with attributes (jinja2 Namespace, LoopContext, Cycler, Joiner).
@@ -67,9 +80,9 @@ class Value {
   Value(int v) : type_(Type::kInt), i_(v) {}
   Value(int64_t v) : type_(Type::kInt), i_(v) {}
   Value(double v) : type_(Type::kFloat), f_(v) {}
-  Value(std::string s) : type_(Type::kString), s_(std::move(s)) {}
-  Value(std::string_view s) : type_(Type::kString), s_(s) {}
-  Value(const char* s) : type_(Type::kString), s_(s) {}
+  Value(std::string s) : type_(Type::kString) { set_string(std::move(s)); }
+  Value(std::string_view s) : Value(std::string(s)) {}
+  Value(const char* s) : Value(std::string(s)) {}
 
   static Value undefined(std::string message = "");
   static Value none();
@@ -101,7 +114,7 @@ class Value {
   bool as_bool() const { return b_; }
   int64_t as_int() const { return type_ == Type::kBool ? (b_ ? 1 : 0) : i_; }  // bool or int
   double as_double() const { return type_ == Type::kFloat ? f_ : static_cast<double>(as_int()); }
-  const std::string& str() const { return s_; }
+  const std::string& str() const { return big_ ? *big_ : s_; }
   const List& list() const { return *list_; }
   const Dict& dict() const { return *dict_; }
   const Function& function() const { return *fn_; }
@@ -116,6 +129,19 @@ class Value {
   std::string type_name() const;  // Python type name: 'int', 'str', 'dict', 'NoneType'…
 
  private:
+  // Long strings are shared between copies: a message copied into loop variables, lists and
+  // scopes costs a pointer each, not its size again (a 10 MB message in a loop would otherwise
+  // be copied per iteration and per list element).
+  static constexpr size_t kShareFrom = 256;
+  void set_string(std::string s) {
+    if (s.size() >= kShareFrom) {
+      count_built(s.size());  // the render's total (runtime_error.h)
+      big_ = std::make_shared<const std::string>(std::move(s));
+    } else {
+      s_ = std::move(s);
+    }
+  }
+
   Type type_ = Type::kUndefined;
   bool tuple_ = false;
   uint32_t depth_ = 0;  // nesting of lists/dicts below (and including) this value
@@ -124,12 +150,17 @@ class Value {
     int64_t i_ = 0;
     double f_;
   };
-  std::string s_;  // string value, or the message an undefined raises with
+  std::string s_;  // short string value, or the message an undefined raises with
+  std::shared_ptr<const std::string> big_;  // long string value
   std::shared_ptr<const List> list_;
   std::shared_ptr<const Dict> dict_;
   std::shared_ptr<const Function> fn_;
   std::shared_ptr<Object> obj_;
 };
+
+// Whether `j` nests arrays/objects deeper than `max_depth`, found without recursion, so a
+// caller can refuse a 100k-deep message before copying it (copies of JSON recurse).
+bool json_nested_deeper_than(const nlohmann::ordered_json& j, size_t max_depth);
 
 // Python semantics; these throw RuntimeError where Python raises TypeError.
 bool py_eq(const Value& a, const Value& b);

@@ -41,7 +41,7 @@ std::vector<int> top_n(std::span<const float> v, int n) {
 }
 
 struct Beam {
-  std::vector<int32_t> seq;  // [max_length], fill value past the current end
+  std::vector<int32_t> seq;  // prompt + generated tokens (HF's fill value past them is added at the end)
   float score = 0.0f;
   int gen_len = 0;           // generated tokens (beam_indices != -1)
   bool done = false;         // is_sent_finished (finished set only)
@@ -57,8 +57,9 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
   const int rows = B * nb;
   const int prompt_len = req.input_len;  // decoder_prompt_len
   const int max_length = req.max_length;
-  const int n_eos = static_cast<int>(cfg.eos_token_id.size());
-  const int K = std::max(2, 1 + n_eos) * nb;  // beams_to_keep
+  // beams_to_keep; never more than the nb × vocab candidates there are (top_n clamps to that).
+  const int64_t n_eos = static_cast<int64_t>(cfg.eos_token_id.size());
+  const int K = static_cast<int>(std::min<int64_t>(std::max<int64_t>(2, 1 + n_eos) * nb, INT32_MAX));
   // output_fill_value = (pad_token_id or eos_token_id[0]) if eos_token_id is not None else -1;
   // a pad id of 0 is falsy there. Without EOS we use the pad id (or 0) instead of -1.
   int32_t fill = 0;
@@ -75,9 +76,9 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
     skip[b] = req.seq2seq ? 0 : req.left_pad[b];
     for (int j = 0; j < nb; ++j) {
       Beam& r = running[b * nb + j];
-      r.seq.assign(max_length, fill);
-      if (req.seq2seq) r.seq[0] = req.decoder_start;
-      else std::copy(req.input_ids.begin() + (size_t)b * req.src_len, req.input_ids.begin() + (size_t)(b + 1) * req.src_len, r.seq.begin());
+      // Sequences grow with the search: nothing is allocated for a max_length never reached.
+      if (req.seq2seq) r.seq.assign(1, req.decoder_start);
+      else r.seq.assign(req.input_ids.begin() + (size_t)b * req.src_len, req.input_ids.begin() + (size_t)(b + 1) * req.src_len);
       r.score = j == 0 ? 0.0f : kBig;
       finished[b * nb + j] = r;
       finished[b * nb + j].score = kBig;
@@ -139,7 +140,9 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
         bool hit = timed_out || cur_len + 1 >= max_length || req.is_eos(tok[k]);
         if (!hit && req.stop.enabled()) {
           const auto& s = running[b * nb + src[k]].seq;
-          tmp.assign(s.begin() + skip[b], s.begin() + cur_len);
+          // Only the tail the checker reads: copying whole sequences per candidate is O(length).
+          const int from = std::max<int64_t>(skip[b], int64_t(cur_len) - int64_t(req.stop.window()));
+          tmp.assign(s.begin() + from, s.begin() + cur_len);
           tmp.push_back(tok[k]);
           hit = req.stop.hit(tmp);
         }
@@ -148,8 +151,10 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
       }
       auto make = [&](int k, float score) {
         Beam n;
-        n.seq = running[b * nb + src[k]].seq;
-        n.seq[cur_len] = tok[k];
+        const auto& from = running[b * nb + src[k]].seq;
+        n.seq.reserve(from.size() + 1);
+        n.seq.assign(from.begin(), from.end());
+        n.seq.push_back(tok[k]);
         n.score = score;
         n.gen_len = cur_len + 1 - prompt_len;
         return n;
@@ -232,7 +237,9 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
   for (int b = 0; b < B; ++b) {
     for (int i = 0; i < nrs; ++i) {
       const Beam& f = finished[b * nb + i];
-      out.sequences.emplace_back(f.seq.begin(), f.seq.begin() + prompt_len + max_gen);
+      std::vector<int32_t> seq(f.seq.begin(), f.seq.begin() + prompt_len + f.gen_len);
+      seq.resize(static_cast<size_t>(prompt_len) + max_gen, fill);
+      out.sequences.push_back(std::move(seq));
       out.sequences_scores.push_back(f.score);
       out.num_generated.push_back(f.gen_len);
       FinishReason why = FinishReason::kLength;

@@ -1,6 +1,10 @@
 // generate(): transformers' preparation (special tokens, padding, max/min length) and the
 // greedy / multinomial-sampling loop (`GenerationMixin._sample`); beam search is beam_search.cc.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -9,6 +13,20 @@
 #include "generate/search.h"
 
 namespace autolm {
+
+uint64_t generate_memory_limit() {
+  if (const char* v = std::getenv("AUTOLM_MAX_GENERATE_BYTES"); v && *v) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n == 0 || v[0] == '-')
+      throw Error(ErrorKind::kInvalidInput,
+                  std::string("environment variable AUTOLM_MAX_GENERATE_BYTES=\"") + v + "\" is not a positive integer");
+    return n;
+  }
+  const double physical = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGE_SIZE));
+  return physical > 0 ? static_cast<uint64_t>(0.75 * physical) : UINT64_MAX;
+}
 
 namespace gen {
 
@@ -42,7 +60,7 @@ int vocab_of(std::span<const float> logits, int rows) {
   return static_cast<int>(logits.size() / rows);
 }
 
-void check_token_ranges(const Request& req, int vocab) {
+void check_token_ranges(const Request& req, int64_t vocab) {
   auto check = [&](const char* name, int64_t t) {
     if (t >= vocab)
       throw Error(ErrorKind::kInvalidInput, std::string("generation config: ") + name + " contains token id " +
@@ -60,6 +78,59 @@ void check_token_ranges(const Request& req, int vocab) {
     for (const auto& entry : *c.sequence_bias)
       for (int64_t t : entry.first) check("sequence_bias", t);
 }
+
+std::string mib(double bytes) { return std::to_string(static_cast<int64_t>(bytes / (1 << 20))) + " MiB"; }
+
+}  // namespace
+
+// What generate() will hold at its peak, estimated before anything is allocated (doubles: a
+// hostile request must not wrap the estimate itself). Counts the decoder KV cache (and seq2seq
+// cross-attention K/V), the logits rows and our copies of them, beam bookkeeping (four sets of
+// full-length sequences; per input num_beams × vocab candidates) and output_scores.
+void check_memory(const Model& model, const Request& req) {
+  const auto& cfg = req.cfg;
+  const bool beam = cfg.num_beams > 1;
+  const double per_input = beam ? cfg.num_beams : cfg.do_sample ? cfg.num_return_sequences : 1;
+  const double rows = double(req.batch) * per_input;
+  const double L = req.max_length, S = req.src_len, V = double(std::max<int64_t>(model.config().vocab_size, 0));
+  const double kv_token = double(std::max<int64_t>(model.kv_bytes_per_token(), 0));
+  const double kv = kv_token * (rows * L + (req.seq2seq ? double(req.batch) * S : 0.0));
+  const double inputs = (double(req.batch) + rows) * S * 2 * sizeof(int32_t);
+  const double logits = 2 * rows * V * sizeof(float);  // the model's scratch + our processed copy
+  double bookkeeping = rows * L * sizeof(int32_t);
+  if (beam) {
+    // running + finished sets and their next versions; acc, top-k queue, sampler weights; then
+    // per candidate (beams_to_keep = max(2, 1 + #eos) × num_beams) its value, source, token, flags.
+    const double candidates = std::min(std::max(2.0, 1.0 + double(cfg.eos_token_id.size())) * cfg.num_beams,
+                                       double(cfg.num_beams) * V);
+    bookkeeping = 4 * rows * L * sizeof(int32_t) + double(cfg.num_beams) * V * (sizeof(float) + 16 + 13) +
+                  candidates * 48;
+  }
+  const double scores = cfg.output_scores ? (L - req.input_len) * rows * V * sizeof(float) : 0.0;
+  // Rows are indexed with int.
+  if (rows > double(INT32_MAX))
+    throw Error(ErrorKind::kInvalidInput, "generate: " + std::to_string(req.batch) + " inputs × " +
+                                              std::to_string(int64_t(per_input)) + " rows each exceeds autolm's limit of " +
+                                              std::to_string(INT32_MAX) + " rows");
+  const double total = kv + inputs + logits + bookkeeping + scores;
+  const double limit = static_cast<double>(generate_memory_limit());
+  if (total <= limit) return;
+  std::string what = "generate: " + std::to_string(req.batch) + " input(s) × " +
+                     (beam ? "num_beams=" + std::to_string(cfg.num_beams)
+                           : "num_return_sequences=" + std::to_string(cfg.do_sample ? cfg.num_return_sequences : 1)) +
+                     " rows (" +
+                     (cfg.max_new_tokens ? "max_new_tokens=" + std::to_string(*cfg.max_new_tokens) + ", " : std::string()) +
+                     "max_length " + std::to_string(req.max_length) +
+                     (cfg.output_scores ? ", output_scores=true" : "") + ") would need about " + mib(total) +
+                     " (KV cache " + mib(kv) + ", logits " + mib(logits) + ", sequences and beams " +
+                     mib(bookkeeping) + (cfg.output_scores ? ", scores " + mib(scores) : std::string()) +
+                     "), more than the limit of " + mib(limit) +
+                     " (75% of physical memory, or AUTOLM_MAX_GENERATE_BYTES); lower num_beams, "
+                     "num_return_sequences or max_new_tokens";
+  throw Error(ErrorKind::kInvalidInput, what);
+}
+
+namespace {
 
 // `_sample`: greedy (argmax) or multinomial sampling, one token per row per step.
 GenerateOutput sample_search(const Model& model, const Request& req) {
@@ -83,7 +154,6 @@ GenerateOutput sample_search(const Model& model, const Request& req) {
       seqs[r].assign(req.input_ids.begin() + (size_t)b * req.src_len, req.input_ids.begin() + (size_t)(b + 1) * req.src_len);
       skip[r] = req.left_pad[b];
     }
-    seqs[r].reserve(req.max_length);
   }
 
   LogitsPipeline pipeline(cfg, req.input_len, req.max_length, req.min_length);
@@ -188,28 +258,105 @@ Request prepare(const Model& model, const std::vector<std::vector<int32_t>>& inp
   auto& cfg = req.cfg;
 
   if (input_ids.empty()) throw Error(ErrorKind::kInvalidInput, "generate: no prompts given");
+  size_t longest = 0;
+  for (const auto& p : input_ids) longest = std::max(longest, p.size());
+  if (input_ids.size() > size_t(INT32_MAX) || longest > size_t(INT32_MAX))
+    throw Error(ErrorKind::kInvalidInput, "generate: " + std::to_string(input_ids.size()) + " prompts of up to " +
+                                              std::to_string(longest) + " tokens exceed autolm's limit of " +
+                                              std::to_string(INT32_MAX));
   req.batch = static_cast<int>(input_ids.size());
+  req.src_len = static_cast<int>(longest);
 
   // _prepare_special_tokens: pad falls back to eos[0]; seq2seq start falls back to bos.
+  const char* pad_field = cfg.pad_token_id ? "pad_token_id" : "eos_token_id";
   if (cfg.pad_token_id) req.pad = *cfg.pad_token_id;
   else if (!cfg.eos_token_id.empty()) req.pad = cfg.eos_token_id[0];
+  // Output columns are int32 (a pad of -1, as some configs set, is kept as transformers keeps it).
+  if (req.pad && (*req.pad < INT32_MIN || *req.pad > INT32_MAX))
+    throw Error(ErrorKind::kInvalidInput, std::string("generation config: ") + pad_field + "=" +
+                                              std::to_string(*req.pad) + " is not a valid token id");
+  const int64_t vocab = model.config().vocab_size;
   if (req.seq2seq) {
+    const char* start_field = cfg.decoder_start_token_id ? "decoder_start_token_id" : "bos_token_id";
     std::optional<int64_t> start = cfg.decoder_start_token_id ? cfg.decoder_start_token_id : cfg.bos_token_id;
     if (!start)
       throw Error(ErrorKind::kInvalidInput,
                   "generation config: decoder_start_token_id or bos_token_id has to be defined for "
                   "encoder-decoder generation");
+    // The decoder's first input: it must index the embedding table.
+    if (*start < 0 || *start > INT32_MAX || (vocab > 0 && *start >= vocab))
+      throw Error(ErrorKind::kInvalidInput, std::string("generation config: ") + start_field + "=" +
+                                                std::to_string(*start) + " is outside the vocabulary (size " +
+                                                std::to_string(vocab) + ")");
     req.decoder_start = static_cast<int32_t>(*start);
   }
   if (cfg.num_beams > 1 && hooks.on_step)
     throw Error(ErrorKind::kInvalidInput, "generate: a stream callback cannot be used with beam search "
                                           "(num_beams=" + std::to_string(cfg.num_beams) + "), as in transformers");
 
+  // _prepare_generated_length, in 64 bits: prompt + max_new_tokens must not wrap.
+  req.input_len = req.seq2seq ? 1 : req.src_len;
+  int64_t max_length = 0;
+  if (cfg.max_new_tokens) {
+    max_length = int64_t(*cfg.max_new_tokens) + req.input_len;
+  } else if (!cfg.max_length) {
+    max_length = 20 + int64_t(req.input_len);  // "by default let's always generate 20 new tokens"
+    int64_t mpe = 0;
+    const auto& raw = model.config().raw;
+    if (raw.is_object() && raw.contains("max_position_embeddings") && raw["max_position_embeddings"].is_number_integer())
+      mpe = raw["max_position_embeddings"].get<int64_t>();
+    else if (model.config().max_positions > 0)
+      mpe = model.config().max_positions;
+    if (mpe > 0) max_length = std::min<int64_t>(max_length, mpe);
+  } else {
+    max_length = *cfg.max_length;
+  }
+  const char* length_field = cfg.max_new_tokens ? "max_new_tokens" : "max_length";
+  const int64_t length_value = cfg.max_new_tokens ? *cfg.max_new_tokens : cfg.max_length ? *cfg.max_length : 20;
+  // Positions, cache lengths and output columns are int: the total must fit one.
+  if (max_length > INT32_MAX)
+    throw Error(ErrorKind::kInvalidInput, "generation config: " + std::string(length_field) + "=" +
+                                              std::to_string(length_value) + " with an input of " +
+                                              std::to_string(req.input_len) + " tokens gives a total length of " +
+                                              std::to_string(max_length) + ", beyond autolm's limit of " +
+                                              std::to_string(INT32_MAX) + " tokens");
+  req.max_length = static_cast<int>(max_length);
+  const int64_t min_length = cfg.min_new_tokens ? int64_t(*cfg.min_new_tokens) + req.input_len : cfg.min_length;
+  req.min_length = static_cast<int>(std::min<int64_t>(min_length, INT32_MAX));  // only compared with cur_len
+
+  // _validate_generated_length.
+  if (req.input_len >= req.max_length)
+    throw Error(ErrorKind::kInvalidInput,
+                std::string("generate: input length of ") + (req.seq2seq ? "decoder_input_ids" : "input_ids") +
+                    " is " + std::to_string(req.input_len) + ", but max_length is set to " +
+                    std::to_string(req.max_length) + "; increase max_length or set max_new_tokens");
+  const int64_t maxpos = model.config().max_positions;
+  if (maxpos > 0) {
+    if (!req.seq2seq && req.max_length > maxpos)
+      throw Error(ErrorKind::kInvalidInput,
+                  "generate: prompt of " + std::to_string(req.src_len) + " tokens plus " +
+                      std::to_string(req.max_length - req.src_len) + " new tokens (" + length_field + "=" +
+                      std::to_string(length_value) + ", max_length " + std::to_string(req.max_length) +
+                      ") exceeds the model's maximum of " + std::to_string(maxpos) +
+                      " positions; shorten the prompt or lower max_new_tokens");
+    if (req.seq2seq && req.src_len > maxpos)
+      throw Error(ErrorKind::kInvalidInput, "generate: encoder input of " + std::to_string(req.src_len) +
+                                                " tokens exceeds the model's maximum of " + std::to_string(maxpos) +
+                                                " positions; shorten the input");
+    if (req.seq2seq && req.max_length > maxpos)
+      throw Error(ErrorKind::kInvalidInput, "generate: " + std::string(length_field) + "=" +
+                                                std::to_string(length_value) + " gives max_length " +
+                                                std::to_string(req.max_length) + " decoder tokens, more than the "
+                                                "model's maximum of " + std::to_string(maxpos) +
+                                                " positions; lower max_new_tokens");
+  }
+  check_memory(model, req);
+  // Processor token ids against the configured vocabulary before anything is allocated (checked
+  // again against the logits' width at the first step).
+  if (model.config().vocab_size > 0) check_token_ranges(req, model.config().vocab_size);
+
   // Padding: left for causal prompts, right for encoder inputs.
   const int32_t pad_id = req.pad ? static_cast<int32_t>(*req.pad) : 0;
-  size_t longest = 0;
-  for (const auto& p : input_ids) longest = std::max(longest, p.size());
-  req.src_len = static_cast<int>(longest);
   req.input_ids.assign((size_t)req.batch * longest, pad_id);
   req.attention_mask.assign((size_t)req.batch * longest, 0);
   req.left_pad.assign(req.batch, 0);
@@ -232,6 +379,11 @@ Request prepare(const Model& model, const std::vector<std::vector<int32_t>>& inp
         req.input_ids[b * longest + i] = p[i];
         req.attention_mask[b * longest + i] = m[i] ? 1 : 0;
         if (m[i]) req.unpadded[b].push_back(p[i]);
+        // The model embeds padding positions too (their output is masked).
+        else if (p[i] < 0 || (model.config().vocab_size > 0 && p[i] >= model.config().vocab_size))
+          throw Error(ErrorKind::kInvalidInput, "generate: input_ids row " + std::to_string(b) + " holds token id " +
+                                                    std::to_string(p[i]) + " at a padding position, outside the "
+                                                    "vocabulary (size " + std::to_string(model.config().vocab_size) + ")");
       }
       if (!req.seq2seq) {
         size_t lead = 0;
@@ -261,47 +413,15 @@ Request prepare(const Model& model, const std::vector<std::vector<int32_t>>& inp
                                                   std::to_string(model.config().vocab_size) + ")");
   }
 
-  // _prepare_generated_length.
-  req.input_len = req.seq2seq ? 1 : req.src_len;
-  if (cfg.max_new_tokens) {
-    req.max_length = *cfg.max_new_tokens + req.input_len;
-  } else if (!cfg.max_length) {
-    req.max_length = 20 + req.input_len;  // "by default let's always generate 20 new tokens"
-    int64_t mpe = 0;
-    const auto& raw = model.config().raw;
-    if (raw.is_object() && raw.contains("max_position_embeddings") && raw["max_position_embeddings"].is_number_integer())
-      mpe = raw["max_position_embeddings"].get<int64_t>();
-    else if (model.config().max_positions > 0)
-      mpe = model.config().max_positions;
-    if (mpe > 0) req.max_length = static_cast<int>(std::min<int64_t>(req.max_length, mpe));
-  } else {
-    req.max_length = *cfg.max_length;
-  }
-  req.min_length = cfg.min_new_tokens ? *cfg.min_new_tokens + req.input_len : cfg.min_length;
-
-  // _validate_generated_length.
-  if (req.input_len >= req.max_length)
-    throw Error(ErrorKind::kInvalidInput,
-                std::string("generate: input length of ") + (req.seq2seq ? "decoder_input_ids" : "input_ids") +
-                    " is " + std::to_string(req.input_len) + ", but max_length is set to " +
-                    std::to_string(req.max_length) + "; increase max_length or set max_new_tokens");
-  const int64_t maxpos = model.config().max_positions;
-  if (maxpos > 0) {
-    if (!req.seq2seq && req.max_length > maxpos)
-      throw Error(ErrorKind::kInvalidInput,
-                  "generate: prompt of " + std::to_string(req.src_len) + " tokens plus " +
-                      std::to_string(req.max_length - req.src_len) + " new tokens (max_length " +
-                      std::to_string(req.max_length) + ") exceeds the model's maximum of " + std::to_string(maxpos) +
-                      " positions; shorten the prompt or lower max_new_tokens");
-    if (req.seq2seq && req.src_len > maxpos)
-      throw Error(ErrorKind::kInvalidInput, "generate: encoder input of " + std::to_string(req.src_len) +
-                                                " tokens exceeds the model's maximum of " + std::to_string(maxpos) +
-                                                " positions; shorten the input");
-    if (req.seq2seq && req.max_length > maxpos)
-      throw Error(ErrorKind::kInvalidInput, "generate: max_length " + std::to_string(req.max_length) +
-                                                " decoder tokens exceeds the model's maximum of " +
-                                                std::to_string(maxpos) + " positions; lower max_new_tokens");
-  }
+  // Padding positions and finished rows (greedy / sampling with EOS, several rows) are fed
+  // pad_token_id: the model looks it up in its embedding table, as transformers does.
+  const bool pads_input = std::find(req.attention_mask.begin(), req.attention_mask.end(), 0) != req.attention_mask.end();
+  const bool pads_rows = cfg.num_beams == 1 && !cfg.eos_token_id.empty() &&
+                         int64_t(req.batch) * (cfg.do_sample ? cfg.num_return_sequences : 1) > 1;
+  if ((pads_input || pads_rows) && vocab > 0 && (pad_id < 0 || pad_id >= vocab))
+    throw Error(ErrorKind::kInvalidInput, std::string("generation config: ") + pad_field + "=" +
+                                              std::to_string(pad_id) + " is used as padding but is outside the "
+                                              "vocabulary (size " + std::to_string(vocab) + ")");
   req.stop = StopStringChecker(cfg.stop_strings, hooks.decode);
   return req;
 }

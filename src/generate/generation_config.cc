@@ -2,11 +2,15 @@
 // generation fields of config.json, as transformers' GenerationConfig.from_model_config) and the
 // caller's overrides; validate() mirrors the ValueErrors of transformers' validate()/processors.
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include "autolm/generation.h"
+#include "io/hub_cache.h"
 #include "io/json_file.h"
+#include "io/mmap.h"
 
 namespace autolm {
 
@@ -15,6 +19,11 @@ namespace {
 [[noreturn]] void bad_type(const std::string& source, const std::string& key, const json& v, const char* want) {
   throw Error(ErrorKind::kInvalidInput,
               source + ": field \"" + key + "\" must be " + want + ", got " + v.dump());
+}
+
+[[noreturn]] void bad_range(const std::string& source, const std::string& key, const json& v, int64_t lo, int64_t hi) {
+  throw Error(ErrorKind::kInvalidInput, source + ": field \"" + key + "\" = " + v.dump() + " is out of range (" +
+                                            std::to_string(lo) + " to " + std::to_string(hi) + ")");
 }
 
 [[noreturn]] void bad_value(const std::string& key, const std::string& value, const std::string& why) {
@@ -28,18 +37,51 @@ std::string str(T v) {
   return os.str();
 }
 
-int64_t as_int(const std::string& src, const std::string& key, const json& v) {
-  if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (std::floor(d) == d && std::isfinite(d)) return static_cast<int64_t>(d);
+// An integer in the value's own terms: 4294967298 is never 2, 1e30 never wraps, 3.0 is 3, 3.5 and
+// anything outside [lo, hi] are refused naming the field and the value as given.
+int64_t as_int(const std::string& src, const std::string& key, const json& v, int64_t lo = INT64_MIN,
+               int64_t hi = INT64_MAX) {
+  int64_t n = 0;
+  if (v.is_number_unsigned()) {
+    if (v.get<uint64_t>() > uint64_t(INT64_MAX)) bad_range(src, key, v, lo, hi);
+    n = int64_t(v.get<uint64_t>());
+  } else if (v.is_number_integer()) {
+    n = v.get<int64_t>();
+  } else if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (!std::isfinite(d) || std::floor(d) != d) bad_type(src, key, v, "an integer");
+    // 2^63 is exactly representable and already out of range: compare before converting.
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) bad_range(src, key, v, lo, hi);
+    n = static_cast<int64_t>(d);
+  } else {
+    bad_type(src, key, v, "an integer");
   }
-  bad_type(src, key, v, "an integer");
+  if (n < lo || n > hi) bad_range(src, key, v, lo, hi);
+  return n;
+}
+
+// Fields stored as int (lengths, counts, sizes).
+int as_i32(const std::string& src, const std::string& key, const json& v) {
+  return static_cast<int>(as_int(src, key, v, INT32_MIN, INT32_MAX));
 }
 
 double as_float(const std::string& src, const std::string& key, const json& v) {
   if (v.is_number()) return v.get<double>();
   bad_type(src, key, v, "a number");
+}
+
+// Fields stored as float: a finite double beyond float's range would be undefined to convert.
+float as_f32(const std::string& src, const std::string& key, const json& v) {
+  const double d = as_float(src, key, v);
+  if (std::isfinite(d) && std::fabs(d) > double(std::numeric_limits<float>::max()))
+    throw Error(ErrorKind::kInvalidInput, src + ": field \"" + key + "\" = " + v.dump() + " is out of range for float32");
+  return static_cast<float>(d);
+}
+
+// The sampler seed: any unsigned 64-bit integer.
+uint64_t as_seed(const std::string& src, const std::string& key, const json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  return static_cast<uint64_t>(as_int(src, key, v, 0, INT64_MAX));
 }
 
 bool as_bool(const std::string& src, const std::string& key, const json& v) {
@@ -117,23 +159,27 @@ GenerationConfig GenerationConfig::from_json(const json& j, const std::string& s
   return c;
 }
 
-GenerationConfig GenerationConfig::from_pretrained(const std::string& dir) {
+GenerationConfig GenerationConfig::from_pretrained(const std::string& dir_or_id) {
   namespace fs = std::filesystem;
-  fs::path gen = fs::path(dir) / "generation_config.json";
-  if (fs::exists(gen)) return from_json(load_json_file(gen.string()), gen.string());
-  fs::path cfg = fs::path(dir) / "config.json";
-  if (!fs::exists(cfg)) return GenerationConfig{};
+  const std::string dir = resolve_pretrained(dir_or_id);
+  // Files of the folder itself (a link out of it is refused, as for every model file); a stat
+  // error (permission) is left for the reader to report with the path.
+  std::error_code ec;
+  const std::string gen = model_file(dir, "generation_config.json", dir);
+  if (fs::exists(gen, ec)) return from_json(load_json_file(gen), gen);
+  const std::string cfg = model_file(dir, "config.json", dir);
+  if (!fs::exists(cfg, ec)) return GenerationConfig{};
   // GenerationConfig.from_model_config: every generation field that config.json sets (not null);
   // a decoder sub-config fills fields still unset.
-  json j = load_json_file(cfg.string());
-  GenerationConfig c = from_json(j, cfg.string());
+  json j = load_json_file(cfg);
+  GenerationConfig c = from_json(j, cfg);
   for (const char* sub : {"decoder", "text_config"}) {
     if (j.is_object() && j.contains(sub) && j[sub].is_object()) {
-      GenerationConfig d = from_json(j[sub], cfg.string() + ": " + sub);
+      GenerationConfig d = from_json(j[sub], cfg + ": " + sub);
       json cj = c.to_json(), dj = d.to_json(), def = GenerationConfig{}.to_json(), fill = json::object();
       for (auto it = dj.begin(); it != dj.end(); ++it)
         if (cj[it.key()] == def[it.key()] && it.value() != def[it.key()]) fill[it.key()] = it.value();
-      c.update(fill, cfg.string());
+      c.update(fill, cfg);
     }
   }
   return c;
@@ -152,7 +198,7 @@ GenerationConfig& GenerationConfig::update(const json& o, const std::string& src
     const std::string& k = it.key();
     const json& v = it.value();
     const bool null = v.is_null();
-    auto opt_int = [&](std::optional<int>& f) { f = null ? std::nullopt : std::optional<int>((int)as_int(src, k, v)); };
+    auto opt_int = [&](std::optional<int>& f) { f = null ? std::nullopt : std::optional<int>(as_i32(src, k, v)); };
     auto opt_i64 = [&](std::optional<int64_t>& f) { f = null ? std::nullopt : std::optional<int64_t>(as_int(src, k, v)); };
     auto opt_list = [&](std::optional<std::vector<int64_t>>& f, bool scalar) {
       f = null ? std::nullopt : std::optional<std::vector<int64_t>>(as_int_list(src, k, v, scalar));
@@ -160,26 +206,26 @@ GenerationConfig& GenerationConfig::update(const json& o, const std::string& src
     if (k == "max_length") opt_int(max_length);
     else if (k == "max_new_tokens") opt_int(max_new_tokens);
     else if (k == "max_time") max_time = null ? std::nullopt : std::optional<double>(as_float(src, k, v));
-    else if (k == "min_length") min_length = null ? def.min_length : (int)as_int(src, k, v);
+    else if (k == "min_length") min_length = null ? def.min_length : as_i32(src, k, v);
     else if (k == "min_new_tokens") opt_int(min_new_tokens);
     else if (k == "do_sample") do_sample = null ? def.do_sample : as_bool(src, k, v);
-    else if (k == "num_beams") num_beams = null ? def.num_beams : (int)as_int(src, k, v);
-    else if (k == "num_return_sequences") num_return_sequences = null ? def.num_return_sequences : (int)as_int(src, k, v);
-    else if (k == "length_penalty") length_penalty = null ? def.length_penalty : (float)as_float(src, k, v);
+    else if (k == "num_beams") num_beams = null ? def.num_beams : as_i32(src, k, v);
+    else if (k == "num_return_sequences") num_return_sequences = null ? def.num_return_sequences : as_i32(src, k, v);
+    else if (k == "length_penalty") length_penalty = null ? def.length_penalty : as_f32(src, k, v);
     else if (k == "early_stopping") {
       if (null) early_stopping = def.early_stopping;
       else if (v.is_boolean()) early_stopping = v.get<bool>() ? EarlyStopping::kTrue : EarlyStopping::kFalse;
       else if (v.is_string() && v.get<std::string>() == "never") early_stopping = EarlyStopping::kNever;
       else bad_type(src, k, v, "true, false or \"never\"");
-    } else if (k == "temperature") temperature = null ? def.temperature : (float)as_float(src, k, v);
-    else if (k == "top_k") top_k = null ? 0 : (int)as_int(src, k, v);  // HF: None disables top-k
-    else if (k == "top_p") top_p = null ? def.top_p : (float)as_float(src, k, v);
-    else if (k == "min_p") min_p = null ? std::nullopt : std::optional<float>((float)as_float(src, k, v));
-    else if (k == "typical_p") typical_p = null ? def.typical_p : (float)as_float(src, k, v);
-    else if (k == "epsilon_cutoff") epsilon_cutoff = null ? def.epsilon_cutoff : (float)as_float(src, k, v);
-    else if (k == "eta_cutoff") eta_cutoff = null ? def.eta_cutoff : (float)as_float(src, k, v);
-    else if (k == "seed") seed = null ? def.seed : (uint64_t)as_int(src, k, v);
-    else if (k == "repetition_penalty") repetition_penalty = null ? def.repetition_penalty : (float)as_float(src, k, v);
+    } else if (k == "temperature") temperature = null ? def.temperature : as_f32(src, k, v);
+    else if (k == "top_k") top_k = null ? 0 : as_i32(src, k, v);  // HF: None disables top-k
+    else if (k == "top_p") top_p = null ? def.top_p : as_f32(src, k, v);
+    else if (k == "min_p") min_p = null ? std::nullopt : std::optional<float>(as_f32(src, k, v));
+    else if (k == "typical_p") typical_p = null ? def.typical_p : as_f32(src, k, v);
+    else if (k == "epsilon_cutoff") epsilon_cutoff = null ? def.epsilon_cutoff : as_f32(src, k, v);
+    else if (k == "eta_cutoff") eta_cutoff = null ? def.eta_cutoff : as_f32(src, k, v);
+    else if (k == "seed") seed = null ? def.seed : as_seed(src, k, v);
+    else if (k == "repetition_penalty") repetition_penalty = null ? def.repetition_penalty : as_f32(src, k, v);
     else if (k == "encoder_repetition_penalty")
       encoder_repetition_penalty = null ? def.encoder_repetition_penalty : as_float(src, k, v);
     else if (k == "sequence_bias") {
@@ -192,7 +238,7 @@ GenerationConfig& GenerationConfig::update(const json& o, const std::string& src
         SequenceBias pairs;
         for (const auto& e : v) {
           if (!e.is_array() || e.size() != 2 || !e[0].is_array() || !e[1].is_number()) bad_type(src, k, v, want);
-          pairs.emplace_back(as_int_list(src, k, e[0], false), (float)e[1].get<double>());
+          pairs.emplace_back(as_int_list(src, k, e[0], false), as_f32(src, k, e[1]));
         }
         sequence_bias = std::move(pairs);
       }
@@ -202,11 +248,11 @@ GenerationConfig& GenerationConfig::update(const json& o, const std::string& src
       } else {
         if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number())
           bad_type(src, k, v, "[start_index, decay_factor]");
-        exponential_decay_length_penalty = std::make_pair((int)as_int(src, k, v[0]), as_float(src, k, v[1]));
+        exponential_decay_length_penalty = std::make_pair(as_i32(src, k, v[0]), as_float(src, k, v[1]));
       }
     } else if (k == "remove_invalid_values") remove_invalid_values = null ? false : as_bool(src, k, v);
-    else if (k == "no_repeat_ngram_size") no_repeat_ngram_size = null ? 0 : (int)as_int(src, k, v);
-    else if (k == "encoder_no_repeat_ngram_size") encoder_no_repeat_ngram_size = null ? 0 : (int)as_int(src, k, v);
+    else if (k == "no_repeat_ngram_size") no_repeat_ngram_size = null ? 0 : as_i32(src, k, v);
+    else if (k == "encoder_no_repeat_ngram_size") encoder_no_repeat_ngram_size = null ? 0 : as_i32(src, k, v);
     else if (k == "bad_words_ids") {
       if (null) {
         bad_words_ids.reset();
@@ -265,8 +311,13 @@ void GenerationConfig::validate() const {
   if (min_length < 0) bad_value("min_length", str(min_length), "must be >= 0");
   if (min_new_tokens && *min_new_tokens < 0) bad_value("min_new_tokens", str(*min_new_tokens), "must be >= 0");
   if (num_beams < 1) bad_value("num_beams", str(num_beams), "must be a positive integer");
+  if (num_beams > GenerationLimits::kMaxNumBeams)
+    bad_value("num_beams", str(num_beams), "exceeds autolm's limit of " + str(GenerationLimits::kMaxNumBeams));
   if (num_return_sequences < 1)
     bad_value("num_return_sequences", str(num_return_sequences), "must be a positive integer");
+  if (num_return_sequences > GenerationLimits::kMaxNumReturnSequences)
+    bad_value("num_return_sequences", str(num_return_sequences),
+              "exceeds autolm's limit of " + str(GenerationLimits::kMaxNumReturnSequences));
   if (num_beams > 1 && num_return_sequences > num_beams)
     bad_value("num_return_sequences", str(num_return_sequences),
               "has to be smaller or equal to num_beams (" + str(num_beams) + ")");
@@ -318,25 +369,54 @@ void GenerationConfig::validate() const {
   if (no_repeat_ngram_size < 0) bad_value("no_repeat_ngram_size", str(no_repeat_ngram_size), "must be >= 0");
   if (encoder_no_repeat_ngram_size < 0)
     bad_value("encoder_no_repeat_ngram_size", str(encoder_no_repeat_ngram_size), "must be >= 0");
-  auto check_ids = [](const char* name, const std::vector<int64_t>& ids) {
-    for (int64_t t : ids)
-      if (t < 0) bad_value(name, str(t), "token ids must be non-negative");
+  // Token ids are int32 in generate(); the vocabulary bound is checked against the model there.
+  auto check_id = [](const char* name, int64_t t) {
+    if (t < 0 || t > INT32_MAX) bad_value(name, str(t), "token ids must be in [0, 2147483647]");
   };
+  auto check_ids = [&](const char* name, const std::vector<int64_t>& ids) {
+    for (int64_t t : ids) check_id(name, t);
+  };
+  // Every step scans these lists for every row: their total size is bounded.
+  auto check_total = [](const char* name, int64_t total) {
+    if (total > GenerationLimits::kMaxListTokens)
+      bad_value(name, "(" + str(total) + " token ids)",
+                "holds more than autolm's limit of " + str(GenerationLimits::kMaxListTokens) + " token ids");
+  };
+  if (sequence_bias) {
+    int64_t total = 0;
+    for (const auto& e : *sequence_bias) total += static_cast<int64_t>(e.first.size());
+    check_total("sequence_bias", total);
+    for (const auto& e : *sequence_bias) check_ids("sequence_bias", e.first);
+  }
   if (bad_words_ids) {
     if (bad_words_ids->empty()) bad_value("bad_words_ids", "[]", "has to be a non-empty list of lists of token ids");
+    int64_t total = 0;
+    for (const auto& w : *bad_words_ids) total += static_cast<int64_t>(w.size());
+    check_total("bad_words_ids", total);
     for (const auto& w : *bad_words_ids) {
       if (w.empty()) bad_value("bad_words_ids", "[[]]", "each banned sequence must hold at least one token id");
       check_ids("bad_words_ids", w);
     }
   }
-  if (suppress_tokens) check_ids("suppress_tokens", *suppress_tokens);
-  if (begin_suppress_tokens) check_ids("begin_suppress_tokens", *begin_suppress_tokens);
-  if (forced_bos_token_id && *forced_bos_token_id < 0)
-    bad_value("forced_bos_token_id", str(*forced_bos_token_id), "token ids must be non-negative");
-  if (forced_eos_token_id) check_ids("forced_eos_token_id", *forced_eos_token_id);
+  for (const auto& [name, list] : {std::pair{"suppress_tokens", &suppress_tokens},
+                                   std::pair{"begin_suppress_tokens", &begin_suppress_tokens},
+                                   std::pair{"forced_eos_token_id", &forced_eos_token_id}}) {
+    if (!*list) continue;
+    check_total(name, static_cast<int64_t>((*list)->size()));
+    check_ids(name, **list);
+  }
+  if (forced_bos_token_id) check_id("forced_bos_token_id", *forced_bos_token_id);
+  check_total("eos_token_id", static_cast<int64_t>(eos_token_id.size()));
   check_ids("eos_token_id", eos_token_id);
-  for (const auto& s : stop_strings)
+  if (static_cast<int64_t>(stop_strings.size()) > GenerationLimits::kMaxStopStrings)
+    bad_value("stop_strings", "(" + str(stop_strings.size()) + " strings)",
+              "holds more than autolm's limit of " + str(GenerationLimits::kMaxStopStrings) + " strings");
+  for (const auto& s : stop_strings) {
     if (s.empty()) bad_value("stop_strings", "\"\"", "stop strings must not be empty");
+    if (static_cast<int64_t>(s.size()) > GenerationLimits::kMaxStopStringBytes)
+      bad_value("stop_strings", "\"" + s.substr(0, 32) + "…\" (" + str(s.size()) + " bytes)",
+                "each stop string is limited to " + str(GenerationLimits::kMaxStopStringBytes) + " bytes");
+  }
 }
 
 json GenerationConfig::to_json() const {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <unordered_map>
 #include <numeric>
 
 namespace autolm::gen {
@@ -13,15 +14,33 @@ namespace {
 bool in_range(int64_t t, size_t v) { return t >= 0 && static_cast<size_t>(t) < v; }
 
 // Tokens that follow each (n-1)-gram of ids (transformers' _get_ngrams + _get_generated_ngrams):
-// returns the tokens that followed earlier occurrences of ids' last n-1 tokens in `source`.
+// bans the tokens that followed earlier occurrences of `prefix` (ids' last n-1 tokens) in
+// `source`. Occurrences are found with Knuth-Morris-Pratt, O(len + n) per call: a direct
+// comparison at every position costs len × n on a repetitive (hostile) prompt.
 void ban_ngram_continuations(std::span<float> scores, std::span<const int32_t> source,
                              std::span<const int32_t> prefix, int n) {
   const size_t m = static_cast<size_t>(n - 1);
   if (source.size() < static_cast<size_t>(n)) return;
-  for (size_t i = 0; i + n <= source.size(); ++i) {
-    if (std::equal(prefix.begin(), prefix.end(), source.begin() + i)) {
-      int32_t t = source[i + m];
-      if (in_range(t, scores.size())) scores[t] = kNegInf;
+  auto ban = [&](size_t next) {
+    const int32_t t = source[next];
+    if (in_range(t, scores.size())) scores[t] = kNegInf;
+  };
+  if (m == 0) {  // unigrams: every token seen is banned
+    for (size_t i = 0; i < source.size(); ++i) ban(i);
+    return;
+  }
+  std::vector<size_t> fail(m, 0);  // longest proper border of prefix[0..k]
+  for (size_t k = 1, b = 0; k < m; ++k) {
+    while (b > 0 && prefix[k] != prefix[b]) b = fail[b - 1];
+    if (prefix[k] == prefix[b]) ++b;
+    fail[k] = b;
+  }
+  for (size_t i = 0, j = 0; i + 1 < source.size(); ++i) {  // a match must have a next token
+    while (j > 0 && source[i] != prefix[j]) j = fail[j - 1];
+    if (source[i] == prefix[j]) ++j;
+    if (j == m) {
+      ban(i + 1);
+      j = fail[j - 1];
     }
   }
 }
@@ -47,11 +66,13 @@ void cut_below(std::span<float> scores, std::span<const float> probs, float cuto
 
 GenerationConfig::SequenceBias prepare_sequence_bias(const GenerationConfig::SequenceBias& bias) {
   // {tuple(ids): bias for ids, bias in list}: first position, last value.
+  // (an index of the sequences seen: a list of many entries must not cost quadratic time)
   GenerationConfig::SequenceBias out;
+  std::map<std::vector<int64_t>, size_t> position;
   for (const auto& [ids, b] : bias) {
-    auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == ids; });
-    if (it != out.end()) it->second = b;
-    else out.emplace_back(ids, b);
+    auto [it, added] = position.emplace(ids, out.size());
+    if (added) out.emplace_back(ids, b);
+    else out[it->second].second = b;
   }
   return out;
 }
@@ -60,13 +81,8 @@ void sequence_bias(std::span<float> scores, std::span<const int32_t> ids, const 
   // HF builds a dense float32 bias row: length-1 biases assigned first, then every matching longer
   // sequence's bias added to its last token in order; then scores + bias. Only biased tokens can
   // change, so the row is kept sparse here, with the same float32 additions in the same order.
-  std::vector<std::pair<int64_t, float>> acc;  // token → accumulated bias
-  auto slot = [&](int64_t t) -> float& {
-    for (auto& e : acc)
-      if (e.first == t) return e.second;
-    acc.emplace_back(t, 0.0f);
-    return acc.back().second;
-  };
+  std::unordered_map<int64_t, float> acc;  // token → accumulated bias (additions per token in order)
+  auto slot = [&](int64_t t) -> float& { return acc.try_emplace(t, 0.0f).first->second; };
   for (const auto& [seq, b] : bias)
     if (seq.size() == 1 && in_range(seq[0], scores.size())) slot(seq[0]) = b;
   for (const auto& [seq, b] : bias) {
@@ -107,7 +123,7 @@ void remove_invalid_values(std::span<float> scores) {
   }
 }
 
-void exponential_decay_length_penalty(std::span<float> scores, int cur_len, int regulation_start, double factor,
+void exponential_decay_length_penalty(std::span<float> scores, int cur_len, int64_t regulation_start, double factor,
                                       const std::vector<int64_t>& eos) {
   if (cur_len <= regulation_start) return;
   // pow(regulation_factor, penalty_idx) - 1 in Python doubles, then a float32 scalar.
@@ -365,7 +381,7 @@ LogitsPipeline::LogitsPipeline(const GenerationConfig& cfg, int input_len, int m
   if (cfg.exponential_decay_length_penalty) {
     // ExponentialDecayLengthPenalty(..., input_ids_seq_length): regulation_start = start_index +
     // input_ids_seq_length (the padded prompt length; 1, the decoder start, for seq2seq).
-    regulation_start_ = cfg.exponential_decay_length_penalty->first + input_len;
+    regulation_start_ = int64_t(cfg.exponential_decay_length_penalty->first) + input_len;
     steps_.push_back(Kind::kExpDecay);
   }
   if (cfg.suppress_tokens) steps_.push_back(Kind::kSuppress);

@@ -60,7 +60,7 @@ void remove_invalid_values(std::span<float> scores);
 // EOS score s gets s + |s| * float32(decay_factor ** (cur_len - regulation_start) - 1). As in
 // transformers 5.17 a non-finite EOS score is not special-cased (-inf with a factor > 1 gives NaN;
 // 5.24 leaves it -inf).
-void exponential_decay_length_penalty(std::span<float> scores, int cur_len, int regulation_start, double factor,
+void exponential_decay_length_penalty(std::span<float> scores, int cur_len, int64_t regulation_start, double factor,
                                       const std::vector<int64_t>& eos);
 // SuppressTokensLogitsProcessor.
 void suppress(std::span<float> scores, const std::vector<int64_t>& tokens);
@@ -119,7 +119,8 @@ class LogitsPipeline {
   GenerationConfig cfg_;
   std::vector<std::vector<int64_t>> bad_words_;
   GenerationConfig::SequenceBias sequence_bias_;
-  int input_len_, max_length_, min_length_, begin_index_, min_keep_, regulation_start_ = 0;
+  int input_len_, max_length_, min_length_, begin_index_, min_keep_;
+  int64_t regulation_start_ = 0;  // start_index + input length: both user values, summed in 64 bits
 };
 
 }  // namespace autolm::gen

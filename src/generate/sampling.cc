@@ -1,6 +1,7 @@
 // Argmax and seeded multinomial sampling.
 #include "generate/sampling.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autolm/error.h"
@@ -39,7 +40,12 @@ int32_t Sampler::sample(std::span<const float> scores) {
   softmax(scores, probs_);
   double total = 0;
   for (float p : probs_) total += p;
-  AUTOLM_CHECK(total > 0, "sampling from a row whose every score is -inf");
+  // Every token masked (e.g. suppress_tokens or bad_words_ids listing the whole vocabulary):
+  // torch.multinomial raises too; the settings are the user's.
+  if (!(total > 0))
+    throw Error(ErrorKind::kInvalidInput,
+                "generate: every token of the vocabulary has probability 0 after the logits processors (e.g. "
+                "suppress_tokens, bad_words_ids or begin_suppress_tokens ban them all), so nothing can be sampled");
   const double u = uniform() * total;
   double cum = 0;
   int32_t last_nonzero = 0;
@@ -53,33 +59,62 @@ int32_t Sampler::sample(std::span<const float> scores) {
 }
 
 std::vector<int32_t> Sampler::sample_without_replacement(std::span<const float> scores, int k) {
+  // Successive draws, each from the weights not drawn yet. A Fenwick tree of the weights finds
+  // each draw in O(log n) (beam sampling draws 2 × num_beams from num_beams × vocab entries:
+  // a linear scan per draw would be quadratic).
   check_no_nan(scores);
   probs_.resize(scores.size());
   softmax(scores, probs_);
-  std::vector<double> w(probs_.begin(), probs_.end());
-  std::vector<uint8_t> used(w.size(), 0);
+  const size_t n = probs_.size();
+  std::vector<double> w(probs_.begin(), probs_.end()), tree(n + 1, 0.0);
+  std::vector<uint8_t> used(n, 0);
+  size_t positive = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (w[i] <= 0) w[i] = 0;
+    else ++positive;
+    tree[i + 1] += w[i];
+    const size_t parent = (i + 1) + ((i + 1) & -(i + 1));
+    if (parent <= n) tree[parent] += tree[i + 1];
+  }
+  auto remove = [&](size_t i) {
+    const double d = w[i];
+    used[i] = 1;
+    w[i] = 0;
+    for (size_t j = i + 1; j <= n; j += j & -j) tree[j] -= d;
+  };
+  size_t high = 1;
+  while (high * 2 <= n) high *= 2;
+  size_t next_unused = 0;  // for draws past the last positive weight (torch errors): next unused id
   std::vector<int32_t> out;
-  for (int j = 0; j < k; ++j) {
-    double total = 0;
-    for (size_t i = 0; i < w.size(); ++i)
-      if (!used[i]) total += w[i];
-    int32_t pick = -1;
-    if (total <= 0) {  // fewer non-zero entries than k (torch errors): take the next unused id
-      for (size_t i = 0; i < w.size() && pick < 0; ++i)
-        if (!used[i]) pick = static_cast<int32_t>(i);
+  for (int j = 0; j < k && out.size() < n; ++j) {
+    int64_t pick = -1;
+    if (positive == 0) {
+      while (next_unused < n && used[next_unused]) ++next_unused;
+      pick = static_cast<int64_t>(next_unused);
     } else {
-      const double u = uniform() * total;
-      double cum = 0;
-      for (size_t i = 0; i < w.size(); ++i) {
-        if (used[i] || w[i] <= 0) continue;
-        cum += w[i];
-        pick = static_cast<int32_t>(i);
-        if (u < cum) break;
+      double total = 0;
+      for (size_t i = n; i > 0; i -= i & -i) total += tree[i];
+      double rem = uniform() * total;
+      // The first index whose prefix sum exceeds rem.
+      size_t pos = 0;
+      for (size_t step = high; step > 0; step /= 2)
+        if (pos + step <= n && tree[pos + step] <= rem) {
+          pos += step;
+          rem -= tree[pos];
+        }
+      // Rounding at the very end (or on a removed entry's residue): the nearest weight left.
+      if (pos >= n || w[pos] <= 0) {
+        auto last = std::find_if(w.rbegin() + static_cast<std::ptrdiff_t>(n - std::min(pos, n - 1) - 1), w.rend(),
+                                 [](double x) { return x > 0; });
+        pos = last != w.rend() ? static_cast<size_t>(w.rend() - last - 1)
+                               : static_cast<size_t>(std::find_if(w.begin(), w.end(), [](double x) { return x > 0; }) - w.begin());
       }
+      pick = static_cast<int64_t>(pos);
+      --positive;
     }
-    if (pick < 0) break;
-    out.push_back(pick);
-    used[pick] = 1;
+    if (pick < 0 || pick >= static_cast<int64_t>(n)) break;
+    out.push_back(static_cast<int32_t>(pick));
+    remove(static_cast<size_t>(pick));
   }
   return out;
 }

@@ -37,6 +37,10 @@ struct Request {
 
 GenerateOutput beam_search(const Model& model, const Request& req);
 
+// Refuses (Error naming num_beams / num_return_sequences / max_new_tokens and the estimate) a
+// request whose memory, estimated before anything is allocated, exceeds generate_memory_limit().
+void check_memory(const Model& model, const Request& req);
+
 // Builds [rows, len] model inputs for the first decode call and creates the state (runs the
 // encoder for seq2seq). rows_per_input copies of each input, adjacent.
 std::unique_ptr<DecodeState> start_state(const Model& model, const Request& req, int rows_per_input,

@@ -37,6 +37,8 @@ class StopStringChecker {
   // True when a stop string occurs in the decoded text of `ids` and ends inside (or overhangs)
   // the text of the last token.
   bool hit(std::span<const int32_t> ids) const;
+  // hit() looks at no more than this many trailing tokens.
+  size_t window() const { return window_; }
 
  private:
   std::vector<std::string> stops_;

@@ -1,5 +1,8 @@
 #include "io/limits.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 
@@ -27,6 +30,9 @@ InputLimits from_env() {
   l.json_max_depth = depth > 100000 ? 100000 : int(depth);
   l.config_max_bytes = env_u64("AUTOLM_MAX_CONFIG_BYTES", l.config_max_bytes);
   l.tokenizer_max_bytes = env_u64("AUTOLM_MAX_TOKENIZER_BYTES", l.tokenizer_max_bytes);
+  // Positions index int KV caches and T5's (2 × length + 1)-wide bias tables: at most 2^30.
+  const uint64_t positions = env_u64("AUTOLM_MAX_POSITIONS", 0);
+  l.max_positions = int64_t(std::min<uint64_t>(positions, uint64_t(1) << 30));
   return l;
 }
 

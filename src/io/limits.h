@@ -19,7 +19,18 @@ struct InputLimits {
   uint64_t tokenizer_max_bytes = uint64_t(1) << 30;
   // The safetensors format's own rule: a header of at most 100 MB.
   uint64_t safetensors_header_max_bytes = 100'000'000;
+  // Longest sequence (prompt + new tokens, or encoder input) of models whose positions are
+  // computed rather than looked up in a table. 0 (default): RoPE models stop at config.json's
+  // max_position_embeddings (times the rope scaling factor where the scaling extends the
+  // context), T5 and RoPE configs without max_position_embeddings at
+  // kDefaultComputedPositions. A value here replaces those limits (longer prompts than the
+  // model was trained on, as transformers allows). Models with a position table (GPT-2,
+  // BART, Marian, …) never go past it. AUTOLM_MAX_POSITIONS (at most 2^30).
+  int64_t max_positions = 0;
 };
+
+// The positions limit of T5 (relative positions) when AUTOLM_MAX_POSITIONS is not set.
+inline constexpr int64_t kDefaultComputedPositions = 16384;
 
 // The limits in force: defaults, overridden once from the environment variables above.
 const InputLimits& input_limits();

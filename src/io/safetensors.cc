@@ -1,12 +1,16 @@
 #include "io/safetensors.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
+#include "core/memory.h"
 #include "core/thread_pool.h"
 #include "io/json_file.h"
 #include "io/limits.h"
+#include "io/torch_bin.h"
 
 namespace autolm {
 
@@ -129,33 +133,57 @@ WeightFormat parse_weight_format(const std::string& name) {
   throw Error(ErrorKind::kInvalidInput, "unknown weight dtype \"" + name + "\" (auto, float32 or int8)");
 }
 
-std::unique_ptr<WeightStore> WeightStore::open_folder(const std::string& dir, WeightFormat format) {
-  const std::string single = model_file(dir, "model.safetensors", dir);
-  const std::string index = model_file(dir, "model.safetensors.index.json", dir);
-  if (file_exists(single)) return std::make_unique<WeightStore>(std::vector<std::string>{single}, format);
-  if (file_exists(index)) {
-    json j = load_json_file(index);
-    if (!j.contains("weight_map") || !j["weight_map"].is_object())
-      throw Error(ErrorKind::kInvalidInput, index + ": missing required key \"weight_map\"");
-    std::set<std::string> shards;
-    for (auto& [name, file] : j["weight_map"].items()) {
-      if (!file.is_string()) throw Error(ErrorKind::kInvalidInput, index + ": weight_map[\"" + name + "\"] is not a file name");
-      shards.insert(model_file(dir, file.get<std::string>(), index + ": weight_map[\"" + name + "\"]"));
-    }
-    return std::make_unique<WeightStore>(std::vector<std::string>(shards.begin(), shards.end()), format);
+namespace {
+
+// The shard files named by an index's weight_map, each confined to the folder.
+std::vector<std::string> shards_of(const std::string& dir, const std::string& index) {
+  json j = load_json_file(index);
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    throw Error(ErrorKind::kInvalidInput, index + ": missing required key \"weight_map\"");
+  std::set<std::string> shards;
+  for (auto& [name, file] : j["weight_map"].items()) {
+    if (!file.is_string()) throw Error(ErrorKind::kInvalidInput, index + ": weight_map[\"" + name + "\"] is not a file name");
+    shards.insert(model_file(dir, file.get<std::string>(), index + ": weight_map[\"" + name + "\"]"));
   }
-  throw Error(ErrorKind::kNotFound, dir + ": no model.safetensors or model.safetensors.index.json "
-                                          "(only safetensors weights are supported)");
+  return {shards.begin(), shards.end()};
+}
+
+}  // namespace
+
+std::unique_ptr<WeightStore> WeightStore::open_folder(const std::string& dir, WeightFormat format) {
+  for (const char* single : {"model.safetensors", "pytorch_model.bin"}) {
+    const std::string path = model_file(dir, single, dir);
+    const std::string index = model_file(dir, std::string(single) + ".index.json", dir);
+    if (file_exists(path)) return std::make_unique<WeightStore>(std::vector<std::string>{path}, format);
+    if (file_exists(index)) return std::make_unique<WeightStore>(shards_of(dir, index), format);
+  }
+  throw Error(ErrorKind::kNotFound, dir + ": no weights (model.safetensors, model.safetensors.index.json, "
+                                          "pytorch_model.bin or pytorch_model.bin.index.json)");
 }
 
 WeightStore::WeightStore(const std::vector<std::string>& files, WeightFormat format) : format_(format) {
-  for (const auto& f : files) {
-    files_.push_back(std::make_unique<SafetensorsFile>(f));
-    for (auto& [name, info] : files_.back()->tensors()) {
+  auto add = [&](const std::string& f, const std::map<std::string, TensorInfo>& tensors) {
+    for (auto& [name, info] : tensors) {
       if (index_.count(name)) throw Error(ErrorKind::kInvalidInput, f + ": tensor \"" + name + "\" also appears in " + *index_[name]->file);
       index_[name] = &info;
     }
+  };
+  for (const auto& f : files) {
+    if (f.size() >= 4 && f.compare(f.size() - 4, 4, ".bin") == 0) {
+      bins_.push_back(std::make_unique<TorchBinFile>(f));
+      add(f, bins_.back()->tensors());
+    } else {
+      files_.push_back(std::make_unique<SafetensorsFile>(f));
+      add(f, files_.back()->tensors());
+    }
   }
+}
+
+WeightStore::~WeightStore() = default;
+
+std::string WeightStore::describe_files() const {
+  if (files_.size() + bins_.size() != 1) return "the model's weight files";
+  return files_.empty() ? bins_[0]->path() : files_[0]->path();
 }
 
 const TensorInfo& WeightStore::lookup(const std::string& name, const Shape& expected) {
@@ -183,21 +211,22 @@ TensorView WeightStore::require_matrix(const std::string& name, const Shape& exp
   if (format_ != WeightFormat::kInt8) return optional(name, expected);
   TensorView q;
   if (info.dtype == "F32" && reinterpret_cast<uintptr_t>(info.ptr) % alignof(float) == 0) {
-    q = quantize_int8(reinterpret_cast<const float*>(info.ptr), info.shape);
+    q = quantize_int8(reinterpret_cast<const float*>(info.ptr), info.shape, *info.file + ": tensor \"" + name + "\"");
   } else {
     std::vector<float> tmp(size_t(numel(info.shape)));  // upcast, quantize, drop the float copy
     if (info.dtype == "F32") std::memcpy(tmp.data(), info.ptr, tmp.size() * 4);
     else if (half) convert_to_f32(info.dtype == "BF16" ? DType::kBF16 : DType::kF16, info.ptr, tmp.data(), tmp.size());
     else return optional(name, expected);  // throws: unsupported dtype, naming the tensor
-    q = quantize_int8(tmp.data(), info.shape);
+    q = quantize_int8(tmp.data(), info.shape, *info.file + ": tensor \"" + name + "\"");
   }
   info.mapping->release(info.ptr, info.nbytes);  // the int8 copy replaces the file's bytes
   return q;
 }
 
-TensorView WeightStore::adopt_matrix(std::vector<float> values, const Shape& shape) {
+TensorView WeightStore::adopt_matrix(std::vector<float> values, const Shape& shape, const std::string& name) {
   AUTOLM_CHECK(int64_t(values.size()) == numel(shape), "adopt_matrix size mismatch");
-  if (format_ == WeightFormat::kInt8) return quantize_int8(values.data(), shape);
+  if (format_ == WeightFormat::kInt8)
+    return quantize_int8(values.data(), shape, name.empty() ? "a matrix built at load" : "tensor \"" + name + "\"");
   converted_.push_back(std::move(values));
   return TensorView{converted_.back().data(), shape};
 }
@@ -215,26 +244,57 @@ void WeightStore::release_converted(const float* data) {
     }
 }
 
-// Symmetric per-row int8: scale = max|w| / 127, q = round(w / scale).
-TensorView WeightStore::quantize_int8(const float* values, const Shape& shape) {
+// Symmetric per-row int8: scale = max|w| / 127, q = round(w / scale). Weights must be finite:
+// converting NaN or infinity to int8 is undefined behaviour, and transformers has no int8 path
+// to mirror, so a checkpoint holding one is refused naming the tensor (`what`).
+TensorView WeightStore::quantize_int8(const float* values, const Shape& shape, const std::string& what) {
   const int64_t rows = shape[0], cols = shape[1];
+  check_allocation(double(rows) * double(cols) + double(rows) * sizeof(float), "int8 quantization of " + what, "");
   quantized_.emplace_back(size_t(rows * cols));
   converted_.emplace_back(size_t(rows));
   int8_t* q = quantized_.back().data();
   float* scales = converted_.back().data();
+  std::atomic<int64_t> first_bad{rows};  // first row holding a non-finite value
   ThreadPool::global().parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* v = values + r * cols;
       float amax = 0.f;
-      for (int64_t c = 0; c < cols; ++c) amax = std::max(amax, std::abs(v[c]));
-      const float scale = amax > 0.f ? amax / 127.f : 1.f, inv = 1.f / scale;
+      bool finite = true;
+      for (int64_t c = 0; c < cols; ++c) {
+        const float a = std::abs(v[c]);
+        finite &= a <= std::numeric_limits<float>::max();  // false for inf and NaN
+        amax = std::max(amax, a);
+      }
+      if (!finite) {
+        int64_t seen = first_bad.load();
+        while (r < seen && !first_bad.compare_exchange_weak(seen, r)) {}
+        continue;
+      }
+      const float scale = amax > 0.f ? amax / 127.f : 1.f;
       scales[r] = scale;
+      if (scale < std::numeric_limits<float>::min()) {
+        // Subnormal row (max |w| below 127 · FLT_MIN): 1 / scale would overflow to infinity;
+        // the same rounding in double.
+        for (int64_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(std::nearbyint(double(v[c]) * 127.0 / double(amax)));
+        continue;
+      }
+      const float inv = 1.f / scale;
       // Round half to even, as nearbyint does in the default rounding mode: adding and
       // subtracting 1.5·2^23 leaves the nearest integer for |x| ≤ 2^22 (here |x| ≤ 127), in a
       // loop the compiler vectorises instead of a libm call per weight.
       for (int64_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(int((v[c] * inv + 12582912.f) - 12582912.f));
     }
   });
+  if (const int64_t r = first_bad.load(); r < rows) {
+    quantized_.pop_back();
+    converted_.pop_back();
+    const float* v = values + r * cols;
+    int64_t c = 0;
+    while (c < cols && std::abs(v[c]) <= std::numeric_limits<float>::max()) ++c;
+    throw Error(ErrorKind::kInvalidInput, what + " holds a non-finite value (" + std::to_string(v[c]) + " at [" +
+                                              std::to_string(r) + ", " + std::to_string(c) +
+                                              "]); int8 quantization (--dtype int8) needs finite weights");
+  }
   TensorView v;
   v.shape = shape;
   v.dtype = DType::kI8;
@@ -268,7 +328,7 @@ TensorView WeightStore::optional(const std::string& name, const Shape& expected)
 
 TensorView WeightStore::require(const std::string& name, const Shape& expected) {
   if (!has(name)) {
-    std::string where = files_.size() == 1 ? files_[0]->path() : "the model's safetensors shards";
+    std::string where = describe_files();
     throw Error(ErrorKind::kNotFound, where + ": missing tensor \"" + name + "\"" +
                                           (expected.empty() ? "" : " (expected shape " + shape_str(expected) + ")"));
   }

@@ -49,9 +49,13 @@ WeightFormat parse_weight_format(const std::string& name);
 // always float32 views; matrices follow the WeightFormat. F32 tensors are used in place.
 class WeightStore {
  public:
-  // Opens `dir/model.safetensors`, or the shards listed in `dir/model.safetensors.index.json`.
+  // Opens, in transformers' order of preference, `dir/model.safetensors`, the shards listed in
+  // `dir/model.safetensors.index.json`, `dir/pytorch_model.bin`, or the shards listed in
+  // `dir/pytorch_model.bin.index.json` (PyTorch checkpoints: io/torch_bin.h).
   static std::unique_ptr<WeightStore> open_folder(const std::string& dir, WeightFormat format = WeightFormat::kAuto);
+  // Safetensors files, or PyTorch checkpoints for names ending in ".bin".
   explicit WeightStore(const std::vector<std::string>& files, WeightFormat format = WeightFormat::kAuto);
+  ~WeightStore();
 
   bool has(const std::string& name) const { return index_.count(name) > 0; }
   // A tensor the model cannot run without; shape checked when `expected` is non-empty.
@@ -60,8 +64,9 @@ class WeightStore {
   TensorView optional(const std::string& name, const Shape& expected = {});
   // A 2-D matrix used by linear() or as an embedding table (copy_row): held per the format.
   TensorView require_matrix(const std::string& name, const Shape& expected = {});
-  // A float32 matrix built at load (e.g. a transposed Conv1D), stored per the format.
-  TensorView adopt_matrix(std::vector<float> values, const Shape& shape);
+  // A float32 matrix built at load (e.g. a transposed Conv1D), stored per the format; `name`
+  // (the tensor it came from) is for errors.
+  TensorView adopt_matrix(std::vector<float> values, const Shape& shape, const std::string& name = "");
   WeightFormat format() const { return format_; }
   // The caller keeps its own copy of tensor `name` (e.g. transposed): drops the file's pages from
   // the resident set. Reading the mapping again stays valid (pages come back from the file).
@@ -77,9 +82,12 @@ class WeightStore {
 
  private:
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::vector<std::unique_ptr<class TorchBinFile>> bins_;
+  std::string describe_files() const;
   std::map<std::string, const TensorInfo*> index_;
   std::set<std::string> used_;
-  TensorView quantize_int8(const float* values, const Shape& shape);
+  // `what` names the tensor in errors (non-finite weights are refused).
+  TensorView quantize_int8(const float* values, const Shape& shape, const std::string& what);
   const TensorInfo& lookup(const std::string& name, const Shape& expected);
 
   WeightFormat format_;

@@ -2,8 +2,13 @@
 // Auto class with a message naming the right one.
 #include "autolm/auto.h"
 
+#include <cstdint>
+#include <vector>
+
+#include "io/hub_cache.h"
 #include "io/mmap.h"
 #include "io/safetensors.h"
+#include "models/config_checks.h"
 #include "models/registry.h"
 
 namespace autolm {
@@ -21,18 +26,38 @@ namespace {
 
 JsonConfig load_config_json(const std::string& dir) {
   if (!file_exists(dir)) throw Error(ErrorKind::kNotFound, "model folder " + dir + " does not exist");
-  const std::string path = dir + "/config.json";
+  // A config.json that is a symlink out of the folder (/dev/zero, /etc/passwd) is refused;
+  // load_json_file reads regular files only (a FIFO does not block) and bounds the size.
+  const std::string path = model_file(dir, "config.json", dir);
   json j = load_json_file(path);
   if (!j.is_object()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON object");
   // Gemma 3 multimodal folders nest the language model's config; we load text_config alone.
   return JsonConfig(std::move(j), path);
 }
 
+// Token ids are int32 everywhere downstream: a value outside that range (4294967298) is refused
+// naming the key rather than truncated to another token (2). -1 stays allowed (old LLaMA
+// conversions write pad_token_id: -1).
+int64_t token_id(const JsonConfig& c, const std::string& key, int64_t id) {
+  if (id < INT32_MIN || id > INT32_MAX)
+    throw Error(ErrorKind::kInvalidInput, c.source() + ": key \"" + key + "\" holds token id " + std::to_string(id) +
+                                              ", outside the int32 range of token ids");
+  return id;
+}
+
+// The ids of an int-or-list key, each range-checked as JsonConfig checks a single integer.
+std::vector<int64_t> token_ids(const JsonConfig& c, const std::string& key) {
+  std::vector<int64_t> ids;
+  const json& v = c.raw()[key];
+  if (!v.is_array()) return {token_id(c, key, c.get<int64_t>(key))};
+  for (const json& e : v) ids.push_back(token_id(c, key, JsonConfig(json{{key, e}}, c.source()).get<int64_t>(key)));
+  return ids;
+}
+
 std::optional<int64_t> optional_id(const JsonConfig& c, const std::string& key) {
   if (!c.has(key)) return std::nullopt;
-  const json& v = c.raw()[key];
-  if (v.is_array()) return v.empty() ? std::nullopt : std::optional<int64_t>(c.get<std::vector<int64_t>>(key)[0]);
-  return c.get<int64_t>(key);
+  const std::vector<int64_t> ids = token_ids(c, key);
+  return ids.empty() ? std::nullopt : std::optional<int64_t>(ids[0]);
 }
 
 ModelConfig make_model_config(const std::string& dir, const JsonConfig& c, const RegistryEntry& e) {
@@ -40,19 +65,17 @@ ModelConfig make_model_config(const std::string& dir, const JsonConfig& c, const
   mc.dir = dir;
   mc.model_type = e.model_type;
   mc.family = e.family;
-  mc.vocab_size = c.get<int64_t>("vocab_size");
+  mc.vocab_size = config_size(c, "vocab_size");
   mc.bos_token_id = optional_id(c, "bos_token_id");
   mc.pad_token_id = optional_id(c, "pad_token_id");
   mc.decoder_start_token_id = optional_id(c, "decoder_start_token_id");
-  if (c.has("eos_token_id")) {
-    if (c.raw()["eos_token_id"].is_array()) mc.eos_token_id = c.get<std::vector<int64_t>>("eos_token_id");
-    else mc.eos_token_id = {c.get<int64_t>("eos_token_id")};
-  }
+  if (c.has("eos_token_id")) mc.eos_token_id = token_ids(c, "eos_token_id");
   mc.raw = c.raw();
   return mc;
 }
 
-std::shared_ptr<const Model> build(const std::string& dir, std::optional<ModelFamily> wanted, const LoadOptions& options) {
+std::shared_ptr<const Model> build(const std::string& dir_or_id, std::optional<ModelFamily> wanted, const LoadOptions& options) {
+  const std::string dir = resolve_pretrained(dir_or_id);
   JsonConfig c = load_config_json(dir);
   const RegistryEntry& e = find_registry_entry(c);
   if (wanted && *wanted != e.family) {
@@ -71,7 +94,8 @@ std::shared_ptr<const Model> build(const std::string& dir, std::optional<ModelFa
 
 }  // namespace
 
-ModelConfig AutoConfig::from_pretrained(const std::string& dir) {
+ModelConfig AutoConfig::from_pretrained(const std::string& dir_or_id) {
+  const std::string dir = resolve_pretrained(dir_or_id);
   JsonConfig c = load_config_json(dir);
   return make_model_config(dir, c, find_registry_entry(c));
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <memory>
 
+#include "models/config_checks.h"
 #include "models/decoder_state.h"
 #include "models/loaded_model.h"
 #include "models/registry.h"
@@ -28,58 +29,67 @@ struct GPT2Block {
 class GPT2Model final : public LoadedModel {
  public:
   GPT2Model(ModelConfig mc, const JsonConfig& c, std::unique_ptr<WeightStore> w) : LoadedModel(std::move(mc), std::move(w)) {
-    n_embd_ = c.get<int64_t>("n_embd");
-    n_head_ = c.get<int>("n_head");
-    n_layer_ = c.get<int>("n_layer");
-    n_inner_ = c.get_or<int64_t>("n_inner", 4 * n_embd_);
-    n_positions_ = c.get<int64_t>("n_positions");
-    config_.max_positions = n_positions_;
-    eps_ = float(c.get_or<double>("layer_norm_epsilon", 1e-5));
+    set_config_source(c.source());
+    n_embd_ = config_size(c, "n_embd");
+    n_head_ = int(config_size(c, "n_head"));
+    n_layer_ = int(config_size(c, "n_layer"));
+    n_inner_ = config_size_or(c, "n_inner", 4 * n_embd_);
+    n_positions_ = config_size(c, "n_positions");
+    eps_ = float(config_epsilon(c, "layer_norm_epsilon", 1e-5));
     act_ = parse_activation(c.get_or<std::string>("activation_function", "gelu_new"), c.source() + ": activation_function");
-    if (n_embd_ % n_head_ != 0)
-      throw Error(ErrorKind::kInvalidInput, c.source() + ": n_embd must be divisible by n_head");
+    check_divisible(c, "n_embd", n_embd_, "n_head", n_head_);
     head_dim_ = int(n_embd_ / n_head_);
     scale_attn_weights_ = c.get_or<bool>("scale_attn_weights", true);
     scale_by_layer_ = c.get_or<bool>("scale_attn_by_inverse_layer_idx", false);
+    // The learned position table (wpe) is a hard limit.
+    positions_ = {n_positions_, c.source() + ": n_positions = " + std::to_string(n_positions_), ""};
+    config_.max_positions = n_positions_;
+    describe_dim(config_.vocab_size, "vocab_size");
+    describe_dim(n_embd_, "n_embd");
+    describe_dim(3 * n_embd_, "3 × n_embd (" + std::to_string(n_embd_) + ")");
+    describe_dim(n_inner_, c.has("n_inner") ? "n_inner" : "n_inner = 4 × n_embd (" + std::to_string(n_embd_) + ")");
+    describe_dim(n_positions_, "n_positions");
 
     // GPT2LMHeadModel saves "transformer.h.0…"; the original Hub checkpoints drop the prefix.
     const std::string p = weights_->has("transformer.wte.weight") ? "transformer." : "";
+    check_layer_count(c, "n_layer", n_layer_, *weights_, p + "h.");
     const int64_t E = n_embd_, V = config_.vocab_size;
-    WeightStore& ws = *weights_;
-    wte_ = ws.require_matrix(p + "wte.weight", {V, E});
-    wpe_ = ws.require(p + "wpe.weight", {n_positions_, E});
-    ln_f_w_ = ws.require(p + "ln_f.weight", {E});
-    ln_f_b_ = ws.require(p + "ln_f.bias", {E});
-    if (ws.has("lm_head.weight")) ws.optional("lm_head.weight", {V, E});  // tied to wte, as in transformers
+    wte_ = require_matrix(p + "wte.weight", {V, E});
+    wpe_ = require(p + "wpe.weight", {n_positions_, E});
+    ln_f_w_ = require(p + "ln_f.weight", {E});
+    ln_f_b_ = require(p + "ln_f.bias", {E});
+    if (weights_->has("lm_head.weight")) optional("lm_head.weight", {V, E});  // tied to wte, as in transformers
     blocks_.resize(n_layer_);
     for (int i = 0; i < n_layer_; ++i) {
       const std::string b = p + "h." + std::to_string(i) + ".";
       GPT2Block& B = blocks_[i];
-      B.ln_1_w = ws.require(b + "ln_1.weight", {E});
-      B.ln_1_b = ws.require(b + "ln_1.bias", {E});
+      B.ln_1_w = require(b + "ln_1.weight", {E});
+      B.ln_1_b = require(b + "ln_1.bias", {E});
       TensorView c_attn = require_transposed(b + "attn.c_attn.weight", {E, 3 * E});  // → (3E, E)
       B.q = rows(c_attn, 0, E);
       B.k = rows(c_attn, E, E);
       B.v = rows(c_attn, 2 * E, E);
-      TensorView c_attn_b = ws.require(b + "attn.c_attn.bias", {3 * E});
+      TensorView c_attn_b = require(b + "attn.c_attn.bias", {3 * E});
       B.q_b = TensorView{c_attn_b.data, {E}};
       B.k_b = TensorView{c_attn_b.data + E, {E}};
       B.v_b = TensorView{c_attn_b.data + 2 * E, {E}};
       B.c_proj = require_transposed(b + "attn.c_proj.weight", {E, E});
-      B.c_proj_b = ws.require(b + "attn.c_proj.bias", {E});
-      B.ln_2_w = ws.require(b + "ln_2.weight", {E});
-      B.ln_2_b = ws.require(b + "ln_2.bias", {E});
+      B.c_proj_b = require(b + "attn.c_proj.bias", {E});
+      B.ln_2_w = require(b + "ln_2.weight", {E});
+      B.ln_2_b = require(b + "ln_2.bias", {E});
       B.c_fc = require_transposed(b + "mlp.c_fc.weight", {E, n_inner_});
-      B.c_fc_b = ws.require(b + "mlp.c_fc.bias", {n_inner_});
+      B.c_fc_b = require(b + "mlp.c_fc.bias", {n_inner_});
       B.mlp_proj = require_transposed(b + "mlp.c_proj.weight", {n_inner_, E});
-      B.mlp_proj_b = ws.require(b + "mlp.c_proj.bias", {E});
+      B.mlp_proj_b = require(b + "mlp.c_proj.bias", {E});
     }
     finish_loading();
   }
 
   std::unique_ptr<DecodeState> new_state(int batch, int max_length, int) const override {
+    check_state_length(positions_, max_length);
     return std::make_unique<CausalState>(n_layer_, batch, n_head_, max_length, head_dim_);
   }
+  int64_t kv_bytes_per_token() const override { return 2 * int64_t(n_layer_) * n_head_ * head_dim_ * 4; }
 
   std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> attention_mask, int T,
                                 DecodeState& base, bool all_positions) const override {
@@ -91,6 +101,8 @@ class GPT2Model final : public LoadedModel {
       if (p >= n_positions_)
         throw Error(ErrorKind::kInvalidInput, "position " + std::to_string(p) + " is beyond GPT-2's n_positions (" +
                                                   std::to_string(n_positions_) + ")");
+    const int64_t out_rows = all_positions ? N : B;
+    check_scratch(double(N) * (6 * E + n_inner_) + double(out_rows) * (E + config_.vocab_size), N);
     float* hidden = s.hidden.resize(N * E);  // (batch*seq_len, n_embd)
     float* x = s.x.resize(N * E);
     float* q = s.q.resize(N * E);
@@ -124,7 +136,6 @@ class GPT2Model final : public LoadedModel {
       activate(act_, ff, N * n_inner_);
       linear_accumulate(ff, N, L.mlp_proj, L.mlp_proj_b, hidden);
     }
-    const int64_t out_rows = all_positions ? N : B;
     float* last = s.last.resize(out_rows * E);
     if (all_positions) {
       layer_norm(hidden, N, E, ln_f_w_, ln_f_b_, eps_, last);
@@ -137,6 +148,7 @@ class GPT2Model final : public LoadedModel {
   }
 
  private:
+  PositionLimit positions_;
   int64_t n_embd_ = 0, n_inner_ = 0, n_positions_ = 0;
   int n_head_ = 0, n_layer_ = 0, head_dim_ = 0;
   float eps_ = 1e-5f;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 
+#include "models/config_checks.h"
 #include "models/decoder_state.h"
 #include "models/loaded_model.h"
 #include "models/registry.h"
@@ -38,43 +39,62 @@ class LlamaFamilyModel final : public LoadedModel {
       : LoadedModel(std::move(mc), std::move(w)) {
     const std::string& type = config_.model_type;
     gemma_ = type == "gemma3_text";
-    hidden_size_ = c.get<int64_t>("hidden_size");
-    num_heads_ = c.get<int>("num_attention_heads");
-    num_kv_heads_ = c.get_or<int>("num_key_value_heads", num_heads_);
-    head_dim_ = c.get_or<int>("head_dim", int(hidden_size_ / num_heads_));
-    num_layers_ = c.get<int>("num_hidden_layers");
-    intermediate_size_ = c.get<int64_t>("intermediate_size");
-    eps_ = float(c.get_or<double>("rms_norm_eps", 1e-6));
-    const int64_t max_pos = c.get_or<int64_t>("max_position_embeddings", 0);
-    if (num_heads_ <= 0 || num_kv_heads_ <= 0 || num_heads_ % num_kv_heads_ != 0)
-      throw Error(ErrorKind::kInvalidInput, c.source() + ": num_attention_heads (" + std::to_string(num_heads_) +
-                                                ") must be a positive multiple of num_key_value_heads (" +
-                                                std::to_string(num_kv_heads_) + ")");
+    set_config_source(c.source());
+    // Every size is validated before it divides, multiplies or allocates anything.
+    hidden_size_ = config_size(c, "hidden_size");
+    num_heads_ = int(config_size(c, "num_attention_heads"));
+    num_kv_heads_ = int(config_size_or(c, "num_key_value_heads", num_heads_));
+    check_divisible(c, "num_attention_heads", num_heads_, "num_key_value_heads", num_kv_heads_);
+    if (!c.has("head_dim")) check_divisible(c, "hidden_size", hidden_size_, "num_attention_heads", num_heads_);
+    head_dim_ = int(config_size_or(c, "head_dim", hidden_size_ / num_heads_));
+    num_layers_ = int(config_size(c, "num_hidden_layers"));
+    intermediate_size_ = config_size(c, "intermediate_size");
+    eps_ = float(config_epsilon(c, "rms_norm_eps", 1e-6));
+    const int64_t max_pos = config_size_or(c, "max_position_embeddings", 0);
+    check_layer_count(c, "num_hidden_layers", num_layers_, *weights_, "model.layers.");
     act_ = parse_activation(c.get_or<std::string>(gemma_ ? "hidden_activation" : "hidden_act", gemma_ ? "gelu_pytorch_tanh" : "silu"),
                             c.source() + ": " + (gemma_ ? "hidden_activation" : "hidden_act"));
     // Equivalent in modeling_gemma3.py: scaling = query_pre_attn_scalar ** -0.5
-    scale_ = gemma_ ? float(std::pow(c.get<double>("query_pre_attn_scalar"), -0.5)) : float(std::pow(head_dim_, -0.5));
+    if (gemma_) {
+      const double scalar = c.get<double>("query_pre_attn_scalar");
+      if (!(std::isfinite(scalar) && scalar > 0))
+        throw Error(ErrorKind::kInvalidInput, c.source() + ": key \"query_pre_attn_scalar\" must be a positive number (" +
+                                                  c.raw()["query_pre_attn_scalar"].dump() + ")");
+      scale_ = float(std::pow(scalar, -0.5));
+    } else {
+      scale_ = float(std::pow(head_dim_, -0.5));
+    }
     embed_scale_ = gemma_ ? float(std::sqrt(double(hidden_size_))) : 1.f;
-    final_logit_softcapping_ = float(c.get_or<double>("final_logit_softcapping", 0.0));
+    // transformers divides by the cap whenever it is set: 0, negative or NaN would be garbage.
+    if (c.has("final_logit_softcapping")) {
+      final_logit_softcapping_ = float(c.get<double>("final_logit_softcapping"));
+      if (!(std::isfinite(final_logit_softcapping_) && final_logit_softcapping_ > 0))
+        throw Error(ErrorKind::kInvalidInput, c.source() + ": key \"final_logit_softcapping\" must be a positive number (" +
+                                                  c.raw()["final_logit_softcapping"].dump() + ")");
+    }
     if (c.get_or<double>("attn_logit_softcapping", 0.0) != 0.0)
       throw Error(ErrorKind::kUnsupported, c.source() + ": attn_logit_softcapping is not supported");
 
     // Sliding window: mistral applies it to every layer; qwen2/qwen3 only with use_sliding_window;
     // gemma3 per layer_types (older configs: every sliding_window_pattern-th layer is global).
-    sliding_window_ = c.get_or<int>("sliding_window", 0);
+    sliding_window_ = int(config_size_or(c, "sliding_window", 0));
     const bool qwen = type == "qwen2" || type == "qwen3";
     std::vector<std::string> layer_types(num_layers_, "full_attention");
     if (c.has("layer_types")) {
       layer_types = c.get<std::vector<std::string>>("layer_types");
-      if (int(layer_types.size()) != num_layers_)
+      if (int64_t(layer_types.size()) != num_layers_)
         throw Error(ErrorKind::kInvalidInput, c.source() + ": layer_types has " + std::to_string(layer_types.size()) +
                                                   " entries for num_hidden_layers " + std::to_string(num_layers_));
+      for (const auto& t : layer_types)
+        if (t != "full_attention" && t != "sliding_attention")
+          throw Error(ErrorKind::kUnsupported, c.source() + ": layer_types holds \"" + t +
+                                                   "\" (supported: full_attention, sliding_attention)");
     } else if (gemma_) {
-      const int pattern = c.get_or<int>("sliding_window_pattern", 6);
+      const int pattern = int(config_size_or(c, "sliding_window_pattern", 6));
       for (int i = 0; i < num_layers_; ++i) layer_types[i] = (i + 1) % pattern ? "sliding_attention" : "full_attention";
     } else if (qwen) {
       const bool use = c.get_or<bool>("use_sliding_window", false);
-      const int from = c.get_or<int>("max_window_layers", num_layers_);
+      const int64_t from = c.get_or<int64_t>("max_window_layers", num_layers_);
       for (int i = 0; i < num_layers_; ++i) layer_types[i] = use && i >= from ? "sliding_attention" : "full_attention";
     } else if (sliding_window_ > 0) {
       layer_types.assign(num_layers_, "sliding_attention");
@@ -82,79 +102,104 @@ class LlamaFamilyModel final : public LoadedModel {
     if (qwen && !c.get_or<bool>("use_sliding_window", false)) sliding_window_ = 0;
 
     const double partial = c.get_or<double>("partial_rotary_factor", 1.0);
-    const int64_t original_max = c.get_or<int64_t>("original_max_position_embeddings", 0);
+    if (!(partial > 0 && partial <= 1))
+      throw Error(ErrorKind::kInvalidInput, c.source() + ": key \"partial_rotary_factor\" must be in (0, 1] (" +
+                                                c.raw()["partial_rotary_factor"].dump() + ")");
+    const int64_t original_max = config_size_or(c, "original_max_position_embeddings", 0);
     rope_full_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c, "full_attention"), head_dim_, partial, max_pos,
                                                    original_max);
     rope_sliding_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c, "sliding_attention"), head_dim_, partial,
                                                       max_pos, original_max);
+    // RoPE computes any position, but the model is only meant for its configured context:
+    // longer sequences are refused (AUTOLM_MAX_POSITIONS allows them, as transformers would).
+    const int64_t context = max_pos > 0 ? rope_full_->context_length(max_pos) : 0;
+    positions_ = computed_position_limit(
+        context, c.source() + ": max_position_embeddings = " + std::to_string(max_pos) +
+                     (context != max_pos ? " with rope scaling to " + std::to_string(context) : ""));
+    config_.max_positions = positions_.max;
 
+    const int64_t q_out = int64_t(num_heads_) * head_dim_, kv_out = int64_t(num_kv_heads_) * head_dim_;
+    // Labels name the keys with their values: "num_attention_heads (4) × head_dim (8) = 32".
+    const std::string heads = "num_attention_heads (" + std::to_string(num_heads_) + ")",
+                      kv_heads = "num_key_value_heads (" + std::to_string(num_kv_heads_) + ")",
+                      hd = (c.has("head_dim") ? "head_dim (" : "head_dim = hidden_size / num_attention_heads (") +
+                           std::to_string(head_dim_) + ")";
+    describe_dim(config_.vocab_size, "vocab_size");
+    describe_dim(hidden_size_, "hidden_size");
+    describe_dim(intermediate_size_, "intermediate_size");
+    describe_dim(2 * intermediate_size_, "2 × intermediate_size (" + std::to_string(intermediate_size_) + ")");
+    describe_dim(head_dim_, c.has("head_dim") ? "head_dim" : "hidden_size / num_attention_heads");
+    describe_dim(q_out, heads + " × " + hd);
+    describe_dim(kv_out, kv_heads + " × " + hd);
+    describe_dim(q_out + 2 * kv_out, "(" + heads + " + 2 × " + kv_heads + ") × " + hd);
     load_weights(c, layer_types);
     finish_loading();
   }
 
   std::unique_ptr<DecodeState> new_state(int batch, int max_length, int) const override {
+    check_state_length(positions_, max_length);
     return std::make_unique<CausalState>(num_layers_, batch, num_kv_heads_, max_length, head_dim_);
   }
+  int64_t kv_bytes_per_token() const override { return 2 * int64_t(num_layers_) * num_kv_heads_ * head_dim_ * 4; }
 
   std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> attention_mask, int T,
                                 DecodeState& base, bool all_positions) const override;
 
  private:
   void load_weights(const JsonConfig& c, const std::vector<std::string>& layer_types) {
-    WeightStore& w = *weights_;
     const int64_t H = hidden_size_, V = config_.vocab_size, I = intermediate_size_;
     const int64_t q_out = int64_t(num_heads_) * head_dim_, kv_out = int64_t(num_kv_heads_) * head_dim_;
     const bool bias = c.get_or<bool>("attention_bias", config_.model_type == "qwen2");
     const bool mlp_bias = c.get_or<bool>("mlp_bias", false);
-    embed_tokens_ = w.require_matrix("model.embed_tokens.weight", {V, H});
-    norm_ = w.require("model.norm.weight", {H});
+    embed_tokens_ = require_matrix("model.embed_tokens.weight", {V, H});
+    norm_ = require("model.norm.weight", {H});
     const bool tied = c.get_or<bool>("tie_word_embeddings", gemma_);
     // Tied: transformers points lm_head at embed_tokens even if the file also holds lm_head.weight.
-    lm_head_ = tied ? embed_tokens_ : w.require_matrix("lm_head.weight", {V, H});
-    if (tied && w.has("lm_head.weight")) w.optional("lm_head.weight");
+    lm_head_ = tied ? embed_tokens_ : require_matrix("lm_head.weight", {V, H});
+    if (tied && weights_->has("lm_head.weight")) optional("lm_head.weight");
     layers_.resize(num_layers_);
     for (int i = 0; i < num_layers_; ++i) {
       const std::string p = "model.layers." + std::to_string(i) + ".";
       LlamaLayer& L = layers_[i];
       L.sliding = layer_types[i] == "sliding_attention";
-      L.input_layernorm = w.require(p + "input_layernorm.weight", {H});
-      L.post_attention_layernorm = w.require(p + "post_attention_layernorm.weight", {H});
-      if (w.has(p + "self_attn.qkv_proj.weight")) {  // phi3: fused (q_out + 2*kv_out, hidden)
-        TensorView qkv = w.require_matrix(p + "self_attn.qkv_proj.weight", {q_out + 2 * kv_out, H});
+      L.input_layernorm = require(p + "input_layernorm.weight", {H});
+      L.post_attention_layernorm = require(p + "post_attention_layernorm.weight", {H});
+      if (weights_->has(p + "self_attn.qkv_proj.weight")) {  // phi3: fused (q_out + 2*kv_out, hidden)
+        TensorView qkv = require_matrix(p + "self_attn.qkv_proj.weight", {q_out + 2 * kv_out, H});
         L.q_proj = rows(qkv, 0, q_out);
         L.k_proj = rows(qkv, q_out, kv_out);
         L.v_proj = rows(qkv, q_out + kv_out, kv_out);
       } else {
-        L.q_proj = w.require_matrix(p + "self_attn.q_proj.weight", {q_out, H});
-        L.k_proj = w.require_matrix(p + "self_attn.k_proj.weight", {kv_out, H});
-        L.v_proj = w.require_matrix(p + "self_attn.v_proj.weight", {kv_out, H});
+        L.q_proj = require_matrix(p + "self_attn.q_proj.weight", {q_out, H});
+        L.k_proj = require_matrix(p + "self_attn.k_proj.weight", {kv_out, H});
+        L.v_proj = require_matrix(p + "self_attn.v_proj.weight", {kv_out, H});
       }
       if (bias) {
-        L.q_bias = w.require(p + "self_attn.q_proj.bias", {q_out});
-        L.k_bias = w.require(p + "self_attn.k_proj.bias", {kv_out});
-        L.v_bias = w.require(p + "self_attn.v_proj.bias", {kv_out});
+        L.q_bias = require(p + "self_attn.q_proj.bias", {q_out});
+        L.k_bias = require(p + "self_attn.k_proj.bias", {kv_out});
+        L.v_bias = require(p + "self_attn.v_proj.bias", {kv_out});
       }
-      L.o_proj = w.require_matrix(p + "self_attn.o_proj.weight", {H, q_out});
-      if (bias && config_.model_type != "qwen2") L.o_bias = w.optional(p + "self_attn.o_proj.bias", {H});
-      L.q_norm = w.optional(p + "self_attn.q_norm.weight", {head_dim_});
-      L.k_norm = w.optional(p + "self_attn.k_norm.weight", {head_dim_});
+      L.o_proj = require_matrix(p + "self_attn.o_proj.weight", {H, q_out});
+      if (bias && config_.model_type != "qwen2") L.o_bias = optional(p + "self_attn.o_proj.bias", {H});
+      L.q_norm = optional(p + "self_attn.q_norm.weight", {head_dim_});
+      L.k_norm = optional(p + "self_attn.k_norm.weight", {head_dim_});
       if (gemma_) {
-        L.pre_feedforward_layernorm = w.require(p + "pre_feedforward_layernorm.weight", {H});
-        L.post_feedforward_layernorm = w.require(p + "post_feedforward_layernorm.weight", {H});
+        L.pre_feedforward_layernorm = require(p + "pre_feedforward_layernorm.weight", {H});
+        L.post_feedforward_layernorm = require(p + "post_feedforward_layernorm.weight", {H});
       }
-      if (w.has(p + "mlp.gate_up_proj.weight")) {  // phi3: fused (2*intermediate, hidden), gate first
-        TensorView gu = w.require_matrix(p + "mlp.gate_up_proj.weight", {2 * I, H});
+      if (weights_->has(p + "mlp.gate_up_proj.weight")) {  // phi3: fused (2*intermediate, hidden), gate first
+        TensorView gu = require_matrix(p + "mlp.gate_up_proj.weight", {2 * I, H});
         L.gate_proj = rows(gu, 0, I);
         L.up_proj = rows(gu, I, I);
       } else {
-        L.gate_proj = w.require_matrix(p + "mlp.gate_proj.weight", {I, H});
-        L.up_proj = w.require_matrix(p + "mlp.up_proj.weight", {I, H});
+        L.gate_proj = require_matrix(p + "mlp.gate_proj.weight", {I, H});
+        L.up_proj = require_matrix(p + "mlp.up_proj.weight", {I, H});
       }
-      L.down_proj = w.require_matrix(p + "mlp.down_proj.weight", {H, I});
+      L.down_proj = require_matrix(p + "mlp.down_proj.weight", {H, I});
       if (mlp_bias) {
-        L.gate_bias = w.require(p + "mlp.gate_proj.bias", {I});
-        L.up_bias = w.require(p + "mlp.up_proj.bias", {I});
-        L.down_bias = w.require(p + "mlp.down_proj.bias", {H});
+        L.gate_bias = require(p + "mlp.gate_proj.bias", {I});
+        L.up_bias = require(p + "mlp.up_proj.bias", {I});
+        L.down_bias = require(p + "mlp.down_proj.bias", {H});
       }
     }
   }
@@ -165,6 +210,7 @@ class LlamaFamilyModel final : public LoadedModel {
   }
 
   bool gemma_ = false;
+  PositionLimit positions_;
   int64_t hidden_size_ = 0, intermediate_size_ = 0;
   int num_heads_ = 0, num_kv_heads_ = 0, head_dim_ = 0, num_layers_ = 0, sliding_window_ = 0;
   float eps_ = 1e-6f, scale_ = 1.f, embed_scale_ = 1.f, final_logit_softcapping_ = 0.f;
@@ -185,6 +231,8 @@ std::span<const float> LlamaFamilyModel::decode(std::span<const int32_t> ids, st
   const int64_t q_out = int64_t(num_heads_) * head_dim_, kv_out = int64_t(num_kv_heads_) * head_dim_;
   int64_t max_pos = 0;
   for (int64_t p : s.positions) max_pos = std::max(max_pos, p);
+  const int64_t out_rows = all_positions ? N : B;
+  check_scratch(double(N) * (2 * H + 2 * q_out + 2 * kv_out + 2 * I) + double(out_rows) * (H + config_.vocab_size), N);
 
   float* hidden = s.hidden.resize(N * H);  // (batch*seq_len, hidden_size)
   float* x = s.x.resize(N * H);            // normed hidden states
@@ -250,7 +298,6 @@ std::span<const float> LlamaFamilyModel::decode(std::span<const int32_t> ids, st
   }
 
   // Final norm and LM head, on every position or on each row's last one.
-  const int64_t out_rows = all_positions ? N : B;
   float* last = s.last.resize(out_rows * H);
   if (all_positions) {
     norm(hidden, N, norm_, last);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/memory.h"
 #include "core/thread_pool.h"
 
 namespace autolm {
@@ -14,9 +15,49 @@ LoadedModel::LoadedModel(ModelConfig config, std::unique_ptr<WeightStore> weight
 
 void LoadedModel::finish_loading() { unused_ = weights_->unused(); }
 
+void LoadedModel::describe_dim(int64_t value, const std::string& label) { dim_labels_.emplace_back(value, label); }
+
+void LoadedModel::check_shape(const std::string& name, const Shape& expected) const {
+  if (expected.empty() || !weights_->has(name)) return;
+  const TensorInfo& info = *weights_->index().at(name);
+  if (info.shape == expected) return;
+  // The labels of every expected dimension the tensor disagrees with.
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (i < info.shape.size() && info.shape[i] == expected[i] && info.shape.size() == expected.size()) continue;
+    for (const auto& [value, label] : dim_labels_) {
+      const std::string k = label + " = " + std::to_string(value);
+      if (value == expected[i] && std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+    }
+  }
+  if (keys.empty()) return;  // nothing the config sets: WeightStore's own error names the tensor
+  std::string named;
+  for (size_t i = 0; i < keys.size(); ++i) named += (i ? (i + 1 == keys.size() ? " or " : ", ") : "") + keys[i];
+  throw Error(ErrorKind::kInvalidInput, config_source_ + ": " + named + " disagree" + (keys.size() == 1 ? "s" : "") +
+                                            " with the weights: " + *info.file + ": tensor \"" + name +
+                                            "\" has shape " + shape_str(info.shape) + ", expected " +
+                                            shape_str(expected));
+}
+
+TensorView LoadedModel::require(const std::string& name, const Shape& expected) {
+  check_shape(name, expected);
+  return weights_->require(name, expected);
+}
+
+TensorView LoadedModel::optional(const std::string& name, const Shape& expected) {
+  check_shape(name, expected);
+  return weights_->optional(name, expected);
+}
+
+TensorView LoadedModel::require_matrix(const std::string& name, const Shape& expected) {
+  check_shape(name, expected);
+  return weights_->require_matrix(name, expected);
+}
+
 TensorView LoadedModel::require_transposed(const std::string& name, const Shape& file_shape) {
-  TensorView w = weights_->require(name, file_shape);
+  TensorView w = require(name, file_shape);
   const int64_t in = w.shape[0], out = w.shape[1];
+  check_allocation(double(in) * double(out) * sizeof(float), "the transposed copy of tensor \"" + name + "\"", "");
   std::vector<float> t(size_t(in * out));  // (out, in)
   // 32×32 tiles (both sides stay in cache), bands of output rows split across threads.
   constexpr int64_t kTile = 32;
@@ -29,7 +70,7 @@ TensorView LoadedModel::require_transposed(const std::string& name, const Shape&
   // Only the transposed copy is used from here on: drop the file's pages and any upcast copy.
   weights_->release_file_pages(name);
   weights_->release_converted(w.data);
-  return weights_->adopt_matrix(std::move(t), {out, in});
+  return weights_->adopt_matrix(std::move(t), {out, in}, name);
 }
 
 TensorView LoadedModel::rows(const TensorView& w, int64_t begin, int64_t count) {

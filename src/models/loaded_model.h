@@ -5,6 +5,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "autolm/model.h"
@@ -24,6 +25,19 @@ class LoadedModel : public Model {
   // Call at the end of the family constructor: records tensors never looked up.
   void finish_loading();
 
+  // The config.json keys behind the expected tensor dimensions: a weight whose shape disagrees
+  // with the config is reported naming the key(s) and their values as well as the tensor
+  // ("config.json: hidden_size = 100 disagrees with the weights: … expected [256, 100]").
+  // `label` is the key or the expression of keys ("num_attention_heads × head_dim").
+  void describe_dim(int64_t value, const std::string& label);
+  void set_config_source(const std::string& source) { config_source_ = source; }
+  const std::string& config_source_name() const { return config_source_; }
+
+  // WeightStore's lookups, with config-naming shape errors (see describe_dim).
+  TensorView require(const std::string& name, const Shape& expected = {});
+  TensorView optional(const std::string& name, const Shape& expected = {});
+  TensorView require_matrix(const std::string& name, const Shape& expected = {});
+
   // GPT-2's Conv1D stores (in, out); returns the (out, in) transpose as linear() expects.
   TensorView require_transposed(const std::string& name, const Shape& file_shape);
   // Rows [begin, begin + count) of a 2-D weight (splitting fused qkv_proj / gate_up_proj); a
@@ -33,8 +47,13 @@ class LoadedModel : public Model {
   std::unique_ptr<WeightStore> weights_;
 
  private:
+  // Throws naming the config keys when tensor `name` exists with a shape other than `expected`.
+  void check_shape(const std::string& name, const Shape& expected) const;
+
   int64_t parameter_count_ = 0;
   std::vector<std::string> dtypes_, unused_;
+  std::string config_source_ = "config.json";
+  std::vector<std::pair<int64_t, std::string>> dim_labels_;
 };
 
 }  // namespace autolm

@@ -36,18 +36,18 @@ int begin_encode(Seq2SeqState& s, std::span<const int32_t> ids, std::span<const 
   if (src_len <= 0 || ids.size() % src_len != 0)
     throw Error(ErrorKind::kInvalidInput, "encode: " + std::to_string(ids.size()) + " input ids do not form rows of length " +
                                               std::to_string(src_len));
-  const int n = int(ids.size() / src_len);
+  const int64_t n = int64_t(ids.size() / src_len);
   if (n * s.rows_per_input != s.batch_size())
     throw Error(ErrorKind::kInvalidInput, "encode: " + std::to_string(n) + " inputs × " + std::to_string(s.rows_per_input) +
                                               " rows each do not match the state's " + std::to_string(s.batch_size()) + " rows");
   if (!mask.empty() && mask.size() != ids.size())
     throw Error(ErrorKind::kInvalidInput, "encode: attention_mask size differs from input_ids size");
   check_ids(ids, vocab_size, "input");
-  s.num_inputs = n;
+  s.num_inputs = int(n);
   s.src_len = src_len;
   s.src_valid.assign(ids.size(), 1);
   for (size_t i = 0; i < mask.size(); ++i) s.src_valid[i] = mask[i] != 0;
-  return n;
+  return int(n);
 }
 
 int begin_seq2seq_step(Seq2SeqState& s, std::span<const int32_t> ids, std::span<const int32_t> mask, int seq_len,

@@ -3,6 +3,7 @@
 // decoder rows (beams) of that input.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "autolm/model.h"
@@ -17,7 +18,11 @@ class Seq2SeqState : public DecodeState {
   Seq2SeqState(int num_decoder_layers, int batch, int rows_per_input, int num_heads, int max_len, int head_dim)
       : self_cache(num_decoder_layers, batch, num_heads, max_len, head_dim),
         cross_k(num_decoder_layers), cross_v(num_decoder_layers),
-        rows_per_input(rows_per_input), num_heads(num_heads), head_dim(head_dim) {}
+        rows_per_input(rows_per_input), num_heads(num_heads), head_dim(head_dim) {
+    if (rows_per_input < 1 || batch % rows_per_input != 0)
+      throw Error(ErrorKind::kInvalidInput, "a seq2seq state of " + std::to_string(batch) + " rows cannot hold groups of " +
+                                                std::to_string(rows_per_input) + " rows per input");
+  }
   int batch_size() const override { return self_cache.batch(); }
   int length() const override { return self_cache.length(); }
   void reorder(std::span<const int> src) override;

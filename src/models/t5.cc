@@ -5,6 +5,7 @@
 #include <cmath>
 #include <memory>
 
+#include "models/config_checks.h"
 #include "models/loaded_model.h"
 #include "models/registry.h"
 #include "models/seq2seq_state.h"
@@ -50,22 +51,48 @@ int relative_position_bucket(int relative_position, bool bidirectional, int num_
   if (relative_position < max_exact) return bucket + relative_position;
   const float scaled = std::log(float(relative_position) / float(max_exact)) /
                        float(std::log(double(max_distance) / max_exact)) * float(num_buckets - max_exact);
-  const int large = std::min(max_exact + int(scaled), num_buckets - 1);
+  // Clamped as a float first: the int conversion of a value past int's range is undefined.
+  const int large = max_exact + int(std::min(scaled, float(num_buckets - 1 - max_exact)));
   return bucket + large;
 }
 
 class T5Model final : public LoadedModel {
  public:
   T5Model(ModelConfig mc, const JsonConfig& c, std::unique_ptr<WeightStore> w) : LoadedModel(std::move(mc), std::move(w)) {
-    d_model_ = c.get<int64_t>("d_model");
-    d_kv_ = c.get<int>("d_kv");
-    d_ff_ = c.get<int64_t>("d_ff");
-    num_heads_ = c.get<int>("num_heads");
-    num_layers_ = c.get<int>("num_layers");
-    num_decoder_layers_ = c.get_or<int>("num_decoder_layers", num_layers_);
-    num_buckets_ = c.get_or<int>("relative_attention_num_buckets", 32);
-    max_distance_ = c.get_or<int>("relative_attention_max_distance", 128);
-    eps_ = float(c.get_or<double>("layer_norm_epsilon", 1e-6));
+    set_config_source(c.source());
+    d_model_ = config_size(c, "d_model");
+    d_kv_ = int(config_size(c, "d_kv"));
+    d_ff_ = config_size(c, "d_ff");
+    num_heads_ = int(config_size(c, "num_heads"));
+    num_layers_ = int(config_size(c, "num_layers"));
+    num_decoder_layers_ = int(config_size_or(c, "num_decoder_layers", num_layers_));
+    num_buckets_ = int(config_size_or(c, "relative_attention_num_buckets", 32));
+    max_distance_ = int(config_size_or(c, "relative_attention_max_distance", 128));
+    // relative_position_bucket: each direction of the encoder's buckets keeps num_buckets / 4
+    // exact distances, the decoder num_buckets / 2, then log-spaced buckets up to max_distance.
+    // Fewer buckets divide by zero, a max_distance within the exact range yields negative bucket
+    // indexes (transformers fails on them too).
+    if (num_buckets_ < 4)
+      throw Error(ErrorKind::kInvalidInput, c.source() + ": key \"relative_attention_num_buckets\" must be at least 4 (" +
+                                                std::to_string(num_buckets_) + ")");
+    if (max_distance_ <= num_buckets_ / 2)
+      throw Error(ErrorKind::kInvalidInput, c.source() + ": relative_attention_max_distance (" + std::to_string(max_distance_) +
+                                                ") must exceed relative_attention_num_buckets / 2 (" +
+                                                std::to_string(num_buckets_ / 2) + ")");
+    check_layer_count(c, "num_layers", num_layers_, *weights_, "encoder.block.");
+    check_layer_count(c, "num_decoder_layers", num_decoder_layers_, *weights_, "decoder.block.");
+    // Relative positions have no table: the documented limit bounds the sequences (and the
+    // bias tables, state and scratch sized from them).
+    positions_ = computed_position_limit(0, "");
+    config_.max_positions = positions_.max;
+    describe_dim(config_.vocab_size, "vocab_size");
+    describe_dim(d_model_, "d_model");
+    describe_dim(int64_t(num_heads_) * d_kv_,
+                 "num_heads (" + std::to_string(num_heads_) + ") × d_kv (" + std::to_string(d_kv_) + ")");
+    describe_dim(d_ff_, "d_ff");
+    describe_dim(num_buckets_, "relative_attention_num_buckets");
+    describe_dim(num_heads_, "num_heads");
+    eps_ = float(config_epsilon(c, "layer_norm_epsilon", 1e-6));
     // feed_forward_proj: "relu" or "gated-gelu" (activation name after "gated-").
     const std::string ffp = c.get_or<std::string>("feed_forward_proj", "relu");
     gated_ = ffp.rfind("gated-", 0) == 0;
@@ -78,25 +105,26 @@ class T5Model final : public LoadedModel {
     scale_decoder_outputs_ = c.get_or<bool>("scale_decoder_outputs", config_.model_type == "mt5" ? false : tied_);
     if (!config_.decoder_start_token_id) config_.decoder_start_token_id = config_.pad_token_id;
 
-    WeightStore& ws = *weights_;
     const int64_t V = config_.vocab_size;
-    shared_ = ws.require_matrix("shared.weight", {V, d_model_});
+    shared_ = require_matrix("shared.weight", {V, d_model_});
     for (const char* alias : {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"})
-      if (ws.has(alias)) ws.optional(alias, {V, d_model_});  // tied copies of shared
-    lm_head_ = tied_ ? shared_ : ws.require_matrix("lm_head.weight", {V, d_model_});
-    if (tied_ && ws.has("lm_head.weight")) ws.optional("lm_head.weight");
+      if (weights_->has(alias)) optional(alias, {V, d_model_});  // tied copies of shared
+    lm_head_ = tied_ ? shared_ : require_matrix("lm_head.weight", {V, d_model_});
+    if (tied_ && weights_->has("lm_head.weight")) optional("lm_head.weight");
     encoder_ = load_stack("encoder", num_layers_, false);
     decoder_ = load_stack("decoder", num_decoder_layers_, true);
-    encoder_final_norm_ = ws.require("encoder.final_layer_norm.weight", {d_model_});
-    decoder_final_norm_ = ws.require("decoder.final_layer_norm.weight", {d_model_});
+    encoder_final_norm_ = require("encoder.final_layer_norm.weight", {d_model_});
+    decoder_final_norm_ = require("decoder.final_layer_norm.weight", {d_model_});
     if (encoder_[0].self_attn.relative_attention_bias.empty() || decoder_[0].self_attn.relative_attention_bias.empty())
       throw Error(ErrorKind::kNotFound, "missing tensor \"encoder/decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight\"");
     finish_loading();
   }
 
   std::unique_ptr<DecodeState> new_state(int batch, int max_length, int rows_per_input) const override {
+    check_state_length(positions_, max_length);
     return std::make_unique<Seq2SeqState>(num_decoder_layers_, batch, rows_per_input, num_heads_, max_length, d_kv_);
   }
+  int64_t kv_bytes_per_token() const override { return 2 * int64_t(num_decoder_layers_) * num_heads_ * d_kv_ * 4; }
 
   void encode(std::span<const int32_t> ids, std::span<const int32_t> mask, int S, DecodeState& base) const override;
   std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> mask, int T, DecodeState& base,
@@ -104,37 +132,36 @@ class T5Model final : public LoadedModel {
 
  private:
   std::vector<T5Block> load_stack(const std::string& stack, int n, bool decoder) {
-    WeightStore& ws = *weights_;
     const int64_t inner = int64_t(num_heads_) * d_kv_, D = d_model_;
     auto attention = [&](const std::string& p) {
       T5Attention a;
-      a.q = ws.require_matrix(p + "q.weight", {inner, D});
-      a.k = ws.require_matrix(p + "k.weight", {inner, D});
-      a.v = ws.require_matrix(p + "v.weight", {inner, D});
-      a.o = ws.require_matrix(p + "o.weight", {D, inner});
-      a.relative_attention_bias = ws.optional(p + "relative_attention_bias.weight", {num_buckets_, num_heads_});
+      a.q = require_matrix(p + "q.weight", {inner, D});
+      a.k = require_matrix(p + "k.weight", {inner, D});
+      a.v = require_matrix(p + "v.weight", {inner, D});
+      a.o = require_matrix(p + "o.weight", {D, inner});
+      a.relative_attention_bias = optional(p + "relative_attention_bias.weight", {num_buckets_, num_heads_});
       return a;
     };
     std::vector<T5Block> blocks(n);
     for (int i = 0; i < n; ++i) {
       const std::string b = stack + ".block." + std::to_string(i) + ".layer.";
       T5Block& B = blocks[i];
-      B.self_norm = ws.require(b + "0.layer_norm.weight", {D});
+      B.self_norm = require(b + "0.layer_norm.weight", {D});
       B.self_attn = attention(b + "0.SelfAttention.");
       const std::string ffl = decoder ? "2" : "1";
       if (decoder) {
-        B.cross_norm = ws.require(b + "1.layer_norm.weight", {D});
+        B.cross_norm = require(b + "1.layer_norm.weight", {D});
         B.cross_attn = attention(b + "1.EncDecAttention.");
       }
-      B.ff_norm = ws.require(b + ffl + ".layer_norm.weight", {D});
+      B.ff_norm = require(b + ffl + ".layer_norm.weight", {D});
       const std::string f = b + ffl + ".DenseReluDense.";
       if (gated_) {
-        B.ff.wi_0 = ws.require_matrix(f + "wi_0.weight", {d_ff_, D});
-        B.ff.wi_1 = ws.require_matrix(f + "wi_1.weight", {d_ff_, D});
+        B.ff.wi_0 = require_matrix(f + "wi_0.weight", {d_ff_, D});
+        B.ff.wi_1 = require_matrix(f + "wi_1.weight", {d_ff_, D});
       } else {
-        B.ff.wi = ws.require_matrix(f + "wi.weight", {d_ff_, D});
+        B.ff.wi = require_matrix(f + "wi.weight", {d_ff_, D});
       }
-      B.ff.wo = ws.require_matrix(f + "wo.weight", {D, d_ff_});
+      B.ff.wo = require_matrix(f + "wo.weight", {D, d_ff_});
     }
     return blocks;
   }
@@ -165,6 +192,7 @@ class T5Model final : public LoadedModel {
     linear_accumulate(h, N, B.ff.wo, {}, hidden);
   }
 
+  PositionLimit positions_;
   int64_t d_model_ = 0, d_ff_ = 0;
   int d_kv_ = 0, num_heads_ = 0, num_layers_ = 0, num_decoder_layers_ = 0, num_buckets_ = 32, max_distance_ = 128;
   float eps_ = 1e-6f;
@@ -178,8 +206,11 @@ class T5Model final : public LoadedModel {
 
 void T5Model::encode(std::span<const int32_t> ids, std::span<const int32_t> mask, int S, DecodeState& base) const {
   auto& s = static_cast<Seq2SeqState&>(base);
+  check_sequence_length(positions_, S, "an encoder input", "shorten the input");
   const int n = begin_encode(s, ids, mask, S, config_.vocab_size);
   const int64_t N = int64_t(n) * S, D = d_model_, inner = int64_t(num_heads_) * d_kv_;
+  // Scratch, encoder K/V and every decoder layer's cross-attention K/V.
+  check_scratch(double(N) * (3 * D + 6 * inner + 2 * d_ff_ + 2.0 * num_decoder_layers_ * inner), N);
   float* hidden = s.hidden.resize(N * D);  // (inputs*src_len, d_model)
   for (int64_t i = 0; i < N; ++i) copy_row(shared_, ids[i], hidden + i * D);
   // Encoder self-attention K/V live in temporary (inputs, heads, src_len, d_kv) buffers.
@@ -230,6 +261,10 @@ std::span<const float> T5Model::decode(std::span<const int32_t> ids, std::span<c
   const int B = s.batch_size();
   const int64_t N = int64_t(B) * T, D = d_model_, inner = int64_t(num_heads_) * d_kv_;
   const int K = start + T;  // keys after this step
+  const int64_t out_rows = all_positions ? N : B;
+  check_scratch(double(N) * (2 * D + 4 * inner + 2 * d_ff_) + double(num_heads_) * (2 * K + 1) +
+                    double(out_rows) * (D + config_.vocab_size),
+                N);
   float* hidden = s.hidden.resize(N * D);  // (batch*seq_len, d_model)
   for (int64_t i = 0; i < N; ++i) copy_row(shared_, ids[i], hidden + i * D);
   float* q = s.q.resize(N * inner);
@@ -261,7 +296,6 @@ std::span<const float> T5Model::decode(std::span<const int32_t> ids, std::span<c
     linear_accumulate(attn, N, Bk.cross_attn.o, {}, hidden);
     feed_forward(Bk, hidden, N, s);
   }
-  const int64_t out_rows = all_positions ? N : B;
   float* last = s.last.resize(out_rows * D);
   if (all_positions) {
     rms_norm(hidden, N, D, decoder_final_norm_, eps_, last);

@@ -13,54 +13,75 @@
 
 namespace autolm {
 
+namespace {
+
+// Score rows held at once per thread: queries are processed in blocks of at most this many
+// floats of (q_block, k_len) scores, so the scratch stays linear in the sequence length (a
+// 40k-token prompt would otherwise need a 6 GB score matrix per thread). Prompts up to 1024
+// tokens fit in one block.
+constexpr int64_t kScoresFloats = int64_t(1) << 20;
+
+}  // namespace
+
 // Per (row, head): scores = q·Kᵀ (BLAS; sgemv for a single query), scale, relative bias and masks, softmax, out = P·V
 // (BLAS). Queries of one head are strided rows of q: (q_len, H*D) with row stride H*D.
 void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, const float* q, const KVSource& kv,
                int k_len, float* out) {
+  AUTOLM_CHECK(spec.num_heads > 0 && spec.num_kv_heads > 0 && spec.num_heads % spec.num_kv_heads == 0 && spec.head_dim > 0,
+               "attention heads");
+  if (batch <= 0 || q_len <= 0) return;
   init_blas();
   const int H = spec.num_heads, D = spec.head_dim;
   const int group = H / spec.num_kv_heads;
   const int64_t row_stride = int64_t(q_len) * H * D;
+  if (k_len <= 0) {  // nothing to attend to: zeros, as an empty softmax gives
+    std::fill(out, out + batch * row_stride, 0.f);
+    return;
+  }
   const float neg_inf = -std::numeric_limits<float>::infinity();
   const int64_t work_per_head = int64_t(q_len) * k_len * D;
+  const int q_block = int(std::clamp<int64_t>(kScoresFloats / k_len, 1, q_len));
   ThreadPool::global().parallel_for(
       int64_t(batch) * H, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, work_per_head)),
       [&](int64_t bh0, int64_t bh1) {
-        thread_local std::vector<float> scores_buf;  // (q_len, k_len), grows only
-        if (scores_buf.size() < size_t(q_len) * k_len) scores_buf.resize(size_t(q_len) * k_len);
+        thread_local std::vector<float> scores_buf;  // (q_block, k_len), grows only
+        if (scores_buf.size() < size_t(q_block) * k_len) scores_buf.resize(size_t(q_block) * k_len);
         float* scores = scores_buf.data();
         for (int64_t bh = bh0; bh < bh1; ++bh) {
           const int b = int(bh / H), h = int(bh % H);
           const float* K = kv.k(b, h / group);  // (k_len, D)
           const float* V = kv.v(b, h / group);  // (k_len, D)
           const uint8_t* valid = kv.key_valid(b);
-          const float* qh = q + b * row_stride + int64_t(h) * D;  // (q_len, D), row stride H*D
-          float* oh = out + b * row_stride + int64_t(h) * D;
-          // One query (every decode step): matrix-vector products, no GEMM packing.
-          if (q_len == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, k_len, D, spec.scale, K, D, qh, 1, 0.f, scores, 1);
-          else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, q_len, k_len, D, spec.scale, qh, H * D, K, D, 0.f,
-                        scores, k_len);
-          for (int t = 0; t < q_len; ++t) {
-            const int qpos = q_start + t;
-            float* srow = scores + int64_t(t) * k_len;
-            const int k_end = spec.causal ? std::min(k_len, qpos + 1) : k_len;
-            const int k_begin = spec.sliding_window > 0 ? std::max(0, qpos - spec.sliding_window + 1) : 0;
-            // Keys outside [k_begin, k_end) (causal, sliding window) get probability 0 directly;
-            // inside, padding is -inf and the T5 bias is added, then softmax over the window only.
-            for (int j = 0; j < std::min(k_begin, k_len); ++j) srow[j] = 0.f;
-            for (int j = std::max(k_end, 0); j < k_len; ++j) srow[j] = 0.f;
-            if (k_begin >= k_end) continue;  // fully masked row (padding query): zeros
-            for (int j = k_begin; j < k_end; ++j) {
-              if (!valid[j]) srow[j] = neg_inf;
-              else if (spec.rel_bias) srow[j] += spec.rel_bias[h * spec.rel_bias_stride + spec.rel_bias_offset + j - qpos];
+          for (int t0 = 0; t0 < q_len; t0 += q_block) {
+            const int rows = std::min(q_block, q_len - t0);
+            const float* qh = q + b * row_stride + int64_t(t0) * H * D + int64_t(h) * D;  // (rows, D), row stride H*D
+            float* oh = out + b * row_stride + int64_t(t0) * H * D + int64_t(h) * D;
+            // One query (every decode step): matrix-vector products, no GEMM packing.
+            if (rows == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, k_len, D, spec.scale, K, D, qh, 1, 0.f, scores, 1);
+            else
+              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, k_len, D, spec.scale, qh, H * D, K, D, 0.f,
+                          scores, k_len);
+            for (int t = 0; t < rows; ++t) {
+              const int qpos = q_start + t0 + t;
+              float* srow = scores + int64_t(t) * k_len;
+              const int k_end = spec.causal ? std::min(k_len, qpos + 1) : k_len;
+              const int k_begin = spec.sliding_window > 0 ? std::max(0, qpos - spec.sliding_window + 1) : 0;
+              // Keys outside [k_begin, k_end) (causal, sliding window) get probability 0 directly;
+              // inside, padding is -inf and the T5 bias is added, then softmax over the window only.
+              for (int j = 0; j < std::min(k_begin, k_len); ++j) srow[j] = 0.f;
+              for (int j = std::max(k_end, 0); j < k_len; ++j) srow[j] = 0.f;
+              if (k_begin >= k_end) continue;  // fully masked row (padding query): zeros
+              for (int j = k_begin; j < k_end; ++j) {
+                if (!valid[j]) srow[j] = neg_inf;
+                else if (spec.rel_bias) srow[j] += spec.rel_bias[h * spec.rel_bias_stride + spec.rel_bias_offset + j - qpos];
+              }
+              softmax(srow + k_begin, k_end - k_begin);  // all padding gives zeros too
             }
-            softmax(srow + k_begin, k_end - k_begin);  // all padding gives zeros too
+            if (rows == 1) cblas_sgemv(CblasRowMajor, CblasTrans, k_len, D, 1.f, V, D, scores, 1, 0.f, oh, 1);
+            else
+              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, k_len, 1.f, scores, k_len, V, D, 0.f, oh,
+                          H * D);
           }
-          if (q_len == 1) cblas_sgemv(CblasRowMajor, CblasTrans, k_len, D, 1.f, V, D, scores, 1, 0.f, oh, 1);
-          else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, q_len, D, k_len, 1.f, scores, k_len, V, D, 0.f, oh,
-                        H * D);
         }
       });
 }

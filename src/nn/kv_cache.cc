@@ -1,12 +1,12 @@
 #include "nn/kv_cache.h"
 
 #include <algorithm>
-#include <unistd.h>
 
 #include <cstring>
 #include <string>
 
 #include "autolm/error.h"
+#include "core/memory.h"
 
 namespace autolm {
 
@@ -27,13 +27,9 @@ KVCache::KVCache(int num_layers, int batch, int num_kv_heads, int max_len, int h
                                               " × " + std::to_string(max_len));
   // A request for an absurd length must fail cleanly here, not be killed by the OOM killer
   // while the cache is zeroed.
-  const double bytes = 2.0 * num_layers * batch * num_kv_heads * double(max_len) * head_dim * sizeof(float);
-  const double physical = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGE_SIZE));
-  if (physical > 0 && bytes > 0.75 * physical)
-    throw Error(ErrorKind::kInvalidInput,
-                "a KV cache for " + std::to_string(batch) + " rows × " + std::to_string(max_len) + " tokens needs " +
-                    std::to_string(int64_t(bytes / (1 << 20))) + " MiB, more than this machine can hold (" +
-                    std::to_string(int64_t(physical / (1 << 20))) + " MiB); lower max_new_tokens / max_length");
+  const double bytes = (2.0 * num_layers * num_kv_heads * head_dim * sizeof(float) + 1) * double(batch) * max_len;
+  check_allocation(bytes, "a KV cache for " + std::to_string(batch) + " rows × " + std::to_string(max_len) + " tokens",
+                   "lower max_new_tokens / max_length");
   const size_t per_layer = size_t(batch) * num_kv_heads * max_len * head_dim;
   k_.assign(num_layers, std::vector<float>(per_layer));
   v_.assign(num_layers, std::vector<float>(per_layer));
@@ -50,8 +46,8 @@ KVSource KVCache::source(const int& layer) {
 }
 
 int KVCache::append(int n) {
-  if (length_ + n > max_len_)
-    throw Error(ErrorKind::kInvalidInput, "sequence of " + std::to_string(length_ + n) +
+  if (n < 0 || int64_t(length_) + n > max_len_)
+    throw Error(ErrorKind::kInvalidInput, "sequence of " + std::to_string(int64_t(length_) + n) +
                                               " tokens exceeds the state's max_length " + std::to_string(max_len_));
   const int start = length_;
   length_ += n;

@@ -14,13 +14,17 @@ class RotaryEmbedding {
  public:
   // `params` is one rope_parameters object (rope_type, rope_theta, factor, …), already resolved
   // from either config spelling (see rope_parameters_for). head_dim × partial_rotary_factor =
-  // rotary_dim. max_position_embeddings: config value (for dynamic/yarn defaults).
+  // rotary_dim, which must be even and ≤ head_dim. Every parameter is validated (Error naming
+  // the key and its value). max_position_embeddings: config value (for dynamic/yarn defaults).
   // config_original_max: config.json's top-level original_max_position_embeddings (Phi-3
   // keeps it there), 0 when absent.
   RotaryEmbedding(const JsonConfig& params, int head_dim, double partial_rotary_factor,
                   int64_t max_position_embeddings, int64_t config_original_max = 0);
 
   int rotary_dim() const { return rotary_dim_; }
+  // Longest sequence the configuration declares: max_position_embeddings, extended by the
+  // scaling factor for the rope types whose factor stretches the context.
+  int64_t context_length(int64_t max_position_embeddings) const;
 
   // Rotates x: (num_heads, head_dim) in place for one token at `position`. `seq_len` is the
   // largest position + 1 of the current forward call (only "dynamic" uses it, as HF does).

@@ -8,16 +8,14 @@
 #include <set>
 
 #include "autolm/error.h"
+#include "io/json_file.h"
 
 namespace autolm::server {
 
 namespace {
 
-constexpr int kMaxChoices = 16;        // n
-constexpr int kMaxRows = 64;           // prompts × n generated as one batch
 constexpr int kDefaultCompletionTokens = 16;  // OpenAI's max_tokens default for /v1/completions
 constexpr int kDefaultChatTokens = 256;       // `autolm chat`'s default when the folder sets none
-constexpr int64_t kUnboundedCap = 4096;       // max new tokens when the model states no limit
 
 std::string random_hex(size_t n) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -48,6 +46,16 @@ const char* json_type(const ojson& v) {
   throw ApiError(400, "Unsupported value for '" + field + "': " + why, field, "unsupported_value");
 }
 
+// A request over one of the server's limits (RequestLimits): names the field, the value and
+// the limit, and how to raise it.
+[[noreturn]] void over_limit(const std::string& field, const std::string& what, int64_t value, int64_t limit,
+                             const char* flag) {
+  throw ApiError(400,
+                 "Invalid value for '" + field + "': " + what + " is " + std::to_string(value) +
+                     ", more than this server's limit of " + std::to_string(limit) + " (autolm serve " + flag + ").",
+                 field, "limit_exceeded");
+}
+
 // The field's value, or nullptr when absent or null (OpenAI treats null as "not given").
 const ojson* field(const ojson& req, const char* key) {
   auto it = req.find(key);
@@ -70,11 +78,55 @@ std::optional<double> get_number(const ojson& req, const char* key) {
   return d;
 }
 
+// A number stored as float32 (temperature, top_p): 1e300 is refused, not silently infinity.
+std::optional<float> get_float(const ojson& req, const char* key) {
+  auto d = get_number(req, key);
+  if (d && std::abs(*d) > double(std::numeric_limits<float>::max()))
+    bad_value(key, field(req, key)->dump() + " is out of range.");
+  return d ? std::optional<float>(static_cast<float>(*d)) : std::nullopt;
+}
+
+// Scalars inside a JSON value (token ids in nested lists, entries of an object), counted
+// without recursion: bounds what GenerationConfig::update is asked to copy and what the
+// logits processors walk every step.
+int64_t count_values(const ojson& v) {
+  int64_t n = 0;
+  std::vector<const ojson*> todo{&v};
+  while (!todo.empty()) {
+    const ojson* x = todo.back();
+    todo.pop_back();
+    if (x->is_structured()) {
+      for (const auto& e : *x) todo.push_back(&e);
+    } else {
+      ++n;
+    }
+  }
+  return n;
+}
+
+// ordered_json (requests) → json (GenerationConfig), through parse_json like every parse of
+// request data: the value was already depth-checked, so this only changes the container.
+nlohmann::json to_json(const ojson& v, const std::string& where) { return parse_json<nlohmann::json>(dump(v), where); }
+
+// Rough upper bound of the memory one generation allocates, float32 throughout: every row's
+// self-attention K/V over prompt + new tokens (plus cross-attention K/V for seq2seq), the
+// prompt pass's attention scores and activations, and a few vocab-sized buffers per row.
+// Computed in double so that hostile sizes cannot overflow.
+double estimate_memory(const Engine& e, int64_t rows, int64_t prompt_len, int64_t new_tokens) {
+  const double f = 4, T = double(prompt_len) + double(new_tokens), L = double(prompt_len);
+  const double kv = double(e.layers) * 2 * double(e.kv_width) * f;
+  double per_row = T * kv + (e.seq2seq ? L * kv : 0);
+  per_row += L * (double(e.heads) * L + 8 * double(e.width)) * f;
+  per_row += 4 * double(std::max<int64_t>(e.model->config().vocab_size, 0)) * f;
+  return double(rows) * per_row;
+}
+
 std::optional<int64_t> get_int(const ojson& req, const char* key) {
   const ojson* v = field(req, key);
   if (!v) return std::nullopt;
+  if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(INT64_MAX))
+    bad_value(key, std::to_string(v->get<uint64_t>()) + " is out of range.");
   if (v->is_number_integer()) return v->get<int64_t>();
-  if (v->is_number_unsigned()) bad_value(key, "out of range.");
   if (v->is_number_float()) {  // 16.0 is an integer to JSON clients
     const double d = v->get<double>();
     if (std::floor(d) == d && std::abs(d) < 9e15) return static_cast<int64_t>(d);
@@ -127,37 +179,46 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
     // Fields transformers has but autolm refuses (guidance_scale, penalty_alpha, …) keep update()'s message.
     GenerationConfig probe;
     try {
-      probe.update(nlohmann::json::object({{k, nlohmann::json::parse(v.dump())}}), "request");
+      probe.update(nlohmann::json::object({{k, to_json(v, "request field '" + k + "'")}}), "request");
     } catch (const Error& e) {
       throw ApiError(400, e.what(), k, "unsupported_value");
     }
     throw ApiError(400, "Unrecognized request argument supplied: " + k, k, "unrecognized_argument");
   }
+  const RequestLimits& lim = engine.limits;
+  // Token lists (sequence_bias, bad_words_ids, suppress_tokens, …) are walked at every step.
+  for (auto& [k, v] : overrides.items())
+    if (const int64_t n = count_values(v); n > lim.max_token_list)
+      over_limit(k, "the number of values", n, lim.max_token_list, "--max-token-list");
 
   GenerationConfig& cfg = job.config;
   cfg = engine.base;
   try {
-    cfg.update(nlohmann::json::parse(overrides.dump()), "request");
+    cfg.update(to_json(overrides, "request"), "request");
   } catch (const Error& e) {
     throw ApiError(400, e.what(), "", e.kind() == ErrorKind::kUnsupported ? "unsupported_value" : "invalid_value");
   }
+  if (cfg.num_beams > lim.max_beams) over_limit("num_beams", "num_beams", cfg.num_beams, lim.max_beams, "--max-beams");
 
   // temperature: OpenAI's default 1; 0 = greedy.
-  const double temperature = get_number(req, "temperature").value_or(1.0);
+  const float temperature = get_float(req, "temperature").value_or(1.0f);
   if (temperature < 0) bad_value("temperature", "must be >= 0 (0 = greedy decoding).");
   cfg.do_sample = temperature > 0;
-  if (temperature > 0) cfg.temperature = static_cast<float>(temperature);
-  if (auto top_p = get_number(req, "top_p")) cfg.top_p = static_cast<float>(*top_p);
+  if (temperature > 0) cfg.temperature = temperature;
+  if (auto top_p = get_float(req, "top_p")) cfg.top_p = *top_p;
 
   if (auto seed = get_int(req, "seed")) cfg.seed = static_cast<uint64_t>(*seed);
   else cfg.seed = std::random_device{}() * 0x100000001ull ^ std::random_device{}();
 
   if (auto n = get_int(req, "n")) {
-    if (*n < 1 || *n > kMaxChoices) bad_value("n", "must be between 1 and " + std::to_string(kMaxChoices) + ".");
+    if (*n < 1) bad_value("n", std::to_string(*n) + " is less than 1.");
+    if (*n > lim.max_n) over_limit("n", "n", *n, lim.max_n, "--max-n");
     job.n = static_cast<int>(*n);
   }
 
   if (const ojson* stop = field(req, "stop")) {
+    if (stop->is_array() && int64_t(stop->size()) > lim.max_stop)
+      over_limit("stop", "the number of stop sequences", int64_t(stop->size()), lim.max_stop, "--max-stop");
     if (stop->is_string()) {
       job.stop.push_back(stop->get<std::string>());
     } else if (stop->is_array()) {
@@ -168,8 +229,12 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
     } else {
       bad_type("stop", *stop, "a string or an array of strings");
     }
-    for (const auto& s : job.stop)
+    for (const auto& s : job.stop) {
       if (s.empty()) bad_value("stop", "stop sequences must not be empty.");
+      if (int64_t(s.size()) > lim.max_stop_bytes)
+        over_limit("stop", "the length in bytes of a stop sequence", int64_t(s.size()), lim.max_stop_bytes,
+                   "--max-stop-bytes");
+    }
     cfg.stop_strings = job.stop;
   }
 
@@ -184,6 +249,8 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
       unsupported(k, "autolm does not implement OpenAI's additive penalties; use the HF field 'repetition_penalty'.");
   if (const ojson* lb = field(req, "logit_bias")) {
     if (!lb->is_object()) bad_type("logit_bias", *lb, "an object");
+    if (int64_t(lb->size()) > lim.max_token_list)
+      over_limit("logit_bias", "the number of entries", int64_t(lb->size()), lim.max_token_list, "--max-token-list");
     if (!lb->empty()) unsupported("logit_bias", "not implemented; use the HF field 'sequence_bias'.");
   }
   if (const ojson* u = field(req, "user"); u && !u->is_string()) bad_type("user", *u, "a string");
@@ -192,12 +259,15 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
   // Length: max_tokens → max_new_tokens, capped so that the prompt and the reply fit.
   int64_t max_tokens = default_max_tokens;
   if (auto mt = get_int(req, max_tokens_key)) {
-    if (*mt < 1) bad_value(max_tokens_key, "must be at least 1.");
+    if (*mt < 1) bad_value(max_tokens_key, std::to_string(*mt) + " is less than 1; it must be at least 1.");
+    if (*mt > lim.max_tokens) over_limit(max_tokens_key, max_tokens_key, *mt, lim.max_tokens, "--max-tokens");
     max_tokens = *mt;
   }
+  max_tokens = std::min(max_tokens, lim.max_tokens);
   if (job.stream && cfg.num_beams > 1)
     unsupported("num_beams", "beam search cannot stream (as in transformers); set \"stream\": false.");
   job.prompt_tokens = 0;
+  int64_t total_tokens = 0;
   size_t longest = 0;
   for (size_t i = 0; i < job.prompts.size(); ++i) {
     const auto& p = job.prompts[i];
@@ -209,8 +279,11 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
         bad_value(c.prompt_field, "token id " + std::to_string(t) + " is outside the vocabulary (size " +
                                       std::to_string(engine.model->config().vocab_size) + ").");
     longest = std::max(longest, p.size());
-    job.prompt_tokens += static_cast<int>(p.size());
+    total_tokens += static_cast<int64_t>(p.size());
   }
+  if (total_tokens > lim.max_prompt_tokens)
+    over_limit(c.prompt_field, "the number of prompt tokens", total_tokens, lim.max_prompt_tokens, "--max-prompt-tokens");
+  job.prompt_tokens = static_cast<int>(total_tokens);
   const int64_t L = static_cast<int64_t>(longest);
   if (!engine.seq2seq) {
     if (engine.context > 0 && L >= engine.context)
@@ -218,46 +291,109 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
                               engine.context_why + "), but the prompt is " + std::to_string(L) +
                               " tokens, leaving no room for new tokens. Shorten the prompt.",
                      c.prompt_field, "context_length_exceeded");
-    max_tokens = std::min(max_tokens, engine.context > 0 ? engine.context - L : kUnboundedCap);
+    if (engine.context > 0) max_tokens = std::min(max_tokens, engine.context - L);
   } else {
     if (engine.encoder_limit > 0 && L > engine.encoder_limit)
       throw ApiError(400, "This model accepts at most " + std::to_string(engine.encoder_limit) + " input tokens (" +
                               engine.encoder_why + "), but the prompt is " + std::to_string(L) +
                               " tokens. Shorten the prompt.",
                      c.prompt_field, "context_length_exceeded");
-    max_tokens = std::min(max_tokens, engine.decoder_limit > 0 ? engine.decoder_limit - 1 : kUnboundedCap);
+    if (engine.decoder_limit > 0) max_tokens = std::min(max_tokens, engine.decoder_limit - 1);
   }
   cfg.max_new_tokens = static_cast<int>(std::max<int64_t>(1, max_tokens));
   cfg.max_length.reset();
-  if (static_cast<int64_t>(job.prompts.size()) * job.n > kMaxRows)
-    bad_value(job.chat ? "n" : "prompt", "at most " + std::to_string(kMaxRows) + " sequences (prompts × n) per request.");
+  // One batch of prompts × n × num_beams rows: bounded in count, then in estimated memory.
+  const int64_t rows = static_cast<int64_t>(job.prompts.size()) * job.n * std::max(cfg.num_beams, 1);
+  if (rows > lim.max_sequences)
+    over_limit(cfg.num_beams > 1 ? "num_beams" : job.chat ? "n" : "prompt", "prompts × n × num_beams", rows,
+               lim.max_sequences, "--max-sequences");
   try {
     cfg.validate();
   } catch (const Error& e) {
     throw ApiError(400, e.what(), "", "invalid_value");
   }
+  const double bytes = estimate_memory(engine, rows, L, cfg.max_new_tokens.value_or(0));
+  if (bytes > double(lim.max_request_memory))
+    throw ApiError(400,
+                   "This request would need about " + std::to_string(int64_t(std::min(bytes, 9e18)) >> 20) +
+                       " MiB (" + std::to_string(rows) + " sequences of " + std::to_string(L) + " prompt + " +
+                       std::to_string(*cfg.max_new_tokens) + " new tokens), more than this server's limit of " +
+                       std::to_string(lim.max_request_memory >> 20) +
+                       " MiB per request (autolm serve --max-request-memory). Lower max_tokens, n or num_beams, or "
+                       "shorten the prompt.",
+                   cfg.num_beams > 1 ? "num_beams" : max_tokens_key, "limit_exceeded");
+  job.memory_estimate = static_cast<uint64_t>(bytes);
   job.created = static_cast<int64_t>(std::time(nullptr));
 }
 
-ojson parse_body(const std::string& body) {
-  ojson req;
-  // Copying, dumping and rendering JSON recurse: refuse deep nesting before anything walks it.
-  constexpr int kMaxDepth = 64;
-  const ojson::parser_callback_t limit_depth = [](int depth, ojson::parse_event_t event, ojson&) {
-    if (depth > kMaxDepth && (event == ojson::parse_event_t::object_start || event == ojson::parse_event_t::array_start))
-      throw ApiError(400, "The JSON body is nested more than " + std::to_string(kMaxDepth) + " levels deep.", "",
-                     "invalid_json");
-    return true;
-  };
-  try {
-    req = ojson::parse(body, limit_depth);
-  } catch (const ojson::parse_error& e) {
-    throw ApiError(400,
-                   std::string("We could not parse the JSON body of your request. (HINT: This likely means you aren't "
-                               "using your HTTP library correctly. The OpenAI API expects a JSON payload.) ") +
-                       e.what(),
-                   "", "invalid_json");
+// Walks JSON text that failed to parse, only to say where: the path of the value being read
+// when the parser stopped ("messages[2].content"), whether it stopped for depth, and
+// nlohmann's reason. SAX events, an explicit stack: no recursion however hostile the text.
+class ErrorLocator : public nlohmann::json_sax<ojson> {
+ public:
+  explicit ErrorLocator(int max_depth) : max_depth_(max_depth) {}
+  std::string path() const {
+    std::string p;
+    for (const auto& l : stack_) {
+      if (l.object) p += (p.empty() ? "" : ".") + l.key;
+      else p += "[" + std::to_string(l.index) + "]";
+    }
+    return p;
   }
+  bool too_deep = false;
+  int error_id = 0;
+  std::string error;
+
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override { return open(true); }
+  bool key(string_t& k) override {
+    stack_.back().key = k;
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(false); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
+    error_id = ex.id;
+    error = ex.what();
+    return false;
+  }
+
+ private:
+  struct Level {
+    bool object;
+    size_t index = 0;
+    std::string key;
+  };
+  bool value() {
+    if (!stack_.empty() && !stack_.back().object) ++stack_.back().index;
+    return true;
+  }
+  bool open(bool object) {
+    if (static_cast<int>(stack_.size()) >= max_depth_) {
+      too_deep = true;
+      return false;
+    }
+    stack_.push_back(Level{object, 0, {}});
+    return true;
+  }
+  bool close() {
+    stack_.pop_back();
+    return value();
+  }
+  int max_depth_;
+  std::vector<Level> stack_;
+};
+
+ojson parse_body(const Engine& engine, const std::string& body) {
+  // Copying, dumping and rendering JSON recurse: deep nesting is refused while parsing.
+  ojson req = parse_request_json(body, engine.limits.json_max_depth);
   if (!req.is_object()) throw ApiError(400, "The request body must be a JSON object.", "", "invalid_json");
   return req;
 }
@@ -287,11 +423,14 @@ ojson normalize_content(const ojson& content, size_t index, const std::string& r
   return text;
 }
 
-ojson normalize_messages(const ojson& req) {
+ojson normalize_messages(const Engine& engine, const ojson& req) {
   const ojson* msgs = field(req, "messages");
   if (!msgs) throw ApiError(400, "Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
   if (!msgs->is_array()) bad_type("messages", *msgs, "an array of messages");
   if (msgs->empty()) bad_value("messages", "must contain at least one message.");
+  if (int64_t(msgs->size()) > engine.limits.max_messages)
+    over_limit("messages", "the number of messages", int64_t(msgs->size()), engine.limits.max_messages,
+               "--max-messages");
   ojson out = ojson::array();
   for (size_t i = 0; i < msgs->size(); ++i) {
     const auto& m = (*msgs)[i];
@@ -309,17 +448,22 @@ ojson normalize_messages(const ojson& req) {
                      "missing_required_parameter");
     nm["content"] = normalize_content(m.contains("content") ? m["content"] : ojson(nullptr), i, r);
     // Templates read tool-call arguments as a mapping (transformers' convention); OpenAI sends a JSON string.
+    // Parsed within what is left of the request's depth limit (it sits 5 levels deep), so
+    // the message stays as shallow as any request the limit admits.
     if (nm.contains("tool_calls") && nm["tool_calls"].is_array())
-      for (auto& call : nm["tool_calls"])
-        if (call.is_object() && call.contains("function") && call["function"].is_object() &&
-            call["function"].contains("arguments") && call["function"]["arguments"].is_string()) {
-          try {
-            auto parsed = ojson::parse(call["function"]["arguments"].get<std::string>());
-            if (parsed.is_object()) call["function"]["arguments"] = parsed;
-          } catch (const ojson::parse_error&) {
-            // not JSON: left as the string it is
-          }
-        }
+      for (size_t j = 0; j < nm["tool_calls"].size(); ++j) {
+        ojson& call = nm["tool_calls"][j];
+        if (!(call.is_object() && call.contains("function") && call["function"].is_object() &&
+              call["function"].contains("arguments") && call["function"]["arguments"].is_string()))
+          continue;
+        const std::string at = where + ".tool_calls[" + std::to_string(j) + "].function.arguments";
+        const std::string& text = call["function"]["arguments"].get_ref<const std::string&>();
+        if (!ojson::accept(text)) continue;  // not JSON: left as the string it is (accept() does not build or recurse)
+        const int depth_left = engine.limits.json_max_depth - 5;
+        if (depth_left < 1) continue;
+        ojson parsed = parse_request_json(text, depth_left, at);
+        if (parsed.is_object()) call["function"]["arguments"] = std::move(parsed);
+      }
     out.push_back(std::move(nm));
   }
   return out;
@@ -360,6 +504,46 @@ GenerateHooks base_hooks(const Engine& engine) {
 }
 
 }  // namespace
+
+ojson parse_request_json(std::string_view text, int max_depth, const std::string& where) {
+  try {
+    return parse_json<ojson>(text, where.empty() ? "request body" : where, max_depth);
+  } catch (const Error&) {
+    // Rare: walk the text again to name the field that broke it.
+    ErrorLocator loc(max_depth);
+    try {
+      ojson::sax_parse(text.begin(), text.end(), &loc);
+    } catch (const std::exception& e) {
+      loc.error = e.what();
+    }
+    // Keys and the parser's "last read" text come from the request: clipped, as an 8 MB key
+    // or string would otherwise be echoed whole.
+    auto clip = [](std::string t, size_t n) { return t.size() <= n ? t : t.substr(0, n) + "…"; };
+    loc.error = clip(loc.error, 300);
+    std::string at = loc.path();
+    if (!where.empty()) at = at.empty() ? where : (at[0] == '[' ? where + at : where + "." + at);
+    at = clip(at, 300);
+    const std::string in = at.empty() ? "" : " (at '" + at + "')";
+    if (loc.too_deep) {
+      // param: the field that holds the nesting ("top_k", or `where`), not its 64 indexes.
+      const std::string top = !where.empty() ? where : at.substr(0, at.find_first_of(".["));
+      throw ApiError(400,
+                     "The JSON " + std::string(where.empty() ? "body" : "in '" + where + "'") + " is nested more than " +
+                         std::to_string(max_depth) + " levels deep" + (top.empty() ? "" : " (in '" + top + "')") +
+                         " (autolm serve --max-json-depth).",
+                     top, "invalid_json");
+    }
+    if (loc.error_id == 406)  // number overflow: valid JSON syntax, a value no double holds
+      throw ApiError(400, "Invalid value for '" + at + "': " + loc.error.substr(loc.error.find(']') + 2) +
+                              " (out of the range of a double).",
+                     at, "invalid_value");
+    throw ApiError(400,
+                   "We could not parse the JSON body of your request" + in +
+                       ". (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API "
+                       "expects a JSON payload.) " + loc.error,
+                   at, "invalid_json");
+  }
+}
 
 ojson error_body(const std::string& message, const std::string& type, const std::string& param, const std::string& code) {
   return {{"error",
@@ -405,9 +589,26 @@ Engine::Engine(std::shared_ptr<const Model> m, std::shared_ptr<const Tokenizer> 
     }
     decoder_limit = c.max_positions;
   }
+  // Sizes for the memory estimate, under the names config.json files use (0 when absent).
+  auto first_int = [&](std::initializer_list<const char*> keys) -> int64_t {
+    for (const char* k : keys)
+      if (c.raw.is_object() && c.raw.contains(k) && c.raw[k].is_number_integer() && c.raw[k].get<int64_t>() > 0)
+        return c.raw[k].get<int64_t>();
+    return 0;
+  };
+  layers = seq2seq ? first_int({"num_decoder_layers", "decoder_layers", "num_layers", "num_hidden_layers"})
+                   : first_int({"num_hidden_layers", "n_layer", "num_layers"});
+  width = first_int({"hidden_size", "n_embd", "d_model"});
+  heads = first_int({"num_attention_heads", "n_head", "num_heads", "decoder_attention_heads"});
+  const int64_t kv_heads = first_int({"num_key_value_heads"});
+  const int64_t head_dim = first_int({"head_dim", "d_kv"});  // d_kv: T5
+  if (head_dim > 0 && heads > 0) kv_width = head_dim * (kv_heads > 0 ? kv_heads : heads);
+  else if (kv_heads > 0 && heads > 0) kv_width = width / heads * kv_heads;                      // grouped-query attention
+  else kv_width = width;
   // The chat template, found as Tokenizer::apply_chat_template finds it, parsed once.
   const std::string dir = tokenizer->dir().empty() ? c.dir : tokenizer->dir();
-  special_tokens = special_tokens_from_config(ojson::parse(tokenizer->tokenizer_config().dump()));
+  special_tokens = special_tokens_from_config(
+      parse_json<ojson>(tokenizer->tokenizer_config().dump(), dir + "/tokenizer_config.json"));
   std::optional<std::string> source = find_chat_template(dir, "", false);
   const auto& tc = tokenizer->tokenizer_config();
   const bool config_template = tc.contains("chat_template") && tc["chat_template"].is_string();
@@ -423,12 +624,19 @@ Job parse_completion_request(const Engine& engine, const std::string& body) {
                               "logprobs", "echo", "stop", "presence_penalty", "frequency_penalty", "best_of",
                               "logit_bias", "user", "suffix", "seed"},
                              "prompt"};
-  const ojson req = parse_body(body);
+  const ojson req = parse_body(engine, body);
   Job job;
   job.id = "cmpl-" + random_hex(24);
   const ojson* prompt = field(req, "prompt");
   if (!prompt) throw ApiError(400, "Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter");
   const Tokenizer& tok = *engine.tokenizer;
+  const RequestLimits& lim = engine.limits;
+  // Sizes are checked before anything is tokenized or copied.
+  if (prompt->is_array() && int64_t(prompt->size()) > lim.max_sequences && !(*prompt)[0].is_number())
+    over_limit("prompt", "the number of prompts", int64_t(prompt->size()), lim.max_sequences, "--max-sequences");
+  if (prompt->is_array() && count_values(*prompt) > lim.max_prompt_tokens && !(*prompt)[0].is_string())
+    over_limit("prompt", "the number of prompt tokens", count_values(*prompt), lim.max_prompt_tokens,
+               "--max-prompt-tokens");
   auto int_list = [&](const ojson& a) {
     std::vector<int32_t> ids;
     for (const auto& v : a) {
@@ -471,9 +679,11 @@ Job parse_completion_request(const Engine& engine, const std::string& body) {
     if (!s->is_string()) bad_type("suffix", *s, "a string");
     if (!s->get<std::string>().empty()) unsupported("suffix", "insertion (suffix) is not implemented.");
   }
+  if (auto best_of = get_int(req, "best_of")) {
+    if (*best_of > lim.max_n) over_limit("best_of", "best_of", *best_of, lim.max_n, "--max-n");
+    if (*best_of != get_int(req, "n").value_or(1)) unsupported("best_of", "best_of other than n is not implemented.");
+  }
   apply_common(engine, req, common, job, kDefaultCompletionTokens, "max_tokens");
-  if (auto best_of = get_int(req, "best_of"); best_of && *best_of != job.n)
-    unsupported("best_of", "best_of other than n is not implemented.");
   return job;
 }
 
@@ -483,11 +693,11 @@ Job parse_chat_request(const Engine& engine, const std::string& body) {
                               "logprobs", "top_logprobs", "user", "seed", "tools", "tool_choice", "parallel_tool_calls",
                               "response_format", "metadata", "store", "service_tier", "chat_template_kwargs"},
                              "messages"};
-  const ojson req = parse_body(body);
+  const ojson req = parse_body(engine, body);
   Job job;
   job.chat = true;
   job.id = "chatcmpl-" + random_hex(24);
-  const ojson messages = normalize_messages(req);
+  const ojson messages = normalize_messages(engine, req);
 
   ChatTemplateOptions options;
   options.add_generation_prompt = true;
@@ -588,6 +798,7 @@ ojson run_job(const Engine& engine, const Job& job, RunControl& control) {
       }
       return true;
     };
+  if (control.before_generate) control.before_generate();
   const GenerateOutput out = generate(*engine.model, rows_of(job), job.config, hooks);
   ojson choices = ojson::array();
   int completion_tokens = 0;
@@ -667,6 +878,7 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
       }
       return true;
     };
+    if (control.before_generate) control.before_generate();
     const GenerateOutput out = generate(*engine.model, rows, job.config, hooks);
     if (control.cancelled) {
       if (open) write(error_event("generation was cancelled: the server is shutting down", "server_error"));
@@ -691,6 +903,8 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
     if (open) open = write(error_event("out of memory", "server_error"));
   } catch (const std::exception& e) {
     if (open) open = write(error_event(std::string("internal error: ") + e.what(), "server_error"));
+  } catch (...) {
+    if (open) open = write(error_event("internal error", "server_error"));
   }
   if (open) write("data: [DONE]\n\n");
 }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,24 @@ ojson error_body(const std::string& message, const std::string& type, const std:
 // JSON text that never throws on invalid UTF-8 (replaced by U+FFFD).
 std::string dump(const ojson& j);
 
+// Per-request limits: requests are untrusted, so everything that scales memory or time is
+// bounded before anything is allocated or generated (ServerOptions::limits, `autolm serve
+// --max-*`, docs/SERVER.md "Limits"). Refusals are 400 naming the field, the value and the limit.
+struct RequestLimits {
+  int json_max_depth = 64;            // JSON nesting of the body (and of tool-call arguments in it)
+  int64_t max_messages = 1024;        // chat messages
+  int64_t max_prompt_tokens = 32768;  // prompt tokens of one request, all prompts together
+  int64_t max_tokens = 4096;          // max_tokens / max_completion_tokens
+  int64_t max_n = 16;                 // n (choices per prompt; also best_of)
+  int64_t max_beams = 16;             // num_beams
+  int64_t max_sequences = 64;         // prompts × n × num_beams decoded as one batch
+  int64_t max_stop = 16;              // stop strings
+  int64_t max_stop_bytes = 256;       // bytes of one stop string
+  int64_t max_token_list = 4096;      // entries of logit_bias, token ids in sequence_bias,
+                                      // bad_words_ids, suppress_tokens, begin_suppress_tokens, …
+  uint64_t max_request_memory = uint64_t(8) << 30;  // estimated bytes of one generation
+};
+
 // Everything per model that requests share (read-only after construction).
 struct Engine {
   Engine(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tokenizer, std::string name);
@@ -54,6 +73,10 @@ struct Engine {
   std::optional<ChatTemplate> chat_template, tool_template;
   ojson special_tokens;
   bool seq2seq = false;
+  RequestLimits limits;
+  // For the memory estimate (0 when config.json does not say): decoder layers, hidden width,
+  // key/value width per layer, attention heads.
+  int64_t layers = 0, width = 0, kv_width = 0, heads = 0;
 };
 
 // One validated generation request.
@@ -64,9 +87,14 @@ struct Job {
   GenerationConfig config;
   std::vector<std::string> stop;  // trimmed from the returned text, as OpenAI does
   int prompt_tokens = 0;
+  uint64_t memory_estimate = 0;  // bytes (see estimate_memory in openai.cc)
   std::string id;
   int64_t created = 0;
 };
+
+// Parses a request body (at most engine.limits.json_max_depth deep); errors are ApiError 400
+// naming the field where parsing failed ("messages[0].content: number overflow …").
+ojson parse_request_json(std::string_view text, int max_depth, const std::string& where = "");
 
 Job parse_completion_request(const Engine& engine, const std::string& body);
 Job parse_chat_request(const Engine& engine, const std::string& body);
@@ -74,6 +102,7 @@ Job parse_chat_request(const Engine& engine, const std::string& body);
 // Cancellation and accounting around generate(): keep_going() is polled after every step.
 struct RunControl {
   std::function<bool()> keep_going;
+  std::function<void()> before_generate;  // ServerOptions::before_generate (tests), or empty
   bool cancelled = false;  // set when keep_going() returned false
 };
 

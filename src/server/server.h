@@ -6,11 +6,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "autolm/model.h"
 #include "autolm/tokenizer.h"
+#include "server/openai.h"
 
 namespace autolm::server {
 
@@ -22,7 +24,21 @@ struct ServerOptions {
   int port = 8080;                      // 0 = any free port (see Server::port())
   int parallel = 1;                     // requests generating at once
   int threads = 0;                      // HTTP worker threads; 0 = max(8, 2 * parallel + 4)
-  size_t max_body_bytes = 8u << 20;     // larger request bodies get 413
+
+  // Clients are untrusted: every size and every wait is bounded (docs/SERVER.md "Limits").
+  uint64_t max_body_bytes = 8u << 20;     // request body after chunked decoding; larger: 413
+  uint64_t max_header_bytes = 64u << 10;  // request line + headers; larger: 431
+  double header_timeout_s = 10;           // to receive the request line and headers; then 408
+  double body_timeout_s = 60;             // to receive the whole body; then 408
+  double read_timeout_s = 10;             // longest wait for the next byte of a request
+  double write_timeout_s = 10;            // a response's total wait for the client to take its bytes
+  double keep_alive_timeout_s = 5;        // an idle kept-alive connection is closed after this
+  int keep_alive_max = 100;               // requests per connection
+  RequestLimits limits;                   // per-request JSON and generation limits (openai.h)
+
+  // Tests: called on the request's thread while it holds its generation slot, just before
+  // generate(); what it throws is reported like a failure of generate() itself.
+  std::function<void(const Job&)> before_generate;
 };
 
 // Counters for monitoring and tests.
@@ -30,9 +46,16 @@ struct ServerStats {
   uint64_t requests = 0;         // HTTP requests routed to a handler
   uint64_t generations = 0;      // generate() runs that finished (completed or cancelled)
   uint64_t cancelled = 0;        // streams stopped because the client went away (or stop())
+  uint64_t timeouts = 0;         // requests given up because the client sent too slowly (408)
+  uint64_t oversized = 0;        // requests refused for their size (413, 431)
   int active = 0;                // generating now
   int waiting = 0;               // waiting for a generation slot
 };
+
+// Throws Error(kInvalidInput) naming the flag and value of the first option out of range
+// (parallel, port, every limit). The Server constructor calls it; the CLI calls it before
+// loading the model.
+void validate_options(const ServerOptions& options);
 
 class Server {
  public:

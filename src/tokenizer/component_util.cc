@@ -25,6 +25,14 @@ bool jbool(const json& j, const char* key, bool fallback) {
   return j.at(key).get<bool>();
 }
 
+int32_t jtoken_id(const json& v, const std::string& what, const std::string& source) {
+  if (v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(INT32_MAX)) return static_cast<int32_t>(v.get<uint64_t>());
+  if (v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= INT32_MAX)
+    return static_cast<int32_t>(v.get<int64_t>());
+  throw Error(ErrorKind::kInvalidInput, source + ": id of " + what + " must be an integer in 0.." +
+                                            std::to_string(INT32_MAX) + ", got " + v.dump());
+}
+
 void require_vocab(const json& j, const ModelTables& t, ModelTables::Vocab form, const char* what,
                    const std::string& source) {
   if (t.vocab == form) return;
@@ -32,6 +40,18 @@ void require_vocab(const json& j, const ModelTables& t, ModelTables::Vocab form,
   throw Error(ErrorKind::kInvalidInput, source + ": " + what + " vocab must be " +
                                             (form == ModelTables::Vocab::kObject ? "an object" : "an array"));
 }
+
+namespace {
+thread_local int sequence_nesting = 0;
+}
+
+SequenceNesting::SequenceNesting(const char* what, const std::string& source) {
+  if (sequence_nesting >= kMaxSequenceNesting)
+    throw Error(ErrorKind::kInvalidInput, source + ": " + what + " Sequence nested deeper than " +
+                                              std::to_string(kMaxSequenceNesting) + " levels");
+  ++sequence_nesting;
+}
+SequenceNesting::~SequenceNesting() { --sequence_nesting; }
 
 void unknown_type(const std::string& what, const std::string& type, const std::string& source) {
   throw Error(ErrorKind::kUnsupported, source + ": unsupported " + what + " type \"" + type + "\"");

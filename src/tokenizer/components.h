@@ -95,9 +95,22 @@ int char_to_byte(char32_t c);  // -1 when c is not a byte-level char
 const json& jfield(const json& j, const char* key, const std::string& source);
 std::string jstring(const json& j, const char* key, const std::string& source, const std::string& fallback);
 bool jbool(const json& j, const char* key, bool fallback);
+// A token id: an integer in 0..2^31-1 (4294967298 is an error naming `what`, not id 2).
+int32_t jtoken_id(const json& v, const std::string& what, const std::string& source);
 // Checks that the loader streamed model.vocab in the given form ("vocab": {...} or [...]).
 void require_vocab(const json& j, const ModelTables& t, ModelTables::Vocab form, const char* what,
                    const std::string& source);
+// One level of a "Sequence" component being built. Sequences nest at most
+// kMaxSequenceNesting deep (HF has no limit, real files nest one or two levels): building them
+// and running them recurse, so a file nesting them deeper is refused, naming `source`.
+constexpr int kMaxSequenceNesting = 16;
+class SequenceNesting {
+ public:
+  SequenceNesting(const char* what, const std::string& source);
+  ~SequenceNesting();
+  SequenceNesting(const SequenceNesting&) = delete;
+  SequenceNesting& operator=(const SequenceNesting&) = delete;
+};
 [[noreturn]] void unknown_type(const std::string& what, const std::string& type, const std::string& source);
 
 }  // namespace autolm::tokenizer_detail

@@ -268,6 +268,7 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& source) 
     return std::make_unique<CtcDec>(jstring(j, "pad_token", source, "<pad>"), jstring(j, "word_delimiter_token", source, "|"),
                                     jbool(j, "cleanup", true));
   if (type == "Sequence") {
+    SequenceNesting nesting("decoder", source);
     auto seq = std::make_unique<SequenceDec>();
     for (const auto& item : jfield(j, "decoders", source)) {
       auto d = make_decoder(item, source);

@@ -11,10 +11,10 @@ namespace autolm::tokenizer_detail {
 
 std::shared_ptr<const Backend> make_gpt2_files_backend(const std::string& vocab_path, const std::string& merges_path,
                                                        const nlohmann::json& config) {
-  json vocab = load_json_file(vocab_path);
+  json vocab = load_json_file(vocab_path, input_limits().tokenizer_max_bytes);
   if (!vocab.is_object()) throw Error(ErrorKind::kInvalidInput, vocab_path + ": vocab.json must be an object");
   json merges = json::array();
-  std::istringstream in(read_text_file(merges_path));
+  std::istringstream in(read_text_file(merges_path, input_limits().tokenizer_max_bytes));
   std::string line;
   bool first = true;
   while (std::getline(in, line)) {

@@ -3,6 +3,7 @@
 // are 262k vocab entries and 515k merges that would otherwise become std::map nodes and
 // small strings, then be copied once more into the model and destroyed).
 #include "autolm/error.h"
+#include "io/limits.h"
 #include "tokenizer/components.h"
 
 namespace autolm::tokenizer_detail {
@@ -76,6 +77,7 @@ class Loader : public nlohmann::json_sax<json> {
   bool start_object(std::size_t) override {
     if (mode_ != kDom) return bad();
     if (start_stream(kVocabObject)) return true;
+    check_depth();
     bool is_model = stack_.size() == 1 && stack_[0]->is_object() && key_ == "model";
     json* p = slot(json::object());
     stack_.push_back(p);
@@ -89,6 +91,7 @@ class Loader : public nlohmann::json_sax<json> {
       return true;
     }
     if (start_stream(key_ == "vocab" ? kVocabArray : kMerges)) return true;
+    check_depth();
     stack_.push_back(slot(json::array()));
     return true;
   }
@@ -100,6 +103,15 @@ class Loader : public nlohmann::json_sax<json> {
 
  private:
   enum Mode { kDom, kVocabObject, kVocabArray, kMerges };
+
+  // The DOM part nests at most InputLimits::json_max_depth deep, as parse_json allows: a
+  // "Sequence" nested thousands deep would otherwise overflow the stack here or later.
+  void check_depth() const {
+    const int max_depth = input_limits().json_max_depth;
+    if (stack_.size() >= static_cast<size_t>(max_depth))
+      throw Error(ErrorKind::kInvalidInput, source_ + ": JSON nested deeper than " + std::to_string(max_depth) +
+                                                " levels (limit AUTOLM_MAX_JSON_DEPTH)");
+  }
 
   json* slot(json&& v) {
     if (stack_.empty()) {

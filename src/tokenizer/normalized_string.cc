@@ -71,12 +71,25 @@ NormalizedString::NormalizedString(std::string_view text, size_t base) : norm_(t
   }
 }
 
+void NormalizedString::check_growth(size_t new_size) const {
+  const size_t original = align_.empty() ? 0 : align_.back().end - std::min(align_.back().end, align_.front().start);
+  const size_t limit = original * kMaxGrowth + kGrowthSlack;
+  if (new_size > limit)
+    throw Error(ErrorKind::kInvalidInput, "tokenizer normalization would turn " + std::to_string(original) +
+                                              " bytes of text into " + std::to_string(new_size) + " bytes (more than " +
+                                              std::to_string(kMaxGrowth) + " times as many): refusing the tokenizer's "
+                                              "Replace/Precompiled/Prepend rules for this text");
+}
+
 void NormalizedString::transform(const std::vector<std::pair<char32_t, int>>& dest) {
   std::string n;
   std::vector<Align> a;
   n.reserve(norm_.size());
   a.reserve(align_.size());
   size_t offset = 0;  // byte position in the old normalized string
+  size_t new_size = 0;  // known before anything is built
+  for (auto [c, change] : dest) new_size += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+  check_growth(new_size);
   for (auto [c, change] : dest) {
     Align al;
     if (change > 0) {
@@ -99,6 +112,7 @@ void NormalizedString::transform(const std::vector<std::pair<char32_t, int>>& de
 
 void NormalizedString::prepend(std::string_view s) {
   if (norm_.empty()) return;
+  check_growth(norm_.size() + s.size());
   Align al = align_[0];
   norm_.insert(0, s);
   align_.insert(align_.begin(), s.size(), al);
@@ -108,6 +122,9 @@ void NormalizedString::replace(const Matches& matches, std::string_view content)
   bool any = false;
   for (auto& m : matches) any |= m.is_match;
   if (!any) return;
+  size_t new_size = 0;  // known before anything is built
+  for (auto& m : matches) new_size += m.is_match ? content.size() : m.end - m.start;
+  check_growth(new_size);
   std::string n;
   std::vector<Align> a;
   n.reserve(norm_.size());

@@ -62,7 +62,15 @@ class NormalizedString {
   void split(const Matches& matches, SplitBehavior behavior, std::vector<NormalizedString>& out) const;
   NormalizedString slice(size_t start, size_t end) const;
 
+  // Normalizers may grow a piece at most this many times its original bytes (plus
+  // kGrowthSlack): NFKC expands a character at most 18x, Metaspace 3x, while a Replace or
+  // Precompiled rule from a hostile file could otherwise turn a message into terabytes.
+  static constexpr size_t kMaxGrowth = 64, kGrowthSlack = 4096;
+  // Throws Error when the normalized text would reach `new_size` bytes, beyond kMaxGrowth.
+  void check_growth(size_t new_size) const;
+
  private:
+
   std::string norm_;
   std::vector<Align> align_;
   size_t original_start_ = 0;

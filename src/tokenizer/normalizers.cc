@@ -235,6 +235,7 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& so
                                             lower);
   }
   if (type == "Sequence") {
+    SequenceNesting nesting("normalizer", source);
     auto seq = std::make_unique<SequenceNormalizer>();
     for (const auto& item : jfield(j, "normalizers", source)) {
       auto n = make_normalizer(item, source);

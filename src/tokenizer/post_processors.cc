@@ -62,7 +62,8 @@ class Template : public PostProcessor {
       if (ids.size() != toks.size())
         throw Error(ErrorKind::kInvalidInput, source + ": special token \"" + it.key() + "\" has ids/tokens of different length");
       std::vector<std::pair<std::string, int32_t>> v;
-      for (size_t k = 0; k < ids.size(); ++k) v.emplace_back(toks[k].get<std::string>(), ids[k].get<int32_t>());
+      for (size_t k = 0; k < ids.size(); ++k)
+        v.emplace_back(toks[k].get<std::string>(), jtoken_id(ids[k], "special token \"" + it.key() + "\"", source));
       specials_[it.key()] = std::move(v);
     }
     for (auto& item : items_)
@@ -97,7 +98,7 @@ class BertLike : public PostProcessor {
       if (!p.is_array() || p.size() != 2)
         throw Error(ErrorKind::kInvalidInput, source + ": post_processor " + key + " must be [token, id]");
       tok = p[0].get<std::string>();
-      id = p[1].get<int32_t>();
+      id = jtoken_id(p[1], std::string("post_processor ") + key, source);
     };
     pair("cls", cls_, cls_id_);
     pair("sep", sep_, sep_id_);
@@ -150,6 +151,7 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::str
   if (type == "ByteLevel")
     return std::make_unique<ByteLevelPost>(jbool(j, "trim_offsets", true), jbool(j, "add_prefix_space", true));
   if (type == "Sequence") {
+    SequenceNesting nesting("post_processor", source);
     auto seq = std::make_unique<SequencePost>();
     for (const auto& item : jfield(j, "processors", source)) {
       auto p = make_post_processor(item, source);

@@ -179,6 +179,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
     return seq;
   }
   if (type == "Sequence") {
+    SequenceNesting nesting("pre_tokenizer", source);
     auto seq = std::make_unique<SequencePre>();
     for (const auto& item : jfield(j, "pretokenizers", source)) {
       auto p = make_pre_tokenizer(item, source);

@@ -98,6 +98,7 @@ class Precompiled : public Normalizer {
         }
       }
       g = ge;
+      s.check_growth(dest.size());  // replacements come from the file: bounded before they pile up
     }
     if (modified) s.transform(dest);
   }

@@ -3,8 +3,12 @@
 // tokenizer_config.json split out first and BOS/EOS added as the transformers class does.
 #include <sentencepiece_processor.h>
 
+#include <unordered_set>
+
 #include "autolm/error.h"
 #include "io/json_file.h"
+#include "io/limits.h"
+#include "io/mmap.h"
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/backend.h"
 #include "tokenizer/spm_model.h"
@@ -12,6 +16,29 @@
 
 namespace autolm::tokenizer_detail {
 namespace {
+
+// T5's <extra_id_N> sentinels: 100 in every released model; far more is a hostile file.
+constexpr int64_t kMaxExtraIds = 1 << 20;
+
+// A token id of vocab.json: an integer in 0..2^31-1, never silently narrowed.
+int32_t token_id(const json& v, const std::string& source, const std::string& token) {
+  if (v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(INT32_MAX)) return static_cast<int32_t>(v.get<uint64_t>());
+  if (v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= INT32_MAX) return static_cast<int32_t>(v.get<int64_t>());
+  throw Error(ErrorKind::kInvalidInput, source + ": id of token \"" + token + "\" must be an integer in 0.." +
+                                            std::to_string(INT32_MAX) + ", got " + v.dump());
+}
+
+// A key of tokenizer_config.json "added_tokens_decoder": the decimal token id.
+int32_t decoder_id(const std::string& key, const std::string& content) {
+  int64_t id = 0;
+  bool ok = !key.empty() && key.size() <= 10;
+  for (char c : key) ok = ok && c >= '0' && c <= '9';
+  if (ok) id = std::stoll(key);
+  if (!ok || id > INT32_MAX)
+    throw Error(ErrorKind::kInvalidInput, "tokenizer_config.json: added_tokens_decoder key \"" + key + "\" (token \"" +
+                                              content + "\") must be a token id in 0.." + std::to_string(INT32_MAX));
+  return static_cast<int32_t>(id);
+}
 
 std::optional<std::string> token_string(const json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -22,15 +49,16 @@ std::optional<std::string> token_string(const json& v) {
 class SpmBackend : public Backend {
  public:
   SpmBackend(const std::string& path, const json& cfg, const std::string& vocab_path) : path_(path) {
-    auto st = sp_.Load(path);
+    // Read through read_text_file (regular files only, size-bounded), not sp_.Load(path).
+    auto st = sp_.LoadFromSerializedProto(read_text_file(path, input_limits().tokenizer_max_bytes));
     if (!st.ok()) throw Error(ErrorKind::kInvalidInput, path + ": cannot load SentencePiece model: " + st.ToString());
     piece_size_ = sp_.GetPieceSize();
     bpe_ = load_spm_model(path).model_type == SpmModel::kBpe;
     if (!vocab_path.empty()) {  // Marian: ids from vocab.json
-      json v = load_json_file(vocab_path);
+      json v = load_json_file(vocab_path, input_limits().tokenizer_max_bytes);
       if (!v.is_object()) throw Error(ErrorKind::kInvalidInput, vocab_path + ": vocab.json must be an object");
       std::vector<std::pair<std::string, int32_t>> entries;
-      for (auto it = v.begin(); it != v.end(); ++it) entries.emplace_back(it.key(), it.value().get<int32_t>());
+      for (auto it = v.begin(); it != v.end(); ++it) entries.emplace_back(it.key(), token_id(it.value(), vocab_path, it.key()));
       vocab_.build(std::move(entries), vocab_path);
       marian_ = true;
     }
@@ -42,32 +70,40 @@ class SpmBackend : public Backend {
     add_eos_ = cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean() ? cfg["add_eos_token"].get<bool>() : eos_style;
 
     std::vector<AddedToken> added;
+    std::unordered_set<std::string> seen;  // the first registration of a content wins
     auto add = [&](const std::string& content, std::optional<int32_t> id, bool special) {
-      for (auto& a : added)
-        if (a.content == content) return;
+      if (seen.count(content)) return;
       if (!id) id = lookup(content);
       if (!id) return;
       AddedToken t;
       t.content = content;
       t.id = *id;
       t.special = special;
+      seen.insert(content);
       added.push_back(t);
     };
     if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
       for (auto it = cfg["added_tokens_decoder"].begin(); it != cfg["added_tokens_decoder"].end(); ++it) {
         auto content = token_string(it.value());
         if (!content) continue;
-        add(*content, static_cast<int32_t>(std::stol(it.key())), it.value().value("special", true));
+        add(*content, decoder_id(it.key(), *content), it.value().value("special", true));
       }
     }
     for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token", "mask_token"})
       if (cfg.contains(key))
         if (auto s = token_string(cfg[key])) add(*s, std::nullopt, true);
-    int extra_ids = cfg.value("extra_ids", 0);
-    for (int n = 0; n < extra_ids; ++n) {
+    const int64_t extra_ids = JsonConfig(cfg, "tokenizer_config.json").get_or<int64_t>("extra_ids", 0);
+    if (extra_ids < 0 || extra_ids > kMaxExtraIds)
+      throw Error(ErrorKind::kInvalidInput, "tokenizer_config.json: \"extra_ids\" is " + std::to_string(extra_ids) +
+                                                ", expected 0.." + std::to_string(kMaxExtraIds));
+    for (int64_t n = 0; n < extra_ids; ++n) {
       std::string t = "<extra_id_" + std::to_string(n) + ">";
       auto id = lookup(t);
-      add(t, id ? id : std::optional<int32_t>(piece_size_ + extra_ids - 1 - n), true);
+      const int64_t new_id = int64_t(piece_size_) + extra_ids - 1 - n;
+      if (!id && new_id > INT32_MAX)
+        throw Error(ErrorKind::kInvalidInput, "tokenizer_config.json: \"extra_ids\" " + std::to_string(extra_ids) +
+                                                  " gives token ids beyond 2^31-1");
+      add(t, id ? id : std::optional<int32_t>(static_cast<int32_t>(new_id)), true);
     }
     for (const char* key : {"additional_special_tokens", "extra_special_tokens"})
       if (cfg.contains(key) && cfg[key].is_array())

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "autolm/error.h"
+#include "io/hub_cache.h"
 #include "io/json_file.h"
 #include "io/mmap.h"
 #include "tokenizer/backend.h"
@@ -136,11 +137,9 @@ std::shared_ptr<const Tokenizer> Tokenizer::from_json_string(const std::string& 
   auto backend = tokenizer_detail::make_json_backend(tokenizer_json, source);
   nlohmann::json cfg = nlohmann::json::object();
   if (!tokenizer_config_json.empty()) {
-    try {
-      cfg = nlohmann::json::parse(tokenizer_config_json);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw Error(ErrorKind::kInvalidInput, "tokenizer_config.json: malformed JSON: " + std::string(e.what()));
-    }
+    cfg = parse_json(tokenizer_config_json, "tokenizer_config.json");
+    if (!cfg.is_object())
+      throw Error(ErrorKind::kInvalidInput, "tokenizer_config.json: tokenizer_config.json must be a JSON object");
   }
   return std::make_shared<Tokenizer>(backend, std::move(cfg), "", "tokenizer_config.json");
 }
@@ -156,6 +155,10 @@ std::shared_ptr<const Tokenizer> Tokenizer::from_sentencepiece(const std::string
 }
 
 Encoding Tokenizer::encode_full(std::string_view text, bool add_special_tokens) const {
+  // Offsets into the text are 32-bit (tokenizer_detail::Align), as HF's are usize on 32-bit.
+  if (text.size() > UINT32_MAX)
+    throw Error(ErrorKind::kInvalidInput, "text of " + std::to_string(text.size()) +
+                                              " bytes is too long to tokenize (at most 4294967295 bytes)");
   std::string fixed;
   if (!tokenizer_detail::sanitize_utf8(text, fixed)) return backend_->encode(fixed, add_special_tokens);
   return backend_->encode(text, add_special_tokens);
@@ -319,7 +322,7 @@ nlohmann::json pegasus_pipeline(nlohmann::json j, const nlohmann::json& cfg) {
 }  // namespace
 
 std::shared_ptr<const Tokenizer> AutoTokenizer::from_pretrained(const std::string& dir_in) {
-  std::string dir = dir_in;
+  std::string dir = resolve_pretrained(dir_in);
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   auto path = [&](const char* f) { return dir + "/" + f; };
   if (!file_exists(dir)) throw Error(ErrorKind::kNotFound, dir + ": no such tokenizer folder");

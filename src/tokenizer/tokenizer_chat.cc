@@ -2,6 +2,7 @@
 // renderer of src/chat with the special-token variables of tokenizer_config.json.
 #include "autolm/error.h"
 #include "autolm/tokenizer.h"
+#include "io/json_file.h"
 
 namespace autolm {
 
@@ -10,7 +11,7 @@ std::string Tokenizer::apply_chat_template(const nlohmann::ordered_json& message
   const bool has_tools = !options.tools.is_null();
   std::optional<std::string> source;
   if (!dir_.empty()) source = find_chat_template(dir_, options.template_name, has_tools);
-  const auto config = nlohmann::ordered_json::parse(config_.dump());
+  const auto config = parse_json<nlohmann::ordered_json>(config_.dump(), "tokenizer_config.json");
   if (!source && config.contains("chat_template") && config["chat_template"].is_string())
     source = config["chat_template"].get<std::string>();
   if (!source)

@@ -1,8 +1,10 @@
 // The tokenizer.json pipeline: added tokens → normalizer → pre-tokenizer → model →
 // post-processor, and decoding through the decoder chain (HF tokenizers' TokenizerImpl).
 #include <algorithm>
+#include <unordered_map>
 
 #include "autolm/error.h"
+#include "io/limits.h"
 #include "io/mmap.h"
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/backend.h"
@@ -28,6 +30,7 @@ class JsonBackend : public Backend {
     decoder_ = make_decoder(j.value("decoder", json()), source);
     std::vector<AddedToken> added;
     int64_t max_added = -1;
+    std::unordered_map<std::string, int32_t> added_ids;  // contents not in the model's vocab
     if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
       for (const auto& a : j["added_tokens"]) {
         AddedToken t;
@@ -41,13 +44,14 @@ class JsonBackend : public Backend {
         if (auto mid = model_->token_to_id(t.content)) {
           t.id = *mid;
         } else {
-          bool dup = false;
-          for (const auto& prev : added)
-            if (prev.content == t.content) { t.id = prev.id; dup = true; }
-          if (!dup) {
+          auto prev = added_ids.find(t.content);  // a content listed twice keeps its first id
+          if (prev != added_ids.end()) {
+            t.id = prev->second;
+          } else {
             int64_t vs = model_->vocab_size();
             if (max_added < 0) t.id = static_cast<int32_t>(vs);
             else t.id = static_cast<int32_t>((max_added >= vs || vs == 0) ? max_added + 1 : vs);
+            added_ids.emplace(t.content, t.id);
           }
         }
         max_added = std::max<int64_t>(max_added, t.id);
@@ -60,9 +64,7 @@ class JsonBackend : public Backend {
       }
     }
     added_.build(std::move(added), normalizer_.get());
-    vocab_size_ = model_->vocab_size();
-    for (const auto& t : added_.tokens())
-      if (!model_->token_to_id(t.content)) ++vocab_size_;
+    vocab_size_ = model_->vocab_size() + static_cast<int64_t>(added_ids.size());  // distinct contents, as HF
   }
 
   Encoding encode(std::string_view text, bool add_special) const override {
@@ -197,6 +199,10 @@ std::shared_ptr<const Backend> make_json_backend(const std::string& json_text, c
 
 std::shared_ptr<const Backend> make_json_backend_from_file(const std::string& path) {
   MappedFile file(path);  // parsed in place: no 33 MB copy for gemma3
+  const uint64_t max_bytes = input_limits().tokenizer_max_bytes;
+  if (file.size() > max_bytes)
+    throw Error(ErrorKind::kInvalidInput, path + " is " + std::to_string(file.size()) + " bytes, over the limit of " +
+                                              std::to_string(max_bytes) + " (AUTOLM_MAX_TOKENIZER_BYTES)");
   return make_json_backend(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), path);
 }
 

@@ -25,7 +25,7 @@ class Unigram : public Model {
     }
     vocab_.build(std::move(t.tokens), ids, source);
     if (j.contains("unk_id") && j["unk_id"].is_number_integer()) {
-      unk_id_ = j["unk_id"].get<int32_t>();
+      unk_id_ = jtoken_id(j["unk_id"], "Unigram unk_id", source);
       if (unk_id_ < 0 || unk_id_ >= static_cast<int32_t>(scores_.size()))
         throw Error(ErrorKind::kInvalidInput, source + ": Unigram unk_id out of range");
     }

@@ -68,12 +68,22 @@ class StringTable {
 
 class Vocab {
  public:
-  // tokens[i] has id ids[i]; ids may be sparse. A token listed twice keeps its last id.
+  // tokens[i] has id ids[i]; ids may be sparse. A token listed twice keeps its last id; two
+  // tokens sharing an id are refused. The table by id is sized by the largest id, so ids must
+  // stay below max_id_for(ids.size()): an id of 2^31-1 in a small vocab is an error naming
+  // the token, not a 16 GB table.
   void build(StringTable&& tokens, const std::vector<int32_t>& ids, const std::string& source) {
+    const int64_t id_limit = max_id_for(ids.size());
     int32_t max_id = -1;
     for (size_t i = 0; i < ids.size(); ++i) {
       if (ids[i] < 0)
-        throw Error(ErrorKind::kInvalidInput, source + ": negative token id for \"" + std::string(tokens[i]) + "\"");
+        throw Error(ErrorKind::kInvalidInput, source + ": negative token id " + std::to_string(ids[i]) + " for \"" +
+                                                  std::string(tokens[i]) + "\"");
+      if (ids[i] > id_limit)
+        throw Error(ErrorKind::kInvalidInput, source + ": id " + std::to_string(ids[i]) + " of token \"" +
+                                                  std::string(tokens[i]) + "\" is out of range (a vocab of " +
+                                                  std::to_string(ids.size()) + " tokens may use ids up to " +
+                                                  std::to_string(id_limit) + ")");
       max_id = std::max(max_id, ids[i]);
     }
     std::vector<size_t> ends = tokens.take_ends();
@@ -94,6 +104,9 @@ class Vocab {
     for (size_t i = 0; i < std::min(kAhead, ids.size()); ++i) prefetch_slot(hashes[i] = hash_bytes(view(i)));
     for (size_t i = 0; i < ids.size(); ++i) {
       std::string_view t = view(i);
+      if (present_[ids[i]] && views_[ids[i]] != t)
+        throw Error(ErrorKind::kInvalidInput, source + ": tokens \"" + std::string(views_[ids[i]]) + "\" and \"" +
+                                                  std::string(t) + "\" have the same id " + std::to_string(ids[i]));
       views_[ids[i]] = t;
       present_[ids[i]] = true;
       uint64_t h = hashes[i % kAhead];
@@ -116,6 +129,9 @@ class Vocab {
     }
     build(std::move(t), ids, source);
   }
+  // The largest id a vocab of n tokens may use: dense ids with room for gaps (reserved or
+  // removed tokens), bounded so the table by id stays proportional to the file.
+  static int64_t max_id_for(size_t n) { return std::min<int64_t>(INT32_MAX, int64_t(n) * 2 + 65536); }
   std::optional<int32_t> find(std::string_view s) const { return find(s, hash_bytes(s)); }
   std::optional<int32_t> find(std::string_view s, uint64_t h) const {  // h = hash_bytes(s)
     if (slots_.empty()) return std::nullopt;

@@ -1,4 +1,6 @@
 // WordPiece (greedy longest-match-first with continuing_subword_prefix) and WordLevel models.
+#include <algorithm>
+
 #include "autolm/error.h"
 #include "tokenizer/components.h"
 #include "tokenizer/unicode.h"
@@ -15,6 +17,7 @@ void load_vocab_object(const json& j, ModelTables& t, const std::string& source,
 class WordPiece : public Model {
  public:
   WordPiece(const json& j, ModelTables& t, const std::string& source) : source_(source) {
+    for (size_t i = 0; i < t.tokens.size(); ++i) max_token_bytes_ = std::max(max_token_bytes_, t.tokens[i].size());
     load_vocab_object(j, t, source, vocab_, "WordPiece");
     unk_ = jstring(j, "unk_token", source, "[UNK]");
     prefix_ = jstring(j, "continuing_subword_prefix", source, "##");
@@ -28,7 +31,10 @@ class WordPiece : public Model {
     size_t start = 0;
     std::string buf;
     while (start < s.size()) {
-      size_t end = s.size();
+      // No vocab entry is longer than max_token_bytes_: longer candidates cannot match, and
+      // trying them makes a long word (max_input_chars_per_word is the file's) cubic.
+      size_t end = start + std::min(s.size() - start, max_token_bytes_);
+      while (end > start && end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
       bool found = false;
       while (start < end) {
         buf.clear();
@@ -66,6 +72,7 @@ class WordPiece : public Model {
   Vocab vocab_;
   std::string unk_, prefix_;
   size_t max_chars_ = 100;
+  size_t max_token_bytes_ = 0;  // the longest vocab entry
 };
 
 class WordLevel : public Model {

@@ -155,6 +155,102 @@ TEST(Cli, TooLongInputIsAnErrorUnlessTruncated) {
   EXPECT_EQ(seq[123].get<int>(), 1 + 199 % 500);  // causal prompts keep their end
 }
 
+// Hostile arguments (issue #11): numbers are read in 64 bits and range-checked, id lists are
+// validated, and every error names the flag and the value as the user typed it (exit 2).
+TEST(CliHostile, NumericFlagsAreRangeCheckedAndNamed) {
+  const std::string gen = "generate " + test::model_dir("llama-tiny") + " --input-ids 1,2 ";
+  struct Case {
+    std::string args, flag, value;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--max-new-tokens 1000000000000", "--max-new-tokens", "1000000000000"},
+           {"--max-new-tokens 99999999999999999999999", "--max-new-tokens", "99999999999999999999999"},
+           {"--max-new-tokens 2147483647", "max_new_tokens=2147483647", "2147483649"},
+           {"--max-length 4294967298", "--max-length", "4294967298"},
+           {"--num-beams 1000000", "num_beams", "1000000"},
+           {"--num-beams 1024 --max-new-tokens 2000000000", "max_new_tokens=2000000000", "max_length"},
+           {"--num-beams 4294967298", "--num-beams", "4294967298"},
+           {"--do-sample --num-return-sequences 1000000", "num_return_sequences", "1000000"},
+           {"--do-sample --top-k 99999999999", "--top-k", "99999999999"},
+           {"--no-repeat-ngram-size=-3", "no_repeat_ngram_size", "-3"},
+           {"--temperature 1e400", "--temperature", "1e400"},
+           {"--top-p 0.5x", "--top-p", "0.5x"},
+           {"--pad-token-id 12abc", "--pad-token-id", "12abc"},
+           {"--eos-token-id 2,99999999999", "--eos-token-id", "99999999999"},
+           {"--bad-words-ids=5,-1", "--bad-words-ids", "-1"},
+           {"--do-sample --seed=-1", "--seed", "-1"},
+           {"--do-sample --seed 99999999999999999999999", "--seed", "99999999999999999999999"},
+       }) {
+    CliResult r = run(gen + c.args);
+    EXPECT_EQ(r.code, 2) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.flag), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.value), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_EQ(r.err.find("internal"), std::string::npos) << r.err;
+  }
+}
+
+TEST(CliHostile, TokenIdListsAreValidated) {
+  for (const std::string cmd : {"logits", "generate"}) {
+    for (const std::string ids : {"-5", "1,-5", "99999999999", "1,,2", "1,x", "'1, 2,'", "2147483648", "''"}) {
+      CliResult r = run(cmd + " " + test::model_dir("llama-tiny") + " --input-ids=" + ids);
+      EXPECT_EQ(r.code, 2) << ids << ": " << r.err;
+      EXPECT_NE(r.err.find("--input-ids"), std::string::npos) << ids << ": " << r.err;
+    }
+    CliResult oov = run(cmd + " " + test::model_dir("llama-tiny") + " --input-ids 1,2147483647");
+    EXPECT_EQ(oov.code, 2) << oov.err;
+    EXPECT_NE(oov.err.find("--input-ids: token id 2147483647 is outside the vocabulary"), std::string::npos) << oov.err;
+  }
+  CliResult dec = run("logits " + test::model_dir("bart-tiny") + " --input-ids 0,5,2 --decoder-input-ids 2,99999");
+  EXPECT_EQ(dec.code, 2) << dec.err;
+  EXPECT_NE(dec.err.find("--decoder-input-ids: token id 99999"), std::string::npos) << dec.err;
+  CliResult neg = run("logits " + test::model_dir("bart-tiny") + " --input-ids 0,5,2 --decoder-input-ids=-2");
+  EXPECT_EQ(neg.code, 2) << neg.err;
+  EXPECT_NE(neg.err.find("--decoder-input-ids: -2"), std::string::npos) << neg.err;
+}
+
+// --messages is read like any config file: bounded size and nesting, its shape checked.
+TEST(CliHostile, ChatMessagesAreBoundedAndValidated) {
+  const std::string chat = "chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny --render --messages ";
+  const std::string file = ::testing::TempDir() + "autolm_hostile_messages_" + std::to_string(::getpid()) + ".json";
+  auto with = [&](const std::string& text) {
+    std::ofstream(file, std::ios::trunc) << text;
+    return run(chat + file);
+  };
+  CliResult deep = with(std::string(200000, '[') + std::string(200000, ']'));  // overflowed the stack
+  EXPECT_EQ(deep.code, 2) << deep.err;
+  EXPECT_NE(deep.err.find("nested deeper"), std::string::npos) << deep.err;
+  struct Case {
+    std::string json, expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"role": "user"})", "expected a JSON list"},
+           {R"([1])", "message 0 must be an object"},
+           {R"([{"role": "user", "content": "a"}, {"content": "b"}])", "message 1 lacks"},
+           {R"([{"role": 5, "content": "a"}])", "message 0: \"role\" must be a string"},
+           {R"([{"role": "user", "content": {"a": 1}}])", "\"content\" must be a string, a list or null"},
+           {R"([{"role": "user", "content": [1]}])", "\"content\"[0] must be an object"},
+           {R"([{"role": "user", "content": "a"})", "malformed JSON"},
+           {R"([{"role": "user", "content": 1e999}])", file},
+       }) {
+    CliResult r = with(c.json);
+    EXPECT_EQ(r.code, 2) << c.json << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.json << ": " << r.err;
+    EXPECT_NE(r.err.find(file), std::string::npos) << r.err;
+  }
+  // Not a regular file: refused, not read forever.
+  CliResult dev = run(chat + "/dev/zero");
+  EXPECT_EQ(dev.code, 2) << dev.err;
+  CliResult tpl = run("chat " + test::model_dir("gpt2-tiny") + " --template /dev/zero --render");
+  EXPECT_EQ(tpl.code, 2) << tpl.err;
+  EXPECT_NE(tpl.err.find("/dev/zero"), std::string::npos) << tpl.err;
+  for (const std::string v : {"0", "-4", "1000000000000", "many"}) {
+    CliResult r = run("chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny --max-new-tokens=" + v, "hi\n");
+    EXPECT_EQ(r.code, 2) << v << ": " << r.err;
+    EXPECT_NE(r.err.find("--max-new-tokens"), std::string::npos) << v << ": " << r.err;
+    EXPECT_NE(r.err.find(v), std::string::npos) << v << ": " << r.err;
+  }
+}
+
 TEST(Cli, TokenizeAndDetokenize) {
   auto ref = load_json_file(test::fixtures() + "/refs/tokenizers/qwen-bpe.json");
   const auto& c = ref["cases"][5];
@@ -254,6 +350,19 @@ TEST(CliTask, PrefixAndSettingsFromTaskSpecificParams) {
   CliResult unknown = run("generate " + dir.string() + " --task summarization hello");
   EXPECT_EQ(unknown.code, 2);
   EXPECT_NE(unknown.err.find("spell"), std::string::npos) << unknown.err;  // lists the known tasks
+  // Hostile entries: a non-string prefix, a task that is not an object, an out-of-range field.
+  cfg["task_specific_params"] = {{"num", {{"prefix", 5}}}, {"list", {1, 2}}, {"huge", {{"num_beams", 1e12}}}};
+  std::ofstream(dir / "config.json", std::ios::trunc) << cfg.dump();
+  CliResult num = run("generate " + dir.string() + " --task num 4021");
+  EXPECT_EQ(num.code, 2) << num.err;
+  EXPECT_NE(num.err.find("\"prefix\" must be a string, got 5"), std::string::npos) << num.err;
+  CliResult list = run("generate " + dir.string() + " --task list 4021");
+  EXPECT_EQ(list.code, 2) << list.err;
+  EXPECT_NE(list.err.find("\"list\""), std::string::npos) << list.err;
+  CliResult huge = run("generate " + dir.string() + " --task huge 4021");
+  EXPECT_EQ(huge.code, 2) << huge.err;
+  EXPECT_NE(huge.err.find("task_specific_params.huge: field \"num_beams\" = 1000000000000.0 is out of range"),
+            std::string::npos) << huge.err;
   fs::remove_all(dir);
 }
 

@@ -107,6 +107,8 @@ class FakeModel : public Model {
     ++decodes;
     return s.scratch;
   }
+  // What the fake claims its KV cache costs per token (it allocates none): for memory estimates.
+  int64_t kv_bytes_per_token() const override { return kv_bytes; }
   int64_t parameter_count() const override { return 0; }
   std::vector<std::string> weight_dtypes() const override { return {"F32"}; }
   std::vector<std::string> unused_tensors() const override { return {}; }
@@ -119,6 +121,7 @@ class FakeModel : public Model {
   }
 
   mutable int states = 0, encodes = 0, decodes = 0;
+  int64_t kv_bytes = 0;
 
  private:
   LogitsFn fn_;

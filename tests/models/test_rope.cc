@@ -8,6 +8,7 @@
 
 #include "autolm/auto.h"
 #include "io/json_file.h"
+#include "io/limits.h"
 #include "io/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -16,6 +17,21 @@ namespace autolm {
 namespace {
 
 const std::string kDir = std::string(AUTOLM_SOURCE_DIR) + "/tests/data/rope";
+
+// The reference prompts (40 tokens) run past the cases' max_position_embeddings (32), which
+// dynamic and longrope scaling exist for: allow them as AUTOLM_MAX_POSITIONS would.
+class LongerPositions {
+ public:
+  LongerPositions() : saved_(input_limits()) {
+    InputLimits l = saved_;
+    l.max_positions = 64;
+    set_input_limits(l);
+  }
+  ~LongerPositions() { set_input_limits(saved_); }
+
+ private:
+  InputLimits saved_;
+};
 
 // Full forward of all prompt positions, and the same positions fed one token at a time
 // (dynamic scaling recomputes frequencies from the longest position of each call, as HF does).
@@ -44,6 +60,7 @@ void check_model(const std::string& dir, const json& c, const TensorView& expect
 }
 
 TEST(Rope, ScalingVariantsMatchTransformers) {
+  LongerPositions longer;
   json refs = load_json_file(kDir + "/refs.json");
   WeightStore logits({kDir + "/refs.logits.safetensors"});
   ASSERT_EQ(refs["cases"].size(), 6u);
@@ -58,6 +75,7 @@ TEST(Rope, ScalingVariantsMatchTransformers) {
 }
 
 TEST(Rope, LegacyConfigSpellingLoadsAlike) {
+  LongerPositions longer;
   json refs = load_json_file(kDir + "/refs.json");
   WeightStore logits({kDir + "/refs.logits.safetensors"});
   for (const auto& c : refs["cases"]) {

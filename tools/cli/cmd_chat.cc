@@ -12,6 +12,7 @@
 #include "autolm/tokenizer.h"
 #include "common.h"
 #include "io/json_file.h"
+#include "io/limits.h"
 #include "io/mmap.h"
 
 namespace autolm::cli {
@@ -24,7 +25,7 @@ extern "C" void on_chat_sigint(int) { g_chat_interrupted = true; }
 struct ChatOpts {
   std::string dir, system, messages_file, template_file, cls, dtype = "auto";
   bool render = false, no_stream = false;
-  int max_new_tokens = 0;
+  std::optional<int> max_new_tokens;
 };
 
 using ojson = nlohmann::ordered_json;  // messages keep their key order, as Python dicts do
@@ -33,7 +34,7 @@ using ojson = nlohmann::ordered_json;  // messages keep their key order, as Pyth
 class ChatSession {
  public:
   ChatSession(const ChatOpts& o, std::shared_ptr<const Tokenizer> tok, const std::optional<std::string>& source)
-      : opts_(o), tok_(std::move(tok)), special_(special_tokens_from_config(ojson::parse(tok_->tokenizer_config().dump()))) {
+      : opts_(o), tok_(std::move(tok)), special_(special_tokens_from_config(parse_json<ojson>(tok_->tokenizer_config().dump(), "tokenizer_config.json"))) {
     if (source) template_.emplace(*source, o.template_file.empty() ? o.dir + " chat template" : o.template_file);
   }
 
@@ -49,7 +50,7 @@ class ChatSession {
     if (!model_) {
       model_ = load_with_class(opts_.dir, opts_.cls, opts_.dtype);
       config_ = GenerationConfig::for_model(*model_);
-      if (opts_.max_new_tokens > 0) config_.max_new_tokens = opts_.max_new_tokens;
+      if (opts_.max_new_tokens) config_.max_new_tokens = *opts_.max_new_tokens;
       else if (!config_.max_new_tokens) config_.max_new_tokens = 256;
       // Stop at the model's end-of-turn token too (the tokenizer's eos_token, e.g. <|im_end|>).
       if (auto eos = tok_->eos_token_id())
@@ -62,6 +63,9 @@ class ChatSession {
       ids = tok_->encode(render(messages), false);  // apply_chat_template tokenizes without specials
     } else {
       // Encoder-decoder instruction mode: the last user message is the encoder input.
+      if (messages.empty() || !messages.back().contains("content") || !messages.back()["content"].is_string())
+        throw Error(ErrorKind::kInvalidInput, "chat: without a chat template the last message must have a string "
+                                              "\"content\" (it is the encoder input)");
       ids = tok_->encode(messages.back()["content"].get<std::string>(), true);
     }
     StreamDecoder streamer(*tok_, true);
@@ -88,17 +92,28 @@ class ChatSession {
   GenerationConfig config_;
 };
 
+// A JSON list of {"role": string, "content": string | list of objects | null, ...} messages, read
+// with the size and nesting limits of every config file; errors name the file, index and key.
 ojson load_messages(const std::string& path) {
-  ojson j;
-  try {
-    j = ojson::parse(read_text_file(path));
-  } catch (const ojson::parse_error& e) {
-    throw Error(ErrorKind::kInvalidInput, path + ": malformed JSON: " + e.what());
-  }
+  const ojson j = parse_json<ojson>(read_text_file(path), path);
   if (!j.is_array()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON list of {\"role\", \"content\"} messages");
-  for (size_t i = 0; i < j.size(); ++i)
-    if (!j[i].is_object() || !j[i].contains("role") || !j[i].contains("content"))
-      throw Error(ErrorKind::kInvalidInput, path + ": message " + std::to_string(i) + " lacks \"role\" or \"content\"");
+  for (size_t i = 0; i < j.size(); ++i) {
+    const std::string where = path + ": message " + std::to_string(i);
+    const ojson& m = j[i];
+    if (!m.is_object()) throw Error(ErrorKind::kInvalidInput, where + " must be an object, got " + m.dump());
+    if (!m.contains("role") || !m.contains("content"))
+      throw Error(ErrorKind::kInvalidInput, where + " lacks \"role\" or \"content\"");
+    if (!m["role"].is_string())
+      throw Error(ErrorKind::kInvalidInput, where + ": \"role\" must be a string, got " + m["role"].dump());
+    const ojson& content = m["content"];
+    if (!content.is_string() && !content.is_array() && !content.is_null())
+      throw Error(ErrorKind::kInvalidInput, where + ": \"content\" must be a string, a list or null, got " + content.dump());
+    if (content.is_array())
+      for (size_t k = 0; k < content.size(); ++k)
+        if (!content[k].is_object())
+          throw Error(ErrorKind::kInvalidInput, where + ": \"content\"[" + std::to_string(k) +
+                                                    "] must be an object such as {\"type\": \"text\", \"text\": ...}");
+  }
   return j;
 }
 
@@ -107,18 +122,21 @@ ojson load_messages(const std::string& path) {
 void add_chat_command(CLI::App& app, int& rc) {
   auto o = std::make_shared<ChatOpts>();
   auto* cmd = app.add_subcommand("chat", "chat with an instruction model using its chat template");
-  cmd->add_option("dir", o->dir, "Hugging Face model folder")->required();
+  cmd->add_option("dir", o->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
   cmd->add_option("--system", o->system, "system message");
   cmd->add_option("--messages", o->messages_file, "JSON list of {role, content}: answer it once and exit");
   cmd->add_option("--template", o->template_file, "use this Jinja chat template file");
   add_load_options(cmd, o->cls, o->dtype);
   cmd->add_flag("--render", o->render, "print the rendered prompt only (needs only the tokenizer files)");
-  cmd->add_option("--max-new-tokens", o->max_new_tokens, "maximum reply length in tokens");
+  cmd->add_option_function<std::string>(
+      "--max-new-tokens",
+      [o](const std::string& v) { o->max_new_tokens = int(parse_int(v, "--max-new-tokens", 1, INT32_MAX)); },
+      "maximum reply length in tokens");
   cmd->add_flag("--no-stream", o->no_stream, "print replies whole instead of streaming");
   cmd->callback([o, &rc] {
     auto tok = AutoTokenizer::from_pretrained(o->dir);
     std::optional<std::string> tmpl;
-    if (!o->template_file.empty()) tmpl = read_text_file(o->template_file);
+    if (!o->template_file.empty()) tmpl = read_text_file(o->template_file, input_limits().tokenizer_max_bytes);
     else tmpl = find_chat_template(o->dir);
     if (!tmpl) {
       const bool seq2seq = !o->render && AutoConfig::from_pretrained(o->dir).family == ModelFamily::kSeq2Seq;

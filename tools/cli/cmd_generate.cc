@@ -72,12 +72,8 @@ nlohmann::json parse_field(const FieldFlag& f, const std::string& raw) {
   const std::string flag = "--" + kebab(f.field);
   try {
     switch (f.type) {
-      case FieldType::kInt: {
-        size_t used = 0;
-        long long v = std::stoll(raw, &used);
-        if (used != raw.size()) throw std::invalid_argument(raw);
-        return v;
-      }
+      case FieldType::kInt:  // 64 bits here; update() checks the field's own range, naming the flag
+        return parse_int(raw, flag, INT64_MIN, INT64_MAX);
       case FieldType::kFloat: {
         size_t used = 0;
         double v = std::stod(raw, &used);
@@ -90,7 +86,7 @@ nlohmann::json parse_field(const FieldFlag& f, const std::string& raw) {
       }
     }
   } catch (const std::logic_error&) {
-    throw Error(ErrorKind::kInvalidInput, flag + ": \"" + raw + "\" is not a valid value");
+    throw Error(ErrorKind::kInvalidInput, flag + ": \"" + raw + "\" is not a valid number");
   }
   return nullptr;
 }
@@ -102,10 +98,11 @@ nlohmann::json task_params(const Model& model, const std::string& task) {
   if (!raw.contains("task_specific_params") || !raw["task_specific_params"].is_object())
     throw Error(ErrorKind::kInvalidInput, "--task " + task + ": " + source + " has no task_specific_params");
   const auto& tsp = raw["task_specific_params"];
-  if (!tsp.contains(task)) {
+  if (!tsp.contains(task) || !tsp[task].is_object()) {
     std::string known;
     for (auto& [k, v] : tsp.items()) known += (known.empty() ? "" : ", ") + k;
-    throw Error(ErrorKind::kInvalidInput, "--task: " + source + " has no task \"" + task + "\" (known: " + known + ")");
+    throw Error(ErrorKind::kInvalidInput, "--task: " + source + " has no task \"" + task + "\" settings object (known: " +
+                                              known + ")");
   }
   return tsp[task];
 }
@@ -150,7 +147,7 @@ void truncate_prompt(std::vector<int32_t>& ids, int64_t limit, const Model& mode
 void add_generate_command(CLI::App& app, int& rc) {
   auto o = std::make_shared<GenerateOpts>();
   auto* cmd = app.add_subcommand("generate", "generate text with HF GenerationConfig semantics");
-  cmd->add_option("dir", o->dir, "Hugging Face model folder")->required();
+  cmd->add_option("dir", o->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
   cmd->add_option("prompt", o->prompts, "text prompt(s); several form a batch");
   cmd->add_option("--input-ids", o->input_ids, "comma-separated prompt ids; repeat for a batch");
   add_load_options(cmd, o->cls, o->dtype);
@@ -164,7 +161,14 @@ void add_generate_command(CLI::App& app, int& rc) {
   cmd->add_option("--bad-words-ids", o->bad_words, "comma-separated id sequence never generated; repeatable");
   cmd->add_flag("--renormalize-logits", o->renormalize, "log-softmax after all processors");
   cmd->add_option("--stop", o->stop, "stop string (stop_strings); repeatable");
-  cmd->add_option_function<uint64_t>("--seed", [o](uint64_t s) { o->seed = s; o->seed_set = true; }, "sampling seed");
+  // Read as text: CLI11 would wrap -1 and saturate 10^30 into some seed without a word.
+  cmd->add_option_function<std::string>(
+      "--seed",
+      [o](const std::string& s) {
+        o->seed = parse_u64(s, "--seed");
+        o->seed_set = true;
+      },
+      "sampling seed (0 to 18446744073709551615)");
   cmd->add_option("--task", o->task, "apply config.json task_specific_params[TASK] (prefix and settings)");
   cmd->add_flag("--truncation", o->truncation, "cut inputs longer than the model accepts instead of failing");
   cmd->add_flag("--json", o->json, "print {\"sequences\", \"new_tokens\", \"text\", \"sequences_scores\"}");
@@ -188,13 +192,19 @@ void add_generate_command(CLI::App& app, int& rc) {
     std::string prefix;
     if (!o->task.empty()) {
       nlohmann::json tp = task_params(*model, o->task);
+      const std::string source = model->config().dir + "/config.json task_specific_params." + o->task;
       for (auto& [k, v] : tp.items()) {
-        if (k == "prefix") prefix = v.get<std::string>();
-        else overrides[k] = v;
+        if (k != "prefix") overrides[k] = v;
+        else if (v.is_string()) prefix = v.get<std::string>();
+        else throw Error(ErrorKind::kInvalidInput, source + ": \"prefix\" must be a string, got " + v.dump());
       }
+      config.update(overrides, source);
+      overrides = nlohmann::json::object();
     }
+    // One update per flag, so that a value out of the field's range is reported with its flag.
     for (const auto& f : field_flags())
-      if (o->fields.count(f.field)) overrides[f.field] = parse_field(f, o->fields[f.field]);
+      if (o->fields.count(f.field))
+        config.update({{f.field, parse_field(f, o->fields[f.field])}}, "--" + kebab(f.field));
     if (o->do_sample) overrides["do_sample"] = true;
     if (o->greedy) overrides["do_sample"] = false;
     if (o->renormalize) overrides["renormalize_logits"] = true;
@@ -217,7 +227,10 @@ void add_generate_command(CLI::App& app, int& rc) {
     // Prompts → ids.
     std::vector<std::vector<int32_t>> prompts;
     for (const auto& p : o->prompts) prompts.push_back(tok->encode(prefix + p, true));
-    for (const auto& p : o->input_ids) prompts.push_back(parse_ids(p, "--input-ids"));
+    for (const auto& p : o->input_ids) {
+      prompts.push_back(parse_ids(p, "--input-ids"));
+      check_vocab(prompts.back(), model->config().vocab_size, "--input-ids");
+    }
     const int max_new = config.max_new_tokens.value_or(20);
     auto [limit, why] = input_limit(*model, tok.get(), max_new);
     for (auto& p : prompts) {

@@ -10,7 +10,7 @@ void add_model_commands(CLI::App& app, int& rc) {
   struct InfoOpts { std::string dir, cls, dtype = "auto"; bool json = false; };
   auto info_opts = std::make_shared<InfoOpts>();
   auto* info = app.add_subcommand("info", "model_type, family, Auto class, parameter count, dtypes");
-  info->add_option("dir", info_opts->dir, "Hugging Face model folder")->required();
+  info->add_option("dir", info_opts->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
   add_load_options(info, info_opts->cls, info_opts->dtype);
   info->add_flag("--json", info_opts->json, "print JSON");
   info->callback([info_opts, &rc] {
@@ -39,7 +39,7 @@ void add_model_commands(CLI::App& app, int& rc) {
   struct LogitsOpts { std::string dir, cls, dtype = "auto", input_ids, decoder_input_ids; bool json = false; };
   auto lo = std::make_shared<LogitsOpts>();
   auto* logits = app.add_subcommand("logits", "logits of one forward pass, one row per input position");
-  logits->add_option("dir", lo->dir, "Hugging Face model folder")->required();
+  logits->add_option("dir", lo->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
   logits->add_option("--input-ids", lo->input_ids, "comma-separated token ids")->required();
   logits->add_option("--decoder-input-ids", lo->decoder_input_ids,
                      "seq2seq: decoder ids (default: decoder_start_token_id)");
@@ -56,9 +56,15 @@ void add_model_commands(CLI::App& app, int& rc) {
     if (c.family == ModelFamily::kSeq2Seq) {
       if (!lo->decoder_input_ids.empty()) {
         dec = parse_ids(lo->decoder_input_ids, "--decoder-input-ids");
+        check_vocab(dec, c.vocab_size, "--decoder-input-ids");
       } else {
         if (!c.decoder_start_token_id) throw Error(ErrorKind::kInvalidInput, c.dir + "/config.json: no decoder_start_token_id; pass --decoder-input-ids");
-        dec = {int32_t(*c.decoder_start_token_id)};
+        const int64_t start = *c.decoder_start_token_id;
+        if (start < 0 || (c.vocab_size > 0 && start >= c.vocab_size) || start > INT32_MAX)
+          throw Error(ErrorKind::kInvalidInput, c.dir + "/config.json: decoder_start_token_id " + std::to_string(start) +
+                                                    " is outside the vocabulary (size " + std::to_string(c.vocab_size) +
+                                                    "); pass --decoder-input-ids");
+        dec = {int32_t(start)};
       }
       state = model->new_state(1, int(dec.size()));
       model->encode(ids, {}, int(ids.size()), *state);
@@ -67,16 +73,18 @@ void add_model_commands(CLI::App& app, int& rc) {
     } else {
       if (!lo->decoder_input_ids.empty())
         throw Error(ErrorKind::kInvalidInput, "--decoder-input-ids: model_type \"" + c.model_type + "\" is decoder-only");
+      check_vocab(ids, c.vocab_size, "--input-ids");
       state = model->new_state(1, int(ids.size()));
       out = model->decode(ids, {}, int(ids.size()), *state, true);
       rows = int(ids.size());
     }
+    AUTOLM_CHECK(out.size() >= size_t(rows) * size_t(c.vocab_size), "decode returned fewer logits than rows × vocab");
     // Stream the rows out rather than building one large JSON value.
     std::cout << "{\"logits\": [";
     for (int r = 0; r < rows; ++r) {
       std::cout << (r ? ", [" : "[");
       for (int64_t i = 0; i < c.vocab_size; ++i)
-        std::cout << (i ? ", " : "") << nlohmann::json(out[r * c.vocab_size + i]).dump();
+        std::cout << (i ? ", " : "") << nlohmann::json(out[size_t(r) * c.vocab_size + i]).dump();
       std::cout << "]";
     }
     std::cout << "]}\n";

@@ -2,7 +2,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "autolm/error.h"
 #include "autolm/tokenizer.h"
 #include "common.h"
 
@@ -12,7 +11,7 @@ void add_tokenizer_commands(CLI::App& app, int& rc) {
   struct TokOpts { std::string dir, text; bool no_special = false, json = false; };
   auto t = std::make_shared<TokOpts>();
   auto* tok = app.add_subcommand("tokenize", "text → ids and tokens");
-  tok->add_option("dir", t->dir, "folder with tokenizer.json / SentencePiece / vocab.json+merges.txt")->required();
+  tok->add_option("dir", t->dir, "folder with tokenizer.json / SentencePiece / vocab.json+merges.txt")->required()->transform(model_dir_or_id());
   tok->add_option("text", t->text, "text to encode")->required();
   tok->add_flag("--no-special-tokens", t->no_special, "do not add BOS/EOS or template tokens");
   tok->add_flag("--json", t->json, "print {\"ids\": [...], \"tokens\": [...]}");
@@ -31,17 +30,15 @@ void add_tokenizer_commands(CLI::App& app, int& rc) {
   struct DetokOpts { std::string dir, ids; bool skip = false; };
   auto d = std::make_shared<DetokOpts>();
   auto* detok = app.add_subcommand("detokenize", "ids → text");
-  detok->add_option("dir", d->dir, "folder with the tokenizer")->required();
+  detok->add_option("dir", d->dir, "folder with the tokenizer")->required()->transform(model_dir_or_id());
   detok->add_option("ids", d->ids, "comma-separated token ids")->required();
   detok->add_flag("--skip-special-tokens", d->skip, "drop special tokens from the text");
   detok->callback([d, &rc] {
     auto tk = AutoTokenizer::from_pretrained(d->dir);
     // No ids decode to the empty text (as transformers' decode([])); ids past the vocabulary
-    // are skipped by decode; negative ids are refused here.
+    // are skipped by decode; parse_ids refuses negative ids and ids past INT32_MAX.
     std::vector<int32_t> ids;
-    if (d->ids.find_first_not_of(' ') != std::string::npos) ids = parse_ids(d->ids, "ids");
-    for (int32_t id : ids)
-      if (id < 0) throw Error(ErrorKind::kInvalidInput, "ids: \"" + std::to_string(id) + "\" is not a token id (negative)");
+    if (d->ids.find_first_not_of(" \t") != std::string::npos) ids = parse_ids(d->ids, "ids");
     std::cout << tk->decode(ids, d->skip) << "\n";
     rc = 0;
   });

@@ -11,13 +11,25 @@
 
 namespace autolm::cli {
 
-// "1,2,3" → {1, 2, 3}; throws Error naming the flag on anything else.
+// "1,2,3" → {1, 2, 3}; throws Error naming the flag and the item on anything else: empty items,
+// garbage, negative ids or ids beyond int32. At most kMaxCliIds ids.
+inline constexpr size_t kMaxCliIds = size_t(1) << 20;
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag);
+// Refuses ids outside [0, vocab_size) (when the size is known), naming the flag and the id.
+void check_vocab(const std::vector<int32_t>& ids, int64_t vocab_size, const std::string& flag);
+// An integer flag in 64 bits, in [lo, hi]: errors name the flag and the text as given.
+int64_t parse_int(const std::string& text, const std::string& flag, int64_t lo, int64_t hi);
+// An unsigned 64-bit flag (a seed): no sign, no wrap-around.
+uint64_t parse_u64(const std::string& text, const std::string& flag);
 
 // Loads `dir` with the class named by --class ("" = pick from config.json) and the weight
 // format named by --dtype (auto | float32 | int8).
 std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls,
                                              const std::string& dtype = "auto");
+
+// The positional model argument: a folder, or a Hugging Face model id ("org/name[@revision]")
+// resolved to its cached snapshot folder (io/hub_cache.h).
+CLI::Validator model_dir_or_id();
 
 // Declares --class and --dtype on a command (the same meaning everywhere).
 void add_load_options(CLI::App* cmd, std::string& cls, std::string& dtype);

@@ -1,0 +1,33 @@
+// Model ids ("org/name", "org/name@revision") resolved through the Hugging Face cache exactly as
+// huggingface_hub lays it out, so a model downloaded by Python is used as is:
+//   <cache>/models--org--name/refs/<revision>          the commit a branch or tag points to
+//   <cache>/models--org--name/snapshots/<commit>/<file> (links into ../../blobs/<etag>)
+//   <cache>/models--org--name/.no_exist/<commit>/<file> files known to be absent upstream
+// <cache> is HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+// ~/.cache/huggingface/hub. See docs/HUB.md.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace autolm {
+
+struct HubModelId {
+  std::string repo_id;   // "org/name"
+  std::string revision;  // branch, tag or commit; "main" when not given
+};
+
+// "org/name" or "org/name@rev" (the Hub's repo-id rules: [A-Za-z0-9._-], no "--" or ".."
+// inside a part, at most 96 characters each); nullopt for anything else (e.g. a path).
+std::optional<HubModelId> parse_hub_model_id(const std::string& s);
+
+std::string hub_cache_dir();
+// <cache>/models--org--name
+std::string hub_repo_dir(const std::string& repo_id);
+
+// What every from_pretrained, the CLI and the server call on the name they are given: an
+// existing folder is returned unchanged; a model id becomes its cached snapshot folder. A model
+// id that is not cached is an Error (kNotFound) naming the repo, the revision and the cache.
+std::string resolve_pretrained(const std::string& name_or_dir);
+
+}  // namespace autolm
