@@ -39,16 +39,19 @@ class Tokenizer {
                                                            const std::string& tokenizer_config_json = "",
                                                            const std::string& source = "tokenizer.json");
 
-  // A SentencePiece model through the SentencePiece library (what AutoTokenizer uses for
-  // folders without tokenizer.json); Marian: vocab_json_path gives the ids.
+  // A SentencePiece model through the SentencePiece library (AutoTokenizer converts Llama / T5
+  // models into the tokenizers pipeline instead, as transformers does; Marian and other classes
+  // use this); Marian: vocab_json_path gives the ids.
   static std::shared_ptr<const Tokenizer> from_sentencepiece(const std::string& model_path,
                                                              const std::string& tokenizer_config_path = "",
                                                              const std::string& vocab_json_path = "");
 
   Encoding encode_full(std::string_view text, bool add_special_tokens = true) const;
   std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true) const;
-  // transformers' tokenizer.decode: clean_up_tokenization_spaces from tokenizer_config unless
-  // overridden. Throws Error(kInvalidInput) naming an out-of-range id.
+  // transformers' tokenizer.decode: ids the tokenizer has no token for (a model's padded
+  // vocab_size) are skipped; clean_up_tokenization_spaces from tokenizer_config unless
+  // overridden, ignored for BPE models as transformers 5.24 does; the class's own decoding
+  // (CLIPTokenizer, MarianTokenizer). Throws Error(kInvalidInput) for a negative id.
   std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = false,
                      std::optional<bool> clean_up_tokenization_spaces = std::nullopt) const;
 
@@ -87,6 +90,9 @@ class Tokenizer {
   std::string padding_side() const { return padding_side_; }
   std::string truncation_side() const { return truncation_side_; }
   const nlohmann::json& tokenizer_config() const { return config_; }
+  // transformers' tokenizer class ("Fast" dropped): tokenizer_config.json's tokenizer_class, else
+  // inferred from config.json's model_type by AutoTokenizer; "" when neither names one.
+  const std::string& tokenizer_class() const { return class_; }
   const std::string& dir() const { return dir_; }
 
   // Internal: used by the loaders and StreamDecoder.
@@ -100,14 +106,16 @@ class Tokenizer {
   std::string dir_;
   std::optional<std::string> bos_, eos_, pad_, unk_;
   std::vector<int32_t> config_special_ids_;  // sorted: special tokens named by tokenizer_config
-  bool add_bos_ = false, add_eos_ = false, clean_up_ = false;
+  bool add_bos_ = false, add_eos_ = false, clean_up_ = false, clean_up_bpe_ = false;
+  std::string class_;
   int64_t model_max_length_ = INT64_MAX;
   std::string padding_side_ = "right", truncation_side_ = "right";
 };
 
 struct AutoTokenizer {
   // A model or tokenizer folder: tokenizer.json, else spiece.model / tokenizer.model,
-  // Marian source.spm + vocab.json, else GPT-2 vocab.json + merges.txt.
+  // Marian source.spm + vocab.json, else GPT-2 vocab.json + merges.txt. The class comes from
+  // tokenizer_config.json, else config.json's model_type (docs/TOKENIZER.md).
   static std::shared_ptr<const Tokenizer> from_pretrained(const std::string& dir);
 };
 

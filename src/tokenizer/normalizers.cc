@@ -194,8 +194,9 @@ class BertNormalizer : public Normalizer {
       if (any) s.transform(dest);
     }
     if (strip_) {
+      // HF tokenizers: nfd, then drop Mn (nonspacing marks) only — Mc and Me stay.
       UnicodeNormalizer(UTF8PROC_DECOMPOSE).normalize(s);
-      s.filter([](char32_t c) { return !is_combining_mark(c); });
+      s.filter([](char32_t c) { return !is_nonspacing_mark(c); });
     }
     if (lower_) Lowercase().normalize(s);
   }

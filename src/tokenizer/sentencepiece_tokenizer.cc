@@ -11,6 +11,7 @@
 #include "io/mmap.h"
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/backend.h"
+#include "tokenizer/spm_model.h"
 #include "tokenizer/unicode.h"
 
 namespace autolm::tokenizer_detail {
@@ -52,6 +53,7 @@ class SpmBackend : public Backend {
     auto st = sp_.LoadFromSerializedProto(read_text_file(path, input_limits().tokenizer_max_bytes));
     if (!st.ok()) throw Error(ErrorKind::kInvalidInput, path + ": cannot load SentencePiece model: " + st.ToString());
     piece_size_ = sp_.GetPieceSize();
+    bpe_ = load_spm_model(path).model_type == SpmModel::kBpe;
     if (!vocab_path.empty()) {  // Marian: ids from vocab.json
       json v = load_json_file(vocab_path, input_limits().tokenizer_max_bytes);
       if (!v.is_object()) throw Error(ErrorKind::kInvalidInput, vocab_path + ": vocab.json must be an object");
@@ -133,7 +135,21 @@ class SpmBackend : public Backend {
         continue;
       }
       if (s.end == s.start) continue;
-      auto spt = sp_.EncodeAsImmutableProto(text.substr(s.start, s.end - s.start));
+      std::string_view chunk = text.substr(s.start, s.end - s.start);
+      size_t code_end = 0;
+      if (marian_ && chunk.rfind(">>", 0) == 0 && chunk.find("<<") != std::string_view::npos) {
+        // MarianTokenizer.remove_language_code: a leading ">>xx<<" is one token (unk if unknown)
+        code_end = chunk.find("<<") + 2;
+        std::string code(chunk.substr(0, code_end));
+        auto id = vocab_.find(code);
+        auto unk = vocab_.find("<unk>");
+        e.ids.push_back(id ? *id : unk ? *unk : 0);
+        e.tokens.push_back(code);
+        byte_offsets.push_back(s.start);
+        byte_offsets.push_back(s.start + code_end);
+        if (code_end == chunk.size()) continue;
+      }
+      auto spt = sp_.EncodeAsImmutableProto(chunk.substr(code_end));
       for (const auto& p : spt.pieces()) {
         int32_t id = static_cast<int32_t>(p.id());
         if (marian_) {
@@ -143,8 +159,8 @@ class SpmBackend : public Backend {
         }
         e.ids.push_back(id);
         e.tokens.push_back(p.piece());
-        byte_offsets.push_back(s.start + p.begin());
-        byte_offsets.push_back(s.start + p.end());
+        byte_offsets.push_back(s.start + code_end + p.begin());
+        byte_offsets.push_back(s.start + code_end + p.end());
       }
     }
     std::vector<uint32_t> cum(text.size() + 1, 0);
@@ -167,6 +183,7 @@ class SpmBackend : public Backend {
   }
 
   std::string decode(std::span<const int32_t> ids, bool skip_special) const override {
+    if (marian_) return decode_marian(ids, skip_special);
     std::string out;
     std::vector<std::string> run;
     auto flush = [&] {
@@ -177,18 +194,18 @@ class SpmBackend : public Backend {
       run.clear();
     };
     for (int32_t id : ids) {
-      if (id < 0 || id >= vocab_size_)
-        throw Error(ErrorKind::kInvalidInput,
-                    "token id " + std::to_string(id) + " is out of range (vocab size " + std::to_string(vocab_size_) + ")");
+      if (id < 0) throw Error(ErrorKind::kInvalidInput, "token id " + std::to_string(id) + " is negative");
       if (const AddedToken* a = added_.by_id(id)) {
         if (skip_special && a->special) continue;
         flush();
         out += a->content;
         continue;
       }
+      // Ids without a piece (a model's padded vocab_size) are dropped, as the tokenizers
+      // pipeline transformers converts the model into does.
       auto t = id_to_token(id);
       if (!t) continue;
-      if (!marian_ && (sp_.IsControl(id))) {
+      if (sp_.IsControl(id)) {
         if (!skip_special) {
           flush();
           out += *t;
@@ -199,6 +216,58 @@ class SpmBackend : public Backend {
     }
     flush();
     return out;
+  }
+
+  // MarianTokenizer.convert_ids_to_tokens + convert_tokens_to_string: ids through vocab.json
+  // (else the SentencePiece piece of that id, else IndexError), special tokens written as they
+  // are followed by a space, the pieces between them decoded by SentencePiece, "▁" → " ", and
+  // the result stripped.
+  std::string decode_marian(std::span<const int32_t> ids, bool skip_special) const {
+    std::string out;
+    std::vector<std::string> run;
+    auto flush = [&] {
+      std::string text;
+      if (!run.empty()) sp_.Decode(run, &text).IgnoreError();
+      out += text;
+      run.clear();
+    };
+    for (int32_t id : ids) {
+      if (id < 0) throw Error(ErrorKind::kInvalidInput, "token id " + std::to_string(id) + " is negative");
+      std::string tok;
+      bool special = false;
+      if (const AddedToken* a = added_.by_id(id)) {
+        tok = a->content;
+        special = a->special;
+      } else if (auto v = vocab_.token(id)) {
+        tok = std::string(*v);
+        special = added_.is_special_content(tok);
+      } else if (id < piece_size_) {
+        tok = sp_.IdToPiece(id);
+      } else {
+        throw Error(ErrorKind::kInvalidInput, "token id " + std::to_string(id) +
+                                                  " is in neither vocab.json nor the SentencePiece model (vocab size " +
+                                                  std::to_string(vocab_size_) + "; transformers' MarianTokenizer raises too)");
+      }
+      if (skip_special && special) continue;
+      if (special) {
+        flush();
+        out += tok;
+        out += ' ';
+      } else {
+        run.push_back(std::move(tok));
+      }
+    }
+    flush();
+    std::string r;
+    for (size_t i = 0; i < out.size();) {
+      if (out.compare(i, 3, "\xE2\x96\x81") == 0) {
+        r += ' ';
+        i += 3;
+      } else {
+        r += out[i++];
+      }
+    }
+    return strip_python(r);
   }
 
   std::optional<int32_t> token_to_id(std::string_view token) const override {
@@ -215,6 +284,9 @@ class SpmBackend : public Backend {
     return std::nullopt;
   }
   int64_t vocab_size() const override { return vocab_size_; }
+  // transformers converts non-Marian SentencePiece models into the tokenizers pipeline, whose
+  // model is BPE for BPE models; MarianTokenizer is a Python tokenizer.
+  bool is_bpe() const override { return bpe_ && !marian_; }
   bool is_special(int32_t id) const override {
     for (int32_t s : special_ids_)
       if (s == id) return true;
@@ -232,7 +304,7 @@ class SpmBackend : public Backend {
   std::string path_;
   sentencepiece::SentencePieceProcessor sp_;
   int32_t piece_size_ = 0;
-  bool marian_ = false;
+  bool marian_ = false, bpe_ = false;
   Vocab vocab_;
   AddedVocabulary added_;
   std::vector<int32_t> special_ids_;

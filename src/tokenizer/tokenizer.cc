@@ -45,6 +45,9 @@ std::string clean_up(std::string s) {
   return s;
 }
 
+std::string class_of(const nlohmann::json& cfg);
+nlohmann::json pegasus_pipeline(nlohmann::json j, const nlohmann::json& cfg);
+
 nlohmann::json load_config(const std::string& path) {
   if (path.empty() || !file_exists(path)) return nlohmann::json::object();
   nlohmann::json j = load_json_file(path);
@@ -71,6 +74,11 @@ Tokenizer::Tokenizer(std::shared_ptr<const Backend> backend, nlohmann::json conf
   add_bos_ = get_bool("add_bos_token", false);
   add_eos_ = get_bool("add_eos_token", false);
   clean_up_ = get_bool("clean_up_tokenization_spaces", false);
+  clean_up_bpe_ = get_bool("clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output", false);
+  if (config_.contains("tokenizer_class") && config_["tokenizer_class"].is_string()) {
+    class_ = config_["tokenizer_class"].get<std::string>();
+    if (class_.size() > 4 && class_.compare(class_.size() - 4, 4, "Fast") == 0) class_.resize(class_.size() - 4);
+  }
   if (config_.contains("model_max_length") && config_["model_max_length"].is_number()) {
     const auto& v = config_["model_max_length"];
     if (v.is_number_integer()) model_max_length_ = v.get<int64_t>();
@@ -113,10 +121,14 @@ Tokenizer::Tokenizer(std::shared_ptr<const Backend> backend, nlohmann::json conf
 
 std::shared_ptr<const Tokenizer> Tokenizer::from_file(const std::string& tokenizer_json_path,
                                                       const std::string& tokenizer_config_path) {
-  auto backend = tokenizer_detail::make_json_backend_from_file(tokenizer_json_path);
+  nlohmann::json cfg = load_config(tokenizer_config_path);
+  auto backend = class_of(cfg) == "PegasusTokenizer"
+                     ? tokenizer_detail::make_json_backend(pegasus_pipeline(load_json_file(tokenizer_json_path), cfg),
+                                                           tokenizer_json_path)
+                     : tokenizer_detail::make_json_backend_from_file(tokenizer_json_path);
   auto slash = tokenizer_json_path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : tokenizer_json_path.substr(0, slash);
-  return std::make_shared<Tokenizer>(backend, load_config(tokenizer_config_path), dir, tokenizer_config_path);
+  return std::make_shared<Tokenizer>(backend, std::move(cfg), dir, tokenizer_config_path);
 }
 
 std::shared_ptr<const Tokenizer> Tokenizer::from_json_string(const std::string& tokenizer_json,
@@ -168,7 +180,23 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
   } else {
     text = backend_->decode(ids, skip_special_tokens);
   }
-  if (clean_up_tokenization_spaces.value_or(clean_up_)) text = clean_up(std::move(text));
+  if (class_ == "CLIPTokenizer") {
+    // CLIPTokenizer wraps its backend's decode: the end-of-word suffix becomes a space and the
+    // result is stripped.
+    std::string out;
+    size_t prev = 0, pos;
+    while ((pos = text.find("</w>", prev)) != std::string::npos) {
+      out.append(text, prev, pos - prev);
+      out += ' ';
+      prev = pos + 4;
+    }
+    out.append(text, prev, std::string::npos);
+    text = tokenizer_detail::strip_python(out);
+  }
+  // transformers 5.24 (TokenizersBackend._decode) ignores clean_up_tokenization_spaces for BPE
+  // models unless clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output is set.
+  if (clean_up_tokenization_spaces.value_or(clean_up_) && (!backend_->is_bpe() || clean_up_bpe_))
+    text = clean_up(std::move(text));
   return text;
 }
 
@@ -207,6 +235,92 @@ std::shared_ptr<const Backend> make_gpt2_files_backend(const std::string& vocab_
                                                        const nlohmann::json& config);
 }
 
+namespace {
+
+// transformers' TOKENIZER_MAPPING_NAMES for the model types whose class autolm gives its own
+// behaviour (used when tokenizer_config.json names no tokenizer_class).
+const char* class_for_model_type(const std::string& model_type) {
+  static const std::pair<const char*, const char*> table[] = {
+      {"marian", "MarianTokenizer"}, {"pegasus", "PegasusTokenizer"}, {"clip", "CLIPTokenizer"},
+      {"bert", "BertTokenizer"},     {"t5", "T5Tokenizer"},           {"mt5", "T5Tokenizer"},
+      {"gpt2", "GPT2Tokenizer"},     {"phi", "GPT2Tokenizer"},        {"whisper", "WhisperTokenizer"},
+      {"bart", "RobertaTokenizer"},  {"mbart", "MBartTokenizer"},     {"gemma", "GemmaTokenizer"},
+      {"qwen2", "Qwen2Tokenizer"}};
+  for (auto [type, cls] : table)
+    if (model_type == type) return cls;
+  return nullptr;
+}
+
+std::string class_of(const nlohmann::json& cfg) {
+  if (!cfg.contains("tokenizer_class") || !cfg["tokenizer_class"].is_string()) return "";
+  std::string c = cfg["tokenizer_class"].get<std::string>();
+  if (c.size() > 4 && c.compare(c.size() - 4, 4, "Fast") == 0) c.resize(c.size() - 4);
+  return c;
+}
+
+// The class's constructor defaults for special tokens tokenizer_config.json leaves out.
+void apply_class_defaults(nlohmann::json& cfg) {
+  std::string cls = class_of(cfg);
+  auto set_default = [&](const char* key, const char* value) {
+    if (!cfg.contains(key)) cfg[key] = value;
+  };
+  if (cls == "MarianTokenizer") {
+    set_default("eos_token", "</s>");
+    set_default("unk_token", "<unk>");
+    set_default("pad_token", "<pad>");
+    if (!cfg.contains("model_max_length")) cfg["model_max_length"] = 512;
+  }
+}
+
+// PegasusTokenizer rebuilds the pipeline around tokenizer.json's vocabulary: its own normalizer
+// (the precompiled charsmap when the file has one, then " {2,}" → " "; else "\n" → " " first),
+// Metaspace pre-tokenizer and decoder (prepend always, split), and "$A </s>" post-processing.
+nlohmann::json pegasus_pipeline(nlohmann::json j, const nlohmann::json& cfg) {
+  using json = nlohmann::json;
+  json charsmap;
+  std::vector<json> norms;
+  if (j.contains("normalizer") && j["normalizer"].is_object()) {
+    const json& n = j["normalizer"];
+    if (n.value("type", "") == "Sequence" && n.contains("normalizers")) norms.assign(n["normalizers"].begin(), n["normalizers"].end());
+    else norms.push_back(n);
+  }
+  for (const auto& n : norms)
+    if (n.is_object() && n.value("type", "") == "Precompiled" && n.contains("precompiled_charsmap")) charsmap = n;
+  json spaces = {{"type", "Replace"}, {"pattern", {{"Regex", " {2,}"}}}, {"content", " "}};
+  if (!charsmap.is_null())
+    j["normalizer"] = {{"type", "Sequence"}, {"normalizers", json::array({charsmap, spaces})}};
+  else
+    j["normalizer"] = {{"type", "Sequence"},
+                       {"normalizers", json::array({{{"type", "Replace"}, {"pattern", {{"Regex", "\n"}}}, {"content", " "}},
+                                                    spaces})}};
+  json meta = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "always"}, {"split", true}};
+  j["pre_tokenizer"] = meta;
+  j["decoder"] = meta;
+  std::string eos = "</s>";
+  if (auto e = special_token(cfg, "eos_token")) eos = *e;
+  std::optional<int64_t> eos_id;
+  if (j.contains("added_tokens") && j["added_tokens"].is_array())
+    for (const auto& a : j["added_tokens"])
+      if (a.is_object() && a.value("content", "") == eos && a.contains("id") && a["id"].is_number_integer())
+        eos_id = a["id"].get<int64_t>();
+  if (!eos_id && j.contains("model") && j["model"].is_object() && j["model"].contains("vocab") &&
+      j["model"]["vocab"].is_array()) {
+    const auto& v = j["model"]["vocab"];
+    for (size_t i = 0; i < v.size(); ++i)
+      if (v[i].is_array() && !v[i].empty() && v[i][0] == eos) eos_id = static_cast<int64_t>(i);
+  }
+  if (eos_id)
+    j["post_processor"] = {
+        {"type", "TemplateProcessing"},
+        {"single", json::array({{{"Sequence", {{"id", "A"}, {"type_id", 0}}}}, {{"SpecialToken", {{"id", eos}, {"type_id", 0}}}}})},
+        {"pair", json::array({{{"Sequence", {{"id", "A"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "B"}, {"type_id", 0}}}},
+                              {{"SpecialToken", {{"id", eos}, {"type_id", 0}}}}})},
+        {"special_tokens", {{eos, {{"id", eos}, {"ids", json::array({*eos_id})}, {"tokens", json::array({eos})}}}}}};
+  return j;
+}
+
+}  // namespace
+
 std::shared_ptr<const Tokenizer> AutoTokenizer::from_pretrained(const std::string& dir_in) {
   std::string dir = resolve_pretrained(dir_in);
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
@@ -214,15 +328,32 @@ std::shared_ptr<const Tokenizer> AutoTokenizer::from_pretrained(const std::strin
   if (!file_exists(dir)) throw Error(ErrorKind::kNotFound, dir + ": no such tokenizer folder");
   std::string cfg_path = path("tokenizer_config.json");
   nlohmann::json cfg = load_config(cfg_path);
+  // AutoTokenizer takes the class from config.json's model_type when tokenizer_config.json
+  // names none (Helsinki-NLP/opus-mt-*, bert-base-uncased).
+  if (class_of(cfg).empty() && file_exists(path("config.json"))) {
+    nlohmann::json model_cfg;
+    try {
+      model_cfg = load_json_file(path("config.json"));
+    } catch (const Error&) {
+      model_cfg = nullptr;  // the model loader reports a broken config.json; the tokenizer does not need it
+    }
+    if (model_cfg.is_object() && model_cfg.contains("model_type") && model_cfg["model_type"].is_string())
+      if (const char* cls = class_for_model_type(model_cfg["model_type"].get<std::string>())) cfg["tokenizer_class"] = cls;
+  }
+  apply_class_defaults(cfg);
+  const std::string cls = class_of(cfg);
   std::shared_ptr<const Backend> backend;
-  if (file_exists(path("tokenizer.json"))) {
+  if (file_exists(path("tokenizer.json")) && cls == "PegasusTokenizer") {
+    backend = tokenizer_detail::make_json_backend(pegasus_pipeline(load_json_file(path("tokenizer.json")), cfg),
+                                                  path("tokenizer.json"));
+  } else if (file_exists(path("tokenizer.json"))) {
     backend = tokenizer_detail::make_json_backend_from_file(path("tokenizer.json"));
   } else if (file_exists(path("source.spm")) && file_exists(path("vocab.json"))) {
     backend = tokenizer_detail::make_sentencepiece_backend(path("source.spm"), cfg, path("vocab.json"));
-  } else if (file_exists(path("spiece.model"))) {
-    backend = tokenizer_detail::make_sentencepiece_backend(path("spiece.model"), cfg);
-  } else if (file_exists(path("tokenizer.model"))) {
-    backend = tokenizer_detail::make_sentencepiece_backend(path("tokenizer.model"), cfg);
+  } else if (file_exists(path("spiece.model")) || file_exists(path("tokenizer.model"))) {
+    std::string model = file_exists(path("spiece.model")) ? path("spiece.model") : path("tokenizer.model");
+    backend = tokenizer_detail::make_converted_spm_backend(model, cfg, cls);
+    if (!backend) backend = tokenizer_detail::make_sentencepiece_backend(model, cfg);
   } else if (file_exists(path("sentencepiece.bpe.model"))) {
     backend = tokenizer_detail::make_sentencepiece_backend(path("sentencepiece.bpe.model"), cfg);
   } else if (file_exists(path("vocab.json")) && file_exists(path("merges.txt"))) {

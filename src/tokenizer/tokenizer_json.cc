@@ -20,6 +20,11 @@ class JsonBackend : public Backend {
     if (!j.is_object()) throw Error(ErrorKind::kInvalidInput, source + ": tokenizer.json must be a JSON object");
     normalizer_ = make_normalizer(j.value("normalizer", json()), source);
     pre_tokenizer_ = make_pre_tokenizer(j.value("pre_tokenizer", json()), source);
+    {
+      const json& m = jfield(j, "model", source);
+      std::string type = m.is_object() ? m.value("type", std::string()) : std::string();
+      is_bpe_ = type == "BPE" || (type.empty() && (tables.has_merges || (m.is_object() && m.contains("merges"))));
+    }
     model_ = make_model(jfield(j, "model", source), tables, source);
     post_processor_ = make_post_processor(j.value("post_processor", json()), source);
     decoder_ = make_decoder(j.value("decoder", json()), source);
@@ -132,9 +137,12 @@ class JsonBackend : public Backend {
       std::optional<std::string_view> tok;
       if (const AddedToken* a = added_.by_id(id)) tok = a->content;
       else tok = model_->id_to_token(id);
-      if (!tok)
-        throw Error(ErrorKind::kInvalidInput,
-                    "token id " + std::to_string(id) + " is out of range (vocab size " + std::to_string(vocab_size_) + ")");
+      if (!tok) {
+        // HF tokenizers' decode drops ids it has no token for (a model's padded vocab_size);
+        // a negative id cannot be a token id at all (Python raises OverflowError).
+        if (id < 0) throw Error(ErrorKind::kInvalidInput, "token id " + std::to_string(id) + " is negative");
+        continue;
+      }
       if (skip_special && added_.is_special_content(*tok)) continue;
       tokens.emplace_back(*tok);
     }
@@ -166,6 +174,7 @@ class JsonBackend : public Backend {
     auto t = id_to_token(id);
     return t && added_.is_special_content(*t);
   }
+  bool is_bpe() const override { return is_bpe_; }
 
  private:
   std::unique_ptr<Normalizer> normalizer_;
@@ -175,6 +184,7 @@ class JsonBackend : public Backend {
   std::unique_ptr<Decoder> decoder_;
   AddedVocabulary added_;
   int64_t vocab_size_ = 0;
+  bool is_bpe_ = false;
 };
 
 }  // namespace

@@ -129,6 +129,8 @@ bool is_combining_mark(char32_t c) {
   return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC || k == UTF8PROC_CATEGORY_ME;
 }
 
+bool is_nonspacing_mark(char32_t c) { return c >= 0x300 && cat(c) == UTF8PROC_CATEGORY_MN; }
+
 bool is_bert_control(char32_t c) {
   if (c == '\t' || c == '\n' || c == '\r') return false;
   auto k = cat(c);
@@ -151,6 +153,30 @@ void append_lowercase(std::u32string& out, char32_t c) {
   } else {
     out.push_back(static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
   }
+}
+
+}  // namespace autolm::tokenizer_detail
+
+namespace autolm::tokenizer_detail {
+
+std::string strip_python(std::string_view s) {
+  // str.isspace(): White_Space plus the information separators U+001C..U+001F.
+  auto space = [](char32_t c) { return is_whitespace(c) || (c >= 0x1C && c <= 0x1F); };
+  size_t b = 0, e = s.size();
+  while (b < e) {
+    size_t len;
+    char32_t c = decode_utf8(s, b, &len);
+    if (!space(c)) break;
+    b += len;
+  }
+  while (e > b) {
+    size_t start = e - 1;
+    while (start > b && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+    size_t len;
+    if (!space(decode_utf8(s, start, &len))) break;
+    e = start;
+  }
+  return std::string(s.substr(b, e - b));
 }
 
 }  // namespace autolm::tokenizer_detail

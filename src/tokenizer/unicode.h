@@ -35,6 +35,9 @@ bool is_alphanumeric(char32_t c);   // Rust char::is_alphanumeric (approximation
 bool is_numeric(char32_t c);        // Rust char::is_numeric (N*)
 bool is_punctuation(char32_t c);    // ASCII punctuation or Unicode P*
 bool is_combining_mark(char32_t c); // General_Category M*
+bool is_nonspacing_mark(char32_t c); // General_Category Mn (BertNormalizer's strip_accents)
+// Python's str.strip(): leading and trailing str.isspace() characters removed.
+std::string strip_python(std::string_view s);
 bool is_bert_control(char32_t c);   // C* except \t \n \r
 bool is_chinese_char(char32_t c);
 // Rust char::to_lowercase (may produce several chars, e.g. U+0130).

@@ -267,6 +267,25 @@ TEST(Cli, TokenizeAndDetokenize) {
   EXPECT_EQ(d.out, c["decode"].get<std::string>() + "\n");
 }
 
+// Ids past the tokenizer's vocabulary (a model's padded vocab_size) are skipped as transformers
+// does; no ids is an empty text; negative ids and ids past INT32_MAX stay input errors.
+TEST(Cli, DetokenizeUnknownAndNoIds) {
+  auto ref = load_json_file(test::fixtures() + "/refs/tokenizers/qwen-bpe.json");
+  const auto& c = ref["cases"][5];
+  const std::string dir = test::fixtures() + "/tokenizers/qwen-bpe ";
+  CliResult d = run("detokenize " + dir + join(c["with_special"]["ids"]) + ",150000,2147483647");
+  ASSERT_EQ(d.code, 0) << d.err;
+  EXPECT_EQ(d.out, c["decode"].get<std::string>() + "\n");
+  CliResult empty = run("detokenize " + dir + "''");
+  ASSERT_EQ(empty.code, 0) << empty.err;
+  EXPECT_EQ(empty.out, "\n");
+  for (const char* bad : {"5,-1", "2147483648"}) {
+    CliResult b = run("detokenize " + dir + "'" + bad + "'");
+    EXPECT_NE(b.code, 0) << bad;
+    EXPECT_NE(b.err.find("ids"), std::string::npos) << b.err;
+  }
+}
+
 }  // namespace
 }  // namespace autolm
 

@@ -79,16 +79,25 @@ TEST(TokenizerErrors, MalformedFilesNameTheFile) {
   EXPECT_NE(std::string(e.what()).find(good), std::string::npos) << e.what();
 }
 
-TEST(TokenizerErrors, IdOutOfRangeNamesTheId) {
+// Policy (transformers): ids past the vocabulary (a model's padded vocab_size) are skipped by
+// decode and the stream decoder; a negative id is an input error naming it. id_to_token still
+// refuses an id it has no token for.
+TEST(TokenizerErrors, IdsPastTheVocabularyAreSkipped) {
   auto tok = load_fixture_tokenizer("gpt2-bpe");
   std::vector<int32_t> ids{10, 987654};
-  Error e = expect_error([&] { tok->decode(ids); });
+  std::vector<int32_t> known{10};
+  EXPECT_EQ(tok->decode(ids), tok->decode(known));
+  std::vector<int32_t> negative{10, -7};
+  Error e = expect_error([&] { tok->decode(negative); });
   EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
-  EXPECT_NE(std::string(e.what()).find("987654"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("-7"), std::string::npos) << e.what();
   e = expect_error([&] { tok->id_to_token(-3); });
   EXPECT_NE(std::string(e.what()).find("-3"), std::string::npos) << e.what();
+  e = expect_error([&] { tok->id_to_token(987654); });
+  EXPECT_NE(std::string(e.what()).find("987654"), std::string::npos) << e.what();
   StreamDecoder s(*tok, false);
-  EXPECT_THROW(s.put(987654), Error);
+  EXPECT_EQ(s.put(987654), "");
+  EXPECT_THROW(s.put(-1), Error);
 }
 
 // Policy: invalid UTF-8 is replaced by U+FFFD (one per maximal invalid subpart, as Python's

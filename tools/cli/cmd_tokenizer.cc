@@ -35,7 +35,11 @@ void add_tokenizer_commands(CLI::App& app, int& rc) {
   detok->add_flag("--skip-special-tokens", d->skip, "drop special tokens from the text");
   detok->callback([d, &rc] {
     auto tk = AutoTokenizer::from_pretrained(d->dir);
-    std::cout << tk->decode(parse_ids(d->ids, "ids"), d->skip) << "\n";
+    // No ids decode to the empty text (as transformers' decode([])); ids past the vocabulary
+    // are skipped by decode; parse_ids refuses negative ids and ids past INT32_MAX.
+    std::vector<int32_t> ids;
+    if (d->ids.find_first_not_of(" \t") != std::string::npos) ids = parse_ids(d->ids, "ids");
+    std::cout << tk->decode(ids, d->skip) << "\n";
     rc = 0;
   });
 }
