@@ -48,8 +48,9 @@ void cut_below(std::span<float> scores, std::span<const float> probs, float cuto
 GenerationConfig::SequenceBias prepare_sequence_bias(const GenerationConfig::SequenceBias& bias) {
   // {tuple(ids): bias for ids, bias in list}: first position, last value.
   GenerationConfig::SequenceBias out;
-  for (const auto& [ids, b] : bias) {
-    auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == ids; });
+  for (const auto& entry : bias) {  // not a structured binding: clang 14 cannot capture one
+    const auto& [ids, b] = entry;
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == entry.first; });
     if (it != out.end()) it->second = b;
     else out.emplace_back(ids, b);
   }
