@@ -57,6 +57,12 @@ std::string folder_for(std::string_view text) {
 
 }  // namespace
 
+// Loads the fixed inputs once, before libFuzzer starts timing units (-timeout).
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  folders();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text = fuzz::as_text(data, size);
   const std::string dir = folder_for(text);

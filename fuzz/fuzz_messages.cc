@@ -48,6 +48,13 @@ void check_messages(const ojson& j) {
 
 }  // namespace
 
+// Loads the fixed inputs once, before libFuzzer starts timing units (-timeout).
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  templates();
+  chat_tokenizer();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& targets = templates();
   fuzz::guarded([&] {

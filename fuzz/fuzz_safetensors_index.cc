@@ -39,6 +39,12 @@ fuzz::TempDir& dir() {
 
 }  // namespace
 
+// Loads the fixed inputs once, before libFuzzer starts timing units (-timeout).
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  dir();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::write_file(dir() / "model.safetensors.index.json", fuzz::as_text(data, size));
   fuzz::guarded([&] {
