@@ -8,7 +8,8 @@
 # Findings (crash-*, leak-*, timeout-*, oom-*) land in fuzz/crashes/<target>/ (not committed);
 # minimize one with  build-fuzz/fuzz/fuzz_<target> -minimize_crash=1 -runs=10000 FILE  and
 # commit it under fuzz/regressions/<target>/. Exits non-zero when any target found something.
-# FUZZ_JOBS: build parallelism (default nproc). FUZZ_KEEP_GOING=1: fork mode, keep fuzzing
+# FUZZ_JOBS: build parallelism (default nproc). FUZZ_TIMEOUT: seconds per input (default 10; a
+# timeout on a loaded machine is wall-clock, so replay one before filing it). FUZZ_KEEP_GOING=1: fork mode, keep fuzzing
 # after a finding (collects several per run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -121,7 +122,7 @@ for t in "${targets[@]}"; do
   for p in $(dict_parts "$t"); do cat "fuzz/dict/$p.dict" >>"$dict"; done
   fixture_seeds "$t"
   before=$(find "$crashes" -type f | wc -l)
-  args=(-max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -max_len="$(max_len "$t")"
+  args=(-max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout="${FUZZ_TIMEOUT:-10}" -max_len="$(max_len "$t")"
         -artifact_prefix="$crashes/" -print_final_stats=1 -detect_leaks=1)
   [ -s "$dict" ] && args+=(-dict="$dict")
   [ "${FUZZ_KEEP_GOING:-0}" = 1 ] && args+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
