@@ -131,11 +131,13 @@ for t in "${targets[@]}"; do
   rc=0
   "$bin" "${args[@]}" "$work" "fuzz/corpus/$t" "build-fuzz/seeds/$t" >"$log" 2>&1 || rc=$?
   found=$(( $(find "$crashes" -type f | wc -l) - before ))
-  execs=$(grep -oP 'stat::number_of_executed_units: \K[0-9]+' "$log" | tail -1 || true)
+  written=$(grep -c 'Test unit written to' "$log" || true)  # also counts a finding saved before
+  [ "$written" -gt "$found" ] && found=$written
+  execs=$(grep -oP 'stat::number_of_executed_units:\s+\K[0-9]+' "$log" | tail -1 || true)
   [ -z "$execs" ] && execs=$(grep -oP '^#\K[0-9]+' "$log" | tail -1 || true)
   cov=$(grep -oP 'cov: \K[0-9]+' "$log" | tail -1 || true)
   ft=$(grep -oP 'ft: \K[0-9]+' "$log" | tail -1 || true)
-  rss=$(grep -oP 'stat::peak_rss_mb: \K[0-9]+' "$log" | tail -1 || true)
+  rss=$(grep -oP 'stat::peak_rss_mb:\s+\K[0-9]+' "$log" | tail -1 || true)
   corp=$(find "$work" -type f | wc -l)
   line=$(printf '%-18s execs %-9s cov %-6s ft %-6s corpus %-5s peak_rss_mb %-5s findings %s' \
          "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$corp" "${rss:-?}" "$found")
