@@ -63,8 +63,11 @@ class TempDir {
   TempDir() {
     // Each input is written to a file: a RAM-backed directory keeps that from dominating
     // the run time (a disk-backed /tmp can cost milliseconds per write).
+    // AUTOLM_FUZZ_TMPDIR (scripts/fuzz.sh) collects what a crashed process could not remove.
     std::error_code ec;
-    const fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+    const char* env = std::getenv("AUTOLM_FUZZ_TMPDIR");
+    const fs::path base = env && *env ? fs::path(env)
+                          : fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
     std::string templ = (base / "autolm-fuzz-XXXXXX").string();
     if (!::mkdtemp(templ.data())) std::abort();
     path_ = templ;

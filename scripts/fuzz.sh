@@ -41,6 +41,10 @@ export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1${ASAN_OPTIONS:+:$ASAN
 export LSAN_OPTIONS="suppressions=$root/fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$root/fuzz/ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 export OPENBLAS_NUM_THREADS=1 AUTOLM_NUM_THREADS=${AUTOLM_NUM_THREADS:-1}
+# The targets write each input to a file: RAM-backed, and removed even when a target crashed.
+AUTOLM_FUZZ_TMPDIR=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/autolm-fuzz-run-XXXXXX")
+export AUTOLM_FUZZ_TMPDIR
+trap 'rm -rf "$AUTOLM_FUZZ_TMPDIR"' EXIT
 
 # --- replay -----------------------------------------------------------------------------------
 if [ "$what" = regress ]; then
