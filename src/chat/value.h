@@ -41,8 +41,9 @@ class Dict {
   const Value* find(const char* key) const { return find(std::string_view(key)); }
   void set(const Value& key, Value value);
   void append_unique(Value key, Value value);  // the caller knows the key is absent
-  size_t size() const { return items_.size(); }
-  bool empty() const { return items_.empty(); }
+  // Defined after Value: std::pair<Value, Value> needs the complete type (clang rejects it here).
+  size_t size() const;
+  bool empty() const;
   const std::vector<std::pair<Value, Value>>& items() const { return items_; }
 
  private:
@@ -188,6 +189,9 @@ class Iterator : public Object {
   List items_;
   std::string type_, function_;
 };
+
+inline size_t Dict::size() const { return items_.size(); }
+inline bool Dict::empty() const { return items_.empty(); }
 
 // Python semantics; these throw RuntimeError where Python raises TypeError.
 bool py_eq(const Value& a, const Value& b);
