@@ -227,8 +227,8 @@ TEST(CliHostile, ChatMessagesAreBoundedAndValidated) {
   };
   for (const Case& c : std::vector<Case>{
            {R"({"role": "user"})", "expected a JSON list"},
-           {R"([1])", "message 0 must be an object"},
-           {R"([{"role": "user", "content": "a"}, {"content": "b"}])", "message 1 lacks"},
+           {R"([1])", "message 0 is not an object with a \"role\""},
+           {R"([{"role": "user", "content": "a"}, {"content": "b"}])", "message 1 is not an object with a \"role\""},
            {R"([{"role": 5, "content": "a"}])", "message 0: \"role\" must be a string"},
            {R"([{"role": "user", "content": {"a": 1}}])", "\"content\" must be a string, a list or null"},
            {R"([{"role": "user", "content": [1]}])", "\"content\"[0] must be an object"},
