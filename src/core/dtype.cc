@@ -15,6 +15,7 @@ const char* dtype_name(DType t) {
 }
 
 void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
+  if (n == 0) return;  // an empty tensor: dst may be null (memcpy(nullptr, …, 0) is undefined)
   switch (t) {
     case DType::kF32:
       std::memcpy(dst, src, n * 4);

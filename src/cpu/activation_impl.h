@@ -14,7 +14,8 @@ namespace {
 // the exponent bits. Below -87.3 (e.g. -inf) the result is 0; above 88.7 it stays finite.
 inline float exp_approx(float x_in) {
   const float x = x_in < -87.3f ? -87.3f : (x_in > 88.7f ? 88.7f : x_in);
-  const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;  // round to nearest
+  const float shifted = x * 1.44269504088896341f + 12582912.f;  // 1.5·2^23 + round(x·log2 e)
+  const float n = shifted - 12582912.f;                           // round to nearest
   float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -24,7 +25,9 @@ inline float exp_approx(float x_in) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.f;
-  const int32_t e = (static_cast<int32_t>(n) + 127) << 23;
+  // 2^n from the bits of `shifted` (its low mantissa bits hold n): no float→int conversion, so
+  // a NaN input (NaN weights, a NaN eps) cannot reach undefined behaviour; NaN stays NaN below.
+  const uint32_t e = (std::bit_cast<uint32_t>(shifted) - 0x4B400000u + 127u) << 23;
   return x_in < -87.3f ? 0.f : p * std::bit_cast<float>(e);  // e^-inf = 0 (masked scores)
 }
 

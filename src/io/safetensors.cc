@@ -214,7 +214,9 @@ TensorView WeightStore::require_matrix(const std::string& name, const Shape& exp
     q = quantize_int8(reinterpret_cast<const float*>(info.ptr), info.shape, *info.file + ": tensor \"" + name + "\"");
   } else {
     std::vector<float> tmp(size_t(numel(info.shape)));  // upcast, quantize, drop the float copy
-    if (info.dtype == "F32") std::memcpy(tmp.data(), info.ptr, tmp.size() * 4);
+    if (info.dtype == "F32") {
+      if (!tmp.empty()) std::memcpy(tmp.data(), info.ptr, tmp.size() * 4);
+    }
     else if (half) convert_to_f32(info.dtype == "BF16" ? DType::kBF16 : DType::kF16, info.ptr, tmp.data(), tmp.size());
     else return optional(name, expected);  // throws: unsupported dtype, naming the tensor
     q = quantize_int8(tmp.data(), info.shape, *info.file + ": tensor \"" + name + "\"");

@@ -141,8 +141,13 @@ ChatTemplateOptions template_options(const ChatOpts& o) {
     if (eq == std::string::npos || eq == 0)
       throw Error(ErrorKind::kInvalidInput, "--template-var expects NAME=VALUE, got '" + kv + "'");
     std::string name = kv.substr(0, eq), value = kv.substr(eq + 1);
-    ojson parsed = ojson::parse(value, nullptr, /*allow_exceptions=*/false);
-    t.extra[name] = parsed.is_discarded() ? ojson(value) : parsed;
+    ojson parsed = value;  // not JSON: the string itself
+    try {
+      parsed = parse_json<ojson>(value, "--template-var " + name);
+    } catch (const Error& e) {
+      if (std::string(e.what()).find("nested deeper") != std::string::npos) throw;
+    }
+    t.extra[name] = std::move(parsed);
   }
   return t;
 }
