@@ -21,7 +21,7 @@ const std::map<std::string, std::string>& folders() {
   static const std::map<std::string, std::string> m = [] {
     std::map<std::string, std::string> out;
     std::vector<std::string> sources;
-    for (const std::string base : {fuzz::fixtures() + "/models", fuzz::fixtures() + "/demo", fuzz::source_dir() + "/models"}) {
+    for (const std::string& base : {fuzz::fixtures() + "/models", fuzz::fixtures() + "/demo", fuzz::source_dir() + "/models"}) {
       std::error_code ec;
       for (auto& e : fs::directory_iterator(base, ec))
         if (fs::exists(e.path() / "config.json") && fs::exists(e.path() / "model.safetensors")) sources.push_back(e.path());
