@@ -114,7 +114,8 @@ INSTANTIATE_TEST_SUITE_P(Refs, Classes, ::testing::ValuesIn(kNames), [](const au
 TEST(Classes, PegasusFromFile) {
   std::string dir = unpacked("pegasus-tiny");
   auto tok = Tokenizer::from_file(dir + "/tokenizer.json", dir + "/tokenizer_config.json");
-  for (const auto& c : ref("pegasus-tiny")["cases"])
+  const auto r = ref("pegasus-tiny");  // held: a range-for over a temporary's member dangles
+  for (const auto& c : r["cases"])
     EXPECT_EQ(tok->encode(c["text"].get<std::string>()), c["ids"].get<std::vector<int32_t>>()) << show(c["text"]);
 }
 
