@@ -494,6 +494,40 @@ TEST(CliGenerate, BeamSearchPrintsScores) {
 namespace autolm {
 namespace {
 
+// "none" switches a file's setting off, as generation_config.<field> = None does: the output
+// equals that of a copy of the folder whose generation_config.json lacks the field.
+TEST(CliGenerate, NoneSwitchesOffTheFilesSetting) {
+  namespace fs = std::filesystem;
+  struct Case {
+    const char* model;
+    const char* field;
+    const char* flag;
+    bool changes_output;  // marian-tiny's bad word (pad) is never the argmax anyway
+  };
+  for (const Case& c : {Case{"bart-tiny", "forced_bos_token_id", "--forced-bos-token-id none", true},
+                        Case{"marian-tiny", "bad_words_ids", "--bad-words-ids none", false},
+                        Case{"bart-tiny", "forced_eos_token_id", "--forced-eos-token-id none", true}}) {
+    const fs::path copy = fs::path(::testing::TempDir()) / ("autolm_none_" + std::to_string(::getpid()) + c.model);
+    fs::remove_all(copy);
+    fs::copy(test::model_dir(c.model), copy);
+    nlohmann::json gen = nlohmann::json::parse(std::ifstream(copy / "generation_config.json"));
+    ASSERT_TRUE(gen.contains(c.field)) << c.model;
+    gen.erase(c.field);
+    std::ofstream(copy / "generation_config.json", std::ios::trunc) << gen.dump();
+    const std::string args = " --input-ids 5,9,13,2 --max-new-tokens 6 --json";
+    CliResult with_none = run("generate " + test::model_dir(c.model) + args + " " + c.flag);
+    CliResult without = run("generate " + copy.string() + args);
+    CliResult as_file = run("generate " + test::model_dir(c.model) + args);
+    ASSERT_EQ(with_none.code, 0) << with_none.err;
+    ASSERT_EQ(without.code, 0) << without.err;
+    EXPECT_EQ(nlohmann::json::parse(with_none.out)["sequences"], nlohmann::json::parse(without.out)["sequences"]) << c.flag;
+    if (c.changes_output) {
+      EXPECT_NE(nlohmann::json::parse(as_file.out)["sequences"], nlohmann::json::parse(without.out)["sequences"]) << c.field;
+    }
+    fs::remove_all(copy);
+  }
+}
+
 TEST(CliGenerate, FolderWithoutTokenizerTakesIdsOnly) {
   const std::string dir = std::string(AUTOLM_SOURCE_DIR) + "/tests/data/rope/default";  // weights, no tokenizer
   CliResult ids = run("generate " + dir + " --input-ids 1,5,9 --max-new-tokens 3");

@@ -68,8 +68,13 @@ struct GenerateOpts {
   bool seed_set = false;
 };
 
+// "none" switches a field off, as `generation_config.<field> = None` does in transformers (a
+// file's forced_bos_token_id, suppress_tokens…); GenerationConfig::update resets it on null.
+bool is_none(const std::string& raw) { return raw == "none" || raw == "None" || raw == "null"; }
+
 nlohmann::json parse_field(const FieldFlag& f, const std::string& raw) {
   const std::string flag = "--" + kebab(f.field);
+  if (is_none(raw)) return nullptr;
   try {
     switch (f.type) {
       case FieldType::kInt:  // 64 bits here; update() checks the field's own range, naming the flag
@@ -158,7 +163,7 @@ void add_generate_command(CLI::App& app, int& rc) {
   cmd->add_flag("--do-sample", o->do_sample, "multinomial sampling instead of greedy / beam search");
   cmd->add_flag("--greedy", o->greedy, "force do_sample=false (overrides generation_config.json)");
   cmd->add_option("--early-stopping", o->early_stopping, "beam search: true, false or never");
-  cmd->add_option("--bad-words-ids", o->bad_words, "comma-separated id sequence never generated; repeatable");
+  cmd->add_option("--bad-words-ids", o->bad_words, "comma-separated id sequence never generated; repeatable; none drops the file's");
   cmd->add_flag("--renormalize-logits", o->renormalize, "log-softmax after all processors");
   cmd->add_option("--stop", o->stop, "stop string (stop_strings); repeatable");
   // Read as text: CLI11 would wrap -1 and saturate 10^30 into some seed without a word.
@@ -214,7 +219,9 @@ void add_generate_command(CLI::App& app, int& rc) {
       else if (o->early_stopping == "never") overrides["early_stopping"] = "never";
       else throw Error(ErrorKind::kInvalidInput, "--early-stopping: \"" + o->early_stopping + "\" (true, false or never)");
     }
-    if (!o->bad_words.empty()) {
+    if (o->bad_words.size() == 1 && is_none(o->bad_words[0])) {
+      overrides["bad_words_ids"] = nullptr;  // --bad-words-ids none: drop the file's list
+    } else if (!o->bad_words.empty()) {
       nlohmann::json bw = nlohmann::json::array();
       for (auto& b : o->bad_words) bw.push_back(parse_ids(b, "--bad-words-ids"));
       overrides["bad_words_ids"] = bw;
