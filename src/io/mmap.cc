@@ -85,6 +85,31 @@ std::string read_text_file(const std::string& path, uint64_t max_bytes) {
   return out;
 }
 
+std::string read_user_file(const std::string& path, uint64_t max_bytes) {
+  if (max_bytes == 0) max_bytes = input_limits().config_max_bytes;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return read_text_file(path, max_bytes);
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw Error(ErrorKind::kInvalidInput, path + " is a directory, expected a file");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // a pipe the user set up: blocking is intended
+  if (fd < 0) throw open_error(path);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (out.size() + uint64_t(n) > max_bytes) {
+      ::close(fd);
+      throw Error(ErrorKind::kInvalidInput, path + " holds more than " + std::to_string(max_bytes) +
+                                                " bytes, over the limit (see docs/SECURITY.md to raise it)");
+    }
+    out.append(buf, size_t(n));
+  }
+  ::close(fd);
+  return out;
+}
+
 std::string model_file(const std::string& dir, const std::string& name, const std::string& source) {
   namespace fs = std::filesystem;
   const fs::path rel(name);

@@ -31,6 +31,10 @@ class MappedFile {
 // only regular files (a FIFO or device is refused without blocking on it). Throws Error
 // (kNotFound / kInvalidInput) naming the path.
 std::string read_text_file(const std::string& path, uint64_t max_bytes = 0);
+// For a file the user names on the command line (`--messages <(…)`, `/dev/stdin`): pipes and
+// character devices are read too, stopping with an error past `max_bytes` (default
+// InputLimits::config_max_bytes); directories are refused.
+std::string read_user_file(const std::string& path, uint64_t max_bytes = 0);
 bool file_exists(const std::string& path);
 
 // `dir/name` for a file that a model folder names (a shard in an index, a tokenizer file):

@@ -528,6 +528,21 @@ TEST(CliGenerate, NoneSwitchesOffTheFilesSetting) {
   }
 }
 
+// A --messages file the user pipes in (`<(…)`, /dev/stdin) is read, bounded like any file.
+TEST(CliChat, MessagesFromAPipe) {
+  const std::string cmd = "printf '%s' '[{\"role\":\"user\",\"content\":\"hi\"}]' | " + std::string(AUTOLM_CLI) +
+                          " chat " + std::string(AUTOLM_SOURCE_DIR) + "/models/chat-tiny --render --messages /dev/stdin 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_EQ(out, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+}
+
 TEST(CliGenerate, FolderWithoutTokenizerTakesIdsOnly) {
   const std::string dir = std::string(AUTOLM_SOURCE_DIR) + "/tests/data/rope/default";  // weights, no tokenizer
   CliResult ids = run("generate " + dir + " --input-ids 1,5,9 --max-new-tokens 3");

@@ -96,7 +96,7 @@ class ChatSession {
 // list of objects; any other key (tool_calls, reasoning_content…) is kept. Read with the size and
 // nesting limits of every config file; errors name the file, index and key.
 ojson load_messages(const std::string& path) {
-  const ojson j = parse_json<ojson>(read_text_file(path), path);
+  const ojson j = parse_json<ojson>(read_user_file(path), path);
   if (!j.is_array()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON list of {\"role\", \"content\"} messages");
   for (size_t i = 0; i < j.size(); ++i) {
     const std::string where = path + ": message " + std::to_string(i);
@@ -120,7 +120,7 @@ ojson load_messages(const std::string& path) {
 
 // --tools / --documents: a JSON list of objects.
 ojson load_object_list(const std::string& path, const char* what) {
-  ojson j = parse_json<ojson>(read_text_file(path), path);
+  ojson j = parse_json<ojson>(read_user_file(path), path);
   if (!j.is_array()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON list of " + what);
   for (const auto& e : j)
     if (!e.is_object()) throw Error(ErrorKind::kInvalidInput, path + ": expected a JSON list of " + what);
