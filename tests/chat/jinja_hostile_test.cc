@@ -12,41 +12,17 @@
 
 #include "autolm/chat.h"
 #include "autolm/error.h"
+#include "run_capped.h"
 #include "autolm/jinja.h"
 
 namespace {
+
+using autolm::test::run_capped;
 
 using autolm::Error;
 using autolm::ErrorKind;
 using autolm::JinjaTemplate;
 using ojson = nlohmann::ordered_json;
-
-// Runs `f` in a child process whose address space is capped at `max_bytes`, so a test can show
-// that an operation fails cleanly instead of allocating gigabytes first. Returns the child's
-// exit code: 0 when f returned normally, 1 for an autolm::Error, 2 for std::bad_alloc or any
-// other exception, 3 for anything else (crash, timeout).
-int run_capped(const std::function<void()>& f, size_t max_bytes, int timeout_s = 60) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-#if !defined(__SANITIZE_ADDRESS__)  // ASan reserves terabytes of shadow address space: no cap there,
-    rlimit r{max_bytes, max_bytes};   // its allocator reports any oversized allocation instead
-    ::setrlimit(RLIMIT_AS, &r);
-#endif
-    ::alarm(static_cast<unsigned>(timeout_s));
-    int code = 0;
-    try {
-      f();
-    } catch (const Error&) {
-      code = 1;
-    } catch (...) {
-      code = 2;
-    }
-    ::_exit(code);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
-}
 
 constexpr size_t kCap = size_t{1536} << 20;  // far below what the unchecked operations allocated
 

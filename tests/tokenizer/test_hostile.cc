@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "autolm/error.h"
+#include "run_capped.h"
 #include "autolm/tokenizer.h"
 
 namespace autolm::test {
@@ -40,31 +41,6 @@ std::string error_of(F f) {
   }
   ADD_FAILURE() << "no autolm::Error thrown";
   return "";
-}
-
-// Exit code of f run in a child whose address space is capped: 0 returned, 1 autolm::Error,
-// 2 another exception, 3 crashed or killed.
-int run_capped(const std::function<void()>& f, size_t max_bytes) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-#if !defined(__SANITIZE_ADDRESS__)  // ASan reserves terabytes of shadow address space: no cap there,
-    rlimit r{max_bytes, max_bytes};   // its allocator reports any oversized allocation instead
-    ::setrlimit(RLIMIT_AS, &r);
-#endif
-    ::alarm(120);
-    int code = 0;
-    try {
-      f();
-    } catch (const Error&) {
-      code = 1;
-    } catch (...) {
-      code = 2;
-    }
-    ::_exit(code);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
 }
 
 const char* kWordLevel = R"("model": {"type": "WordLevel", "vocab": {"<unk>": 0, "a": 1, "b": 2}, "unk_token": "<unk>"})";
@@ -135,7 +111,7 @@ TEST(TokenizerHostile, OutOfRangeVocabIdsNameTheFileAndToken) {
       std::string json = std::string(R"({"model": {"type": ")") + type + R"(", "vocab": )" + c.vocab +
                          (std::string(type) == "BPE" ? R"(, "merges": [])" : "") + R"(, "unk_token": "a"}})";
       std::string path = write_file(dir, std::string(type) + ".json", json);
-      int code = run_capped([&] { Tokenizer::from_file(path); }, size_t{1} << 30);
+      int code = run_capped([&] { Tokenizer::from_file(path); }, size_t{1} << 30, 120);
       EXPECT_EQ(code, 1) << type;  // an Error, not a 16 GB table
       std::string msg = error_of([&] { Tokenizer::from_file(path); });
       EXPECT_NE(msg.find(path), std::string::npos) << msg;
@@ -191,7 +167,7 @@ TEST(TokenizerHostile, NormalizerExpansionIsBounded) {
   std::string path = write_file(dir, "replace.json", std::string(R"({"normalizer": {"type": "Replace", "pattern": {"String": "a"}, "content": ")") +
                                                          big + "\"}, " + kWordLevel + "}");
   auto tok = Tokenizer::from_file(path);
-  int code = run_capped([&] { tok->encode(std::string(10000, 'a')); }, size_t{1} << 30);
+  int code = run_capped([&] { tok->encode(std::string(10000, 'a')); }, size_t{1} << 30, 120);
   EXPECT_EQ(code, 1);
   std::string msg = error_of([&] { tok->encode(std::string(10000, 'a')); });
   EXPECT_NE(msg.find("more than 64 times"), std::string::npos) << msg;
