@@ -10,7 +10,9 @@
 # commit it under fuzz/regressions/<target>/. Exits non-zero when any target found something.
 # FUZZ_JOBS: build parallelism (default nproc). FUZZ_TIMEOUT: seconds per input (default 10; a
 # timeout on a loaded machine is wall-clock, so replay one before filing it). FUZZ_KEEP_GOING=1: fork mode, keep fuzzing
-# after a finding (collects several per run).
+# after a finding (collects several per run). FUZZ_CPU=1: the time is CPU-seconds of the fuzzer
+# process, not wall-clock (on a loaded machine a wall-clock run gets less CPU than it says; the
+# fuzzer is interrupted, with its final stats, once it has used that much CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -133,7 +135,21 @@ for t in "${targets[@]}"; do
   log=build-fuzz/logs/$t.log
   echo "== fuzz_$t: ${seconds}s (log $log)"
   rc=0
-  "$bin" "${args[@]}" "$work" "fuzz/corpus/$t" "build-fuzz/seeds/$t" >"$log" 2>&1 || rc=$?
+  if [ "${FUZZ_CPU:-0}" = 1 ]; then
+    args[0]=-max_total_time=$((seconds * 20))  # a wall-clock cap far above the CPU budget
+    "$bin" "${args[@]}" "$work" "fuzz/corpus/$t" "build-fuzz/seeds/$t" >"$log" 2>&1 &
+    pid=$!
+    tck=$(getconf CLK_TCK) used=0
+    while kill -0 "$pid" 2>/dev/null; do
+      # utime + stime (fields 14, 15 of /proc/PID/stat; the name in field 2 has no spaces here)
+      used=$(awk -v t="$tck" '{print int(($14 + $15) / t)}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+      if [ "${used:-0}" -ge "$seconds" ]; then kill -INT "$pid" 2>/dev/null || true; break; fi
+      sleep 2
+    done
+    wait "$pid" || rc=$?
+  else
+    "$bin" "${args[@]}" "$work" "fuzz/corpus/$t" "build-fuzz/seeds/$t" >"$log" 2>&1 || rc=$?
+  fi
   found=$(( $(find "$crashes" -type f | wc -l) - before ))
   written=$(grep -c 'Test unit written to' "$log" || true)  # also counts a finding saved before
   [ "$written" -gt "$found" ] && found=$written
@@ -145,6 +161,7 @@ for t in "${targets[@]}"; do
   corp=$(find "$work" -type f | wc -l)
   line=$(printf '%-18s execs %-9s cov %-6s ft %-6s corpus %-5s peak_rss_mb %-5s findings %s' \
          "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$corp" "${rss:-?}" "$found")
+  [ "${FUZZ_CPU:-0}" = 1 ] && line+="  cpu_s ${used}"
   if [ "$rc" -ne 0 ] || [ "$found" -gt 0 ]; then
     status=1
     line+="  FAILED (rc $rc): $(grep -m1 -E 'ERROR: |==autolm-fuzz==|runtime error' "$log" | cut -c1-160 || true)"
