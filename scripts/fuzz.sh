@@ -137,6 +137,7 @@ for t in "${targets[@]}"; do
   rc=0
   if [ "${FUZZ_CPU:-0}" = 1 ]; then
     args[0]=-max_total_time=$((seconds * 20))  # a wall-clock cap far above the CPU budget
+    args+=(-interrupted_exit_code=0)           # our SIGINT at the budget is the normal end
     "$bin" "${args[@]}" "$work" "fuzz/corpus/$t" "build-fuzz/seeds/$t" >"$log" 2>&1 &
     pid=$!
     tck=$(getconf CLK_TCK) used=0
