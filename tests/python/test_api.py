@@ -131,3 +131,16 @@ def test_python_m_autolm_runs_the_cli():
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "four thousand twenty-one"
+
+
+def test_readme_python_example():
+    # The README's Python example, as written there.
+    import re
+
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md"), encoding="utf-8").read()
+    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    env = dict(os.environ)
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "12 + 30 = 42.\n"
