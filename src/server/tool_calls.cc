@@ -71,6 +71,33 @@ std::string random_id(ToolFormat f) {
   return s;
 }
 
+// One call object: {"name": "...", "arguments" | "parameters": {...} or a JSON-object string}.
+bool call_from_object(const ojson& o, std::string& name, std::string& arguments, int max_depth) {
+  if (!o.is_object() || !o.contains("name") || !o["name"].is_string() || o["name"].get<std::string>().empty())
+    return false;
+  name = o["name"].get<std::string>();
+  const char* key = o.contains("arguments") ? "arguments" : o.contains("parameters") ? "parameters" : nullptr;
+  if (!key) {
+    arguments = "{}";
+    return true;
+  }
+  const ojson& a = o[key];
+  if (a.is_object()) {
+    arguments = a.dump(-1, ' ', false, ojson::error_handler_t::replace);
+    return true;
+  }
+  if (a.is_string()) {  // some models write the arguments as a JSON string
+    try {
+      if (parse_json<ojson>(a.get<std::string>(), "tool call arguments", max_depth).is_object()) {
+        arguments = a.get<std::string>();
+        return true;
+      }
+    } catch (const Error&) {
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 ToolFormat detect_tool_format(std::string_view src) {
@@ -128,11 +155,11 @@ void ToolCallParser::scan(ToolDelta& out, bool at_end) {
       }
       if (pos == std::string::npos) {
         const size_t hold = at_end ? 0 : partial_marker(buf_, start);
-        emit_text(out, std::string_view(buf_).substr(0, buf_.size() - hold), at_end);
+        emit_text(out, std::string_view(buf_).substr(0, buf_.size() - hold));
         buf_.erase(0, buf_.size() - hold);
         return;
       }
-      emit_text(out, std::string_view(buf_).substr(0, pos), false);
+      emit_text(out, std::string_view(buf_).substr(0, pos));
       marker_ = buf_.substr(pos, skip);
       buf_.erase(0, pos + skip);
       in_call_ = true;
@@ -158,8 +185,7 @@ void ToolCallParser::scan(ToolDelta& out, bool at_end) {
   }
 }
 
-void ToolCallParser::emit_text(ToolDelta& out, std::string_view text, bool at_end) {
-  (void)at_end;
+void ToolCallParser::emit_text(ToolDelta& out, std::string_view text) {
   if (skip_ws_) {
     while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
     if (text.empty()) return;
@@ -198,33 +224,6 @@ void ToolCallParser::close_call(ToolDelta& out, std::string_view body, std::stri
 
 ToolCall ToolCallParser::make_call(std::string name, std::string arguments) const {
   return ToolCall{random_id(format_), std::move(name), std::move(arguments)};
-}
-
-// One call object: {"name": "...", "arguments" | "parameters": {...} or a JSON-object string}.
-static bool call_from_object(const ojson& o, std::string& name, std::string& arguments, int max_depth) {
-  if (!o.is_object() || !o.contains("name") || !o["name"].is_string() || o["name"].get<std::string>().empty())
-    return false;
-  name = o["name"].get<std::string>();
-  const char* key = o.contains("arguments") ? "arguments" : o.contains("parameters") ? "parameters" : nullptr;
-  if (!key) {
-    arguments = "{}";
-    return true;
-  }
-  const ojson& a = o[key];
-  if (a.is_object()) {
-    arguments = a.dump(-1, ' ', false, ojson::error_handler_t::replace);
-    return true;
-  }
-  if (a.is_string()) {  // some models write the arguments as a JSON string
-    try {
-      if (parse_json<ojson>(a.get<std::string>(), "tool call arguments", max_depth).is_object()) {
-        arguments = a.get<std::string>();
-        return true;
-      }
-    } catch (const Error&) {
-    }
-  }
-  return false;
 }
 
 bool ToolCallParser::parse_body(std::string_view body, std::vector<ToolCall>& calls) const {

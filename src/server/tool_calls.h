@@ -48,7 +48,7 @@ class ToolCallParser {
 
  private:
   void scan(ToolDelta& out, bool at_end);
-  void emit_text(ToolDelta& out, std::string_view text, bool at_end);
+  void emit_text(ToolDelta& out, std::string_view text);
   void close_call(ToolDelta& out, std::string_view body, std::string_view raw);
   bool parse_body(std::string_view body, std::vector<ToolCall>& calls) const;
   ToolCall make_call(std::string name, std::string arguments) const;
