@@ -82,6 +82,12 @@ struct GenerationConfig {
   // > 1 making them more likely. Double, as transformers computes 1 / penalty in Python.
   double encoder_repetition_penalty = 1.0;
   float repetition_penalty = 1.0f;       // > 0; 1 disables
+  // OpenAI's additive penalties (autolm extensions; transformers has none), over the generated
+  // tokens only (not the prompt): a token's score loses presence_penalty once if it was generated
+  // and frequency_penalty × the number of times it was. [-2, 2]; 0 disables. Applied after
+  // repetition_penalty.
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
   int no_repeat_ngram_size = 0;          // 0 disables
   int encoder_no_repeat_ngram_size = 0;  // 0 disables; bans n-grams of the encoder input
   std::optional<std::vector<std::vector<int64_t>>> bad_words_ids;
@@ -123,6 +129,20 @@ struct GenerationConfig {
   nlohmann::json to_json() const;
 };
 
+// A token and its log-probability.
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0.0f;
+};
+// One row's step with GenerateHooks::logprobs >= 0: the appended token's log-probability and the
+// `logprobs` most likely tokens' (most likely first; equal values: lower id first), from the
+// log-softmax of the model's raw logits, before any logits processor or warper (vLLM's default
+// "raw_logprobs"; temperature, penalties and top-k do not change them).
+struct StepLogprobs {
+  TokenLogprob chosen;
+  std::vector<TokenLogprob> top;
+};
+
 // One streaming step: the token each row appended (pad_token_id for rows that had already
 // finished), which rows were still generating before this step, and which are done now.
 struct StreamStep {
@@ -130,6 +150,7 @@ struct StreamStep {
   std::span<const int32_t> tokens;       // [rows]
   std::span<const uint8_t> was_active;   // [rows] 1 if tokens[r] is a real new token
   std::span<const uint8_t> finished;     // [rows] 1 once row r has stopped (EOS, stop string, length)
+  std::span<const StepLogprobs> logprobs;  // [rows] with GenerateHooks::logprobs >= 0, else empty
 };
 // Called after every step (greedy and sampling; beam search refuses a stream callback, as HF's
 // streamer does). Return false to stop generation now; the output keeps what was generated.
@@ -140,6 +161,9 @@ using DecodeCallback = std::function<std::string(std::span<const int32_t>)>;
 struct GenerateHooks {
   StreamCallback on_step;
   DecodeCallback decode;
+  // >= 0: every StreamStep carries each row's StepLogprobs with this many top tokens (0: only the
+  // chosen token's). Needs on_step; greedy and sampling only (beam search refuses it).
+  int logprobs = -1;
 };
 
 // kTime: max_time ran out (transformers' MaxTimeCriteria).

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "autolm/generation.h"
+#include "generate/logprobs.h"
 #include "generate/sampling.h"
 #include "generate/search.h"
 
@@ -169,6 +170,8 @@ GenerateOutput sample_search(const Model& model, const Request& req) {
   std::vector<FinishReason> reason(rows, FinishReason::kLength);
   std::vector<int32_t> next(rows);
   std::vector<float> row_scores;
+  const int want_logprobs = req.hooks ? req.hooks->logprobs : -1;
+  std::vector<StepLogprobs> step_logprobs(want_logprobs >= 0 ? rows : 0);
   int cur_len = req.input_len;
   bool vocab_checked = false;
 
@@ -193,6 +196,7 @@ GenerateOutput sample_search(const Model& model, const Request& req) {
       // Finished rows get padding (only when an EOS criterion exists, as transformers).
       if (has_eos && !active[r]) tok = pad;
       next[r] = tok;
+      if (want_logprobs >= 0) token_logprobs(logits.subspan((size_t)r * vocab, vocab), tok, want_logprobs, step_logprobs[r]);
     }
     if (cfg.output_scores) out.scores.push_back(std::move(step_scores));
     for (int r = 0; r < rows; ++r) seqs[r].push_back(next[r]);
@@ -223,7 +227,7 @@ GenerateOutput sample_search(const Model& model, const Request& req) {
     }
     bool any_active = std::any_of(active.begin(), active.end(), [](uint8_t a) { return a != 0; });
     if (req.hooks && req.hooks->on_step) {
-      StreamStep step{cur_len - req.input_len - 1, next, was_active, {}};
+      StreamStep step{cur_len - req.input_len - 1, next, was_active, {}, step_logprobs};
       std::vector<uint8_t> finished(rows);
       for (int r = 0; r < rows; ++r) finished[r] = !active[r];
       step.finished = finished;
@@ -290,6 +294,9 @@ Request prepare(const Model& model, const std::vector<std::vector<int32_t>>& inp
                                                 std::to_string(vocab) + ")");
     req.decoder_start = static_cast<int32_t>(*start);
   }
+  if (hooks.logprobs >= 0 && (cfg.num_beams > 1 || !hooks.on_step))
+    throw Error(ErrorKind::kInvalidInput, "generate: GenerateHooks::logprobs needs an on_step callback and greedy or "
+                                          "sampling (num_beams=" + std::to_string(cfg.num_beams) + ")");
   if (cfg.num_beams > 1 && hooks.on_step)
     throw Error(ErrorKind::kInvalidInput, "generate: a stream callback cannot be used with beam search "
                                           "(num_beams=" + std::to_string(cfg.num_beams) + "), as in transformers");

@@ -226,6 +226,8 @@ GenerationConfig& GenerationConfig::update(const json& o, const std::string& src
     else if (k == "eta_cutoff") eta_cutoff = null ? def.eta_cutoff : as_f32(src, k, v);
     else if (k == "seed") seed = null ? def.seed : as_seed(src, k, v);
     else if (k == "repetition_penalty") repetition_penalty = null ? def.repetition_penalty : as_f32(src, k, v);
+    else if (k == "presence_penalty") presence_penalty = null ? def.presence_penalty : as_f32(src, k, v);
+    else if (k == "frequency_penalty") frequency_penalty = null ? def.frequency_penalty : as_f32(src, k, v);
     else if (k == "encoder_repetition_penalty")
       encoder_repetition_penalty = null ? def.encoder_repetition_penalty : as_float(src, k, v);
     else if (k == "sequence_bias") {
@@ -343,6 +345,10 @@ void GenerationConfig::validate() const {
   if (max_time && !(*max_time >= 0.0)) bad_value("max_time", str(*max_time), "must be >= 0 seconds");
   if (!(repetition_penalty > 0.0f) || !std::isfinite(repetition_penalty))
     bad_value("repetition_penalty", str(repetition_penalty), "has to be a strictly positive float");
+  if (!(presence_penalty >= -2.0f && presence_penalty <= 2.0f))
+    bad_value("presence_penalty", str(presence_penalty), "has to be in [-2, 2]");
+  if (!(frequency_penalty >= -2.0f && frequency_penalty <= 2.0f))
+    bad_value("frequency_penalty", str(frequency_penalty), "has to be in [-2, 2]");
   if (!(encoder_repetition_penalty > 0.0) || !std::isfinite(encoder_repetition_penalty))
     bad_value("encoder_repetition_penalty", str(encoder_repetition_penalty), "has to be a strictly positive float");
   if (sequence_bias) {
@@ -449,6 +455,8 @@ json GenerationConfig::to_json() const {
   }
   j["encoder_repetition_penalty"] = encoder_repetition_penalty;
   j["repetition_penalty"] = repetition_penalty;
+  j["presence_penalty"] = presence_penalty;
+  j["frequency_penalty"] = frequency_penalty;
   j["no_repeat_ngram_size"] = no_repeat_ngram_size;
   j["encoder_no_repeat_ngram_size"] = encoder_no_repeat_ngram_size;
   j["bad_words_ids"] = opt(bad_words_ids);

@@ -146,6 +146,23 @@ void repetition_penalty(std::span<float> scores, std::span<const int32_t> ids, f
   }
 }
 
+void presence_frequency_penalty(std::span<float> scores, std::span<const int32_t> generated, float presence,
+                                float frequency) {
+  std::vector<int32_t> seen(generated.begin(), generated.end());
+  std::sort(seen.begin(), seen.end());
+  for (size_t i = 0; i < seen.size();) {
+    size_t j = i;
+    while (j < seen.size() && seen[j] == seen[i]) ++j;
+    const int32_t t = seen[i];
+    if (in_range(t, scores.size())) {
+      // vLLM's order, in float32: logits -= frequency * counts; logits -= presence * mask.
+      scores[t] -= frequency * static_cast<float>(j - i);
+      scores[t] -= presence;
+    }
+    i = j;
+  }
+}
+
 void no_repeat_ngram(std::span<float> scores, std::span<const int32_t> ids, int n) {
   if (n <= 0) return;
   const size_t cur_len = ids.size();
@@ -367,6 +384,7 @@ LogitsPipeline::LogitsPipeline(const GenerationConfig& cfg, int input_len, int m
   }
   if (cfg.encoder_repetition_penalty != 1.0) steps_.push_back(Kind::kEncoderRepetition);
   if (cfg.repetition_penalty != 1.0f) steps_.push_back(Kind::kRepetition);
+  if (cfg.presence_penalty != 0.0f || cfg.frequency_penalty != 0.0f) steps_.push_back(Kind::kPresenceFrequency);
   if (cfg.no_repeat_ngram_size > 0) steps_.push_back(Kind::kNoRepeatNgram);
   if (cfg.encoder_no_repeat_ngram_size > 0) steps_.push_back(Kind::kEncoderNoRepeatNgram);
   if (cfg.bad_words_ids) {
@@ -414,6 +432,14 @@ void LogitsPipeline::apply(std::span<float> scores, const RowView& row, int cur_
         encoder_repetition_penalty(scores, row.encoder_penalty_ids, cfg_.encoder_repetition_penalty);
         break;
       case Kind::kRepetition: repetition_penalty(scores, row.ids, cfg_.repetition_penalty); break;
+      case Kind::kPresenceFrequency: {
+        // Generated tokens: the last cur_len - input_len of the row (causal rows hold the prompt
+        // before them; seq2seq rows the decoder start).
+        const size_t n = static_cast<size_t>(std::max(cur_len - input_len_, 0));
+        presence_frequency_penalty(scores, row.ids.last(std::min(n, row.ids.size())), cfg_.presence_penalty,
+                                   cfg_.frequency_penalty);
+        break;
+      }
       case Kind::kNoRepeatNgram: no_repeat_ngram(scores, row.ids, cfg_.no_repeat_ngram_size); break;
       case Kind::kEncoderNoRepeatNgram:
         encoder_no_repeat_ngram(scores, row.ids, row.encoder_ids, cfg_.encoder_no_repeat_ngram_size);

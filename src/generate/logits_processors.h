@@ -34,6 +34,11 @@ std::span<const int32_t> encoder_repetition_ids(const std::vector<std::vector<in
 // RepetitionPenaltyLogitsProcessor: for every token in ids (once per distinct token), a negative
 // score is multiplied by penalty and a positive one divided by it.
 void repetition_penalty(std::span<float> scores, std::span<const int32_t> ids, float penalty);
+// OpenAI's presence / frequency penalties (vLLM's apply_penalties, OpenAI's API reference): for
+// each distinct token t in `generated` (the new tokens only, not the prompt) with count c,
+// scores[t] -= presence + frequency * c.
+void presence_frequency_penalty(std::span<float> scores, std::span<const int32_t> generated, float presence,
+                                float frequency);
 // NoRepeatNGramLogitsProcessor: bans tokens that would repeat an n-gram of ids.
 void no_repeat_ngram(std::span<float> scores, std::span<const int32_t> ids, int n);
 // EncoderNoRepeatNGramLogitsProcessor: bans tokens completing an n-gram of the encoder input.
@@ -95,7 +100,8 @@ struct RowView {
 };
 
 // The configured chain, in transformers 5.17 `_get_logits_processor` order:
-//   sequence_bias, encoder_repetition_penalty, repetition_penalty, no_repeat_ngram,
+//   sequence_bias, encoder_repetition_penalty, repetition_penalty, [presence / frequency
+//   penalties, autolm's OpenAI extension], no_repeat_ngram,
 //   encoder_no_repeat_ngram, bad_words, min_length, min_new_tokens, forced_bos, forced_eos,
 //   remove_invalid_values, exponential_decay_length_penalty, suppress_tokens,
 //   begin_suppress_tokens, [do_sample: temperature, top_k, top_p, min_p, typical_p,
@@ -111,7 +117,7 @@ class LogitsPipeline {
 
  private:
   enum class Kind {
-    kSequenceBias, kEncoderRepetition, kRepetition, kNoRepeatNgram, kEncoderNoRepeatNgram, kBadWords,
+    kSequenceBias, kEncoderRepetition, kRepetition, kPresenceFrequency, kNoRepeatNgram, kEncoderNoRepeatNgram, kBadWords,
     kMinLength, kMinNewTokens, kForcedBos, kForcedEos, kRemoveInvalid, kExpDecay, kSuppress, kBeginSuppress,
     kTemperature, kTopK, kTopP, kMinP, kTypical, kEpsilon, kEta, kRenormalize
   };

@@ -9,6 +9,7 @@
 
 #include "autolm/error.h"
 #include "io/json_file.h"
+#include "server/logprobs_json.h"
 
 namespace autolm::server {
 
@@ -171,6 +172,8 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
     if (c.known.count(k)) continue;
     if (hf_fields().count(k)) {
       overrides[k] = v;
+      // vLLM's top_k -1 (and 0) disables top-k, as HF's 0.
+      if (k == "top_k" && v.is_number_integer() && v.get<int64_t>() == -1) overrides[k] = 0;
       continue;
     }
     if (const char* alt = openai_spelling(k))
@@ -244,20 +247,48 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
     if (auto inc = get_bool(*so, "include_usage")) job.include_usage = *inc && job.stream;
   }
 
-  for (const char* k : {"presence_penalty", "frequency_penalty"})
-    if (auto p = get_number(req, k); p && *p != 0)
-      unsupported(k, "autolm does not implement OpenAI's additive penalties; use the HF field 'repetition_penalty'.");
+  // OpenAI's additive penalties (the presence_frequency_penalty processor, over generated tokens).
+  if (auto p = get_number(req, "presence_penalty")) {
+    if (*p < -2 || *p > 2) bad_value("presence_penalty", field(req, "presence_penalty")->dump() + " is outside [-2, 2].");
+    cfg.presence_penalty = static_cast<float>(*p);
+  }
+  if (auto p = get_number(req, "frequency_penalty")) {
+    if (*p < -2 || *p > 2) bad_value("frequency_penalty", field(req, "frequency_penalty")->dump() + " is outside [-2, 2].");
+    cfg.frequency_penalty = static_cast<float>(*p);
+  }
+  // logit_bias {"token id": bias}: one-token sequence_bias entries, which add their bias at every step.
   if (const ojson* lb = field(req, "logit_bias")) {
     if (!lb->is_object()) bad_type("logit_bias", *lb, "an object");
     if (int64_t(lb->size()) > lim.max_token_list)
       over_limit("logit_bias", "the number of entries", int64_t(lb->size()), lim.max_token_list, "--max-token-list");
-    if (!lb->empty()) unsupported("logit_bias", "not implemented; use the HF field 'sequence_bias'.");
+    const int64_t vocab = engine.model->config().vocab_size;
+    if (!lb->empty() && !cfg.sequence_bias) cfg.sequence_bias.emplace();
+    for (auto it = lb->begin(); it != lb->end(); ++it) {
+      const std::string& key = it.key();
+      const bool digits = !key.empty() && key.size() <= 10 && key.find_first_not_of("0123456789") == std::string::npos;
+      const int64_t id = digits ? std::stoll(key) : -1;
+      if (!digits || id > INT32_MAX)
+        bad_value("logit_bias", "key '" + key.substr(0, 64) + "' is not a token id (a non-negative integer).");
+      if (vocab > 0 && id >= vocab)
+        bad_value("logit_bias", "token id " + key + " is outside the vocabulary (size " + std::to_string(vocab) + ").");
+      if (!it->is_number()) bad_type("logit_bias", *it, "a number (the bias of token " + key + ")");
+      const double b = it->get<double>();
+      if (!(b >= -100 && b <= 100)) bad_value("logit_bias", "the bias of token " + key + " is " + it->dump() + ", outside [-100, 100].");
+      cfg.sequence_bias->push_back({{id}, static_cast<float>(b)});
+    }
+  }
+  // vLLM's min_tokens: EOS is banned until this many tokens were generated (HF min_new_tokens).
+  if (auto mt = get_int(req, "min_tokens")) {
+    if (*mt < 0) bad_value("min_tokens", std::to_string(*mt) + " is negative.");
+    if (*mt > lim.max_tokens) over_limit("min_tokens", "min_tokens", *mt, lim.max_tokens, "--max-tokens");
+    cfg.min_new_tokens = static_cast<int>(*mt);
   }
   if (const ojson* u = field(req, "user"); u && !u->is_string()) bad_type("user", *u, "a string");
   if (const ojson* m = field(req, "model"); m && !m->is_string()) bad_type("model", *m, "a string");
 
   // Length: max_tokens → max_new_tokens, capped so that the prompt and the reply fit.
   int64_t max_tokens = default_max_tokens;
+  const bool explicit_max = field(req, max_tokens_key) != nullptr;
   if (auto mt = get_int(req, max_tokens_key)) {
     if (*mt < 1) bad_value(max_tokens_key, std::to_string(*mt) + " is less than 1; it must be at least 1.");
     if (*mt > lim.max_tokens) over_limit(max_tokens_key, max_tokens_key, *mt, lim.max_tokens, "--max-tokens");
@@ -266,6 +297,8 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
   max_tokens = std::min(max_tokens, lim.max_tokens);
   if (job.stream && cfg.num_beams > 1)
     unsupported("num_beams", "beam search cannot stream (as in transformers); set \"stream\": false.");
+  if (job.logprobs >= 0 && cfg.num_beams > 1)
+    unsupported("logprobs", "log probabilities are not available with beam search (num_beams > 1).");
   job.prompt_tokens = 0;
   int64_t total_tokens = 0;
   size_t longest = 0;
@@ -291,6 +324,13 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
                               engine.context_why + "), but the prompt is " + std::to_string(L) +
                               " tokens, leaving no room for new tokens. Shorten the prompt.",
                      c.prompt_field, "context_length_exceeded");
+    // An explicit max_tokens that does not fit is refused (vLLM's behaviour); the default is capped.
+    if (engine.context > 0 && explicit_max && L + max_tokens > engine.context)
+      throw ApiError(400, "This model's maximum context length is " + std::to_string(engine.context) + " tokens (" +
+                              engine.context_why + "). However, you requested " + std::to_string(L + max_tokens) +
+                              " tokens (" + std::to_string(L) + " in the prompt, " + std::to_string(max_tokens) +
+                              " in the completion). Please reduce the length of the prompt or " + max_tokens_key + ".",
+                     max_tokens_key, "context_length_exceeded");
     if (engine.context > 0) max_tokens = std::min(max_tokens, engine.context - L);
   } else {
     if (engine.encoder_limit > 0 && L > engine.encoder_limit)
@@ -298,6 +338,11 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
                               engine.encoder_why + "), but the prompt is " + std::to_string(L) +
                               " tokens. Shorten the prompt.",
                      c.prompt_field, "context_length_exceeded");
+    if (engine.decoder_limit > 0 && explicit_max && max_tokens > engine.decoder_limit - 1)
+      throw ApiError(400, "This model generates at most " + std::to_string(engine.decoder_limit - 1) +
+                              " tokens (config.json max positions, one taken by the decoder start), but " +
+                              max_tokens_key + " is " + std::to_string(max_tokens) + ".",
+                     max_tokens_key, "context_length_exceeded");
     if (engine.decoder_limit > 0) max_tokens = std::min(max_tokens, engine.decoder_limit - 1);
   }
   cfg.max_new_tokens = static_cast<int>(std::max<int64_t>(1, max_tokens));
@@ -312,7 +357,9 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
   } catch (const Error& e) {
     throw ApiError(400, e.what(), "", "invalid_value");
   }
-  const double bytes = estimate_memory(engine, rows, L, cfg.max_new_tokens.value_or(0));
+  double bytes = estimate_memory(engine, rows, L, cfg.max_new_tokens.value_or(0));
+  // Log-probabilities: per token, its entry and its top entries, in the response (~256 bytes each).
+  if (job.logprobs >= 0) bytes += double(rows) * double(cfg.max_new_tokens.value_or(0)) * (job.logprobs + 1) * 256.0;
   if (bytes > double(lim.max_request_memory))
     throw ApiError(400,
                    "This request would need about " + std::to_string(int64_t(std::min(bytes, 9e18)) >> 20) +
@@ -391,13 +438,6 @@ class ErrorLocator : public nlohmann::json_sax<ojson> {
   std::vector<Level> stack_;
 };
 
-ojson parse_body(const Engine& engine, const std::string& body) {
-  // Copying, dumping and rendering JSON recurse: deep nesting is refused while parsing.
-  ojson req = parse_request_json(body, engine.limits.json_max_depth);
-  if (!req.is_object()) throw ApiError(400, "The request body must be a JSON object.", "", "invalid_json");
-  return req;
-}
-
 // Chat message content: a string, or a list of {"type": "text", "text": ...} parts joined with "\n".
 ojson normalize_content(const ojson& content, size_t index, const std::string& role) {
   const std::string where = "messages[" + std::to_string(index) + "].content";
@@ -440,9 +480,11 @@ ojson normalize_messages(const Engine& engine, const ojson& req) {
     if (!role) throw ApiError(400, "Missing required parameter: '" + where + ".role'.", where + ".role", "missing_required_parameter");
     if (!role->is_string()) bad_type(where + ".role", *role, "a string");
     const std::string r = role->get<std::string>();
-    if (r != "system" && r != "user" && r != "assistant" && r != "tool")
-      bad_value(where + ".role", "'" + r + "' is not one of 'system', 'user', 'assistant', 'tool'.");
+    if (r != "system" && r != "user" && r != "assistant" && r != "tool" && r != "developer")
+      bad_value(where + ".role", "'" + r + "' is not one of 'system', 'developer', 'user', 'assistant', 'tool'.");
     ojson nm = m;
+    // OpenAI's "developer" role is its newer name for "system": templates that do not know it get "system".
+    if (r == "developer" && !engine.developer_role) nm["role"] = "system";
     if (!m.contains("content") && r != "assistant")
       throw ApiError(400, "Missing required parameter: '" + where + ".content'.", where + ".content",
                      "missing_required_parameter");
@@ -503,7 +545,63 @@ GenerateHooks base_hooks(const Engine& engine) {
   return hooks;
 }
 
+// vLLM's ignore_eos: generation goes on past EOS (until max_tokens or a stop string).
+void apply_ignore_eos(const ojson& req, Job& job) {
+  if (!get_bool(req, "ignore_eos").value_or(false)) return;
+  auto& cfg = job.config;
+  if (!cfg.pad_token_id && !cfg.eos_token_id.empty()) cfg.pad_token_id = cfg.eos_token_id[0];
+  cfg.eos_token_id.clear();
+}
+
+// `tools` + `tool_choice` → the format tool calls are parsed in (kNone: not parsed).
+ToolFormat tool_choice(const Engine& engine, const ojson& req) {
+  const ojson* tools = field(req, "tools");
+  const ojson* choice = field(req, "tool_choice");
+  const bool has_tools = tools && tools->is_array() && !tools->empty();
+  std::string mode = has_tools ? "auto" : "none";
+  if (choice) {
+    if (choice->is_string()) {
+      mode = choice->get<std::string>();
+      if (mode != "auto" && mode != "none" && mode != "required")
+        bad_value("tool_choice", "'" + mode.substr(0, 64) + "' is not one of 'none', 'auto', 'required' or a named function.");
+    } else if (choice->is_object()) {
+      const ojson* fn = field(*choice, "function");
+      const ojson* name = fn && fn->is_object() ? field(*fn, "name") : nullptr;
+      if (!name || !name->is_string() || (field(*choice, "type") && (*choice)["type"] != "function"))
+        bad_value("tool_choice", "expected {\"type\": \"function\", \"function\": {\"name\": …}}.");
+      bool known = false;
+      if (has_tools)
+        for (const auto& t : *tools)
+          if (t.is_object() && t.contains("function") && t["function"].is_object() &&
+              t["function"].value("name", ojson()) == *name)
+            known = true;
+      if (!known) bad_value("tool_choice", "the function '" + name->get<std::string>().substr(0, 64) + "' is not in 'tools'.");
+      mode = "named";
+    } else {
+      bad_type("tool_choice", *choice, "a string or an object");
+    }
+  }
+  if (mode == "none") return ToolFormat::kNone;
+  if (!has_tools) bad_value("tool_choice", "'" + mode + "' needs a non-empty 'tools' list.");
+  if (engine.tool_format == ToolFormat::kNone)
+    unsupported("tools", "this model's chat template does not write tool calls in a format autolm can parse (Hermes / "
+                         "Qwen <tool_call>, Llama 3.1 JSON, Mistral [TOOL_CALLS]), so calls would come back as plain "
+                         "text; pass \"tool_choice\": \"none\" to only show the tools to the model.");
+  // TODO(merge h13): required / named go through constrained decoding once the grammar engine lands.
+  if (mode == "required" || mode == "named")
+    unsupported("tool_choice", std::string(mode == "named" ? "a named function" : "'required'") +
+                                   " needs constrained decoding, which autolm does not have yet; use \"auto\".");
+  return engine.tool_format;
+}
+
 }  // namespace
+
+ojson parse_body(const Engine& engine, const std::string& body) {
+  // Copying, dumping and rendering JSON recurse: deep nesting is refused while parsing.
+  ojson req = parse_request_json(body, engine.limits.json_max_depth);
+  if (!req.is_object()) throw ApiError(400, "The request body must be a JSON object.", "", "invalid_json");
+  return req;
+}
 
 ojson parse_request_json(std::string_view text, int max_depth, const std::string& where) {
   try {
@@ -617,12 +715,15 @@ Engine::Engine(std::shared_ptr<const Model> m, std::shared_ptr<const Tokenizer> 
   std::optional<std::string> tool_source = find_chat_template(dir, "", true);
   if (!tool_source && config_template) tool_source = tc["chat_template"].get<std::string>();
   if (tool_source && tool_source != source) tool_template.emplace(*tool_source, dir + " tool_use chat template");
+  const std::optional<std::string>& with_tools = tool_template ? tool_source : source;
+  if (with_tools) tool_format = detect_tool_format(*with_tools);
+  developer_role = source && source->find("developer") != std::string::npos;
 }
 
 Job parse_completion_request(const Engine& engine, const std::string& body) {
   static const Common common{{"model", "prompt", "max_tokens", "temperature", "top_p", "n", "stream", "stream_options",
                               "logprobs", "echo", "stop", "presence_penalty", "frequency_penalty", "best_of",
-                              "logit_bias", "user", "suffix", "seed"},
+                              "logit_bias", "user", "suffix", "seed", "min_tokens", "ignore_eos"},
                              "prompt"};
   const ojson req = parse_body(engine, body);
   Job job;
@@ -671,9 +772,10 @@ Job parse_completion_request(const Engine& engine, const std::string& body) {
     bad_type("prompt", *prompt, "a string or an array of strings");
   }
   if (get_bool(req, "echo").value_or(false)) unsupported("echo", "echoing the prompt is not implemented.");
-  if (field(req, "logprobs")) {
-    get_int(req, "logprobs");  // type check first
-    unsupported("logprobs", "log probabilities are not implemented; pass null.");
+  if (auto lp = get_int(req, "logprobs")) {
+    if (*lp < 0 || *lp > kMaxTopLogprobs)
+      bad_value("logprobs", std::to_string(*lp) + " is not between 0 and " + std::to_string(kMaxTopLogprobs) + ".");
+    job.logprobs = static_cast<int>(*lp);
   }
   if (const ojson* s = field(req, "suffix")) {
     if (!s->is_string()) bad_type("suffix", *s, "a string");
@@ -684,49 +786,24 @@ Job parse_completion_request(const Engine& engine, const std::string& body) {
     if (*best_of != get_int(req, "n").value_or(1)) unsupported("best_of", "best_of other than n is not implemented.");
   }
   apply_common(engine, req, common, job, kDefaultCompletionTokens, "max_tokens");
+  apply_ignore_eos(req, job);
   return job;
 }
 
-Job parse_chat_request(const Engine& engine, const std::string& body) {
-  static const Common common{{"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n",
-                              "stream", "stream_options", "stop", "presence_penalty", "frequency_penalty", "logit_bias",
-                              "logprobs", "top_logprobs", "user", "seed", "tools", "tool_choice", "parallel_tool_calls",
-                              "response_format", "metadata", "store", "service_tier", "chat_template_kwargs"},
-                             "messages"};
-  const ojson req = parse_body(engine, body);
-  Job job;
-  job.chat = true;
-  job.id = "chatcmpl-" + random_hex(24);
+std::vector<int32_t> chat_prompt_ids(const Engine& engine, const ojson& req, bool add_generation_prompt) {
   const ojson messages = normalize_messages(engine, req);
-
   ChatTemplateOptions options;
-  options.add_generation_prompt = true;
+  options.add_generation_prompt = add_generation_prompt;
   if (const ojson* tools = field(req, "tools")) {
     if (!tools->is_array()) bad_type("tools", *tools, "an array of tools");
     for (const auto& t : *tools)
       if (!t.is_object()) bad_type("tools", *tools, "an array of tool objects");
     if (!tools->empty()) options.tools = *tools;
   }
-  if (const ojson* tc = field(req, "tool_choice")) {
-    if (!(tc->is_string() && (*tc == "auto" || *tc == "none")))
-      unsupported("tool_choice", "only \"auto\" and \"none\" are supported (tool calls are not parsed from the reply).");
-  }
   if (const ojson* kw = field(req, "chat_template_kwargs")) {
     if (!kw->is_object()) bad_type("chat_template_kwargs", *kw, "an object");
     options.extra = *kw;
   }
-  if (get_bool(req, "logprobs").value_or(false)) unsupported("logprobs", "log probabilities are not implemented.");
-  if (field(req, "top_logprobs")) unsupported("top_logprobs", "log probabilities are not implemented.");
-  if (const ojson* rf = field(req, "response_format")) {
-    if (!rf->is_object()) bad_type("response_format", *rf, "an object");
-    if (!(rf->contains("type") && (*rf)["type"] == "text"))
-      unsupported("response_format", "only {\"type\": \"text\"} is supported (no JSON mode or structured outputs).");
-  }
-  for (const char* k : {"parallel_tool_calls", "store"}) get_bool(req, k);
-  if (const ojson* m = field(req, "metadata"); m && !m->is_object()) bad_type("metadata", *m, "an object");
-  if (field(req, "max_tokens") && field(req, "max_completion_tokens"))
-    throw ApiError(400, "Give either 'max_tokens' or 'max_completion_tokens', not both.", "max_tokens", "invalid_value");
-
   const Tokenizer& tok = *engine.tokenizer;
   const ChatTemplate* tmpl = engine.chat_template ? &*engine.chat_template : nullptr;
   if (!options.tools.is_null() && engine.tool_template) tmpl = &*engine.tool_template;
@@ -738,23 +815,58 @@ Job parse_chat_request(const Engine& engine, const std::string& body) {
       throw ApiError(400, std::string("The chat template refused the conversation: ") + e.what(), "messages",
                      "invalid_value");
     }
-    job.prompts.push_back(tok.encode(text, false));  // the template writes the special tokens itself
-  } else if (engine.seq2seq) {
+    return tok.encode(text, false);  // the template writes the special tokens itself
+  }
+  if (engine.seq2seq) {
     // Encoder-decoder instruction mode (as `autolm chat`): the last message is the encoder input.
     const ojson& last = messages.back()["content"];
     if (!last.is_string()) bad_value("messages", "the last message needs text content (no chat template: it is the encoder input).");
-    job.prompts.push_back(tok.encode(last.get<std::string>(), true));
-  } else {
-    throw ApiError(400, "Model '" + engine.name + "' has no chat template (chat_template.jinja, tokenizer_config.json "
-                        "\"chat_template\" or chat_template.json), so /v1/chat/completions cannot format messages for "
-                        "it; use /v1/completions with a prompt.",
-                   "messages", "no_chat_template");
+    return tok.encode(last.get<std::string>(), true);
   }
+  throw ApiError(400, "Model '" + engine.name + "' has no chat template (chat_template.jinja, tokenizer_config.json "
+                      "\"chat_template\" or chat_template.json), so /v1/chat/completions cannot format messages for "
+                      "it; use /v1/completions with a prompt.",
+                 "messages", "no_chat_template");
+}
+
+Job parse_chat_request(const Engine& engine, const std::string& body) {
+  static const Common common{{"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n",
+                              "stream", "stream_options", "stop", "presence_penalty", "frequency_penalty", "logit_bias",
+                              "logprobs", "top_logprobs", "user", "seed", "tools", "tool_choice", "parallel_tool_calls",
+                              "response_format", "metadata", "store", "service_tier", "chat_template_kwargs",
+                              "min_tokens", "ignore_eos"},
+                             "messages"};
+  const ojson req = parse_body(engine, body);
+  Job job;
+  job.chat = true;
+  job.id = "chatcmpl-" + random_hex(24);
+  job.tool_format = tool_choice(engine, req);
+  job.parallel_tool_calls = get_bool(req, "parallel_tool_calls").value_or(true);
+  if (get_bool(req, "logprobs").value_or(false)) job.logprobs = 0;
+  if (auto top = get_int(req, "top_logprobs")) {
+    if (*top < 0 || *top > kMaxTopLogprobs)
+      bad_value("top_logprobs", std::to_string(*top) + " is not between 0 and " + std::to_string(kMaxTopLogprobs) + ".");
+    if (job.logprobs < 0) bad_value("top_logprobs", "needs \"logprobs\": true.");
+    job.logprobs = static_cast<int>(*top);
+  }
+  if (const ojson* rf = field(req, "response_format")) {
+    if (!rf->is_object()) bad_type("response_format", *rf, "an object");
+    if (!(rf->contains("type") && (*rf)["type"] == "text"))
+      unsupported("response_format", "only {\"type\": \"text\"} is supported (no JSON mode or structured outputs).");
+  }
+  get_bool(req, "store");
+  if (const ojson* m = field(req, "metadata"); m && !m->is_object()) bad_type("metadata", *m, "an object");
+  if (field(req, "max_tokens") && field(req, "max_completion_tokens"))
+    throw ApiError(400, "Give either 'max_tokens' or 'max_completion_tokens', not both.", "max_tokens", "invalid_value");
+
+  job.prompts.push_back(chat_prompt_ids(engine, req, true));
   const char* max_key = field(req, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
   apply_common(engine, req, common, job, engine.base.max_new_tokens.value_or(kDefaultChatTokens), max_key);
   // Stop at the end-of-turn token too (the tokenizer's eos_token, e.g. <|im_end|>), as `autolm chat`.
   auto& eos = job.config.eos_token_id;
-  if (auto e = tok.eos_token_id(); e && std::find(eos.begin(), eos.end(), *e) == eos.end()) eos.push_back(*e);
+  if (auto e = engine.tokenizer->eos_token_id(); e && std::find(eos.begin(), eos.end(), *e) == eos.end())
+    eos.push_back(*e);
+  apply_ignore_eos(req, job);
   return job;
 }
 
@@ -788,33 +900,96 @@ std::string StopTrimmer::finish() {
   return std::exchange(pending_, std::string());
 }
 
+namespace {
+
+// Tokens that end a reply (EOS, the end-of-turn token): with tool parsing the reply is decoded
+// with its special tokens (Mistral's [TOOL_CALLS], Llama's <|python_tag|> are special), minus these.
+struct ReplyTokens {
+  explicit ReplyTokens(const Engine& engine, const Job& job) : keep_special(job.tool_format != ToolFormat::kNone) {
+    ends.assign(job.config.eos_token_id.begin(), job.config.eos_token_id.end());
+    if (auto e = engine.tokenizer->eos_token_id()) ends.push_back(*e);
+  }
+  bool is_end(int32_t t) const { return std::find(ends.begin(), ends.end(), int64_t(t)) != ends.end(); }
+  std::vector<int32_t> text_ids(std::span<const int32_t> ids) const {
+    std::vector<int32_t> out;
+    for (int32_t t : ids)
+      if (!keep_special || !is_end(t)) out.push_back(t);
+    return out;
+  }
+  bool keep_special;
+  std::vector<int64_t> ends;
+};
+
+ojson tool_call_json(const ToolCall& c, size_t index, bool with_index) {
+  ojson j = ojson::object();
+  if (with_index) j["index"] = index;
+  j["id"] = c.id;
+  j["type"] = "function";
+  j["function"] = {{"name", c.name}, {"arguments", c.arguments}};
+  return j;
+}
+
+// Per-token log-probabilities of the tokens that make the reply's text (EOS left out).
+std::vector<StepLogprobs> text_logprobs(const std::vector<StepLogprobs>& steps, const ReplyTokens& rt) {
+  std::vector<StepLogprobs> out;
+  for (const auto& s : steps)
+    if (!rt.is_end(s.chosen.token)) out.push_back(s);
+  return out;
+}
+
+}  // namespace
+
 ojson run_job(const Engine& engine, const Job& job, RunControl& control) {
   GenerateHooks hooks = base_hooks(engine);
-  if (job.config.num_beams == 1)
-    hooks.on_step = [&](const StreamStep&) {
+  const auto rows = rows_of(job);
+  std::vector<std::vector<StepLogprobs>> steps(job.logprobs >= 0 ? rows.size() : 0);
+  if (job.config.num_beams == 1) {
+    hooks.logprobs = job.logprobs;
+    hooks.on_step = [&](const StreamStep& step) {
+      for (size_t r = 0; r < steps.size(); ++r)
+        if (step.was_active[r]) steps[r].push_back(step.logprobs[r]);
       if (control.keep_going && !control.keep_going()) {
         control.cancelled = true;
         return false;
       }
       return true;
     };
+  }
   if (control.before_generate) control.before_generate();
-  const GenerateOutput out = generate(*engine.model, rows_of(job), job.config, hooks);
+  const GenerateOutput out = generate(*engine.model, rows, job.config, hooks);
+  const ReplyTokens rt(engine, job);
+  const Tokenizer& tok = *engine.tokenizer;
   ojson choices = ojson::array();
   int completion_tokens = 0;
   for (size_t r = 0; r < out.sequences.size(); ++r) {
     StopTrimmer trim(job.stop);
-    std::string text = trim.push(engine.tokenizer->decode(generated(out, r), true));
+    std::string text = trim.push(tok.decode(rt.text_ids(generated(out, r)), !rt.keep_special));
     text += trim.finish();
     const char* finish = trim.hit() ? "stop" : finish_name(out.finish_reasons[r]);
     completion_tokens += out.num_generated[r];
-    if (job.chat)
-      choices.push_back({{"index", r},
-                         {"message", {{"role", "assistant"}, {"content", text}}},
-                         {"logprobs", nullptr},
-                         {"finish_reason", finish}});
-    else
-      choices.push_back({{"text", text}, {"index", r}, {"logprobs", nullptr}, {"finish_reason", finish}});
+    ojson logprobs = nullptr;
+    size_t offset = 0;
+    if (!steps.empty())
+      logprobs = job.chat ? chat_logprobs(tok, text_logprobs(steps[r], rt))
+                          : completion_logprobs(tok, text_logprobs(steps[r], rt), offset);
+    if (!job.chat) {
+      choices.push_back({{"text", text}, {"index", r}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish}});
+      continue;
+    }
+    ojson message = {{"role", "assistant"}, {"content", text}};
+    if (job.tool_format != ToolFormat::kNone) {
+      ToolDelta d = parse_tool_calls(job.tool_format, text, engine.limits.json_max_depth);
+      if (!d.calls.empty()) {
+        message["content"] = d.content.empty() ? ojson(nullptr) : ojson(d.content);
+        ojson calls = ojson::array();
+        for (size_t k = 0; k < d.calls.size() && (job.parallel_tool_calls || k == 0); ++k)
+          calls.push_back(tool_call_json(d.calls[k], k, false));
+        message["tool_calls"] = std::move(calls);
+        finish = "tool_calls";
+      }
+    }
+    choices.push_back(
+        {{"index", r}, {"message", std::move(message)}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish}});
   }
   return {{"id", job.id},
           {"object", job.chat ? "chat.completion" : "text_completion"},
@@ -840,25 +1015,58 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
     if (job.include_usage) c["usage"] = nullptr;
     return c;
   };
-  auto piece = [&](size_t r, const std::string& text, const char* finish) {
+  const Tokenizer& tok = *engine.tokenizer;
+  const ReplyTokens rt(engine, job);
+  // Per choice: what was generated but not sent yet.
+  struct Row {
+    std::optional<StreamDecoder> decoder;
+    std::optional<StopTrimmer> trim;
+    std::optional<ToolCallParser> tools;
+    std::vector<StepLogprobs> logprobs;  // entries of tokens whose text was not sent yet
+    size_t text_offset = 0;
+    int calls = 0;
+  };
+  // A chunk for choice r: `delta` (chat) or text (completions), with the pending log-probabilities.
+  auto piece = [&](size_t r, Row& row, ojson delta, const std::string& text, const char* finish) {
     ojson choice;
-    if (job.chat) {
-      choice = {{"index", r}, {"delta", finish ? ojson::object() : ojson{{"content", text}}}, {"logprobs", nullptr}};
-    } else {
-      choice = {{"text", text}, {"index", r}, {"logprobs", nullptr}};
+    ojson logprobs = nullptr;
+    if (job.logprobs >= 0 && (!row.logprobs.empty() || finish)) {
+      logprobs = job.chat ? chat_logprobs(tok, row.logprobs) : completion_logprobs(tok, row.logprobs, row.text_offset);
+      row.logprobs.clear();
     }
+    if (job.chat) choice = {{"index", r}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)}};
+    else choice = {{"text", text}, {"index", r}, {"logprobs", std::move(logprobs)}};
     choice["finish_reason"] = finish ? ojson(finish) : ojson(nullptr);
     return chunk(ojson::array({std::move(choice)}));
   };
+  // Sends what `text` (after stop trimming) adds to choice r: content, and tool calls when parsed.
+  auto emit = [&](size_t r, Row& row, const std::string& text, bool last) {
+    ToolDelta d;
+    if (row.tools) {
+      d = row.tools->push(text);
+      if (last) {
+        ToolDelta end = row.tools->finish();
+        d.content += end.content;
+        for (auto& c : end.calls) d.calls.push_back(std::move(c));
+      }
+    } else {
+      d.content = text;
+    }
+    if (!d.content.empty()) send(piece(r, row, job.chat ? ojson{{"content", d.content}} : ojson(), d.content, nullptr));
+    for (auto& c : d.calls) {
+      const int k = row.calls++;
+      if (!job.parallel_tool_calls && k > 0) continue;
+      send(piece(r, row, {{"tool_calls", ojson::array({tool_call_json(c, size_t(k), true)})}}, "", nullptr));
+    }
+  };
 
   try {
-    const auto rows = rows_of(job);
-    std::vector<StreamDecoder> decoders;
-    decoders.reserve(rows.size());
-    std::vector<StopTrimmer> trims;
-    for (size_t r = 0; r < rows.size(); ++r) {
-      decoders.emplace_back(*engine.tokenizer, true);
-      trims.emplace_back(job.stop);
+    const auto prompts = rows_of(job);
+    std::vector<Row> rows(prompts.size());
+    for (auto& row : rows) {
+      row.decoder.emplace(tok, !rt.keep_special);
+      row.trim.emplace(job.stop);
+      if (job.tool_format != ToolFormat::kNone) row.tools.emplace(job.tool_format, engine.limits.json_max_depth);
     }
     if (job.chat)
       for (size_t r = 0; r < rows.size(); ++r)
@@ -866,11 +1074,15 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
             {{{"index", r}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})));
 
     GenerateHooks hooks = base_hooks(engine);
+    hooks.logprobs = job.logprobs;
     hooks.on_step = [&](const StreamStep& step) {
       for (size_t r = 0; r < rows.size() && open; ++r) {
         if (!step.was_active[r]) continue;
-        std::string text = trims[r].push(decoders[r].put(step.tokens[r]));
-        if (!text.empty()) send(piece(r, text, nullptr));
+        Row& row = rows[r];
+        const int32_t t = step.tokens[r];
+        if (job.logprobs >= 0 && !rt.is_end(t)) row.logprobs.push_back(step.logprobs[r]);
+        if (rt.keep_special && rt.is_end(t)) continue;
+        emit(r, row, row.trim->push(row.decoder->put(t)), false);
       }
       if (!open || (control.keep_going && !control.keep_going())) {
         control.cancelled = true;
@@ -879,17 +1091,19 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
       return true;
     };
     if (control.before_generate) control.before_generate();
-    const GenerateOutput out = generate(*engine.model, rows, job.config, hooks);
+    const GenerateOutput out = generate(*engine.model, prompts, job.config, hooks);
     if (control.cancelled) {
       if (open) write(error_event("generation was cancelled: the server is shutting down", "server_error"));
       return;
     }
     int completion_tokens = 0;
     for (size_t r = 0; r < rows.size(); ++r) {
-      std::string tail = trims[r].push(decoders[r].finish());
-      tail += trims[r].finish();
-      if (!tail.empty()) send(piece(r, tail, nullptr));
-      send(piece(r, "", trims[r].hit() ? "stop" : finish_name(out.finish_reasons[r])));
+      Row& row = rows[r];
+      std::string tail = row.trim->push(row.decoder->finish());
+      tail += row.trim->finish();
+      emit(r, row, tail, true);
+      const char* finish = row.calls > 0 ? "tool_calls" : row.trim->hit() ? "stop" : finish_name(out.finish_reasons[r]);
+      send(piece(r, row, ojson::object(), "", finish));
       completion_tokens += out.num_generated[r];
     }
     if (job.include_usage) {

@@ -18,6 +18,7 @@
 #include "autolm/generation.h"
 #include "autolm/model.h"
 #include "autolm/tokenizer.h"
+#include "server/tool_calls.h"
 
 namespace autolm::server {
 
@@ -71,6 +72,11 @@ struct Engine {
   std::string context_why, encoder_why;
   // Chat templates, parsed once: the default one and the one chosen when tools are passed.
   std::optional<ChatTemplate> chat_template, tool_template;
+  // The tool-call format of the template used with tools (kNone: `tools` are refused unless
+  // tool_choice is "none"), and whether that template handles the "developer" role itself
+  // (otherwise developer messages are passed as "system").
+  ToolFormat tool_format = ToolFormat::kNone;
+  bool developer_role = false;
   ojson special_tokens;
   bool seq2seq = false;
   RequestLimits limits;
@@ -88,6 +94,10 @@ struct Job {
   std::vector<std::string> stop;  // trimmed from the returned text, as OpenAI does
   int prompt_tokens = 0;
   uint64_t memory_estimate = 0;  // bytes (see estimate_memory in openai.cc)
+  // Tool calls are parsed out of the reply in this format (tools given, tool_choice not "none").
+  ToolFormat tool_format = ToolFormat::kNone;
+  bool parallel_tool_calls = true;  // false: only the first call is returned
+  int logprobs = -1;                // >= 0: log-probabilities with this many top tokens per token
   std::string id;
   int64_t created = 0;
 };
@@ -98,6 +108,15 @@ ojson parse_request_json(std::string_view text, int max_depth, const std::string
 
 Job parse_completion_request(const Engine& engine, const std::string& body);
 Job parse_chat_request(const Engine& engine, const std::string& body);
+
+// A request body as a JSON object (ApiError 400 otherwise), at most limits.json_max_depth deep.
+ojson parse_body(const Engine& engine, const std::string& body);
+// `messages` (+ `tools`, `chat_template_kwargs`) rendered with the chat template and tokenized,
+// as /v1/chat/completions does (also used by /tokenize).
+std::vector<int32_t> chat_prompt_ids(const Engine& engine, const ojson& req, bool add_generation_prompt);
+
+// The most top tokens a request may ask log-probabilities for (OpenAI's top_logprobs maximum).
+inline constexpr int kMaxTopLogprobs = 20;
 
 // Cancellation and accounting around generate(): keep_going() is polled after every step.
 struct RunControl {

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "autolm/error.h"
+#include "server/endpoints.h"
 #include "server/openai.h"
 
 namespace autolm::server {
@@ -359,9 +360,10 @@ struct Server::Impl {
                  std::string& body);
   void generate_route(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                       bool chat);
-  ojson model_object() const {
-    return {{"id", engine.name}, {"object", "model"}, {"created", engine.created}, {"owned_by", "autolm"}};
-  }
+  // Endpoints without generation (/tokenize, /detokenize): body → handler → 200 JSON or the error.
+  void json_route(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                  ojson (*handler)(const Engine&, const std::string&));
+  ojson model_object() const { return model_card(engine); }
 };
 
 // The request body, read here rather than by httplib so that its size is bounded however it
@@ -458,6 +460,23 @@ void Server::Impl::generate_route(const httplib::Request& req, httplib::Response
   }
 }
 
+void Server::Impl::json_route(const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& reader, ojson (*handler)(const Engine&, const std::string&)) {
+  try {
+    std::string body;
+    if (!read_body(req, res, reader, body)) return;
+    send_json(res, 200, handler(engine, body));
+  } catch (const ApiError& e) {
+    send_error(res, e.status, e.what(), e.param, e.code, e.type);
+  } catch (const Error& e) {
+    send_error(res, e.kind() == ErrorKind::kInternal ? 500 : 400, e.what());
+  } catch (const std::bad_alloc&) {
+    send_error(res, 503, "The server ran out of memory for this request.", "", "out_of_memory", "server_error");
+  } catch (const std::exception& e) {
+    send_error(res, 500, std::string("Internal error: ") + e.what());
+  }
+}
+
 void Server::Impl::routes() {
   http.set_payload_max_length(opts.max_body_bytes);
   http.set_keep_alive_max_count(size_t(std::max(opts.keep_alive_max, 1)));
@@ -514,6 +533,10 @@ void Server::Impl::routes() {
                                       const httplib::ContentReader& reader) { generate_route(req, res, reader, false); });
   http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res,
                                            const httplib::ContentReader& reader) { generate_route(req, res, reader, true); });
+  http.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader) { json_route(req, res, reader, tokenize); });
+  http.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res,
+                                  const httplib::ContentReader& reader) { json_route(req, res, reader, detokenize); });
 
   // Everything else with a body is answered without reading it, and the connection closes.
   auto no_body = [](std::function<void(const httplib::Request&, httplib::Response&)> f) {
@@ -532,7 +555,7 @@ void Server::Impl::routes() {
     };
   };
   const char* get_paths = "/health|/v1/models|/v1/models/.+";
-  const char* post_paths = "/v1/completions|/v1/chat/completions";
+  const char* post_paths = "/v1/completions|/v1/chat/completions|/tokenize|/detokenize";
   http.Post(get_paths, no_body(not_allowed("GET")));
   http.Get(post_paths, not_allowed("POST"));
   for (const auto& [pattern, allow] : {std::pair{get_paths, "GET"}, std::pair{post_paths, "POST"}}) {
@@ -575,7 +598,7 @@ void Server::Impl::routes() {
       switch (res.status) {
         case 404:
           message = "Unknown request URL: " + req.method + " " + req.path + ". Known: GET /health, GET /v1/models, "
-                    "POST /v1/completions, POST /v1/chat/completions.";
+                    "POST /v1/completions, POST /v1/chat/completions, POST /tokenize, POST /detokenize.";
           code = "unknown_url";
           break;
         case 413:

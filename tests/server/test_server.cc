@@ -342,13 +342,21 @@ TEST_F(ServerTest, MaxTokensGivesLengthAndCounts) {
   EXPECT_EQ(finish, "length");
 }
 
-TEST_F(ServerTest, MaxTokensIsCappedByTheContext) {
-  // chat-tiny: 512 positions; asking for more ends at the context with "length".
+TEST_F(ServerTest, MaxTokensPastTheContextIsRefused) {
+  // chat-tiny: 512 positions. An explicit max_tokens that does not fit is a 400 naming the limit
+  // (vLLM's behaviour); one that fits exactly runs to the context with "length".
   Reply r = post(chat(), "/v1/completions",
                  json{{"prompt", "Once upon a time"}, {"temperature", 0}, {"max_tokens", 4000}, {"min_new_tokens", 600}});
-  ASSERT_EQ(r.status, 200) << r.raw;
-  EXPECT_EQ(r.body["choices"][0]["finish_reason"], "length");
-  EXPECT_EQ(r.body["usage"]["total_tokens"], 512);
+  expect_error(r, 400, "maximum context length is 512 tokens", "max_tokens");
+  EXPECT_EQ(r.body["error"]["code"], "context_length_exceeded");
+  Reply p = post(chat(), "/v1/completions", json{{"prompt", "Once upon a time"}, {"max_tokens", 1}});
+  ASSERT_EQ(p.status, 200) << p.raw;
+  const int prompt = p.body["usage"]["prompt_tokens"];
+  Reply full = post(chat(), "/v1/completions", json{{"prompt", "Once upon a time"}, {"temperature", 0},
+                                                   {"max_tokens", 512 - prompt}, {"min_new_tokens", 600}});
+  ASSERT_EQ(full.status, 200) << full.raw;
+  EXPECT_EQ(full.body["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(full.body["usage"]["total_tokens"], 512);
 }
 
 TEST_F(ServerTest, SeededSamplingIsReproducible) {
@@ -414,10 +422,10 @@ TEST_F(ServerTest, BadRequestsGetOpenAIErrors) {
   expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"stop", 5}}), 400, "Invalid type for 'stop'", "stop");
   expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"n", 0}}), 400, "'n'", "n");
   expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"n", 17}}), 400, "'n'", "n");
-  expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"logprobs", true}}), 400, "not implemented",
-               "logprobs");
-  expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"frequency_penalty", 0.5}}), 400,
-               "repetition_penalty", "frequency_penalty");
+  expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"logprobs", true}, {"top_logprobs", 21}}),
+               400, "between 0 and 20", "top_logprobs");
+  expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"frequency_penalty", 2.5}}), 400,
+               "[-2, 2]", "frequency_penalty");
   expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"response_format", {{"type", "json_object"}}}}),
                400, "text", "response_format");
   expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"bogus", 1}}), 400, "Unrecognized request argument",
@@ -436,7 +444,7 @@ TEST_F(ServerTest, BadRequestsGetOpenAIErrors) {
   expect_error(post(t5(), "/v1/completions", json{{"prompt", 42}}), 400, "Invalid type for 'prompt'", "prompt");
   expect_error(post(t5(), "/v1/completions", json{{"prompt", json::array()}}), 400, "empty", "prompt");
   expect_error(post(t5(), "/v1/completions", json{{"prompt", "x"}, {"echo", true}}), 400, "echo", "echo");
-  expect_error(post(t5(), "/v1/completions", json{{"prompt", "x"}, {"logprobs", 2}}), 400, "logprobs", "logprobs");
+  expect_error(post(t5(), "/v1/completions", json{{"prompt", "x"}, {"logprobs", 21}}), 400, "logprobs", "logprobs");
   expect_error(post(t5(), "/v1/completions", json{{"prompt", json::array({1, 999999})}}), 400, "outside the vocabulary", "prompt");
   expect_error(post(t5(), "/v1/completions", json{{"prompt", "x"}, {"num_beams", 2}, {"stream", true}}), 400, "stream",
                "num_beams");
