@@ -816,6 +816,7 @@ ojson run_job(const Engine& engine, const Job& job, RunControl& control) {
     else
       choices.push_back({{"text", text}, {"index", r}, {"logprobs", nullptr}, {"finish_reason", finish}});
   }
+  control.completion_tokens = completion_tokens;
   return {{"id", job.id},
           {"object", job.chat ? "chat.completion" : "text_completion"},
           {"created", job.created},
@@ -880,18 +881,16 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
     };
     if (control.before_generate) control.before_generate();
     const GenerateOutput out = generate(*engine.model, rows, job.config, hooks);
-    if (control.cancelled) {
-      if (open) write(error_event("generation was cancelled: the server is shutting down", "server_error"));
-      return;
-    }
     int completion_tokens = 0;
     for (size_t r = 0; r < rows.size(); ++r) {
       std::string tail = trims[r].push(decoders[r].finish());
       tail += trims[r].finish();
       if (!tail.empty()) send(piece(r, tail, nullptr));
-      send(piece(r, "", trims[r].hit() ? "stop" : finish_name(out.finish_reasons[r])));
+      const char* finish = trims[r].hit() ? "stop" : control.cancelled ? "length" : finish_name(out.finish_reasons[r]);
+      send(piece(r, "", finish));
       completion_tokens += out.num_generated[r];
     }
+    control.completion_tokens = completion_tokens;
     if (job.include_usage) {
       ojson last = chunk(ojson::array());
       last["usage"] = usage(job, completion_tokens);
