@@ -2,6 +2,7 @@
 #include "server/scheduler.h"
 
 #include <chrono>
+#include <utility>
 
 namespace autolm::server {
 
@@ -36,13 +37,18 @@ void Scheduler::work() {
       ++running_;
       running_memory_ += task.memory;
     }
-    task.run();
-    {
-      std::lock_guard lock(mu_);
-      --running_;
-      running_memory_ -= task.memory;
-    }
-    idle_cv_.notify_all();
+    bool done = false;
+    const std::function<void()> finished = [&] {
+      if (std::exchange(done, true)) return;
+      {
+        std::lock_guard lock(mu_);
+        --running_;
+        running_memory_ -= task.memory;
+      }
+      idle_cv_.notify_all();
+    };
+    task.run(finished);
+    finished();
   }
 }
 

@@ -22,7 +22,10 @@ namespace autolm::server {
 class Scheduler {
  public:
   struct Task {
-    std::function<void()> run;   // on a worker thread; must not throw
+    // On a worker thread; must not throw. It may call finished() once its work is done and
+    // before it sends its answer, so that a client that has the answer sees it counted as no
+    // longer running (otherwise the worker counts it done when run returns).
+    std::function<void(const std::function<void()>& finished)> run;
     std::function<void()> drop;  // instead of run, when the scheduler stops first; must not throw
     uint64_t memory = 0;         // estimated bytes while running (KV usage gauge)
   };

@@ -116,7 +116,7 @@ struct Server::Impl {
   void handle(const std::shared_ptr<Exchange>& ex);
   void generate_route(const std::shared_ptr<Exchange>& ex, bool chat);
   void run(const std::shared_ptr<const Engine>& engine, const std::shared_ptr<Job>& job,
-           const std::shared_ptr<Exchange>& ex, Clock::time_point arrived);
+           const std::shared_ptr<Exchange>& ex, Clock::time_point arrived, const std::function<void()>& finished);
   std::string metrics_text() const {
     Metrics::Now now;
     now.running = scheduler.running();
@@ -320,7 +320,7 @@ void Server::Impl::generate_route(const std::shared_ptr<Exchange>& ex, bool chat
   std::string().swap(body);
   Scheduler::Task task;
   task.memory = job->memory_estimate;
-  task.run = [this, e, job, ex, arrived] { run(e, job, ex, arrived); };
+  task.run = [this, e, job, ex, arrived](const std::function<void()>& finished) { run(e, job, ex, arrived, finished); };
   task.drop = [ex] {
     HttpResponse r = error_response(503, "The server is shutting down.", "", "", "server_error");
     r.close = true;
@@ -346,9 +346,13 @@ void Server::Impl::generate_route(const std::shared_ptr<Exchange>& ex, bool chat
 
 // On a worker: one request's generation, streamed or not. Nothing thrown leaves this function.
 void Server::Impl::run(const std::shared_ptr<const Engine>& engine, const std::shared_ptr<Job>& job,
-                       const std::shared_ptr<Exchange>& ex, Clock::time_point arrived) {
-  if (ex->client_gone()) return ex->respond(error_response(499, "The client closed the request.", "", "", "server_error"));
-  if (stopping) return ex->respond(error_response(503, "The server is shutting down.", "", "", "server_error"));
+                       const std::shared_ptr<Exchange>& ex, Clock::time_point arrived,
+                       const std::function<void()>& finished) {
+  if (ex->client_gone() || stopping) {  // left while queued, or the server stops: never starts
+    finished();
+    return ex->respond(stopping ? error_response(503, "The server is shutting down.", "", "", "server_error")
+                                : error_response(499, "The client closed the request.", "", "", "server_error"));
+  }
   enum class Why { kNone, kGone, kStopping, kDeadline } why = Why::kNone;
   const auto deadline = arrived + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts.request_timeout_s));
   bool first = true;
@@ -403,6 +407,7 @@ void Server::Impl::run(const std::shared_ptr<const Engine>& engine, const std::s
       r = error_response(500, "Internal error.");
     }
     account();
+    finished();
     return ex->respond(close_if_draining(std::move(r)));
   }
   try {
@@ -415,6 +420,7 @@ void Server::Impl::run(const std::shared_ptr<const Engine>& engine, const std::s
     // stream_job catches its own; only allocation failures of the head could get here.
   }
   account();
+  finished();
   ex->end();
 }
 
