@@ -24,14 +24,16 @@ WORK="$(mktemp -d)"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  sleep 0.5  # nginx removes its pid file on the way out
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 # deploy/nginx.conf with this run's ports and paths.
 sed -e "s#127.0.0.1:8081#127.0.0.1:$P1#; s#127.0.0.1:8082#127.0.0.1:$P2#; s#listen 8080#listen 127.0.0.1:$P0#" \
-    -e "s#pid /tmp/autolm-nginx.pid;#pid $WORK/nginx.pid;#" \
+    -e "s#pid /tmp/autolm-nginx.pid;#pid $WORK/nginx.pid;#" -e "s#error_log stderr warn;#error_log $WORK/nginx.log warn;#" \
     -e "s#^http {#http {\n  client_body_temp_path $WORK/body; proxy_temp_path $WORK/proxy; fastcgi_temp_path $WORK/fcgi; uwsgi_temp_path $WORK/uwsgi; scgi_temp_path $WORK/scgi;#" \
     "$ROOT/deploy/nginx.conf" > "$WORK/nginx.conf"
 
@@ -39,7 +41,7 @@ for port in $P1 $P2; do
   "$AUTOLM" serve "$MODEL" --port "$port" --parallel 2 --max-queue 256 --quiet > "$WORK/replica-$port.out" 2>&1 &
   pids+=($!)
 done
-"$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -g "daemon on;"
+"$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -g "daemon on;" 2>"$WORK/nginx.log"
 for port in $P1 $P2 $P0; do
   for _ in $(seq 600); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health" || true)" = 200 ] && break
