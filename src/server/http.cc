@@ -136,7 +136,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header();
   void read_body();
   void dispatch();
-  void refuse(int status, const std::string& message, const std::string& code, bool count_timeout = false);
+  void refuse(int status, const std::string& message, const std::string& code);
   void pump();
   void finish_response();
   void linger_then_close();
@@ -196,7 +196,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 // The Exchange handed to the server: thread-safe; everything it does to the connection is
 // posted to the session's strand.
-class Session::Ex final : public Exchange, public std::enable_shared_from_this<Session::Ex> {
+class Session::Ex final : public Exchange {
  public:
   Ex(std::shared_ptr<Session> s, std::shared_ptr<HttpRequest> req, bool keep_alive)
       : s_(std::move(s)), req_(std::move(req)), keep_alive_(keep_alive) {
@@ -206,6 +206,7 @@ class Session::Ex final : public Exchange, public std::enable_shared_from_this<S
     if (!answered_.exchange(true)) {
       // Never answered (a handler bug): a 500 rather than a connection left hanging.
       net::post(s_->executor(), [s = s_, data = head(s_->s_.h.error(500, "The request was not answered.", ""))]() mutable {
+        s->status_ = 500;
         s->send(std::move(data), true, false);
       });
     } else if (streaming_ && !ended_) {
@@ -219,7 +220,6 @@ class Session::Ex final : public Exchange, public std::enable_shared_from_this<S
   void respond(HttpResponse r) override {
     if (answered_.exchange(true)) return;
     if (r.close) close_after_ = true;
-    status_ = r.status;
     std::string data = head(r);
     if (req_->method != "HEAD") data += r.body;
     finished();
@@ -297,7 +297,6 @@ class Session::Ex final : public Exchange, public std::enable_shared_from_this<S
     std::lock_guard lock(mu_);
     return dead_;
   }
-  void set_close_after() { close_after_ = true; }
 
  private:
   std::string head(const HttpResponse& r, bool chunked = false) {
@@ -314,7 +313,6 @@ class Session::Ex final : public Exchange, public std::enable_shared_from_this<S
   const bool keep_alive_;  // decided when the request was read
   std::atomic<bool> answered_{false};
   bool streaming_ = false, ended_ = false, close_after_ = false;
-  int status_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t pending_ = 0;
@@ -325,7 +323,10 @@ class Session::Ex final : public Exchange, public std::enable_shared_from_this<S
 
 void Session::read_request(bool first) {
   if (closed_) return;
-  if (s_.stopping || (!first && !keep_alive_)) return close();
+  if (s_.stopping) return close();
+  // After a "Connection: close" answer: stop sending, and let the client read it before the
+  // socket closes (closing with unread pipelined bytes would reset the connection).
+  if (!first && !keep_alive_) return linger_then_close();
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(std::min<uint64_t>(s_.o.max_header_bytes, UINT32_MAX)));
   // Checked once the headers are in (on_header). (Not boost::none: 1.74 compares a length
@@ -474,7 +475,7 @@ void Session::dispatch() {
   release_body_memory();  // the handler parsed the body (or copied it along)
 }
 
-void Session::refuse(int status, const std::string& message, const std::string& code, bool) {
+void Session::refuse(int status, const std::string& message, const std::string& code) {
   // Part of the request may still be unread: the answer says Connection: close, and what the
   // client still sends is read and dropped for a while before closing (linger_then_close).
   keep_alive_ = false;

@@ -78,10 +78,6 @@ std::string Metrics::text(const std::string& model_name, const Now& now) const {
   gauge("vllm:gpu_cache_usage_perc", "Same as vllm:kv_cache_usage_perc (the name older vLLM versions use).", now.kv_usage);
   counter("vllm:prompt_tokens_total", "Prompt tokens of the requests that ran.", prompt_tokens.load());
   counter("vllm:generation_tokens_total", "Tokens generated.", generation_tokens.load());
-  out += header("vllm:request_success_total", "Finished requests by finish reason.", "counter");
-  out += "vllm:request_success_total{" + labels + ",finished_reason=\"stop\"} " + std::to_string(finished_stop.load()) + "\n";
-  out += "vllm:request_success_total{" + labels + ",finished_reason=\"length\"} " + std::to_string(finished_length.load()) + "\n";
-  out += "vllm:request_success_total{" + labels + ",finished_reason=\"abort\"} " + std::to_string(finished_abort.load()) + "\n";
   out += ttft.text("vllm:time_to_first_token_seconds", "Time to first token, from the request's arrival.", labels);
   out += e2e.text("vllm:e2e_request_latency_seconds", "End-to-end request latency, from arrival to the last token.", labels);
   counter("autolm:requests_rejected_queue_full_total", "Requests refused with 429 because the waiting queue was full.",

@@ -29,7 +29,6 @@ class Histogram {
 struct Metrics {
   Metrics();
   std::atomic<uint64_t> prompt_tokens{0}, generation_tokens{0};
-  std::atomic<uint64_t> finished_stop{0}, finished_length{0}, finished_abort{0};
   std::atomic<uint64_t> rejected_queue_full{0}, http_requests{0};
   Histogram ttft, e2e;
 

@@ -50,7 +50,7 @@ HttpResponse error_response(int status, const std::string& message, const std::s
 std::string request_id_of(const HttpRequest& req) {
   std::string id = req.header("X-Request-Id");
   const bool sane = !id.empty() && id.size() <= 128 &&
-                    std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum((unsigned char)c) || std::strchr("-_.:", c); });
+                    std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum((unsigned char)c) || (c != 0 && std::strchr("-_.:", c)); });
   if (sane) return id;
   thread_local std::mt19937_64 rng{std::random_device{}()};
   char buf[33];
@@ -274,6 +274,13 @@ void Server::Impl::routes() {
   auto answer = [this](const std::shared_ptr<Exchange>& ex, HttpResponse r) {
     if (draining) r.close = true;
     ex->respond(std::move(r));
+  };
+  // A POST route answered on the I/O thread from its body, for quick work that needs no
+  // worker (e.g. tokenizing): `fn` returns the response object or throws ApiError / Error.
+  [[maybe_unused]] auto json_post = [this, answer](std::string path, std::function<ojson(const Engine&, const std::string&)> fn) {
+    return Route{"POST", std::move(path), true, true, [this, answer, fn](const std::shared_ptr<Exchange>& ex) {
+                   answer(ex, json_response(200, fn(*engine(), ex->request().body)));
+                 }};
   };
   route_table = {
       {"GET", "/health", false, false,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <chrono>
 #include <mutex>
 #include <regex>
@@ -18,6 +19,7 @@
 
 #include "autolm/auto.h"
 #include "autolm/tokenizer.h"
+#include "server/scheduler.h"
 #include "server/server.h"
 
 namespace autolm::server {
@@ -416,6 +418,48 @@ TEST(ServerProduction, MetricsCountersMove) {
   EXPECT_EQ(metric(after, "vllm:time_to_first_token_seconds_count") - metric(before, "vllm:time_to_first_token_seconds_count"), 2);
   EXPECT_EQ(metric(after, "vllm:e2e_request_latency_seconds_count") - metric(before, "vllm:e2e_request_latency_seconds_count"), 2);
   EXPECT_EQ(metric(after, "vllm:num_requests_running"), 0);
+}
+
+// The queue: `workers` run, `max_queue` wait, the next is refused; stop() drops what waits.
+TEST(Scheduler, BoundsTheQueueAndDropsOnStop) {
+  Scheduler sched(1, 2);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> ran{0}, dropped{0};
+  auto task = [&](uint64_t memory) {
+    Scheduler::Task t;
+    t.memory = memory;
+    t.run = [&](const std::function<void()>& finished) {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return release; });
+      finished();
+      ++ran;
+    };
+    t.drop = [&] { ++dropped; };
+    return t;
+  };
+  EXPECT_EQ(sched.submit(task(100)), Scheduler::Admit::kQueued);
+  wait_for([&] { return sched.running() == 1; }, 5);
+  EXPECT_EQ(sched.running_memory(), 100u);
+  EXPECT_EQ(sched.submit(task(1)), Scheduler::Admit::kQueued);
+  EXPECT_EQ(sched.submit(task(1)), Scheduler::Admit::kQueued);
+  EXPECT_EQ(sched.submit(task(1)), Scheduler::Admit::kFull);
+  EXPECT_EQ(sched.waiting(), 2);
+  EXPECT_FALSE(sched.wait_idle(0.05));
+  std::thread stopper([&] { sched.stop(); });
+  wait_for([&] { return dropped.load() == 2; }, 5);
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  stopper.join();
+  EXPECT_EQ(ran.load(), 1);
+  EXPECT_EQ(dropped.load(), 2);
+  EXPECT_EQ(sched.submit(task(1)), Scheduler::Admit::kStopped);
+  EXPECT_TRUE(sched.wait_idle(0));
+  EXPECT_EQ(sched.running_memory(), 0u);
 }
 
 }  // namespace
