@@ -991,6 +991,7 @@ ojson run_job(const Engine& engine, const Job& job, RunControl& control) {
     choices.push_back(
         {{"index", r}, {"message", std::move(message)}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish}});
   }
+  control.completion_tokens = completion_tokens;
   return {{"id", job.id},
           {"object", job.chat ? "chat.completion" : "text_completion"},
           {"created", job.created},
@@ -1092,20 +1093,22 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
     };
     if (control.before_generate) control.before_generate();
     const GenerateOutput out = generate(*engine.model, prompts, job.config, hooks);
-    if (control.cancelled) {
-      if (open) write(error_event("generation was cancelled: the server is shutting down", "server_error"));
-      return;
-    }
+    // Cancelled by drain or the request deadline: the stream still ends properly (final chunk
+    // with finish_reason "length", usage, [DONE]).
     int completion_tokens = 0;
     for (size_t r = 0; r < rows.size(); ++r) {
       Row& row = rows[r];
       std::string tail = row.trim->push(row.decoder->finish());
       tail += row.trim->finish();
       emit(r, row, tail, true);
-      const char* finish = row.calls > 0 ? "tool_calls" : row.trim->hit() ? "stop" : finish_name(out.finish_reasons[r]);
+      const char* finish = row.calls > 0           ? "tool_calls"
+                           : row.trim->hit()       ? "stop"
+                           : control.cancelled     ? "length"
+                                                   : finish_name(out.finish_reasons[r]);
       send(piece(r, row, ojson::object(), "", finish));
       completion_tokens += out.num_generated[r];
     }
+    control.completion_tokens = completion_tokens;
     if (job.include_usage) {
       ojson last = chunk(ojson::array());
       last["usage"] = usage(job, completion_tokens);

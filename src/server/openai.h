@@ -123,12 +123,15 @@ struct RunControl {
   std::function<bool()> keep_going;
   std::function<void()> before_generate;  // ServerOptions::before_generate (tests), or empty
   bool cancelled = false;  // set when keep_going() returned false
+  int64_t completion_tokens = 0;  // set when generation ended (metrics)
 };
 
 // Non-streaming: the whole response object.
 ojson run_job(const Engine& engine, const Job& job, RunControl& control);
 // Streaming: calls write() with each "data: ...\n\n" event, ending with "data: [DONE]\n\n".
 // A false return from write() (client gone) stops generation. Errors become an error event.
+// A generation stopped by keep_going() (server draining, request deadline) ends like one that
+// reached max_tokens: its text so far, a final chunk with finish_reason "length", [DONE].
 void stream_job(const Engine& engine, const Job& job, RunControl& control,
                 const std::function<bool(const std::string&)>& write);
 // The SSE event for an error after the stream started (or before, for a refused slot).

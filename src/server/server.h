@@ -1,7 +1,9 @@
-// autolm_server: an OpenAI-compatible HTTP server (cpp-httplib) over one loaded model and its
-// tokenizer. /health, /v1/models, /v1/completions, /v1/chat/completions; see docs/SERVER.md.
-// The Model and Tokenizer are shared read-only by every request thread; at most
-// ServerOptions::parallel requests generate at once (the others wait for a slot).
+// autolm_server: an OpenAI-compatible HTTP server over one model and its tokenizer: /health,
+// /metrics, /v1/models, /v1/completions, /v1/chat/completions; see docs/SERVER.md.
+// HTTP is event-driven (http.h); generation runs on ServerOptions::parallel workers fed by a
+// queue of at most max_queue waiting requests (scheduler.h), past which requests get 429.
+// The Model and Tokenizer are shared read-only by every worker. The server may start before
+// the model is loaded (/health answers 503 "loading" until load()).
 #pragma once
 
 #include <cstddef>
@@ -17,13 +19,23 @@
 namespace autolm::server {
 
 struct ServerOptions {
+  // Both, or neither: then the server answers 503 "loading" until Server::load().
   std::shared_ptr<const Model> model;
   std::shared_ptr<const Tokenizer> tokenizer;
   std::string model_name;               // "id" in /v1/models and responses; "" = the folder's basename
   std::string host = "127.0.0.1";
   int port = 8080;                      // 0 = any free port (see Server::port())
-  int parallel = 1;                     // requests generating at once
-  int threads = 0;                      // HTTP worker threads; 0 = max(8, 2 * parallel + 4)
+  int parallel = 1;                     // requests generating at once (generation workers)
+  int max_queue = 64;                   // requests waiting for a worker; past it 429 + Retry-After
+  double request_timeout_s = 600;       // a request's generation stops this long after it arrived
+  double drain_timeout_s = 30;          // drain(): running requests get this long to finish
+  int threads = 0;                      // HTTP I/O threads (event loops); 0 = 2
+  int max_connections = 4096;           // open connections; past it 503 and close
+  int backlog = 4096;                   // listen() backlog (capped by net.core.somaxconn)
+  std::string api_key;                  // non-empty: /v1/* needs "Authorization: Bearer <key>"
+  std::string cors_origin;              // non-empty: CORS for this origin ("*", or a comma-separated list)
+  // One line per request (the access log), from the I/O threads; empty = none.
+  std::function<void(const std::string&)> access_log;
 
   // Clients are untrusted: every size and every wait is bounded (docs/SERVER.md "Limits").
   uint64_t max_body_bytes = 8u << 20;     // request body after chunked decoding; larger: 413
@@ -34,9 +46,10 @@ struct ServerOptions {
   double write_timeout_s = 10;            // a response's total wait for the client to take its bytes
   double keep_alive_timeout_s = 5;        // an idle kept-alive connection is closed after this
   int keep_alive_max = 100;               // requests per connection
+  uint64_t max_body_memory = 512u << 20;  // bodies being read at once, all connections; past it 503
   RequestLimits limits;                   // per-request JSON and generation limits (openai.h)
 
-  // Tests: called on the request's thread while it holds its generation slot, just before
+  // Tests: called on the request's worker thread, just before
   // generate(); what it throws is reported like a failure of generate() itself.
   std::function<void(const Job&)> before_generate;
 };
@@ -48,8 +61,11 @@ struct ServerStats {
   uint64_t cancelled = 0;        // streams stopped because the client went away (or stop())
   uint64_t timeouts = 0;         // requests given up because the client sent too slowly (408)
   uint64_t oversized = 0;        // requests refused for their size (413, 431)
+  uint64_t rejected = 0;         // refused with 429: the waiting queue was full
+  uint64_t deadlines = 0;        // generations stopped by --request-timeout
   int active = 0;                // generating now
-  int waiting = 0;               // waiting for a generation slot
+  int waiting = 0;               // waiting for a generation worker
+  int connections = 0;           // open HTTP connections
 };
 
 // Throws Error(kInvalidInput) naming the flag and value of the first option out of range
@@ -59,8 +75,8 @@ void validate_options(const ServerOptions& options);
 
 class Server {
  public:
-  // Validates the options (model and tokenizer present, parallel ≥ 1) and prepares the routes;
-  // the chat template is parsed here once. Throws autolm::Error(kInvalidInput) on bad options.
+  // Validates the options and prepares the routes; with a model, the chat template is parsed
+  // here once. Throws autolm::Error(kInvalidInput) on bad options.
   explicit Server(ServerOptions options);
   ~Server();  // stop()
   Server(const Server&) = delete;
@@ -69,13 +85,24 @@ class Server {
   // Binds host:port (port 0 = any free port) and serves on a background thread; returns the
   // bound port. Throws Error(kInvalidInput) if the address cannot be bound.
   int start();
+  // Makes a server started without a model ready (bind first, load after). Throws
+  // Error(kInvalidInput) when it already has one, or what reading the chat template throws.
+  void load(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tokenizer);
+  bool ready() const;
   int port() const;
-  const std::string& model_name() const;
-  // Stops accepting connections, makes running generations stop after their current step,
-  // and joins the server threads. Idempotent.
+  std::string model_name() const;
+  // Graceful shutdown: stops accepting connections, /health answers 503 "draining", new
+  // requests on open connections get 503; running and waiting requests get `timeout_s` to
+  // finish, then stop() (streams still running end with a final chunk and [DONE]).
+  void drain(double timeout_s);
+  // Stops accepting connections, makes running generations stop after their current step
+  // (a stream ends with a final chunk, finish_reason "length", and [DONE]), answers waiting
+  // requests 503, and joins the server threads. Idempotent.
   void stop();
   bool running() const;
   ServerStats stats() const;
+  // The /metrics text (Prometheus exposition format).
+  std::string metrics() const;
 
   struct Impl;
 

@@ -637,7 +637,14 @@ TEST(ServeCommand, ServesAndStopsOnSigterm) {
   int port = colon == std::string::npos ? 0 : std::atoi(line.c_str() + colon + 10);
   EXPECT_GT(port, 0) << line;
   if (port > 0) {
-    EXPECT_EQ(get(port, "/health").status, 200);
+    // Bound before loading: /health says "loading" (503) until the model is in.
+    Reply h = get(port, "/health");
+    for (int i = 0; i < 600 && h.status == 503; ++i) {
+      EXPECT_EQ(h.body, json({{"status", "loading"}}));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      h = get(port, "/health");
+    }
+    EXPECT_EQ(h.status, 200);
     Reply r = post(port, "/v1/completions", json{{"prompt", "spell: 4021"}, {"temperature", 0}});
     EXPECT_EQ(r.body["choices"][0]["text"], kT5Answer) << r.raw;
     EXPECT_EQ(r.body["model"], "spell");

@@ -1,10 +1,14 @@
 // `autolm serve`: an OpenAI-compatible HTTP server (src/server, docs/SERVER.md) over one model
-// folder, until SIGINT / SIGTERM.
+// folder. Binds first (/health answers 503 "loading"), then loads the model; SIGINT / SIGTERM
+// drain: stop accepting, let running requests finish up to --drain-timeout, then exit 0.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -22,6 +26,7 @@ extern "C" void on_serve_signal(int) { g_serve_stop = true; }
 struct ServeOpts {
   std::string dir, cls, dtype = "auto", host = "127.0.0.1", model_name;
   int port = 8080, parallel = 1;
+  bool quiet = false;
   server::ServerOptions limits;  // only the limit fields are read
   // Signed, so that "-1" is reported as -1 rather than as 18446744073709551615.
   int64_t max_body_bytes = int64_t(server::ServerOptions{}.max_body_bytes);
@@ -37,7 +42,21 @@ void add_serve_command(CLI::App& app, int& rc) {
   cmd->add_option("--host", o->host, "address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", o->port, "port (default 8080; 0 = any free port, printed at start)");
   add_load_options(cmd, o->cls, o->dtype);
-  cmd->add_option("--parallel", o->parallel, "requests generating at once (default 1; the others wait)");
+  cmd->add_option("--parallel", o->parallel, "requests generating at once (default 1; the others wait in the queue)");
+  auto& S = o->limits;
+  auto shown = [](auto v) {
+    std::ostringstream out;  // 10, not 10.000000
+    out << v;
+    return " (default " + out.str() + ")";
+  };
+  cmd->add_option("--max-queue", S.max_queue, "requests waiting for a worker; past it 429 with Retry-After" + shown(S.max_queue));
+  cmd->add_option("--request-timeout", S.request_timeout_s,
+                  "seconds after its arrival a request's generation is stopped" + shown(S.request_timeout_s));
+  cmd->add_option("--drain-timeout", S.drain_timeout_s,
+                  "on SIGTERM, seconds running requests get to finish before streams are ended" + shown(S.drain_timeout_s));
+  cmd->add_option("--api-key", S.api_key, "require 'Authorization: Bearer KEY' on /v1/* (default: none; also $AUTOLM_API_KEY)");
+  cmd->add_option("--cors-origin", S.cors_origin, "allow browser requests from this origin ('*' or a comma-separated list; default: no CORS)");
+  cmd->add_flag("--quiet", o->quiet, "no access log (one line per request on stderr)");
   cmd->add_option("--model-name", o->model_name, "model id in /v1/models and responses (default: the folder's name)");
   // Limits on untrusted clients (docs/SERVER.md "Limits"); defaults from ServerOptions / RequestLimits.
   auto& L = o->limits;
@@ -47,7 +66,9 @@ void add_serve_command(CLI::App& app, int& rc) {
     shown << value;
     cmd->add_option(flag, value, std::string(what) + " (default " + shown.str() + ")")->group("Limits");
   };
-  limit("--threads", L.threads, "HTTP worker threads; 0 = max(8, 2 * parallel + 4)");
+  limit("--threads", L.threads, "HTTP I/O threads (event loops); 0 = 2");
+  limit("--max-connections", L.max_connections, "open connections; past it 503 and close");
+  limit("--backlog", L.backlog, "listen backlog (capped by net.core.somaxconn)");
   limit("--max-body-bytes", o->max_body_bytes, "largest request body in bytes, chunked or not");
   limit("--header-timeout", L.header_timeout_s, "seconds to receive a request's line and headers");
   limit("--body-timeout", L.body_timeout_s, "seconds to receive a request's body");
@@ -73,6 +94,22 @@ void add_serve_command(CLI::App& app, int& rc) {
     options.port = o->port;
     options.parallel = o->parallel;
     options.threads = o->limits.threads;
+    options.max_queue = o->limits.max_queue;
+    options.request_timeout_s = o->limits.request_timeout_s;
+    options.drain_timeout_s = o->limits.drain_timeout_s;
+    options.max_connections = o->limits.max_connections;
+    options.backlog = o->limits.backlog;
+    options.api_key = o->limits.api_key;
+    if (options.api_key.empty())
+      if (const char* key = std::getenv("AUTOLM_API_KEY")) options.api_key = key;
+    options.cors_origin = o->limits.cors_origin;
+    if (!o->quiet) {
+      auto mu = std::make_shared<std::mutex>();
+      options.access_log = [mu](const std::string& line) {
+        std::lock_guard lock(*mu);
+        std::cerr << line << '\n';
+      };
+    }
     if (o->max_body_bytes < 1 || o->max_body_bytes > (int64_t(1) << 40))
       throw Error(ErrorKind::kInvalidInput, "--max-body-bytes: " + std::to_string(o->max_body_bytes) + " (1 to 2^40)");
     options.max_body_bytes = uint64_t(o->max_body_bytes);
@@ -87,13 +124,13 @@ void add_serve_command(CLI::App& app, int& rc) {
       throw Error(ErrorKind::kInvalidInput,
                   "--max-request-memory: " + std::to_string(o->max_request_memory_mib) + " (1 to 2^40 MiB)");
     options.limits.max_request_memory = uint64_t(o->max_request_memory_mib) << 20;
-    // Flags are checked before the (slow) model load; Server checks them again.
-    server::ServerOptions check = options;
-    check.model = nullptr;
-    server::validate_options(check);
-    options.model = load_with_class(o->dir, o->cls, o->dtype);
-    options.tokenizer = AutoTokenizer::from_pretrained(o->dir);
-    server::Server srv(std::move(options));
+    server::validate_options(options);
+    // Idle keep-alive connections cost a file descriptor each: allow as many as the hard limit.
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+      nofile.rlim_cur = nofile.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     g_serve_stop = false;
     struct sigaction sa {};
@@ -104,13 +141,18 @@ void add_serve_command(CLI::App& app, int& rc) {
     sigaction(SIGTERM, &sa, &old_term);
     ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not end the process
 
+    // Bind first, then load: /health answers 503 {"status":"loading"} meanwhile.
+    server::Server srv(options);
     const int port = srv.start();
-    std::cout << "autolm serve: listening on http://" << o->host << ":" << port << " (model \"" << srv.model_name()
-              << "\", parallel " << o->parallel << ")" << std::endl;
+    std::cout << "autolm serve: listening on http://" << o->host << ":" << port << " (loading " << o->dir << ", parallel "
+              << o->parallel << ")" << std::endl;
+    srv.load(load_with_class(o->dir, o->cls, o->dtype), AutoTokenizer::from_pretrained(o->dir));
+    std::cerr << "autolm serve: ready (model \"" << srv.model_name() << "\")" << std::endl;
     while (!g_serve_stop.load() && srv.running()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const bool signalled = g_serve_stop.load();
-    std::cerr << "autolm serve: shutting down\n";
-    srv.stop();
+    std::cerr << "autolm serve: draining (up to " << options.drain_timeout_s << " s)" << std::endl;
+    srv.drain(options.drain_timeout_s);
+    std::cerr << "autolm serve: stopped" << std::endl;
     sigaction(SIGINT, &old_int, nullptr);
     sigaction(SIGTERM, &old_term, nullptr);
     if (!signalled) throw Error(ErrorKind::kInternal, "serve: the HTTP server stopped unexpectedly");

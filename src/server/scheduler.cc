@@ -1,0 +1,91 @@
+// The bounded queue and workers behind autolm_server's generation routes (scheduler.h).
+#include "server/scheduler.h"
+
+#include <chrono>
+#include <utility>
+
+namespace autolm::server {
+
+Scheduler::Scheduler(int workers, int max_queue) : max_queue_(max_queue) {
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+Scheduler::Admit Scheduler::submit(Task task) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Admit::kStopped;
+    // A request waits only when every worker is busy; max_queue bounds how many may wait.
+    const int busy = running_ + int(queue_.size());
+    if (busy >= int(threads_.size()) + max_queue_) return Admit::kFull;
+    queue_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+  return Admit::kQueued;
+}
+
+void Scheduler::work() {
+  while (true) {
+    Task task;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping
+      task = std::move(queue_.front());
+      queue_.pop_front();
+      ++running_;
+      running_memory_ += task.memory;
+    }
+    bool done = false;
+    const std::function<void()> finished = [&] {
+      if (std::exchange(done, true)) return;
+      {
+        std::lock_guard lock(mu_);
+        --running_;
+        running_memory_ -= task.memory;
+      }
+      idle_cv_.notify_all();
+    };
+    task.run(finished);
+    finished();
+  }
+}
+
+void Scheduler::stop() {
+  std::deque<Task> dropped;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    dropped.swap(queue_);
+  }
+  cv_.notify_all();
+  for (auto& t : dropped)
+    if (t.drop) t.drop();
+  dropped.clear();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  idle_cv_.notify_all();
+}
+
+int Scheduler::running() const {
+  std::lock_guard lock(mu_);
+  return running_;
+}
+
+int Scheduler::waiting() const {
+  std::lock_guard lock(mu_);
+  return int(queue_.size());
+}
+
+uint64_t Scheduler::running_memory() const {
+  std::lock_guard lock(mu_);
+  return running_memory_;
+}
+
+bool Scheduler::wait_idle(double seconds) const {
+  std::unique_lock lock(mu_);
+  return idle_cv_.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return running_ == 0 && queue_.empty(); });
+}
+
+}  // namespace autolm::server
