@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libgtest-dev libgmock-dev libbenchmark-dev
       nlohmann-json3-dev libonig-dev libutf8proc-dev libsentencepiece-dev
-      libopenblas-dev libcli11-dev zlib1g-dev libcpp-httplib-dev)
+      libopenblas-dev libcli11-dev zlib1g-dev libcpp-httplib-dev libcurl4-openssl-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
