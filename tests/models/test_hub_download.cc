@@ -57,7 +57,8 @@ class HubDownload : public ::testing::Test {
     for (const char* v : {"HF_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN_PATH", "HF_HUB_DISABLE_PROGRESS_BARS",
                           "HF_HUB_OFFLINE", "HF_TOKEN"})
       ::unsetenv(v);
-    fs::remove_all(cache_);
+    // AUTOLM_TEST_KEEP_HUB_CACHE=1 keeps the caches, to inspect them with huggingface_hub.
+    if (!std::getenv("AUTOLM_TEST_KEEP_HUB_CACHE")) fs::remove_all(cache_);
   }
   fs::path repo_dir(const std::string& folder = "models--org--llama-tiny") const { return cache_ / folder; }
   fs::path snapshot(const std::string& folder = "models--org--llama-tiny") const {
