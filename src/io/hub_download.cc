@@ -218,9 +218,12 @@ class HubClient {
     if (!info.is_object() || !info.contains("sha") || !info["sha"].is_string() || !is_commit_hash(info["sha"].get<std::string>()))
       throw Error(ErrorKind::kInvalidInput, where + ": the answer has no commit \"sha\" (is HF_ENDPOINT a Hugging Face Hub?)");
     commit_ = info["sha"].get<std::string>();
-    if (info.contains("siblings")) {
+    {
+      // The file list decides what is fetched and which optional files are marked absent.
+      if (!info.contains("siblings") || !info["siblings"].is_array())
+        throw Error(ErrorKind::kInvalidInput, where + ": the answer has no \"siblings\" file list (is HF_ENDPOINT a "
+                                                      "Hugging Face Hub?)");
       const json& sib = info["siblings"];
-      if (!sib.is_array()) throw Error(ErrorKind::kInvalidInput, where + ": \"siblings\" is not a list");
       if (sib.size() > kMaxRepoFiles)
         throw Error(ErrorKind::kInvalidInput, where + ": more than " + std::to_string(kMaxRepoFiles) + " files");
       for (const json& f : sib) {

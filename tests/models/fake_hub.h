@@ -26,10 +26,13 @@ namespace autolm::test {
 class FakeHub {
  public:
   struct File {
+    File(std::string c = "", bool l = false, std::string s = "", bool only_listed = false, std::string e = "")
+        : content(std::move(c)), lfs(l), served(std::move(s)), listed_only(only_listed), etag(std::move(e)) {}
     std::string content;
-    bool lfs = false;
+    bool lfs;
     std::string served;  // what the CDN sends instead of `content` when non-empty (a corrupt blob)
-    bool listed_only = false;  // in the file list, but resolve answers 404 EntryNotFound
+    bool listed_only;    // in the file list, but resolve answers 404 EntryNotFound
+    std::string etag;          // the ETag header instead of the git blob id (a hostile server)
   };
   struct Repo {
     std::string commit;
@@ -183,7 +186,8 @@ class FakeHub {
         res.set_header("ETag", "\"lfs-pointer-" + sha.substr(0, 8) + "\"");
         return;
       }
-      res.set_header("ETag", "\"" + Sha256Of("blob " + f->second.content).substr(0, 40) + "\"");
+      res.set_header("ETag", f->second.etag.empty() ? "\"" + Sha256Of("blob " + f->second.content).substr(0, 40) + "\""
+                                                    : f->second.etag);
       res.set_content(f->second.content, "application/octet-stream");
     });
   }

@@ -249,6 +249,23 @@ TEST_F(HubDownload, ShardedSafetensorsAreFetchedFromTheIndexAndPreferredOverBin)
   EXPECT_EQ(slurp(fs::path(r.snapshot_dir) / "model-00002-of-00002.safetensors"), "shard two");
 }
 
+TEST_F(HubDownload, HostileAnswersNeverWriteOutsideTheRepository) {
+  test::FakeHub::Repo repo{kCommit, {}, ""};
+  repo.files["config.json"] = {"{}", false, "", false, "\"../../../escape\""};
+  hub_.add_repo("org/bad-etag", repo);
+  std::string msg = error_of([] { hub_download(*parse_hub_model_id("org/bad-etag"), HubSettings::from_environment()); });
+  EXPECT_NE(msg.find("no usable ETag"), std::string::npos) << msg;
+  test::FakeHub::Repo sharded{kCommit, {}, ""};
+  sharded.files["config.json"] = {"{}", false, ""};
+  sharded.files["model.safetensors.index.json"] = {R"({"weight_map": {"a": "../../../../outside.safetensors"}})", false, ""};
+  sharded.files["../../../../outside.safetensors"] = {"x", true, ""};  // never listed: not a safe path
+  hub_.add_repo("org/bad-index", sharded);
+  msg = error_of([] { hub_download(*parse_hub_model_id("org/bad-index"), HubSettings::from_environment()); });
+  EXPECT_NE(msg.find("which the repository does not hold"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(cache_.parent_path() / "outside.safetensors"));
+  EXPECT_FALSE(fs::exists(cache_ / "escape"));
+}
+
 TEST(HubFiles, ChoosesOneWeightsLayoutInTransformersOrder) {
   using V = std::vector<std::string>;
   EXPECT_EQ(hub_files_to_download({"pytorch_model.bin", "model.safetensors", "config.json", "tf_model.h5"}),
