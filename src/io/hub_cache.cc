@@ -1,10 +1,13 @@
 #include "io/hub_cache.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "autolm/error.h"
+#include "io/hub_download.h"
+#include "io/json_file.h"
 #include "io/mmap.h"
 
 namespace autolm {
@@ -21,13 +24,6 @@ bool valid_part(const std::string& p) {
   return true;
 }
 
-bool is_commit_hash(const std::string& s) {
-  if (s.size() != 40) return false;
-  for (char c : s)
-    if (!std::isxdigit(static_cast<unsigned char>(c)) || std::isupper(static_cast<unsigned char>(c))) return false;
-  return true;
-}
-
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
@@ -35,14 +31,32 @@ std::string env(const char* name) {
 
 }  // namespace
 
+bool is_commit_hash(const std::string& s) {
+  if (s.size() != 40) return false;
+  for (char c : s)
+    if (!std::isxdigit(static_cast<unsigned char>(c)) || std::isupper(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
 std::optional<HubModelId> parse_hub_model_id(const std::string& s) {
   std::string id = s, revision = "main";
   if (auto at = s.find('@'); at != std::string::npos) {
     id = s.substr(0, at);
     revision = s.substr(at + 1);
-    if (revision.empty() || revision.size() > 256 || revision.find("..") != std::string::npos ||
-        revision.find('\0') != std::string::npos || revision.front() == '/')
+    // A branch, tag or commit; it becomes refs/<revision> in the cache, so no empty, "." or ".."
+    // component, no control character or backslash.
+    if (revision.empty() || revision.size() > 256 || revision.front() == '/' || revision.back() == '/' ||
+        revision.find("//") != std::string::npos)
       return std::nullopt;
+    for (unsigned char c : revision)
+      if (c < 0x21 || c == 0x7f || c == '\\') return std::nullopt;
+    for (size_t start = 0; start <= revision.size();) {
+      size_t end = revision.find('/', start);
+      if (end == std::string::npos) end = revision.size();
+      const std::string part = revision.substr(start, end - start);
+      if (part == "." || part == "..") return std::nullopt;
+      start = end + 1;
+    }
   }
   const auto slash = id.find('/');
   if (slash == std::string::npos || id.find('/', slash + 1) != std::string::npos) return std::nullopt;
@@ -64,6 +78,31 @@ std::string hub_repo_dir(const std::string& repo_id) {
   return hub_cache_dir() + "/" + folder;
 }
 
+namespace {
+
+// config.json and a complete weights layout (every shard an index names) in `dir`.
+bool snapshot_is_complete(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir + "/config.json", ec)) return false;
+  for (const char* weights : {"model.safetensors", "pytorch_model.bin"}) {
+    if (fs::exists(dir + "/" + weights, ec)) return true;
+    const std::string index = dir + "/" + weights + ".index.json";
+    if (!fs::exists(index, ec)) continue;
+    try {
+      const json j = load_json_file(index);
+      if (!j.contains("weight_map") || !j["weight_map"].is_object()) return false;
+      for (const auto& [tensor, shard] : j["weight_map"].items())
+        if (!shard.is_string() || !fs::exists(dir + "/" + shard.get<std::string>(), ec)) return false;
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string resolve_pretrained(const std::string& name_or_dir) {
   std::error_code ec;
   if (fs::is_directory(name_or_dir, ec)) return name_or_dir;
@@ -72,28 +111,31 @@ std::string resolve_pretrained(const std::string& name_or_dir) {
     throw Error(ErrorKind::kNotFound, name_or_dir + " does not exist (neither a folder nor a Hugging Face model id "
                                                     "like \"org/name\" or \"org/name@revision\")");
   }
-  const std::string repo = hub_repo_dir(id->repo_id);
-  std::string commit = id->revision;
-  if (!is_commit_hash(commit)) {
-    // refs/<revision> holds the commit the branch or tag pointed to when it was downloaded.
-    const std::string ref = repo + "/refs/" + id->revision;
-    if (fs::is_regular_file(ref, ec)) {
-      commit = read_text_file(ref, 4096);
-      while (!commit.empty() && std::isspace(static_cast<unsigned char>(commit.back()))) commit.pop_back();
-      if (!is_commit_hash(commit))
-        throw Error(ErrorKind::kInvalidInput, ref + ": not a commit hash (\"" + commit.substr(0, 64) + "\")");
-    } else {
-      commit.clear();
-    }
+  const HubSettings settings = HubSettings::from_environment();
+  std::string cached = hub_cached_snapshot(*id);
+  if (settings.offline) {
+    if (!cached.empty()) return cached;
+    throw Error(ErrorKind::kNotFound, "model " + id->repo_id + " (revision " + id->revision +
+                                          ") is not in the Hugging Face cache " + hub_cache_dir() +
+                                          " and HF_HUB_OFFLINE=1 forbids downloading it");
   }
-  const std::string snapshot = repo + "/snapshots/" + commit;
-  if (!commit.empty() && fs::is_directory(snapshot, ec)) return snapshot;
-  const bool offline = env("HF_HUB_OFFLINE") == "1" || env("TRANSFORMERS_OFFLINE") == "1";
-  throw Error(ErrorKind::kNotFound,
-              "model " + id->repo_id + " (revision " + id->revision + ") is not in the Hugging Face cache " +
-                  hub_cache_dir() + (offline ? " and HF_HUB_OFFLINE=1 forbids downloading it" :
-                                               "; download it first (e.g. `huggingface-cli download " + id->repo_id +
-                                                   "`; autolm does not download models yet)"));
+  // Online, a cached snapshot stands in for the Hub only when it can be loaded (an interrupted
+  // download leaves a partial one); offline, the loader names the file that is missing.
+  if (!cached.empty() && !snapshot_is_complete(cached)) cached.clear();
+  if (!cached.empty() && is_commit_hash(id->revision)) return cached;
+  try {
+    return hub_download(*id, settings).snapshot_dir;
+  } catch (const NetworkError& e) {
+    if (cached.empty())
+      throw Error(ErrorKind::kNotFound, std::string(e.what()) + "; model " + id->repo_id + " (revision " + id->revision +
+                                            ") is not in the Hugging Face cache " + hub_cache_dir() + " either");
+    std::fprintf(stderr, "warning: %s; using the cached snapshot %s\n", e.what(), cached.c_str());
+    return cached;
+  } catch (const HubError& e) {
+    if (!e.fallback() || cached.empty()) throw;
+    std::fprintf(stderr, "warning: %s; using the cached snapshot %s\n", e.what(), cached.c_str());
+    return cached;
+  }
 }
 
 }  // namespace autolm

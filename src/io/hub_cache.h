@@ -21,13 +21,21 @@ struct HubModelId {
 // inside a part, at most 96 characters each); nullopt for anything else (e.g. a path).
 std::optional<HubModelId> parse_hub_model_id(const std::string& s);
 
+// A full 40-hex lower-case commit hash (huggingface_hub's REGEX_COMMIT_HASH).
+bool is_commit_hash(const std::string& s);
+
 std::string hub_cache_dir();
 // <cache>/models--org--name
 std::string hub_repo_dir(const std::string& repo_id);
 
 // What every from_pretrained, the CLI and the server call on the name they are given: an
-// existing folder is returned unchanged; a model id becomes its cached snapshot folder. A model
-// id that is not cached is an Error (kNotFound) naming the repo, the revision and the cache.
+// existing folder is returned unchanged; a model id becomes its snapshot folder in the cache,
+// downloading what is missing first (io/hub_download.h) unless HF_HUB_OFFLINE is set. A
+// commit revision whose snapshot already holds config.json and complete weights touches no
+// network (as hf_hub_download returns a cached commit's file at once); a branch or tag asks the
+// Hub for its commit. When the Hub cannot be reached (or refuses: 401/403/5xx) a cached
+// snapshot of the revision is used, with a warning on stderr. Errors name the repo, the
+// revision and the cache.
 std::string resolve_pretrained(const std::string& name_or_dir);
 
 }  // namespace autolm

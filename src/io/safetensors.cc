@@ -1,10 +1,13 @@
 #include "io/safetensors.h"
 
+#include <regex>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <regex>
 
 #include "core/memory.h"
 #include "core/thread_pool.h"
@@ -191,7 +194,7 @@ const TensorInfo& WeightStore::lookup(const std::string& name, const Shape& expe
   if (!expected.empty() && info.shape != expected)
     throw Error(ErrorKind::kInvalidInput, *info.file + ": tensor \"" + name + "\" has shape " +
                                               shape_str(info.shape) + ", expected " + shape_str(expected));
-  used_.insert(name);
+  used_.insert(file_key(name));
   return info;
 }
 
@@ -343,22 +346,49 @@ bool WeightStore::same_bytes(const std::string& a, const std::string& b) const {
   return x.dtype == y.dtype && x.shape == y.shape && x.nbytes == y.nbytes && std::memcmp(x.ptr, y.ptr, x.nbytes) == 0;
 }
 
+void WeightStore::alias_base_model_prefix(const std::string& prefix) {
+  if (prefix.empty()) return;
+  const std::string p = prefix + ".";
+  std::vector<std::pair<std::string, std::string>> add;
+  for (auto& [name, info] : index_) {
+    if (alias_of_.count(name)) continue;
+    const std::string other = name.compare(0, p.size(), p) == 0 ? name.substr(p.size()) : p + name;
+    if (!other.empty() && !index_.count(other)) add.emplace_back(other, name);
+  }
+  for (auto& [alias, name] : add) {
+    index_[alias] = index_.at(name);
+    alias_of_[alias] = name;
+  }
+}
+
+void WeightStore::ignore_unused(const std::vector<std::string>& patterns) {
+  ignored_.insert(ignored_.end(), patterns.begin(), patterns.end());
+}
+
 std::vector<std::string> WeightStore::unused() const {
+  std::vector<std::regex> ignored;
+  for (const auto& p : ignored_) ignored.emplace_back(p);
   std::vector<std::string> out;
-  for (auto& [name, info] : index_)
-    if (!used_.count(name)) out.push_back(name);
+  for (auto& [name, info] : index_) {
+    if (alias_of_.count(name) || used_.count(name)) continue;
+    if (std::any_of(ignored.begin(), ignored.end(), [&](const std::regex& r) { return std::regex_search(name, r); }))
+      continue;
+    out.push_back(name);
+  }
   return out;
 }
 
 std::set<std::string> WeightStore::dtypes() const {
   std::set<std::string> out;
-  for (auto& [name, info] : index_) out.insert(info->dtype);
+  for (auto& [name, info] : index_)
+    if (!alias_of_.count(name)) out.insert(info->dtype);
   return out;
 }
 
 int64_t WeightStore::parameter_count() const {
   int64_t n = 0;
-  for (auto& [name, info] : index_) n += numel(info->shape);
+  for (auto& [name, info] : index_)
+    if (!alias_of_.count(name)) n += numel(info->shape);
   return n;
 }
 

@@ -75,10 +75,21 @@ class WeightStore {
   // caller has built what it keeps from it; no-op for views into the file.
   void release_converted(const float* data);
 
+  // Every tensor also answers to its name with `prefix` + "." added or removed: a checkpoint
+  // of the base model ("h.0.attn…", "shared.weight") loads into the head model that expects
+  // "transformer.h.0…" / "model.shared.weight", and a head checkpoint's prefixed keys load
+  // into a model that has no such prefix, as transformers renames keys by the architecture's
+  // base_model_prefix. A name the files hold under both spellings keeps its own tensor.
+  void alias_base_model_prefix(const std::string& prefix);
+  // Regular expressions searched in the names of unused tensors, as transformers'
+  // `_keys_to_ignore_on_load_unexpected`: buffers it drops silently ("attn.bias",
+  // "rotary_emb.inv_freq") are not reported by unused(). They are never loaded either.
+  void ignore_unused(const std::vector<std::string>& patterns);
+
   // Whether tensors `a` and `b` hold the same dtype, shape and bytes (a tied copy).
   bool same_bytes(const std::string& a, const std::string& b) const;
   // Records `name` as used without materialising it (a tied alias of a tensor already held).
-  void mark_used(const std::string& name) { if (has(name)) used_.insert(name); }
+  void mark_used(const std::string& name) { if (has(name)) used_.insert(file_key(name)); }
   std::vector<std::string> unused() const;  // present in the files, never requested
   std::set<std::string> dtypes() const;     // storage dtypes seen
   int64_t parameter_count() const;
@@ -88,8 +99,14 @@ class WeightStore {
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::vector<std::unique_ptr<class TorchBinFile>> bins_;
   std::string describe_files() const;
-  std::map<std::string, const TensorInfo*> index_;
-  std::set<std::string> used_;
+  std::map<std::string, const TensorInfo*> index_;  // file names and their prefix aliases
+  std::map<std::string, std::string> alias_of_;      // alias → the name in the file
+  std::vector<std::string> ignored_;                 // ignore_unused patterns
+  std::set<std::string> used_;                       // file names
+  const std::string& file_key(const std::string& name) const {
+    auto it = alias_of_.find(name);
+    return it == alias_of_.end() ? name : it->second;
+  }
   // `what` names the tensor in errors (non-finite weights are refused).
   TensorView quantize_int8(const float* values, const Shape& shape, const std::string& what);
   const TensorInfo& lookup(const std::string& name, const Shape& expected);

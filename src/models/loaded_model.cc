@@ -7,8 +7,39 @@
 
 namespace autolm {
 
+namespace {
+
+// What transformers 5.24 knows per architecture when it reads a checkpoint: the head model's
+// base_model_prefix (keys load with it added or removed), and `_keys_to_ignore_on_load_unexpected`
+// (plus "rotary_emb\.inv_freq", added for models with a rotary buffer) — searched as regexes.
+struct CheckpointRules {
+  std::vector<const char*> model_types;
+  const char* base_model_prefix;
+  std::vector<std::string> ignore_unexpected;
+};
+
+const std::vector<CheckpointRules>& checkpoint_rules() {
+  static const std::vector<CheckpointRules> rules = {
+      {{"gpt2"}, "transformer", {"attn.bias", "crossattention.bias"}},  // GPT2PreTrainedModel
+      {{"llama", "mistral", "qwen2", "qwen3", "phi3", "gemma3_text"}, "model", {R"(rotary_emb\.inv_freq)"}},
+      {{"t5", "mt5"}, "transformer", {"decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"}},
+      {{"umt5"}, "transformer", {}},
+      {{"bart"}, "model", {"encoder.version", "decoder.version"}},  // BartPreTrainedModel
+      {{"mbart", "marian", "pegasus", "m2m_100"}, "model", {}},
+  };
+  return rules;
+}
+
+}  // namespace
+
 LoadedModel::LoadedModel(ModelConfig config, std::unique_ptr<WeightStore> weights) : weights_(std::move(weights)) {
   config_ = std::move(config);
+  for (const auto& r : checkpoint_rules())
+    for (const char* type : r.model_types)
+      if (config_.model_type == type) {
+        weights_->alias_base_model_prefix(r.base_model_prefix);
+        weights_->ignore_unused(r.ignore_unexpected);
+      }
   parameter_count_ = weights_->parameter_count();
   for (const auto& d : weights_->dtypes()) dtypes_.push_back(d);
 }

@@ -1,5 +1,7 @@
 // Base of every implemented model: owns the weight files (mmapped) and any tensors rebuilt at
 // load (transposed Conv1D weights, fused/split projections), so views stay valid for its life.
+// Checkpoint key layouts are settled here for every family, as transformers settles them by
+// the architecture: keys with or without base_model_prefix, buffers it ignores (loaded_model.cc).
 #pragma once
 
 #include <deque>

@@ -43,7 +43,7 @@ class HubCache : public ::testing::Test {
     std::ofstream(repo / "refs" / "main") << kCommit;  // huggingface_hub writes no newline
     std::ofstream(repo / "refs" / "v1") << kCommit2 << "\n";
     ::setenv("HF_HUB_CACHE", cache_.c_str(), 1);
-    ::unsetenv("HF_HUB_OFFLINE");
+    ::setenv("HF_HUB_OFFLINE", "1", 1);  // cache resolution only: downloads are test_hub_download.cc's
   }
   void TearDown() override {
     ::unsetenv("HF_HUB_CACHE");

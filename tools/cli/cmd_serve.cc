@@ -24,7 +24,7 @@ std::atomic<bool> g_serve_stop{false};
 extern "C" void on_serve_signal(int) { g_serve_stop = true; }
 
 struct ServeOpts {
-  std::string dir, cls, dtype = "auto", host = "127.0.0.1", model_name;
+  std::string dir, cls, dtype = "auto", host = "127.0.0.1", model_name, hub_id;
   int port = 8080, parallel = 1;
   bool quiet = false;
   server::ServerOptions limits;  // only the limit fields are read
@@ -38,7 +38,7 @@ struct ServeOpts {
 void add_serve_command(CLI::App& app, int& rc) {
   auto o = std::make_shared<ServeOpts>();
   auto* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server: /v1/completions, /v1/chat/completions");
-  cmd->add_option("dir", o->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
+  cmd->add_option("dir", o->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id(&o->hub_id));
   cmd->add_option("--host", o->host, "address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", o->port, "port (default 8080; 0 = any free port, printed at start)");
   add_load_options(cmd, o->cls, o->dtype);
@@ -57,7 +57,7 @@ void add_serve_command(CLI::App& app, int& rc) {
   cmd->add_option("--api-key", S.api_key, "require 'Authorization: Bearer KEY' on /v1/* (default: none; also $AUTOLM_API_KEY)");
   cmd->add_option("--cors-origin", S.cors_origin, "allow browser requests from this origin ('*' or a comma-separated list; default: no CORS)");
   cmd->add_flag("--quiet", o->quiet, "no access log (one line per request on stderr)");
-  cmd->add_option("--model-name", o->model_name, "model id in /v1/models and responses (default: the folder's name)");
+  cmd->add_option("--model-name", o->model_name, "model id in /v1/models and responses (default: the Hub model id org/name, else the folder's name)");
   // Limits on untrusted clients (docs/SERVER.md "Limits"); defaults from ServerOptions / RequestLimits.
   auto& L = o->limits;
   auto& R = L.limits;
@@ -89,7 +89,7 @@ void add_serve_command(CLI::App& app, int& rc) {
   limit("--max-request-memory", o->max_request_memory_mib, "estimated MiB one generation may use");
   cmd->callback([o, &rc] {
     server::ServerOptions options;
-    options.model_name = o->model_name;
+    options.model_name = o->model_name.empty() ? o->hub_id : o->model_name;  // an id names itself, as vLLM's default
     options.host = o->host;
     options.port = o->port;
     options.parallel = o->parallel;

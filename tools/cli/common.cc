@@ -7,10 +7,12 @@
 
 namespace autolm::cli {
 
-CLI::Validator model_dir_or_id() {
+CLI::Validator model_dir_or_id(std::string* given_id) {
   return CLI::Validator(
-      [](std::string& v) {
+      [given_id](std::string& v) {
+        const std::string given = v;
         v = resolve_pretrained(v);  // throws autolm::Error (exit 2) naming the folder or the repo
+        if (given_id) *given_id = v == given ? "" : parse_hub_model_id(given)->repo_id;
         return std::string();
       },
       "DIR|ORG/NAME[@REV]");

@@ -28,8 +28,9 @@ std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::
                                              const std::string& dtype = "auto");
 
 // The positional model argument: a folder, or a Hugging Face model id ("org/name[@revision]")
-// resolved to its cached snapshot folder (io/hub_cache.h).
-CLI::Validator model_dir_or_id();
+// resolved to its snapshot folder, downloaded on first use (io/hub_cache.h). When `given_id`
+// is set, it receives the repository id ("org/name", without @revision; "" for a folder).
+CLI::Validator model_dir_or_id(std::string* given_id = nullptr);
 
 // Declares --class and --dtype on a command (the same meaning everywhere).
 void add_load_options(CLI::App* cmd, std::string& cls, std::string& dtype);
@@ -40,5 +41,6 @@ void add_generate_command(CLI::App& app, int& rc);   // generate
 void add_tokenizer_commands(CLI::App& app, int& rc); // tokenize, detokenize
 void add_chat_command(CLI::App& app, int& rc);       // chat
 void add_serve_command(CLI::App& app, int& rc);      // serve (when built with src/server)
+void add_download_command(CLI::App& app, int& rc);   // download
 
 }  // namespace autolm::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
 
 
     autolm::cli::add_chat_command(app, rc);
+    autolm::cli::add_download_command(app, rc);
 #ifdef AUTOLM_WITH_SERVER
     autolm::cli::add_serve_command(app, rc);
 #endif
