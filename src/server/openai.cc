@@ -490,10 +490,27 @@ std::vector<std::vector<int32_t>> rows_of(const Job& job) {
   return rows;
 }
 
-ojson usage(const Job& job, int completion_tokens) {
-  return {{"prompt_tokens", job.prompt_tokens},
-          {"completion_tokens", completion_tokens},
-          {"total_tokens", job.prompt_tokens + completion_tokens}};
+ojson usage(const Job& job, int completion_tokens, const GenerateOutput& out) {
+  ojson u = {{"prompt_tokens", job.prompt_tokens},
+             {"completion_tokens", completion_tokens},
+             {"total_tokens", job.prompt_tokens + completion_tokens}};
+  // Assisted generation: the drafts the model accepted and rejected (OpenAI's predicted-output
+  // counters).
+  if (out.draft_tokens > 0)
+    u["completion_tokens_details"] = {{"accepted_prediction_tokens", out.accepted_draft_tokens},
+                                      {"rejected_prediction_tokens", out.draft_tokens - out.accepted_draft_tokens}};
+  return u;
+}
+
+// The draft model assists requests that transformers' assisted generation accepts: one
+// sequence, greedy or sampling.
+GenerateOptions assist(const Engine& engine, const Job& job, size_t rows) {
+  GenerateOptions o;
+  if (engine.draft && rows == 1 && job.config.num_beams == 1) {
+    o.assistant_model = engine.draft.get();
+    o.assistant_generation_config = &engine.draft_config;
+  }
+  return o;
 }
 
 GenerateHooks base_hooks(const Engine& engine) {
@@ -799,7 +816,8 @@ ojson run_job(const Engine& engine, const Job& job, RunControl& control) {
       return true;
     };
   if (control.before_generate) control.before_generate();
-  const GenerateOutput out = generate(*engine.model, rows_of(job), job.config, hooks);
+  const auto rows = rows_of(job);
+  const GenerateOutput out = generate(*engine.model, rows, job.config, hooks, assist(engine, job, rows.size()));
   ojson choices = ojson::array();
   int completion_tokens = 0;
   for (size_t r = 0; r < out.sequences.size(); ++r) {
@@ -821,7 +839,7 @@ ojson run_job(const Engine& engine, const Job& job, RunControl& control) {
           {"created", job.created},
           {"model", engine.name},
           {"choices", std::move(choices)},
-          {"usage", usage(job, completion_tokens)}};
+          {"usage", usage(job, completion_tokens, out)}};
 }
 
 void stream_job(const Engine& engine, const Job& job, RunControl& control,
@@ -879,7 +897,7 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
       return true;
     };
     if (control.before_generate) control.before_generate();
-    const GenerateOutput out = generate(*engine.model, rows, job.config, hooks);
+    const GenerateOutput out = generate(*engine.model, rows, job.config, hooks, assist(engine, job, rows.size()));
     if (control.cancelled) {
       if (open) write(error_event("generation was cancelled: the server is shutting down", "server_error"));
       return;
@@ -894,7 +912,7 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
     }
     if (job.include_usage) {
       ojson last = chunk(ojson::array());
-      last["usage"] = usage(job, completion_tokens);
+      last["usage"] = usage(job, completion_tokens, out);
       send(last);
     }
   } catch (const Error& e) {

@@ -328,6 +328,8 @@ struct Server::Impl {
         http(opts, stopping),
         slots(opts.parallel) {
     engine.limits = opts.limits;
+    engine.draft = opts.draft_model;
+    if (engine.draft) engine.draft_config = GenerationConfig::for_model(*engine.draft);
   }
 
   // One generation slot, held for the lifetime of this object.

@@ -19,6 +19,9 @@ namespace autolm::server {
 struct ServerOptions {
   std::shared_ptr<const Model> model;
   std::shared_ptr<const Tokenizer> tokenizer;
+  // `--draft-model`: an assistant (same vocabulary) for assisted generation of one-sequence
+  // greedy / sampling requests; null = none.
+  std::shared_ptr<const Model> draft_model;
   std::string model_name;               // "id" in /v1/models and responses; "" = the folder's basename
   std::string host = "127.0.0.1";
   int port = 8080;                      // 0 = any free port (see Server::port())

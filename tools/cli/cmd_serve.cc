@@ -20,7 +20,7 @@ std::atomic<bool> g_serve_stop{false};
 extern "C" void on_serve_signal(int) { g_serve_stop = true; }
 
 struct ServeOpts {
-  std::string dir, cls, dtype = "auto", host = "127.0.0.1", model_name;
+  std::string dir, cls, dtype = "auto", host = "127.0.0.1", model_name, draft_dir;
   int port = 8080, parallel = 1;
   server::ServerOptions limits;  // only the limit fields are read
   // Signed, so that "-1" is reported as -1 rather than as 18446744073709551615.
@@ -38,6 +38,9 @@ void add_serve_command(CLI::App& app, int& rc) {
   cmd->add_option("--port", o->port, "port (default 8080; 0 = any free port, printed at start)");
   add_load_options(cmd, o->cls, o->dtype);
   cmd->add_option("--parallel", o->parallel, "requests generating at once (default 1; the others wait)");
+  cmd->add_option("--draft-model", o->draft_dir,
+                  "assistant model (same vocabulary) drafting tokens for one-sequence greedy / sampling requests")
+      ->transform(model_dir_or_id());
   cmd->add_option("--model-name", o->model_name, "model id in /v1/models and responses (default: the folder's name)");
   // Limits on untrusted clients (docs/SERVER.md "Limits"); defaults from ServerOptions / RequestLimits.
   auto& L = o->limits;
@@ -93,6 +96,15 @@ void add_serve_command(CLI::App& app, int& rc) {
     server::validate_options(check);
     options.model = load_with_class(o->dir, o->cls, o->dtype);
     options.tokenizer = AutoTokenizer::from_pretrained(o->dir);
+    if (!o->draft_dir.empty()) {
+      options.draft_model = load_with_class(o->draft_dir, "", o->dtype);
+      const ModelConfig &m = options.model->config(), &d = options.draft_model->config();
+      if (d.family != m.family || d.vocab_size != m.vocab_size)
+        throw Error(ErrorKind::kInvalidInput, "--draft-model " + o->draft_dir + ": a " + family_name(d.family) +
+                                                  " model of vocab_size " + std::to_string(d.vocab_size) +
+                                                  " cannot draft for a " + family_name(m.family) + " model of vocab_size " +
+                                                  std::to_string(m.vocab_size));
+    }
     server::Server srv(std::move(options));
 
     g_serve_stop = false;
