@@ -78,6 +78,8 @@ def truncated_draft(folder: Path, layers: int, work: Path) -> Path:
     for key in LAYER_KEYS:
         if key in cfg:
             cfg[key] = min(cfg[key], layers)
+    if isinstance(cfg.get("layer_types"), list):  # per-layer attention kinds (sliding / full)
+        cfg["layer_types"] = cfg["layer_types"][:layers]
     (out / "config.json").write_text(json.dumps(cfg))
     for f in folder.iterdir():
         if f.name != "config.json" and not (out / f.name).exists():
@@ -93,7 +95,9 @@ def autolm(exe, folder, prompt, work, args, workloads, draft=None):
            "--assistant-tokens", str(args.assistant_tokens)]
     if draft:
         cmd += ["--assistant", str(draft)]
-    env = dict(os.environ, AUTOLM_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
+    # The truncated draft links its weights to the model folder: allow that link (docs/SECURITY.md).
+    env = dict(os.environ, AUTOLM_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads),
+               AUTOLM_ALLOW_EXTERNAL_LINKS="1")
     return run(cmd, env)["workloads"]
 
 
