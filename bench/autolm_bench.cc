@@ -12,6 +12,11 @@
 //   batch8  8 prompts, greedy: throughput = 8 × new tokens / total time
 //   raw     batch 1, Model::decode driven directly with argmax (no generate() overhead)
 //   prefill batch 1, encode or prefill + the first token only, 10 times: median and best (profiling TTFT)
+//   plain   batch 1, greedy, end to end (prefill included): tokens/s = new tokens / total time
+//   lookup  the same with prompt_lookup_num_tokens = --lookup-tokens (default 10)
+//   assist  the same with --assistant DIR drafting --assistant-tokens (default 5, "constant",
+//           confidence threshold 0.4) tokens per step
+// plain / lookup / assist report draft acceptance and whether the tokens equal plain's.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -152,6 +157,26 @@ nlohmann::json run_prefill(const autolm::Model& model, const std::vector<int32_t
   return r;
 }
 
+// Greedy, batch 1, end to end, plain or assisted (bench/assisted.py).
+nlohmann::json run_assisted(const autolm::Model& model, const Prompts& prompts, int new_tokens,
+                            const autolm::GenerateOptions& options, int lookup_tokens) {
+  auto cfg = make_config(model, new_tokens, 1);
+  if (lookup_tokens > 0) cfg.prompt_lookup_num_tokens = lookup_tokens;
+  const Prompts one = {prompts.at(0)};
+  auto t0 = Clock::now();
+  auto out = autolm::generate(model, one, cfg, {}, options);
+  const double total = secs(t0, Clock::now());
+  nlohmann::json r;
+  r["batch"] = 1;
+  r["new_tokens"] = min_generated(out);
+  r["total_s"] = total;
+  r["throughput_tok_s"] = min_generated(out) / total;
+  r["draft_tokens"] = out.draft_tokens;
+  r["accepted_draft_tokens"] = out.accepted_draft_tokens;
+  r["tokens"] = out.new_tokens.at(0);
+  return r;
+}
+
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
@@ -170,7 +195,8 @@ int main(int argc, char** argv) {
   }
   std::string dir = argv[1], prompts_path;
   autolm::LoadOptions load_options;
-  int new_tokens = 128;
+  int new_tokens = 128, lookup_tokens = 10, assistant_tokens = 5;
+  std::string assistant_dir;
   std::vector<std::string> workloads = {"greedy"};
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -178,6 +204,9 @@ int main(int argc, char** argv) {
     else if (k == "--new-tokens") new_tokens = std::stoi(v);
     else if (k == "--workloads") workloads = split(v);
     else if (k == "--dtype") load_options.dtype = v;
+    else if (k == "--lookup-tokens") lookup_tokens = std::stoi(v);
+    else if (k == "--assistant") assistant_dir = v;
+    else if (k == "--assistant-tokens") assistant_tokens = std::stoi(v);
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -211,6 +240,17 @@ int main(int argc, char** argv) {
         w[name] = run_beam(*model, greedy, new_tokens, 4);
       } else if (name == "prefill") {
         w[name] = run_prefill(*model, greedy[0]);
+      } else if (name == "plain") {
+        w[name] = run_assisted(*model, greedy, new_tokens, {}, 0);
+      } else if (name == "lookup") {
+        w[name] = run_assisted(*model, greedy, new_tokens, {}, lookup_tokens);
+      } else if (name == "assist") {
+        if (assistant_dir.empty()) throw autolm::Error(autolm::ErrorKind::kInvalidInput, "assist needs --assistant DIR");
+        auto assistant = autolm::load_model(assistant_dir, load_options);
+        autolm::GenerationConfig acfg;
+        acfg.num_assistant_tokens = assistant_tokens;
+        acfg.num_assistant_tokens_schedule = "constant";
+        w[name] = run_assisted(*model, greedy, new_tokens, {.assistant_model = assistant.get(), .assistant_generation_config = &acfg}, 0);
       } else if (name == "raw") {
         w[name] = run_raw(*model, greedy[0], new_tokens);
       } else {

@@ -34,6 +34,10 @@ struct GenerationLimits {
   static constexpr int64_t kMaxListTokens = int64_t(1) << 20;
   static constexpr int64_t kMaxStopStrings = 1024;
   static constexpr int64_t kMaxStopStringBytes = 4096;  // each stop string
+  // Draft tokens per assisted-generation step (prompt_lookup_num_tokens, num_assistant_tokens,
+  // and the "heuristic" schedule's growth): the main model verifies them in one forward whose
+  // logits hold (draft + 1) × vocab floats.
+  static constexpr int64_t kMaxDraftTokens = 1024;
 };
 // Bytes generate() may plan to use: AUTOLM_MAX_GENERATE_BYTES when set, else 75% of physical
 // memory (the same rule as the KV cache's own check).
@@ -104,6 +108,28 @@ struct GenerationConfig {
   // --- special tokens ---
   std::vector<int64_t> eos_token_id;  // int or list; empty = none
   std::optional<int64_t> pad_token_id, bos_token_id, decoder_start_token_id;
+
+  // --- assisted generation (transformers' candidate generators; docs/GENERATION.md) ---
+  // Greedy and sampling only, one input, one returned sequence. Greedy output is token for token
+  // plain greedy's; sampling keeps the main model's distribution (speculative sampling).
+  // Prompt lookup decoding (PromptLookupCandidateGenerator): drafts up to this many tokens that
+  // followed an earlier occurrence of the row's last n-gram (causal: prompt and output; seq2seq:
+  // the decoder tokens). Takes precedence over an assistant model, as in transformers. > 0.
+  std::optional<int> prompt_lookup_num_tokens;
+  std::optional<int> max_matching_ngram_size;  // longest n-gram tried, then shorter (unset = 2); > 0
+  // With GenerateOptions::assistant_model (AssistedCandidateGenerator). As in transformers these
+  // three are read from the assistant's generation config (assistant_model.generation_config;
+  // GenerateOptions::assistant_generation_config), never the main one; unset there =
+  // transformers' defaults 20, "constant", 0.4.
+  std::optional<int> num_assistant_tokens;  // draft length per step; > 0
+  // "constant" | "heuristic" (+2 after a fully accepted draft, else -1, at least 1) |
+  // "heuristic_transient" (the same: autolm never carries the length over to the next call).
+  std::optional<std::string> num_assistant_tokens_schedule;
+  // The assistant stops drafting after a token it gives a probability below this ([0, 1]; 0 off).
+  std::optional<double> assistant_confidence_threshold;
+  // DIVERSE ensemble verification in (0, 1): accepts drafts against w·p + (1-w)·q instead of the
+  // main model's p (lossy: output no longer equals plain greedy / sampling). Assistant only.
+  std::optional<double> assistant_ensemble_weight;
 
   // --- stopping / output ---
   std::vector<std::string> stop_strings;  // needs GenerateHooks::decode
@@ -190,6 +216,23 @@ struct GenerateOutput {
   // (without the padding after it) and why it stopped.
   std::vector<int> num_generated;
   std::vector<FinishReason> finish_reasons;
+  // Assisted generation: draft tokens proposed to the main model and how many it accepted
+  // (transformers' candidate_length and n_matches, summed over steps). 0 without drafts.
+  int64_t draft_tokens = 0;
+  int64_t accepted_draft_tokens = 0;
+};
+
+// What generate() may use besides the main model and its config.
+struct GenerateOptions {
+  // transformers' generate(assistant_model=...): a smaller model with the same vocabulary (and
+  // family) drafts num_assistant_tokens tokens that the main model verifies in one forward.
+  // Different tokenizers (universal assisted decoding) are refused. Must outlive the call.
+  const Model* assistant_model = nullptr;
+  // The assistant's own generation config, where num_assistant_tokens,
+  // num_assistant_tokens_schedule and assistant_confidence_threshold are read (everything else
+  // comes from the main config). Null = GenerationConfig::for_model(*assistant_model), read from
+  // its folder at each call.
+  const GenerationConfig* assistant_generation_config = nullptr;
 };
 
 // Generates from a list of prompts (token ids). Causal prompts are left-padded with
@@ -202,5 +245,12 @@ GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_
 GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& input_ids,
                         const std::vector<std::vector<int32_t>>& attention_mask,
                         const GenerationConfig& config, const GenerateHooks& hooks = {});
+
+// The same, with an assistant model (assisted generation; see GenerateOptions).
+GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                        const GenerationConfig& config, const GenerateHooks& hooks, const GenerateOptions& options);
+GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& input_ids,
+                        const std::vector<std::vector<int32_t>>& attention_mask, const GenerationConfig& config,
+                        const GenerateHooks& hooks, const GenerateOptions& options);
 
 }  // namespace autolm

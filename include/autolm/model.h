@@ -44,6 +44,11 @@ class DecodeState {
   // Beam search: new row i becomes old row src[i] (self-attention caches and masks).
   // Rows only move within one input's group, so cross-attention K/V stay shared, not copied.
   virtual void reorder(std::span<const int> src) = 0;
+  // Assisted generation: drops the self-attention cache entries of every row from position
+  // `length` on (rejected draft tokens), as transformers' cache.crop(); the next decode() appends
+  // at `length`. Cross-attention K/V (seq2seq) stay as they are. Error unless
+  // 0 <= length <= length().
+  virtual void truncate(int length) = 0;
 };
 
 class Model {

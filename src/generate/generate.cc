@@ -447,8 +447,15 @@ GenerateOutput finish(GenerateOutput out, const gen::Request& req) {
 
 GenerateOutput run(const Model& model, const std::vector<std::vector<int32_t>>& ids,
                    const std::vector<std::vector<int32_t>>& mask, bool padded, const GenerationConfig& config,
-                   const GenerateHooks& hooks) {
+                   const GenerateHooks& hooks, const GenerateOptions& options = {}) {
   gen::Request req = gen::prepare(model, ids, mask, padded, config, hooks);
+  if (gen::is_assisted(req.cfg, options)) {
+    if (hooks.logprobs >= 0)
+      throw Error(ErrorKind::kUnsupported, "generate: per-step log-probabilities (GenerateHooks::logprobs) are not "
+                                           "available with assisted generation (prompt_lookup_num_tokens or an "
+                                           "assistant model)");
+    return finish(gen::assisted_search(model, req, options), req);
+  }
   if (req.cfg.num_beams > 1) return finish(gen::beam_search(model, req), req);
   return finish(gen::sample_search(model, req), req);
 }
@@ -464,6 +471,17 @@ GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_
                         const std::vector<std::vector<int32_t>>& attention_mask, const GenerationConfig& config,
                         const GenerateHooks& hooks) {
   return run(model, input_ids, attention_mask, true, config, hooks);
+}
+
+GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                        const GenerationConfig& config, const GenerateHooks& hooks, const GenerateOptions& options) {
+  return run(model, prompts, {}, false, config, hooks, options);
+}
+
+GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& input_ids,
+                        const std::vector<std::vector<int32_t>>& attention_mask, const GenerationConfig& config,
+                        const GenerateHooks& hooks, const GenerateOptions& options) {
+  return run(model, input_ids, attention_mask, true, config, hooks, options);
 }
 
 }  // namespace autolm

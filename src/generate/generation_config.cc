@@ -133,8 +133,7 @@ const UnsupportedField kUnsupportedFields[] = {
     // GenerationMode.CONSTRAINED_BEAM_SEARCH: any value that is not None.
     {"constraints", "constrained beam search", is_null},
     {"force_words_ids", "constrained beam search", is_null},
-    // GenerationMode.ASSISTED_GENERATION without an assistant model.
-    {"prompt_lookup_num_tokens", "prompt lookup decoding", is_null},
+    // GenerationMode.ASSISTED_GENERATION with a draft autolm cannot build.
     {"assistant_early_exit", "self-speculative (early exit) decoding", is_null},
     {"use_mtp", "multi-token prediction decoding", null_or_false},
     // GenerationMode.DOLA_GENERATION.
@@ -289,7 +288,18 @@ GenerationConfig& GenerationConfig::update(const json& o, const std::string& src
       } else {
         bad_type(src, k, v, "a string or a list of strings");
       }
-    } else if (k == "output_scores") output_scores = null ? false : as_bool(src, k, v);
+    } else if (k == "prompt_lookup_num_tokens") opt_int(prompt_lookup_num_tokens);
+    else if (k == "max_matching_ngram_size") opt_int(max_matching_ngram_size);
+    else if (k == "num_assistant_tokens") opt_int(num_assistant_tokens);
+    else if (k == "num_assistant_tokens_schedule") {
+      if (null) num_assistant_tokens_schedule.reset();
+      else if (v.is_string()) num_assistant_tokens_schedule = v.get<std::string>();
+      else bad_type(src, k, v, "\"constant\", \"heuristic\" or \"heuristic_transient\"");
+    } else if (k == "assistant_confidence_threshold")
+      assistant_confidence_threshold = null ? std::nullopt : std::optional<double>(as_float(src, k, v));
+    else if (k == "assistant_ensemble_weight")
+      assistant_ensemble_weight = null ? std::nullopt : std::optional<double>(as_float(src, k, v));
+    else if (k == "output_scores") output_scores = null ? false : as_bool(src, k, v);
     else {
       // Features autolm does not implement: refused unless the value leaves transformers' output
       // as it is (hub files often carry "num_beam_groups": 1, "diversity_penalty": 0.0, …).
@@ -414,6 +424,27 @@ void GenerationConfig::validate() const {
   if (forced_bos_token_id) check_id("forced_bos_token_id", *forced_bos_token_id);
   check_total("eos_token_id", static_cast<int64_t>(eos_token_id.size()));
   check_ids("eos_token_id", eos_token_id);
+  // Assisted generation. PromptLookupCandidateGenerator raises "Invalid max_matching_ngram_size or
+  // num_output_tokens" for values <= 0; the upper bound is autolm's (GenerationLimits).
+  for (const auto& [name, field] : {std::pair{"prompt_lookup_num_tokens", &prompt_lookup_num_tokens},
+                                    std::pair{"num_assistant_tokens", &num_assistant_tokens}}) {
+    if (!*field) continue;
+    if (**field <= 0) bad_value(name, str(**field), "must be a positive integer");
+    if (**field > GenerationLimits::kMaxDraftTokens)
+      bad_value(name, str(**field), "exceeds autolm's limit of " + str(GenerationLimits::kMaxDraftTokens) + " draft tokens");
+  }
+  if (max_matching_ngram_size && *max_matching_ngram_size <= 0)
+    bad_value("max_matching_ngram_size", str(*max_matching_ngram_size), "must be a positive integer");
+  if (num_assistant_tokens_schedule && *num_assistant_tokens_schedule != "constant" &&
+      *num_assistant_tokens_schedule != "heuristic" && *num_assistant_tokens_schedule != "heuristic_transient")
+    bad_value("num_assistant_tokens_schedule", "\"" + num_assistant_tokens_schedule->substr(0, 64) + "\"",
+              "must be \"constant\", \"heuristic\" or \"heuristic_transient\"");
+  if (assistant_confidence_threshold && !(*assistant_confidence_threshold >= 0.0 && *assistant_confidence_threshold <= 1.0))
+    bad_value("assistant_confidence_threshold", str(*assistant_confidence_threshold), "has to be a float in [0, 1]");
+  // GenerationConfig.validate: "must be in the open interval (0.0, 1.0)".
+  if (assistant_ensemble_weight && !(*assistant_ensemble_weight > 0.0 && *assistant_ensemble_weight < 1.0))
+    bad_value("assistant_ensemble_weight", str(*assistant_ensemble_weight),
+              "must be in the open interval (0.0, 1.0); unset for lossless speculative decoding");
   if (static_cast<int64_t>(stop_strings.size()) > GenerationLimits::kMaxStopStrings)
     bad_value("stop_strings", "(" + str(stop_strings.size()) + " strings)",
               "holds more than autolm's limit of " + str(GenerationLimits::kMaxStopStrings) + " strings");
@@ -478,6 +509,12 @@ json GenerationConfig::to_json() const {
   j["bos_token_id"] = opt(bos_token_id);
   j["decoder_start_token_id"] = opt(decoder_start_token_id);
   j["stop_strings"] = stop_strings.empty() ? json(nullptr) : json(stop_strings);
+  j["prompt_lookup_num_tokens"] = opt(prompt_lookup_num_tokens);
+  j["max_matching_ngram_size"] = opt(max_matching_ngram_size);
+  j["num_assistant_tokens"] = opt(num_assistant_tokens);
+  j["num_assistant_tokens_schedule"] = opt(num_assistant_tokens_schedule);
+  j["assistant_confidence_threshold"] = opt(assistant_confidence_threshold);
+  j["assistant_ensemble_weight"] = opt(assistant_ensemble_weight);
   j["output_scores"] = output_scores;
   return j;
 }

@@ -37,6 +37,10 @@ struct Request {
 
 GenerateOutput beam_search(const Model& model, const Request& req);
 
+// Assisted generation (assisted.cc): with prompt_lookup_num_tokens or an assistant model.
+bool is_assisted(const GenerationConfig& cfg, const GenerateOptions& options);
+GenerateOutput assisted_search(const Model& model, const Request& req, const GenerateOptions& options);
+
 // Refuses (Error naming num_beams / num_return_sequences / max_new_tokens and the estimate) a
 // request whose memory, estimated before anything is allocated, exceeds generate_memory_limit().
 void check_memory(const Model& model, const Request& req);

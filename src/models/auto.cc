@@ -18,6 +18,10 @@ const char* auto_class_name(ModelFamily f) {
   return f == ModelFamily::kCausal ? "AutoModelForCausalLM" : "AutoModelForSeq2SeqLM";
 }
 
+void DecodeState::truncate(int) {
+  throw Error(ErrorKind::kUnsupported, "this model's decode state cannot roll back its cache (assisted generation needs it)");
+}
+
 void Model::encode(std::span<const int32_t>, std::span<const int32_t>, int, DecodeState&) const {
   throw Error(ErrorKind::kInvalidInput, "model_type \"" + config_.model_type + "\" is decoder-only: it has no encoder");
 }

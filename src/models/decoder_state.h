@@ -18,6 +18,7 @@ class CausalState : public DecodeState {
   int batch_size() const override { return cache.batch(); }
   int length() const override { return cache.length(); }
   void reorder(std::span<const int> src) override { cache.reorder(src); }
+  void truncate(int length) override { cache.truncate(length); }
 
   KVCache cache;
   std::vector<int64_t> positions;  // (batch * seq_len) position ids of the current call

@@ -26,6 +26,7 @@ class Seq2SeqState : public DecodeState {
   int batch_size() const override { return self_cache.batch(); }
   int length() const override { return self_cache.length(); }
   void reorder(std::span<const int> src) override;
+  void truncate(int length) override { self_cache.truncate(length); }  // cross_k / cross_v kept
 
   // Encoder row that decoder row `row` reads.
   int input_of(int row) const { return row / rows_per_input; }

@@ -54,6 +54,22 @@ int KVCache::append(int n) {
   return start;
 }
 
+void KVCache::truncate(int length) {
+  if (length < 0 || length > length_)
+    throw Error(ErrorKind::kInvalidInput, "KV cache truncation to " + std::to_string(length) +
+                                              " tokens: the cache holds " + std::to_string(length_));
+  // K/V values past `length` are left as they are: attention reads only the first length_
+  // positions, and the next append overwrites them.
+  for (int b = 0; b < batch_; ++b) {
+    uint8_t* valid = key_valid(b);
+    for (int t = length; t < length_; ++t) {
+      next_pos_[b] -= valid[t];
+      valid[t] = 0;
+    }
+  }
+  length_ = length;
+}
+
 void KVCache::reorder(std::span<const int> src) {
   AUTOLM_CHECK(int(src.size()) == batch_, "reorder needs one source per row");
   for (int s : src) AUTOLM_CHECK(s >= 0 && s < batch_, "reorder source row out of range");

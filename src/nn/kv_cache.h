@@ -40,6 +40,11 @@ class KVCache {
   // New row i = old row src[i] (beam search).
   void reorder(std::span<const int> src);
 
+  // Forgets every position from `length` on (assisted generation's rollback of rejected draft
+  // tokens, transformers' DynamicCache.crop): their slots become free and invalid, and each row's
+  // next position id goes back by the real tokens dropped. 0 <= length <= length().
+  void truncate(int length);
+
   // What attention() reads for the layer `layer` refers to (the caller advances it).
   KVSource source(const int& layer);
 

@@ -532,10 +532,28 @@ std::vector<std::vector<int32_t>> rows_of(const Job& job) {
   return rows;
 }
 
-ojson usage(const Job& job, int completion_tokens) {
-  return {{"prompt_tokens", job.prompt_tokens},
-          {"completion_tokens", completion_tokens},
-          {"total_tokens", job.prompt_tokens + completion_tokens}};
+ojson usage(const Job& job, int completion_tokens, const GenerateOutput& out) {
+  ojson u = {{"prompt_tokens", job.prompt_tokens},
+             {"completion_tokens", completion_tokens},
+             {"total_tokens", job.prompt_tokens + completion_tokens}};
+  // Assisted generation: the drafts the model accepted and rejected (OpenAI's predicted-output
+  // counters).
+  if (out.draft_tokens > 0)
+    u["completion_tokens_details"] = {{"accepted_prediction_tokens", out.accepted_draft_tokens},
+                                      {"rejected_prediction_tokens", out.draft_tokens - out.accepted_draft_tokens}};
+  return u;
+}
+
+// The draft model assists requests that transformers' assisted generation accepts: one
+// sequence, greedy or sampling.
+GenerateOptions assist(const Engine& engine, const Job& job, size_t rows) {
+  GenerateOptions o;
+  // Assisted generation reports no per-step log-probabilities: requests asking for them run plainly.
+  if (engine.draft && rows == 1 && job.config.num_beams == 1 && job.logprobs < 0) {
+    o.assistant_model = engine.draft.get();
+    o.assistant_generation_config = &engine.draft_config;
+  }
+  return o;
 }
 
 GenerateHooks base_hooks(const Engine& engine) {
@@ -956,7 +974,7 @@ ojson run_job(const Engine& engine, const Job& job, RunControl& control) {
     };
   }
   if (control.before_generate) control.before_generate();
-  const GenerateOutput out = generate(*engine.model, rows, job.config, hooks);
+  const GenerateOutput out = generate(*engine.model, rows, job.config, hooks, assist(engine, job, rows.size()));
   const ReplyTokens rt(engine, job);
   const Tokenizer& tok = *engine.tokenizer;
   ojson choices = ojson::array();
@@ -997,7 +1015,7 @@ ojson run_job(const Engine& engine, const Job& job, RunControl& control) {
           {"created", job.created},
           {"model", engine.name},
           {"choices", std::move(choices)},
-          {"usage", usage(job, completion_tokens)}};
+          {"usage", usage(job, completion_tokens, out)}};
 }
 
 void stream_job(const Engine& engine, const Job& job, RunControl& control,
@@ -1092,7 +1110,7 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
       return true;
     };
     if (control.before_generate) control.before_generate();
-    const GenerateOutput out = generate(*engine.model, prompts, job.config, hooks);
+    const GenerateOutput out = generate(*engine.model, prompts, job.config, hooks, assist(engine, job, prompts.size()));
     // Cancelled by drain or the request deadline: the stream still ends properly (final chunk
     // with finish_reason "length", usage, [DONE]).
     int completion_tokens = 0;
@@ -1111,7 +1129,7 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
     control.completion_tokens = completion_tokens;
     if (job.include_usage) {
       ojson last = chunk(ojson::array());
-      last["usage"] = usage(job, completion_tokens);
+      last["usage"] = usage(job, completion_tokens, out);
       send(last);
     }
   } catch (const Error& e) {

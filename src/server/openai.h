@@ -66,6 +66,9 @@ struct Engine {
   std::string name;
   int64_t created = 0;          // load time, for /v1/models
   GenerationConfig base;        // GenerationConfig::for_model(model)
+  // Assistant model for assisted generation (ServerOptions::draft_model) and its own config.
+  std::shared_ptr<const Model> draft;
+  GenerationConfig draft_config;
   // Causal: longest prompt + new tokens (0 = unbounded). Seq2seq: longest encoder input and
   // most decoder tokens (0 = unbounded). `*_why` names the source of each limit.
   int64_t context = 0, encoder_limit = 0, decoder_limit = 0;

@@ -81,6 +81,13 @@ std::string utc_now() {
 
 }  // namespace
 
+// --draft-model: the assistant for one-sequence greedy / sampling requests, with its own
+// generation config (transformers reads the assistant settings from the assistant's).
+static void set_draft(Engine& e, std::shared_ptr<const Model> draft) {
+  e.draft = std::move(draft);
+  if (e.draft) e.draft_config = GenerationConfig::for_model(*e.draft);
+}
+
 struct Server::Impl {
   // A route: `path` exact, or a prefix when it ends with '/'. `handle` runs on an I/O thread
   // and must not block; generation goes to the scheduler.
@@ -139,6 +146,7 @@ Server::Impl::Impl(ServerOptions o)
     auto e = std::make_shared<Engine>(opts.model, opts.tokenizer,
                                       opts.model_name.empty() ? basename_of(opts.model->config().dir) : opts.model_name);
     e->limits = opts.limits;
+    set_draft(*e, opts.draft_model);
     engine_ = std::move(e);
     ready = true;
   }
@@ -506,7 +514,8 @@ int Server::start() {
   return s.port;
 }
 
-void Server::load(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tokenizer) {
+void Server::load(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tokenizer,
+                  std::shared_ptr<const Model> draft_model) {
   Impl& s = *impl_;
   if (!model || !tokenizer) throw Error(ErrorKind::kInvalidInput, "server: load() needs a model and a tokenizer");
   std::lock_guard lock(s.engine_mu);
@@ -514,6 +523,7 @@ void Server::load(std::shared_ptr<const Model> model, std::shared_ptr<const Toke
   const std::string name = s.opts.model_name.empty() ? basename_of(model->config().dir) : s.opts.model_name;
   auto e = std::make_shared<Engine>(std::move(model), std::move(tokenizer), name);
   e->limits = s.opts.limits;
+  set_draft(*e, draft_model ? std::move(draft_model) : s.opts.draft_model);
   s.engine_ = std::move(e);
   s.ready = true;
 }

@@ -22,6 +22,9 @@ struct ServerOptions {
   // Both, or neither: then the server answers 503 "loading" until Server::load().
   std::shared_ptr<const Model> model;
   std::shared_ptr<const Tokenizer> tokenizer;
+  // `--draft-model`: an assistant (same vocabulary) for assisted generation of one-sequence
+  // greedy / sampling requests; null = none.
+  std::shared_ptr<const Model> draft_model;
   std::string model_name;               // "id" in /v1/models and responses; "" = the folder's basename
   std::string host = "127.0.0.1";
   int port = 8080;                      // 0 = any free port (see Server::port())
@@ -87,7 +90,9 @@ class Server {
   int start();
   // Makes a server started without a model ready (bind first, load after). Throws
   // Error(kInvalidInput) when it already has one, or what reading the chat template throws.
-  void load(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tokenizer);
+  // `draft_model` (or ServerOptions::draft_model when null) drafts for assisted generation.
+  void load(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tokenizer,
+            std::shared_ptr<const Model> draft_model = nullptr);
   bool ready() const;
   int port() const;
   std::string model_name() const;

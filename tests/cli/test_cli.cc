@@ -53,6 +53,37 @@ std::string join(const nlohmann::json& ids) {
   return s;
 }
 
+// Assisted generation: the tokens of plain greedy, with the drafts' acceptance in --json; the
+// assistant-only flags need --assistant-model; several prompts are refused as transformers does.
+TEST(Cli, AssistedGenerationMatchesGreedyAndReportsAcceptance) {
+  const std::string dir = test::model_dir("llama-tiny");
+  const std::string ids = "--input-ids 5,17,42,8,5,17,42 --max-new-tokens 12 --greedy --json";
+  CliResult plain = run("generate " + dir + " " + ids);
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  const auto p = nlohmann::json::parse(plain.out);
+  EXPECT_FALSE(p.contains("draft_tokens"));
+  for (const std::string& extra : {std::string("--prompt-lookup-num-tokens 4"),
+                                   "--assistant-model " + test::model_dir("qwen2-tiny") + " --num-assistant-tokens 3",
+                                   "--assistant-model " + dir + " --assistant-confidence-threshold 0"}) {
+    CliResult r = run("generate " + dir + " " + ids + " " + extra);
+    ASSERT_EQ(r.code, 0) << extra << ": " << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["sequences"], p["sequences"]) << extra;
+    ASSERT_TRUE(j.contains("draft_tokens")) << extra;
+    EXPECT_LE(j["accepted_draft_tokens"].get<int64_t>(), j["draft_tokens"].get<int64_t>());
+  }
+  CliResult same = run("generate " + dir + " " + ids + " --assistant-model " + dir + " --assistant-confidence-threshold 0");
+  EXPECT_GT(nlohmann::json::parse(same.out)["accepted_draft_tokens"].get<int64_t>(), 0);
+  CliResult orphan = run("generate " + dir + " " + ids + " --num-assistant-tokens 3");
+  EXPECT_EQ(orphan.code, 2);
+  EXPECT_NE(orphan.err.find("--assistant-model"), std::string::npos) << orphan.err;
+  CliResult batch = run("generate " + dir + " --input-ids 5,6 --input-ids 7 --prompt-lookup-num-tokens 3");
+  EXPECT_EQ(batch.code, 2);
+  EXPECT_NE(batch.err.find("batch_size = 1"), std::string::npos) << batch.err;
+  CliResult other_vocab = run("generate " + dir + " " + ids + " --assistant-model " + test::model_dir("t5-tiny"));
+  EXPECT_EQ(other_vocab.code, 2) << other_vocab.err;
+}
+
 TEST(Cli, InfoNamesTypeFamilyClass) {
   CliResult r = run("info " + test::model_dir("gemma3-tiny") + " --json");
   ASSERT_EQ(r.code, 0) << r.err;

@@ -38,7 +38,7 @@ inline void default_logits(const std::vector<int32_t>& h, const std::vector<int3
 
 class FakeState : public DecodeState {
  public:
-  FakeState(int rows, int max_length, int rpi) : hist(rows), enc_of(rows), max_length_(max_length), rpi_(rpi) {
+  FakeState(int rows, int max_length, int rpi) : hist(rows), at(rows), enc_of(rows), max_length_(max_length), rpi_(rpi) {
     for (int r = 0; r < rows; ++r) enc_of[r] = r / rpi;
   }
   int batch_size() const override { return static_cast<int>(hist.size()); }
@@ -51,13 +51,27 @@ class FakeState : public DecodeState {
       n[i] = hist[src[i]];
     }
     hist.swap(n);
+    std::vector<std::vector<int>> a(hist.size());
+    for (size_t i = 0; i < src.size(); ++i) a[i] = at[src[i]];
+    at.swap(a);
     ++reorders;
   }
+  void truncate(int length) override {
+    if (length < 0 || length > len) throw std::runtime_error("truncate: bad length");
+    for (size_t r = 0; r < hist.size(); ++r)
+      while (!at[r].empty() && at[r].back() >= length) {
+        at[r].pop_back();
+        hist[r].pop_back();
+      }
+    len = length;
+    ++truncations;
+  }
   std::vector<std::vector<int32_t>> hist;  // unmasked tokens per row
+  std::vector<std::vector<int>> at;        // cache position of each hist entry
   std::vector<int> enc_of;                 // encoder input of each row
   std::vector<std::vector<int32_t>> enc;   // encoder inputs (unpadded)
   std::vector<float> scratch;
-  int len = 0, reorders = 0;
+  int len = 0, reorders = 0, truncations = 0;
   int max_length_, rpi_;
 };
 
@@ -89,20 +103,26 @@ class FakeModel : public Model {
   std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> mask, int seq_len,
                                 DecodeState& state, bool all_positions) const override {
     auto& s = static_cast<FakeState&>(state);
-    if (all_positions) throw std::runtime_error("fake: all_positions unsupported");
     const int rows = s.batch_size();
     if ((int)ids.size() != rows * seq_len) throw std::runtime_error("fake: ids size");
     if (!mask.empty() && mask.size() != ids.size()) throw std::runtime_error("fake: mask size");
+    const int start = s.len;
     s.len += seq_len;
     if (s.len > s.max_length_) throw std::runtime_error("fake: state overflow");
     const int V = static_cast<int>(config_.vocab_size);
-    s.scratch.assign((size_t)rows * V, 0.0f);
+    const int per_row = all_positions ? seq_len : 1;
+    s.scratch.assign((size_t)rows * per_row * V, 0.0f);
     static const std::vector<int32_t> none;
     for (int r = 0; r < rows; ++r) {
-      for (int t = 0; t < seq_len; ++t)
-        if (mask.empty() || mask[(size_t)r * seq_len + t]) s.hist[r].push_back(ids[(size_t)r * seq_len + t]);
       const auto& enc = s.enc.empty() ? none : s.enc[s.enc_of[r]];
-      fn_(s.hist[r], enc, std::span<float>(s.scratch.data() + (size_t)r * V, V));
+      for (int t = 0; t < seq_len; ++t) {
+        if (mask.empty() || mask[(size_t)r * seq_len + t]) {
+          s.hist[r].push_back(ids[(size_t)r * seq_len + t]);
+          s.at[r].push_back(start + t);
+        }
+        if (all_positions || t == seq_len - 1)
+          fn_(s.hist[r], enc, std::span<float>(s.scratch.data() + ((size_t)r * per_row + (all_positions ? t : 0)) * V, V));
+      }
     }
     ++decodes;
     return s.scratch;

@@ -255,7 +255,6 @@ TEST(GenerationConfig, UnsupportedFieldsAreRefused) {
   expect_unsupported({{"diversity_penalty", 0.5}}, "diversity_penalty", "0.5");
   expect_unsupported({{"constraints", nlohmann::json::array()}}, "constraints", "[]");
   expect_unsupported({{"force_words_ids", {{5, 6}}}}, "force_words_ids", "[[5,6]]");
-  expect_unsupported({{"prompt_lookup_num_tokens", 10}}, "prompt_lookup_num_tokens", "10");
   expect_unsupported({{"assistant_early_exit", 4}}, "assistant_early_exit", "4");
   expect_unsupported({{"use_mtp", true}}, "use_mtp", "true");
   expect_unsupported({{"dola_layers", "high"}}, "dola_layers", "\"high\"");
@@ -295,6 +294,13 @@ TEST(GenerationConfig, DefaultValuedFieldsAreAccepted) {
     "prefill_chunk_size": null, "max_cache_len": null, "cache_config": null})");
   GenerationConfig c;
   EXPECT_NO_THROW(c.update(hub, "hub generation_config.json"));
+  // The assistant fields are kept (they matter when this folder is someone's assistant model).
+  EXPECT_EQ(c.num_assistant_tokens, 20);
+  EXPECT_EQ(c.num_assistant_tokens_schedule, "heuristic");
+  EXPECT_EQ(c.assistant_confidence_threshold, 0.4);
+  c.num_assistant_tokens.reset();
+  c.num_assistant_tokens_schedule.reset();
+  c.assistant_confidence_threshold.reset();
   EXPECT_EQ(c.to_json(), GenerationConfig{}.to_json());
   GenerationConfig d;  // values that leave transformers' output unchanged
   EXPECT_NO_THROW(d.update({{"guidance_scale", 1.0}, {"penalty_alpha", 0.0}, {"num_beam_groups", 1},

@@ -1,6 +1,8 @@
-// KVCache::reorder (beam search): any mapping, including swaps, duplicates and identity.
+// KVCache::reorder (beam search): any mapping, including swaps, duplicates and identity;
+// KVCache::truncate (assisted generation's rollback).
 #include <gtest/gtest.h>
 
+#include "autolm/error.h"
 #include "nn/kv_cache.h"
 
 namespace autolm {
@@ -41,6 +43,32 @@ TEST(KVCache, ReorderMovesRowsValidityAndPositions) {
       EXPECT_EQ(cache.next_position(b), 7 + origin[src[b]]);
     }
   }
+}
+
+TEST(KVCache, TruncateForgetsPositionsAndRewindsPositionIds) {
+  KVCache cache(1, 2, 1, 8, 2);
+  cache.append(5);
+  // Row 0: all real; row 1: two padding slots first (left padding).
+  for (int t = 0; t < 5; ++t) {
+    cache.key_valid(0)[t] = 1;
+    cache.key_valid(1)[t] = t >= 2;
+  }
+  cache.next_position(0) = 5;
+  cache.next_position(1) = 3;
+  cache.truncate(3);
+  EXPECT_EQ(cache.length(), 3);
+  EXPECT_EQ(cache.next_position(0), 3);
+  EXPECT_EQ(cache.next_position(1), 1);
+  for (int t = 3; t < 8; ++t) EXPECT_EQ(cache.key_valid(0)[t] + cache.key_valid(1)[t], 0);
+  EXPECT_EQ(cache.key_valid(1)[2], 1);
+  EXPECT_EQ(cache.append(2), 3);  // appends where the truncation left off
+  cache.truncate(5);              // no-op at the current length
+  EXPECT_EQ(cache.length(), 5);
+  cache.truncate(0);
+  EXPECT_EQ(cache.length(), 0);
+  EXPECT_EQ(cache.next_position(0), 0);
+  EXPECT_THROW(cache.truncate(1), Error);
+  EXPECT_THROW(cache.truncate(-1), Error);
 }
 
 }  // namespace

@@ -213,6 +213,30 @@ TEST_F(ServerTest, CompletionGreedyCausal) {
   EXPECT_EQ(r.body["choices"][0]["finish_reason"], "stop");
 }
 
+// --draft-model: the same answer as without it, with the drafts' acceptance in usage; requests
+// with several choices run without the draft.
+TEST(ServerDraft, DraftModelKeepsTheAnswerAndReportsAcceptance) {
+  ServerOptions o;
+  o.model = load_model(demo("chat-tiny"));
+  o.draft_model = o.model;
+  o.tokenizer = AutoTokenizer::from_pretrained(demo("chat-tiny"));
+  o.port = 0;
+  Server s(std::move(o));
+  const int port = s.start();
+  Reply r = post(port, "/v1/completions", json{{"prompt", kChatPrompt}, {"temperature", 0}, {"max_tokens", 32}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["choices"][0]["text"], kChatAnswer);
+  const auto& details = r.body["usage"]["completion_tokens_details"];
+  ASSERT_TRUE(details.is_object()) << r.raw;
+  EXPECT_GT(details["accepted_prediction_tokens"].get<int64_t>(), 0) << r.raw;
+  EXPECT_GE(details["rejected_prediction_tokens"].get<int64_t>(), 0) << r.raw;
+  Reply two = post(port, "/v1/completions",
+                   json{{"prompt", kChatPrompt}, {"temperature", 0.5}, {"n", 2}, {"seed", 1}, {"max_tokens", 4}});
+  ASSERT_EQ(two.status, 200) << two.raw;
+  EXPECT_FALSE(two.body["usage"].contains("completion_tokens_details")) << two.raw;
+  s.stop();
+}
+
 TEST_F(ServerTest, CompletionPromptListIsOneChoicePerPrompt) {
   Reply single = post(t5(), "/v1/completions", json{{"prompt", "spell: 17"}, {"temperature", 0}});
   ASSERT_EQ(single.status, 200) << single.raw;

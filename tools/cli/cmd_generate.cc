@@ -49,6 +49,9 @@ const std::vector<FieldFlag>& field_flags() {
       {"decoder_start_token_id", FieldType::kInt, "seq2seq: first decoder id"},
       {"suppress_tokens", FieldType::kIntList, "ids never generated"},
       {"begin_suppress_tokens", FieldType::kIntList, "ids not generated first"},
+      {"prompt_lookup_num_tokens", FieldType::kInt, "prompt lookup decoding: draft up to N tokens copied from the text"},
+      {"max_matching_ngram_size", FieldType::kInt, "prompt lookup: longest n-gram matched (default 2)"},
+      {"assistant_ensemble_weight", FieldType::kFloat, "assistant: lossy ensemble verification weight in (0, 1)"},
   };
   return flags;
 }
@@ -60,7 +63,8 @@ std::string kebab(std::string s) {
 }
 
 struct GenerateOpts {
-  std::string dir, cls, dtype = "auto", task, early_stopping;
+  std::string dir, cls, dtype = "auto", task, early_stopping, assistant_dir, schedule;
+  std::map<std::string, std::string> assistant_fields;  // num_assistant_tokens, assistant_confidence_threshold
   std::vector<std::string> prompts, input_ids, stop, bad_words;
   std::map<std::string, std::string> fields;  // field → raw flag value
   bool json = false, no_stream = false, do_sample = false, greedy = false, truncation = false, renormalize = false;
@@ -174,9 +178,23 @@ void add_generate_command(CLI::App& app, int& rc) {
         o->seed_set = true;
       },
       "sampling seed (0 to 18446744073709551615)");
+  cmd->add_option("--assistant-model", o->assistant_dir,
+                  "assisted generation: a smaller model with the same vocabulary drafts tokens (folder or Hub id)")
+      ->transform(model_dir_or_id());
+  // As transformers reads them from assistant_model.generation_config, these set the assistant's.
+  for (const auto& f : {FieldFlag{"num_assistant_tokens", FieldType::kInt, "assistant: draft tokens per step (default 20)"},
+                        FieldFlag{"assistant_confidence_threshold", FieldType::kFloat,
+                                  "assistant: stop drafting below this probability (default 0.4; 0 disables)"}}) {
+    std::string field = f.field;
+    cmd->add_option_function<std::string>("--" + kebab(field), [o, field](const std::string& v) { o->assistant_fields[field] = v; },
+                                          f.help);
+  }
+  cmd->add_option("--num-assistant-tokens-schedule", o->schedule, "assistant: constant, heuristic or heuristic_transient");
   cmd->add_option("--task", o->task, "apply config.json task_specific_params[TASK] (prefix and settings)");
   cmd->add_flag("--truncation", o->truncation, "cut inputs longer than the model accepts instead of failing");
-  cmd->add_flag("--json", o->json, "print {\"sequences\", \"new_tokens\", \"text\", \"sequences_scores\"}");
+  cmd->add_flag("--json", o->json,
+                "print {\"sequences\", \"new_tokens\", \"text\", \"sequences_scores\"} (assisted: \"draft_tokens\", "
+                "\"accepted_draft_tokens\")");
   cmd->add_flag("--no-stream", o->no_stream, "print the text at the end instead of streaming it");
   cmd->callback([o, &rc] {
     if (o->prompts.empty() && o->input_ids.empty())
@@ -265,9 +283,30 @@ void add_generate_command(CLI::App& app, int& rc) {
         if (streamer && step.was_active[0]) std::cout << streamer->put(step.tokens[0]) << std::flush;
         return !g_interrupted.load();
       };
+    // The assistant model and its generation config (the file's, then the --*assistant* flags).
+    std::shared_ptr<const Model> assistant;
+    GenerationConfig assistant_config;
+    if (!o->assistant_dir.empty()) {
+      assistant = load_model(o->assistant_dir, LoadOptions{.dtype = o->dtype});
+      assistant_config = GenerationConfig::for_model(*assistant);
+    } else if (!o->assistant_fields.empty() || !o->schedule.empty()) {
+      throw Error(ErrorKind::kInvalidInput, "--num-assistant-tokens, --num-assistant-tokens-schedule and "
+                                            "--assistant-confidence-threshold need --assistant-model");
+    }
+    for (const auto& [field, raw] : o->assistant_fields) {
+      const bool is_int = field == "num_assistant_tokens";
+      assistant_config.update({{field, parse_field(FieldFlag{field.c_str(), is_int ? FieldType::kInt : FieldType::kFloat, ""}, raw)}},
+                              "--" + kebab(field));
+    }
+    if (!o->schedule.empty())
+      assistant_config.update({{"num_assistant_tokens_schedule", o->schedule}}, "--num-assistant-tokens-schedule");
+    assistant_config.validate();
+    const GenerateOptions options{.assistant_model = assistant.get(), .assistant_generation_config = &assistant_config};
+    const bool assisted = assistant || config.prompt_lookup_num_tokens;
+
     GenerateOutput out;
     try {
-      out = generate(*model, prompts, config, hooks);
+      out = generate(*model, prompts, config, hooks, options);
     } catch (...) {
       std::signal(SIGINT, previous);
       throw;
@@ -281,6 +320,10 @@ void add_generate_command(CLI::App& app, int& rc) {
       nlohmann::json j = {{"sequences", out.sequences}, {"new_tokens", out.new_tokens}};
       if (tok) j["text"] = texts;
       if (!out.sequences_scores.empty()) j["sequences_scores"] = out.sequences_scores;
+      if (assisted) {  // acceptance of the drafts
+        j["draft_tokens"] = out.draft_tokens;
+        j["accepted_draft_tokens"] = out.accepted_draft_tokens;
+      }
       std::cout << j.dump() << "\n";
     } else if (streamer) {
       std::cout << streamer->finish() << "\n";

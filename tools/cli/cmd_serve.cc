@@ -24,7 +24,7 @@ std::atomic<bool> g_serve_stop{false};
 extern "C" void on_serve_signal(int) { g_serve_stop = true; }
 
 struct ServeOpts {
-  std::string dir, cls, dtype = "auto", host = "127.0.0.1", model_name, hub_id;
+  std::string dir, cls, dtype = "auto", host = "127.0.0.1", model_name, hub_id, draft_dir;
   int port = 8080, parallel = 1;
   bool quiet = false;
   server::ServerOptions limits;  // only the limit fields are read
@@ -43,6 +43,9 @@ void add_serve_command(CLI::App& app, int& rc) {
   cmd->add_option("--port", o->port, "port (default 8080; 0 = any free port, printed at start)");
   add_load_options(cmd, o->cls, o->dtype);
   cmd->add_option("--parallel", o->parallel, "requests generating at once (default 1; the others wait in the queue)");
+  cmd->add_option("--draft-model", o->draft_dir,
+                  "assistant model (same vocabulary) drafting tokens for one-sequence greedy / sampling requests")
+      ->transform(model_dir_or_id());
   auto& S = o->limits;
   auto shown = [](auto v) {
     std::ostringstream out;  // 10, not 10.000000
@@ -146,7 +149,18 @@ void add_serve_command(CLI::App& app, int& rc) {
     const int port = srv.start();
     std::cout << "autolm serve: listening on http://" << o->host << ":" << port << " (loading " << o->dir << ", parallel "
               << o->parallel << ")" << std::endl;
-    srv.load(load_with_class(o->dir, o->cls, o->dtype), AutoTokenizer::from_pretrained(o->dir));
+    auto model = load_with_class(o->dir, o->cls, o->dtype);
+    std::shared_ptr<const Model> draft;
+    if (!o->draft_dir.empty()) {
+      draft = load_with_class(o->draft_dir, "", o->dtype);
+      const ModelConfig &m = model->config(), &d = draft->config();
+      if (d.family != m.family || d.vocab_size != m.vocab_size)
+        throw Error(ErrorKind::kInvalidInput, "--draft-model " + o->draft_dir + ": a " + family_name(d.family) +
+                                                  " model of vocab_size " + std::to_string(d.vocab_size) +
+                                                  " cannot draft for a " + family_name(m.family) + " model of vocab_size " +
+                                                  std::to_string(m.vocab_size));
+    }
+    srv.load(std::move(model), AutoTokenizer::from_pretrained(o->dir), std::move(draft));
     std::cerr << "autolm serve: ready (model \"" << srv.model_name() << "\")" << std::endl;
     while (!g_serve_stop.load() && srv.running()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const bool signalled = g_serve_stop.load();
