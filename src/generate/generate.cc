@@ -9,6 +9,7 @@
 #include <string>
 
 #include "autolm/generation.h"
+#include "generate/row_constraints.h"
 #include "generate/sampling.h"
 #include "generate/search.h"
 
@@ -139,6 +140,7 @@ GenerateOutput sample_search(const Model& model, const Request& req) {
   const int rows = req.batch * rpi;
   const int prompt_cols = req.seq2seq ? 1 : req.src_len;
 
+  RowConstraints constraints(req.hooks, cfg, rows);
   std::vector<int32_t> ids, mask;
   int len = 0;
   std::unique_ptr<DecodeState> state = start_state(model, req, rpi, ids, mask, len);
@@ -187,11 +189,14 @@ GenerateOutput sample_search(const Model& model, const Request& req) {
       const int b = r / rpi;
       RowView view{std::span<const int32_t>(seqs[r]).subspan(skip[r]), req.unpadded[b],
                    encoder_repetition_ids(req.unpadded, r)};
+      constraints.mask(r, row_scores);
       pipeline.apply(row_scores, view, cur_len);
+      constraints.settle(r, row_scores, logits.subspan((size_t)r * vocab, vocab));
       if (cfg.output_scores) std::copy(row_scores.begin(), row_scores.end(), step_scores.begin() + (size_t)r * vocab);
       int32_t tok = cfg.do_sample ? sampler.sample(row_scores) : argmax(row_scores);
       // Finished rows get padding (only when an EOS criterion exists, as transformers).
       if (has_eos && !active[r]) tok = pad;
+      else constraints.advance(r, tok);
       next[r] = tok;
     }
     if (cfg.output_scores) out.scores.push_back(std::move(step_scores));
