@@ -2,6 +2,8 @@
 // each value may be.
 #include "generate/grammar/matcher.h"
 
+#include <algorithm>
+
 namespace autolm::grammar {
 namespace {
 
@@ -19,6 +21,11 @@ constexpr uint8_t kNumMinus = 0, kNumZero = 1, kNumInt = 2, kNumDot = 3, kNumFra
 bool is_ws(uint8_t c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 bool is_hex(uint8_t c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// Whitespace between tokens: a newline and up to 4 spaces of indentation per open level (what
+// pretty-printers write), never more than kMaxWhitespace, so a model cannot spend its tokens on
+// blanks.
+int whitespace_room(const Branch& b) { return std::min(Matcher::kMaxWhitespace, 1 + 4 * int(b.depth)); }
 
 uint32_t fnv(uint32_t h, uint8_t c) { return (h ^ c) * 16777619u; }
 constexpr uint32_t kFnvStart = 2166136261u;
@@ -145,7 +152,7 @@ void Matcher::feed(const Branch& in, uint8_t c, BranchList& out) const {
     switch (f.kind) {
       case FrameKind::kValue:
         if (is_ws(c)) {
-          if (++b.ws > kMaxWhitespace) return;
+          if (++b.ws > whitespace_room(b)) return;
           push(out, b);
           return;
         }
@@ -351,7 +358,7 @@ void Matcher::start_key(Branch& b, BranchList& out) const {
 void Matcher::object_byte(Branch& b, uint8_t c, BranchList& out) const {
   Frame& f = b.top();
   if (is_ws(c)) {
-    if (++b.ws > kMaxWhitespace) return;
+    if (++b.ws > whitespace_room(b)) return;
     push(out, b);
     return;
   }
@@ -391,7 +398,7 @@ void Matcher::object_byte(Branch& b, uint8_t c, BranchList& out) const {
 void Matcher::array_byte(Branch& b, uint8_t c, BranchList& out) const {
   Frame& f = b.top();
   if (is_ws(c)) {
-    if (++b.ws > kMaxWhitespace) return;
+    if (++b.ws > whitespace_room(b)) return;
     push(out, b);
     return;
   }

@@ -77,7 +77,7 @@ class BranchList {
 class Matcher {
  public:
   static constexpr size_t kMaxBranches = 64;
-  static constexpr int kMaxWhitespace = 24;  // in a row, between tokens of the JSON text
+  static constexpr int kMaxWhitespace = 24;  // in a row between tokens; less at shallow depth (matcher.cc)
   static constexpr uint32_t kMaxIntDigits = 15, kMaxFracDigits = 15, kMaxExpDigits = 2;
   static constexpr uint32_t kAdditionalKey = UINT32_MAX;
 
