@@ -5,7 +5,9 @@
 #include <map>
 #include <random>
 
+#include "autolm/auto.h"
 #include "autolm/structured_output.h"
+#include "fixture_paths.h"
 #include "generate/fake_model.h"
 #include "generate/grammar/json_schema.h"
 #include "generate/grammar/matcher.h"
@@ -267,17 +269,20 @@ TEST_F(QwenVocab, SampledOutputsValidate) {
 
 TEST_F(QwenVocab, JsonObjectGreedyAndBeams) {
   auto constraint = json_object_constraint(vocab_);
-  test::FakeModel model(ModelFamily::kCausal, 151936);
+  for (ModelFamily family : {ModelFamily::kCausal, ModelFamily::kSeq2Seq}) {
+  test::FakeModel model(family, 151936);
   GenerationConfig cfg;
-  cfg.max_new_tokens = 60;
+  cfg.max_new_tokens = 40;
   cfg.eos_token_id = {151645};
+  cfg.decoder_start_token_id = 0;
   GenerateHooks hooks;
   hooks.constraint = constraint;
   for (int beams : {1, 3}) {
     cfg.num_beams = beams;
     const GenerateOutput out = generate(model, {{5, 6}, {7}}, cfg, hooks);
     for (size_t r = 0; r < out.new_tokens.size(); ++r) {
-      std::vector<int32_t> toks(out.new_tokens[r].begin(), out.new_tokens[r].begin() + out.num_generated[r]);
+      const size_t skip = family == ModelFamily::kSeq2Seq ? 1 : 0;  // the decoder start token
+      std::vector<int32_t> toks(out.new_tokens[r].begin() + skip, out.new_tokens[r].begin() + skip + out.num_generated[r]);
       const std::string text = tok_->decode(toks, true);
       // Greedy on random logits may run to max_new_tokens: then the text is a valid prefix.
       if (out.finish_reasons[r] == FinishReason::kEos) {
@@ -287,6 +292,68 @@ TEST_F(QwenVocab, JsonObjectGreedyAndBeams) {
         EXPECT_TRUE(matches(ojson::parse(R"({"type":"object"})"), text, true)) << text;
       }
     }
+  }
+  }
+}
+
+// The demo chat model (a random-weight Qwen3 with a 151k vocabulary) through its chat template:
+// greedy, sampled and beam outputs all parse and validate.
+TEST(GrammarDemo, ChatOutputsValidate) {
+  const ojson schema = ojson::parse(R"({"type":"object","properties":{
+      "name":{"type":"string","maxLength":10}, "age":{"type":"integer"},
+      "tags":{"type":"array","items":{"enum":["a","b","ü\"q"]},"maxItems":2},
+      "pos":{"type":"object","properties":{"x":{"type":"number"},"ok":{"type":"boolean"}},"required":["x","ok"]}},
+      "required":["name","age","tags","pos"]})");
+  for (const char* dir : {"demo/chat-tiny"}) {
+    SCOPED_TRACE(dir);
+    const std::string path = test::fixture_path(dir);
+    ASSERT_FALSE(path.empty());
+    auto tok = AutoTokenizer::from_pretrained(path);
+    auto model = AutoConfig::from_pretrained(path).family == ModelFamily::kCausal
+                     ? AutoModelForCausalLM::from_pretrained(path)
+                     : AutoModelForSeq2SeqLM::from_pretrained(path);
+    GenerateHooks hooks;
+    hooks.constraint = json_schema_constraint(schema, make_token_vocabulary(tok->token_bytes()));
+    GenerationConfig cfg = GenerationConfig::for_model(*model);
+    cfg.max_new_tokens = 256;
+    const std::vector<int32_t> prompt = tok->encode("A person as JSON:", true);
+    int valid = 0;
+    for (int mode = 0; mode < 3; ++mode) {
+      cfg.do_sample = mode == 1;
+      cfg.num_beams = mode == 2 ? 2 : 1;
+      cfg.num_return_sequences = mode == 1 ? 3 : 1;
+      cfg.seed = 11;
+      const GenerateOutput out = generate(*model, {prompt}, cfg, hooks);
+      for (size_t r = 0; r < out.new_tokens.size(); ++r) {
+        const std::string text = tok->decode(out.new_tokens[r], true);
+        if (out.finish_reasons[r] != FinishReason::kEos) {
+          EXPECT_TRUE(matches(schema, text.substr(text.find_first_not_of(' ')), true)) << text;
+          continue;
+        }
+        ++valid;
+        expect_valid(text, schema, std::string(dir) + " mode " + std::to_string(mode));
+      }
+    }
+    EXPECT_GE(valid, 3);
+  }
+}
+
+// t5-numbers' SentencePiece vocabulary has no '{': the constraint says so instead of emitting
+// something invalid.
+TEST(GrammarDemo, VocabularyWithoutTheNeededBytesIsAnError) {
+  const std::string path = test::fixture_path("demo/t5-numbers");
+  ASSERT_FALSE(path.empty());
+  auto tok = AutoTokenizer::from_pretrained(path);
+  auto model = AutoModelForSeq2SeqLM::from_pretrained(path);
+  GenerateHooks hooks;
+  hooks.constraint = json_object_constraint(make_token_vocabulary(tok->token_bytes()));
+  GenerationConfig cfg = GenerationConfig::for_model(*model);
+  cfg.max_new_tokens = 40;
+  try {
+    generate(*model, {tok->encode("one plus two", true)}, cfg, hooks);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no token of the vocabulary"), std::string::npos) << e.what();
   }
 }
 

@@ -3,6 +3,7 @@
 // the plain tokens come from the vocabulary's tables and only the others are searched; elsewhere
 // one preorder pass over the token trie skips every subtree whose prefix is rejected.
 #include <limits>
+#include <string>
 
 #include "autolm/error.h"
 #include "generate/grammar/json_schema.h"
@@ -67,6 +68,12 @@ class JsonState : public ConstraintState {
     if (complete)
       for (int64_t e : eos_)
         if (e >= 0 && size_t(e) < scores.size()) allowed_[size_t(e) >> 6] |= uint64_t(1) << (e & 63);
+    bool any = false;
+    for (uint64_t w : allowed_) any = any || w != 0;
+    if (!any)
+      throw Error(ErrorKind::kInvalidInput,
+                  "structured output: no token of the vocabulary can continue the output here (the tokenizer has no "
+                  "token for the bytes the JSON grammar needs next, e.g. T5's vocabulary has no '{')");
     remask(scores);
   }
 
