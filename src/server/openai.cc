@@ -8,6 +8,7 @@
 #include <set>
 
 #include "autolm/error.h"
+#include "autolm/structured_output.h"
 #include "io/json_file.h"
 
 namespace autolm::server {
@@ -496,11 +497,32 @@ ojson usage(const Job& job, int completion_tokens) {
           {"total_tokens", job.prompt_tokens + completion_tokens}};
 }
 
-GenerateHooks base_hooks(const Engine& engine) {
+GenerateHooks base_hooks(const Engine& engine, const Job& job) {
   GenerateHooks hooks;
   auto tok = engine.tokenizer;
   hooks.decode = [tok](std::span<const int32_t> ids) { return tok->decode(ids, false); };
+  hooks.constraint = job.constraint;
   return hooks;
+}
+
+// response_format (docs/SERVER.md): text, json_object, or json_schema enforced by constrained
+// decoding; a schema feature autolm cannot enforce is a 400 naming it.
+std::shared_ptr<const LogitsConstraint> response_format_constraint(const Engine& engine, const ojson& rf) {
+  if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string())
+    bad_type("response_format", rf, "an object with a string \"type\"");
+  const std::string type = rf["type"].get<std::string>();
+  if (type == "text") return nullptr;
+  if (type == "json_object") return json_object_constraint(engine.token_vocabulary);
+  if (type != "json_schema") bad_value("response_format", "type must be \"text\", \"json_object\" or \"json_schema\".");
+  const ojson* js = rf.contains("json_schema") ? &rf["json_schema"] : nullptr;
+  if (!js || !js->is_object()) bad_value("response_format", "type \"json_schema\" needs a \"json_schema\" object.");
+  if (!js->contains("schema")) return json_object_constraint(engine.token_vocabulary);
+  try {
+    return json_schema_constraint((*js)["schema"], engine.token_vocabulary);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kUnsupported) unsupported("response_format.json_schema.schema", e.what());
+    bad_value("response_format.json_schema.schema", e.what());
+  }
 }
 
 }  // namespace
@@ -564,6 +586,7 @@ Engine::Engine(std::shared_ptr<const Model> m, std::shared_ptr<const Tokenizer> 
   created = static_cast<int64_t>(std::time(nullptr));
   seq2seq = model->family() == ModelFamily::kSeq2Seq;
   base = GenerationConfig::for_model(*model);
+  token_vocabulary = make_token_vocabulary(tokenizer->token_bytes());
   const ModelConfig& c = model->config();
   const int64_t tokmax = tokenizer->model_max_length();
   const bool tok_limit = tokmax > 0 && tokmax < (int64_t(1) << 40);
@@ -717,11 +740,7 @@ Job parse_chat_request(const Engine& engine, const std::string& body) {
   }
   if (get_bool(req, "logprobs").value_or(false)) unsupported("logprobs", "log probabilities are not implemented.");
   if (field(req, "top_logprobs")) unsupported("top_logprobs", "log probabilities are not implemented.");
-  if (const ojson* rf = field(req, "response_format")) {
-    if (!rf->is_object()) bad_type("response_format", *rf, "an object");
-    if (!(rf->contains("type") && (*rf)["type"] == "text"))
-      unsupported("response_format", "only {\"type\": \"text\"} is supported (no JSON mode or structured outputs).");
-  }
+  if (const ojson* rf = field(req, "response_format")) job.constraint = response_format_constraint(engine, *rf);
   for (const char* k : {"parallel_tool_calls", "store"}) get_bool(req, k);
   if (const ojson* m = field(req, "metadata"); m && !m->is_object()) bad_type("metadata", *m, "an object");
   if (field(req, "max_tokens") && field(req, "max_completion_tokens"))
@@ -789,7 +808,7 @@ std::string StopTrimmer::finish() {
 }
 
 ojson run_job(const Engine& engine, const Job& job, RunControl& control) {
-  GenerateHooks hooks = base_hooks(engine);
+  GenerateHooks hooks = base_hooks(engine, job);
   if (job.config.num_beams == 1)
     hooks.on_step = [&](const StreamStep&) {
       if (control.keep_going && !control.keep_going()) {
@@ -865,7 +884,7 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
         send(chunk(ojson::array(
             {{{"index", r}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})));
 
-    GenerateHooks hooks = base_hooks(engine);
+    GenerateHooks hooks = base_hooks(engine, job);
     hooks.on_step = [&](const StreamStep& step) {
       for (size_t r = 0; r < rows.size() && open; ++r) {
         if (!step.was_active[r]) continue;

@@ -17,6 +17,7 @@
 #include "autolm/chat.h"
 #include "autolm/generation.h"
 #include "autolm/model.h"
+#include "autolm/structured_output.h"
 #include "autolm/tokenizer.h"
 
 namespace autolm::server {
@@ -77,6 +78,7 @@ struct Engine {
   // For the memory estimate (0 when config.json does not say): decoder layers, hidden width,
   // key/value width per layer, attention heads.
   int64_t layers = 0, width = 0, kv_width = 0, heads = 0;
+  std::shared_ptr<const TokenVocabulary> token_vocabulary;  // for response_format (built once)
 };
 
 // One validated generation request.
@@ -90,6 +92,7 @@ struct Job {
   uint64_t memory_estimate = 0;  // bytes (see estimate_memory in openai.cc)
   std::string id;
   int64_t created = 0;
+  std::shared_ptr<const LogitsConstraint> constraint;  // response_format json_object / json_schema
 };
 
 // Parses a request body (at most engine.limits.json_max_depth deep); errors are ApiError 400
