@@ -225,6 +225,29 @@ TEST_F(QwenVocab, TokenBytesAreByteLevelDecoded) {
   EXPECT_GE(partial, 64);
 }
 
+// SentencePiece with byte fallback (Llama): "▁" is a space, <0xNN> is the byte NN.
+TEST(GrammarTokenBytes, SentencePieceByteFallback) {
+  auto tok = test::load_fixture_tokenizer("llama-spm");
+  const auto bytes = tok->token_bytes();
+  const auto nl = tok->token_to_id("<0x0A>");
+  ASSERT_TRUE(nl);
+  EXPECT_EQ(bytes[*nl], "\n");
+  const auto hi = tok->token_to_id("<0xC3>");
+  ASSERT_TRUE(hi);
+  EXPECT_EQ(bytes[*hi], "\xC3");
+  int spaced = 0;
+  for (size_t id = 0; id < bytes.size(); ++id) {
+    std::string piece = tok->id_to_token(static_cast<int32_t>(id));
+    if (!bytes[id] || piece.rfind("\xE2\x96\x81", 0) != 0) continue;
+    ++spaced;
+    for (size_t p = piece.find("\xE2\x96\x81"); p != std::string::npos; p = piece.find("\xE2\x96\x81", p))
+      piece.replace(p, 3, " ");
+    EXPECT_EQ(*bytes[id], piece);
+  }
+  EXPECT_GT(spaced, 10);
+  EXPECT_FALSE(bytes[*tok->bos_token_id()]);
+}
+
 TEST_F(QwenVocab, SampledOutputsValidate) {
   const ojson schema = ojson::parse(R"({"type":"object","properties":{
       "name":{"type":"string","maxLength":8}, "n":{"type":"integer"}, "x":{"type":"number"},
