@@ -111,6 +111,10 @@ TEST(Grammar, AnyOfRefsAndRecursion) {
   EXPECT_TRUE(matches(alt, R"({"a":5,"b":2})"));
   EXPECT_FALSE(matches(alt, R"({"a":5})"));
   EXPECT_FALSE(matches(alt, R"({"a":"x","b":2})"));
+  // A $ref cycle with no value in between (hostile): bounded, matches nothing.
+  const ojson loop = ojson::parse(R"({"$defs":{"a":{"anyOf":[{"$ref":"#/$defs/a"},{"$ref":"#/$defs/a"}]}},
+                                      "$ref":"#/$defs/a"})");
+  EXPECT_FALSE(matches(loop, "{}"));
 }
 
 TEST(Grammar, JsonObjectMode) {

@@ -318,8 +318,8 @@ class Compiler {
       const ojson& a = s["additionalProperties"];
       if (a.is_boolean()) additional = a.get<bool>() ? any_node() : kNoNode;
       else additional = compile(a, where + "/additionalProperties", depth + 1);
-    } else if (props.empty()) {
-      additional = any_node();  // {"type": "object"} alone: any object
+    } else if (!s.contains("properties")) {
+      additional = any_node();  // {"type": "object"} without properties: any object
     }
     Node& node = g_.nodes[id];
     node.properties = std::move(props);

@@ -157,7 +157,10 @@ void Matcher::feed(const Branch& in, uint8_t c, BranchList& out) const {
           return;
         }
         b.ws = 0;
-        start_value(b, f.node, c, out, 0);
+        {
+          int hops = 0;
+          start_value(b, f.node, c, out, hops);
+        }
         return;
       case FrameKind::kObject:
         object_byte(b, c, out);
@@ -277,18 +280,20 @@ void Matcher::feed(const Branch& in, uint8_t c, BranchList& out) const {
   }
 }
 
-void Matcher::start_value(Branch& b, int32_t node, uint8_t c, BranchList& out, int hops) const {
+void Matcher::start_value(Branch& b, int32_t node, uint8_t c, BranchList& out, int& hops) const {
   const Node& n = g_.nodes[node];
   Frame& f = b.top();
   f = Frame{};
   f.node = node;
   switch (n.kind) {
     case NodeKind::kAnyOf: {
-      if (hops > 32) return;  // a $ref cycle with no value in between
+      // hops counts the anyOf nodes visited for this byte: nested or cyclic anyOf ($ref loops
+      // with no value in between, A = anyOf[A, A]) must not explode.
       for (int32_t alt : n.alternatives) {
+        if (++hops > kMaxAnyOfVisits) return;
         Branch nb;
         nb.copy_from(b);
-        start_value(nb, alt, c, out, hops + 1);
+        start_value(nb, alt, c, out, hops);
       }
       return;
     }
@@ -421,7 +426,8 @@ void Matcher::array_byte(Branch& b, uint8_t c, BranchList& out) const {
   f.phase = kArrAfterValue;
   ++f.a;
   if (!push_value(b, n.items)) return;
-  start_value(b, n.items, c, out, 0);
+  int hops = 0;
+  start_value(b, n.items, c, out, hops);
 }
 
 }  // namespace autolm::grammar

@@ -80,6 +80,7 @@ class Matcher {
   static constexpr int kMaxWhitespace = 24;  // in a row between tokens; less at shallow depth (matcher.cc)
   static constexpr uint32_t kMaxIntDigits = 15, kMaxFracDigits = 15, kMaxExpDigits = 2;
   static constexpr uint32_t kAdditionalKey = UINT32_MAX;
+  static constexpr int kMaxAnyOfVisits = 1024;  // alternatives tried for one value's first byte
 
   explicit Matcher(const Grammar& g) : g_(g) {}
 
@@ -105,7 +106,7 @@ class Matcher {
  private:
   void push(BranchList& out, Branch& b) const;
   // Top frame is kValue(node): c is the value's first non-whitespace byte.
-  void start_value(Branch& b, int32_t node, uint8_t c, BranchList& out, int hops) const;
+  void start_value(Branch& b, int32_t node, uint8_t c, BranchList& out, int& hops) const;
   void object_byte(Branch& b, uint8_t c, BranchList& out) const;
   void array_byte(Branch& b, uint8_t c, BranchList& out) const;
   void start_key(Branch& b, BranchList& out) const;
