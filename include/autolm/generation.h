@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -184,12 +185,39 @@ using StreamCallback = std::function<bool(const StreamStep&)>;
 // Token ids → text, used for stop_strings (pass the tokenizer's decode).
 using DecodeCallback = std::function<std::string(std::span<const int32_t>)>;
 
+// Constrained decoding (docs/GENERATION.md "Constrained decoding"; JSON schemas:
+// autolm/structured_output.h). generate() keeps one ConstraintState per row (beam search: per
+// beam, following its beam), masks the row's scores with it before the logits processors (and
+// again after them, so a forced token cannot leave the constraint), and advances it with the
+// token the row chose. Needs eos_token_id: EOS is how a row ends once its output is complete.
+class ConstraintState {
+ public:
+  virtual ~ConstraintState() = default;
+  virtual std::unique_ptr<ConstraintState> clone() const = 0;
+  // Sets the scores [vocab] of every token not allowed next to -inf (EOS is allowed only where
+  // the output is complete; a state that can go nowhere allows only EOS).
+  virtual void mask(std::span<float> scores) = 0;
+  // Applies the mask the last mask() computed again (no new computation).
+  virtual void remask(std::span<float> scores) const = 0;
+  // The row appended `token`.
+  virtual void advance(int32_t token) = 0;
+};
+
+class LogitsConstraint {
+ public:
+  virtual ~LogitsConstraint() = default;
+  // The state of a row before its first generated token; eos_token_id: the generation config's.
+  virtual std::unique_ptr<ConstraintState> start(std::span<const int64_t> eos_token_id) const = 0;
+};
+
 struct GenerateHooks {
   StreamCallback on_step;
   DecodeCallback decode;
   // >= 0: every StreamStep carries each row's StepLogprobs with this many top tokens (0: only the
   // chosen token's). Needs on_step; greedy and sampling only (beam search refuses it).
   int logprobs = -1;
+  // Optional: constrains every row's output (e.g. json_schema_constraint()).
+  std::shared_ptr<const LogitsConstraint> constraint;
 };
 
 // kTime: max_time ran out (transformers' MaxTimeCriteria).

@@ -63,6 +63,11 @@ class Tokenizer {
   std::string id_to_token(int32_t id) const;  // throws for an out-of-range id
   int64_t vocab_size() const;                 // including added tokens
   bool is_special(int32_t id) const;  // transformers' all_special_ids membership
+  // For constrained decoding (autolm/structured_output.h): per id in [0, vocab_size()), the
+  // bytes the token stands for before decoding joins them into text (ByteLevel characters mapped
+  // back to bytes, SentencePiece "▁" → space, <0xNN> → that byte); nullopt for special and
+  // added tokens.
+  std::vector<std::optional<std::string>> token_bytes() const;
 
   std::optional<std::string> bos_token() const { return bos_; }
   std::optional<std::string> eos_token() const { return eos_; }

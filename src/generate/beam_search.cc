@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "generate/row_constraints.h"
 #include "generate/sampling.h"
 #include "generate/search.h"
 
@@ -66,6 +67,7 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
   if (!cfg.eos_token_id.empty()) fill = (req.pad && *req.pad != 0) ? (int32_t)*req.pad : (int32_t)cfg.eos_token_id[0];
   else if (req.pad) fill = (int32_t)*req.pad;
 
+  RowConstraints constraints(req.hooks, cfg, rows);  // per running beam
   std::vector<int32_t> ids, mask;
   int len = 0;
   std::unique_ptr<DecodeState> state = start_state(model, req, nb, ids, mask, len);
@@ -105,10 +107,12 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
     for (int r = 0; r < rows; ++r) {
       std::span<float> row(logp.data() + (size_t)r * V, V);
       log_softmax(row);
+      constraints.mask(r, row);
       const int b = r / nb;
       RowView view{std::span<const int32_t>(running[r].seq).subspan(skip[b], cur_len - skip[b]), req.unpadded[b],
                    encoder_repetition_ids(req.unpadded, r)};
       pipeline.apply(row, view, cur_len);
+      if (constraints.settle(r, row, logits.subspan((size_t)r * V, V))) log_softmax(row);
     }
     if (cfg.output_scores) out.scores.push_back(logp);
 
@@ -198,6 +202,11 @@ GenerateOutput beam_search(const Model& model, const Request& req) {
     }
     running.swap(next_running);
     finished.swap(next_finished);
+    if (constraints.enabled()) {
+      std::vector<int32_t> last(rows);
+      for (int r = 0; r < rows; ++r) last[r] = running[r].seq.back();
+      constraints.follow(reorder, last);
+    }
     // g. caches follow their beams.
     bool identity = true;
     for (int r = 0; r < rows; ++r) identity = identity && reorder[r] == r;

@@ -10,6 +10,7 @@
 
 #include "autolm/generation.h"
 #include "generate/logprobs.h"
+#include "generate/row_constraints.h"
 #include "generate/sampling.h"
 #include "generate/search.h"
 
@@ -140,6 +141,7 @@ GenerateOutput sample_search(const Model& model, const Request& req) {
   const int rows = req.batch * rpi;
   const int prompt_cols = req.seq2seq ? 1 : req.src_len;
 
+  RowConstraints constraints(req.hooks, cfg, rows);
   std::vector<int32_t> ids, mask;
   int len = 0;
   std::unique_ptr<DecodeState> state = start_state(model, req, rpi, ids, mask, len);
@@ -190,11 +192,14 @@ GenerateOutput sample_search(const Model& model, const Request& req) {
       const int b = r / rpi;
       RowView view{std::span<const int32_t>(seqs[r]).subspan(skip[r]), req.unpadded[b],
                    encoder_repetition_ids(req.unpadded, r)};
+      constraints.mask(r, row_scores);
       pipeline.apply(row_scores, view, cur_len);
+      constraints.settle(r, row_scores, logits.subspan((size_t)r * vocab, vocab));
       if (cfg.output_scores) std::copy(row_scores.begin(), row_scores.end(), step_scores.begin() + (size_t)r * vocab);
       int32_t tok = cfg.do_sample ? sampler.sample(row_scores) : argmax(row_scores);
       // Finished rows get padding (only when an EOS criterion exists, as transformers).
       if (has_eos && !active[r]) tok = pad;
+      else constraints.advance(r, tok);
       next[r] = tok;
       if (want_logprobs >= 0) token_logprobs(logits.subspan((size_t)r * vocab, vocab), tok, want_logprobs, step_logprobs[r]);
     }
@@ -453,6 +458,10 @@ GenerateOutput run(const Model& model, const std::vector<std::vector<int32_t>>& 
     if (hooks.logprobs >= 0)
       throw Error(ErrorKind::kUnsupported, "generate: per-step log-probabilities (GenerateHooks::logprobs) are not "
                                            "available with assisted generation (prompt_lookup_num_tokens or an "
+                                           "assistant model)");
+    if (hooks.constraint)
+      throw Error(ErrorKind::kUnsupported, "generate: constrained decoding (GenerateHooks::constraint) cannot be "
+                                           "combined with assisted generation (prompt_lookup_num_tokens or an "
                                            "assistant model)");
     return finish(gen::assisted_search(model, req, options), req);
   }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "autolm/error.h"
+#include "autolm/structured_output.h"
 #include "io/json_file.h"
 #include "server/logprobs_json.h"
 
@@ -548,18 +549,20 @@ ojson usage(const Job& job, int completion_tokens, const GenerateOutput& out) {
 // sequence, greedy or sampling.
 GenerateOptions assist(const Engine& engine, const Job& job, size_t rows) {
   GenerateOptions o;
-  // Assisted generation reports no per-step log-probabilities: requests asking for them run plainly.
-  if (engine.draft && rows == 1 && job.config.num_beams == 1 && job.logprobs < 0) {
+  // Assisted generation reports no per-step log-probabilities and takes no constraint: requests
+  // asking for either run plainly.
+  if (engine.draft && rows == 1 && job.config.num_beams == 1 && job.logprobs < 0 && !job.constraint) {
     o.assistant_model = engine.draft.get();
     o.assistant_generation_config = &engine.draft_config;
   }
   return o;
 }
 
-GenerateHooks base_hooks(const Engine& engine) {
+GenerateHooks base_hooks(const Engine& engine, const Job& job) {
   GenerateHooks hooks;
   auto tok = engine.tokenizer;
   hooks.decode = [tok](std::span<const int32_t> ids) { return tok->decode(ids, false); };
+  hooks.constraint = job.constraint;
   return hooks;
 }
 
@@ -610,6 +613,24 @@ ToolFormat tool_choice(const Engine& engine, const ojson& req) {
     unsupported("tool_choice", std::string(mode == "named" ? "a named function" : "'required'") +
                                    " needs constrained decoding, which autolm does not have yet; use \"auto\".");
   return engine.tool_format;
+// response_format (docs/SERVER.md): text, json_object, or json_schema enforced by constrained
+// decoding; a schema feature autolm cannot enforce is a 400 naming it.
+std::shared_ptr<const LogitsConstraint> response_format_constraint(const Engine& engine, const ojson& rf) {
+  if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string())
+    bad_type("response_format", rf, "an object with a string \"type\"");
+  const std::string type = rf["type"].get<std::string>();
+  if (type == "text") return nullptr;
+  if (type == "json_object") return json_object_constraint(engine.token_vocabulary);
+  if (type != "json_schema") bad_value("response_format", "type must be \"text\", \"json_object\" or \"json_schema\".");
+  const ojson* js = rf.contains("json_schema") ? &rf["json_schema"] : nullptr;
+  if (!js || !js->is_object()) bad_value("response_format", "type \"json_schema\" needs a \"json_schema\" object.");
+  if (!js->contains("schema")) return json_object_constraint(engine.token_vocabulary);
+  try {
+    return json_schema_constraint((*js)["schema"], engine.token_vocabulary);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kUnsupported) unsupported("response_format.json_schema.schema", e.what());
+    bad_value("response_format.json_schema.schema", e.what());
+  }
 }
 
 }  // namespace
@@ -680,6 +701,7 @@ Engine::Engine(std::shared_ptr<const Model> m, std::shared_ptr<const Tokenizer> 
   created = static_cast<int64_t>(std::time(nullptr));
   seq2seq = model->family() == ModelFamily::kSeq2Seq;
   base = GenerationConfig::for_model(*model);
+  token_vocabulary = make_token_vocabulary(tokenizer->token_bytes());
   const ModelConfig& c = model->config();
   const int64_t tokmax = tokenizer->model_max_length();
   const bool tok_limit = tokmax > 0 && tokmax < (int64_t(1) << 40);
@@ -867,11 +889,7 @@ Job parse_chat_request(const Engine& engine, const std::string& body) {
     if (job.logprobs < 0) bad_value("top_logprobs", "needs \"logprobs\": true.");
     job.logprobs = static_cast<int>(*top);
   }
-  if (const ojson* rf = field(req, "response_format")) {
-    if (!rf->is_object()) bad_type("response_format", *rf, "an object");
-    if (!(rf->contains("type") && (*rf)["type"] == "text"))
-      unsupported("response_format", "only {\"type\": \"text\"} is supported (no JSON mode or structured outputs).");
-  }
+  if (const ojson* rf = field(req, "response_format")) job.constraint = response_format_constraint(engine, *rf);
   get_bool(req, "store");
   if (const ojson* m = field(req, "metadata"); m && !m->is_object()) bad_type("metadata", *m, "an object");
   if (field(req, "max_tokens") && field(req, "max_completion_tokens"))
@@ -958,7 +976,7 @@ std::vector<StepLogprobs> text_logprobs(const std::vector<StepLogprobs>& steps, 
 }  // namespace
 
 ojson run_job(const Engine& engine, const Job& job, RunControl& control) {
-  GenerateHooks hooks = base_hooks(engine);
+  GenerateHooks hooks = base_hooks(engine, job);
   const auto rows = rows_of(job);
   std::vector<std::vector<StepLogprobs>> steps(job.logprobs >= 0 ? rows.size() : 0);
   if (job.config.num_beams == 1) {
@@ -1092,7 +1110,7 @@ void stream_job(const Engine& engine, const Job& job, RunControl& control,
         send(chunk(ojson::array(
             {{{"index", r}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})));
 
-    GenerateHooks hooks = base_hooks(engine);
+    GenerateHooks hooks = base_hooks(engine, job);
     hooks.logprobs = job.logprobs;
     hooks.on_step = [&](const StreamStep& step) {
       for (size_t r = 0; r < rows.size() && open; ++r) {

@@ -17,6 +17,7 @@
 #include "autolm/chat.h"
 #include "autolm/generation.h"
 #include "autolm/model.h"
+#include "autolm/structured_output.h"
 #include "autolm/tokenizer.h"
 #include "server/tool_calls.h"
 
@@ -86,6 +87,7 @@ struct Engine {
   // For the memory estimate (0 when config.json does not say): decoder layers, hidden width,
   // key/value width per layer, attention heads.
   int64_t layers = 0, width = 0, kv_width = 0, heads = 0;
+  std::shared_ptr<const TokenVocabulary> token_vocabulary;  // for response_format (built once)
 };
 
 // One validated generation request.
@@ -103,6 +105,7 @@ struct Job {
   int logprobs = -1;                // >= 0: log-probabilities with this many top tokens per token
   std::string id;
   int64_t created = 0;
+  std::shared_ptr<const LogitsConstraint> constraint;  // response_format json_object / json_schema
 };
 
 // Parses a request body (at most engine.limits.json_max_depth deep); errors are ApiError 400

@@ -25,6 +25,9 @@ class Backend {
   virtual bool is_special(int32_t id) const = 0;
   // The model is BPE (transformers 5.24 ignores clean_up_tokenization_spaces for those).
   virtual bool is_bpe() const { return false; }
+  // The bytes token `id` stands for (Tokenizer::token_bytes); nullopt for added / special tokens
+  // and ids without a token. Default (token_bytes.cc): SentencePiece pieces.
+  virtual std::optional<std::string> token_bytes(int32_t id) const;
 };
 
 // Builders (tokenizer_json.cc, sentencepiece_tokenizer.cc, gpt2_files.cc).

@@ -211,6 +211,14 @@ std::string Tokenizer::id_to_token(int32_t id) const {
 }
 
 int64_t Tokenizer::vocab_size() const { return backend_->vocab_size(); }
+std::vector<std::optional<std::string>> Tokenizer::token_bytes() const {
+  const int64_t n = backend_->vocab_size();
+  std::vector<std::optional<std::string>> out(n > 0 ? static_cast<size_t>(n) : 0);
+  for (int64_t id = 0; id < n; ++id)
+    if (!is_special(static_cast<int32_t>(id))) out[id] = backend_->token_bytes(static_cast<int32_t>(id));
+  return out;
+}
+
 bool Tokenizer::is_special(int32_t id) const {
   return backend_->is_special(id) || std::binary_search(config_special_ids_.begin(), config_special_ids_.end(), id);
 }

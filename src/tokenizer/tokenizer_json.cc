@@ -9,6 +9,7 @@
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/backend.h"
 #include "tokenizer/components.h"
+#include "tokenizer/token_bytes.h"
 #include "tokenizer/unicode.h"
 
 namespace autolm::tokenizer_detail {
@@ -28,6 +29,7 @@ class JsonBackend : public Backend {
     model_ = make_model(jfield(j, "model", source), tables, source);
     post_processor_ = make_post_processor(j.value("post_processor", json()), source);
     decoder_ = make_decoder(j.value("decoder", json()), source);
+    byte_form_ = token_byte_form(j.value("decoder", json()));
     std::vector<AddedToken> added;
     int64_t max_added = -1;
     std::unordered_map<std::string, int32_t> added_ids;  // contents not in the model's vocab
@@ -175,6 +177,12 @@ class JsonBackend : public Backend {
     return t && added_.is_special_content(*t);
   }
   bool is_bpe() const override { return is_bpe_; }
+  std::optional<std::string> token_bytes(int32_t id) const override {
+    if (added_.by_id(id)) return std::nullopt;
+    auto t = model_->id_to_token(id);
+    if (!t) return std::nullopt;
+    return token_to_bytes(*t, byte_form_);
+  }
 
  private:
   std::unique_ptr<Normalizer> normalizer_;
@@ -185,6 +193,7 @@ class JsonBackend : public Backend {
   AddedVocabulary added_;
   int64_t vocab_size_ = 0;
   bool is_bpe_ = false;
+  TokenByteForm byte_form_;
 };
 
 }  // namespace

@@ -450,8 +450,11 @@ TEST_F(ServerTest, BadRequestsGetOpenAIErrors) {
                400, "between 0 and 20", "top_logprobs");
   expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"frequency_penalty", 2.5}}), 400,
                "[-2, 2]", "frequency_penalty");
-  expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"response_format", {{"type", "json_object"}}}}),
-               400, "text", "response_format");
+  expect_error(post(chat(), "/v1/chat/completions",
+                    json{{"messages", msgs},
+                         {"response_format", {{"type", "json_schema"},
+                                              {"json_schema", {{"name", "x"}, {"schema", {{"type", "string"}, {"pattern", "a"}}}}}}}}),
+               400, "\"pattern\"", "response_format.json_schema.schema");
   expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"bogus", 1}}), 400, "Unrecognized request argument",
                "bogus");
   expect_error(post(chat(), "/v1/chat/completions", json{{"messages", msgs}, {"max_new_tokens", 5}}), 400, "max_tokens",

@@ -11,6 +11,7 @@
 #include "autolm/generation.h"
 #include "autolm/tokenizer.h"
 #include "common.h"
+#include "structured_output.h"
 #include "io/json_file.h"
 #include "io/limits.h"
 #include "io/mmap.h"
@@ -29,6 +30,7 @@ struct ChatOpts {
   bool render = false, no_stream = false, no_generation_prompt = false;
   std::optional<int> max_new_tokens;
   ChatTemplateOptions template_options;  // built from the flags above
+  StructuredOutputOpts structured;
 };
 
 using ojson = nlohmann::ordered_json;  // messages keep their key order, as Python dicts do
@@ -56,6 +58,7 @@ class ChatSession {
         if (std::find(config_.eos_token_id.begin(), config_.eos_token_id.end(), *eos) == config_.eos_token_id.end())
           config_.eos_token_id.push_back(*eos);
       config_.validate();
+      constraint_ = structured_output_constraint(opts_.structured, tok_.get());
     }
     std::vector<int32_t> ids;
     if (template_) {
@@ -69,6 +72,7 @@ class ChatSession {
     }
     StreamDecoder streamer(*tok_, true);
     GenerateHooks hooks;
+    hooks.constraint = constraint_;  // each reply is one constrained JSON value
     stream = stream && config_.num_beams == 1;  // beam search takes no step callback
     if (config_.num_beams == 1)
       hooks.on_step = [&](const StreamStep& step) {
@@ -89,6 +93,7 @@ class ChatSession {
   std::optional<ChatTemplate> template_;
   std::shared_ptr<const Model> model_;
   GenerationConfig config_;
+  std::shared_ptr<const LogitsConstraint> constraint_;
 };
 
 // Messages as apply_chat_template takes them: a JSON list of objects with a string "role";
@@ -173,6 +178,7 @@ void add_chat_command(CLI::App& app, int& rc) {
   cmd->add_option("--template-var", o->template_vars,
                   "NAME=VALUE: an extra template variable (e.g. enable_thinking=false); VALUE is JSON when it parses, "
                   "else a string; repeatable");
+  add_structured_output_options(cmd, o->structured);
   cmd->add_flag("--no-generation-prompt", o->no_generation_prompt, "add_generation_prompt=False");
   cmd->add_flag("--continue-final-message{content}", o->continue_final_message,
                 "end the prompt inside the final message so the model continues it (add_generation_prompt=False); "

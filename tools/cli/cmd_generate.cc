@@ -9,6 +9,7 @@
 #include "autolm/generation.h"
 #include "autolm/tokenizer.h"
 #include "common.h"
+#include "structured_output.h"
 
 namespace autolm::cli {
 
@@ -70,6 +71,7 @@ struct GenerateOpts {
   bool json = false, no_stream = false, do_sample = false, greedy = false, truncation = false, renormalize = false;
   uint64_t seed = 0;
   bool seed_set = false;
+  StructuredOutputOpts structured;
 };
 
 // "none" switches a field off, as `generation_config.<field> = None` does in transformers (a
@@ -196,6 +198,7 @@ void add_generate_command(CLI::App& app, int& rc) {
                 "print {\"sequences\", \"new_tokens\", \"text\", \"sequences_scores\"} (assisted: \"draft_tokens\", "
                 "\"accepted_draft_tokens\")");
   cmd->add_flag("--no-stream", o->no_stream, "print the text at the end instead of streaming it");
+  add_structured_output_options(cmd, o->structured);
   cmd->callback([o, &rc] {
     if (o->prompts.empty() && o->input_ids.empty())
       throw Error(ErrorKind::kInvalidInput, "generate: give a text prompt or --input-ids");
@@ -273,6 +276,7 @@ void add_generate_command(CLI::App& app, int& rc) {
                         config.num_return_sequences == 1;
     GenerateHooks hooks;
     if (tok) hooks.decode = [tok](std::span<const int32_t> ids) { return tok->decode(ids, false); };
+    hooks.constraint = structured_output_constraint(o->structured, tok.get());
     g_interrupted = false;
     auto previous = std::signal(SIGINT, on_sigint);
     std::unique_ptr<StreamDecoder> streamer;
