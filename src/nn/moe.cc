@@ -55,7 +55,10 @@ MoE::MoE(const MoeOptions& options, const MoeNames& names, const std::string& pr
   AUTOLM_CHECK(E > 0 && options.top_k > 0 && options.top_k <= E, "MoE options validated by the model");
   AUTOLM_CHECK(options.n_group > 0 && E % options.n_group == 0 && options.topk_group <= options.n_group,
                "MoE groups validated by the model");
-  router_ = matrix(prefix + names.router, {E, hidden});
+  // The router (and the shared expert's gate) stay float32 under int8: a quantized router would
+  // flip near-tied expert choices, the small matrix costs nothing to keep exact (llama.cpp also
+  // keeps ffn_gate_inp in F32).
+  router_ = vector(prefix + names.router, {E, hidden});
   if (options.router == MoeOptions::Router::kSigmoid && !names.correction_bias.empty())
     correction_bias_ = vector(prefix + names.correction_bias, {E});
   experts_.reserve(size_t(E));
@@ -66,7 +69,7 @@ MoE::MoE(const MoeOptions& options, const MoeNames& names, const std::string& pr
     s.up_proj = "up_proj.weight";
     s.down_proj = "down_proj.weight";
     shared_ = load_expert(s, prefix + names.shared_prefix, 0, hidden, shared_intermediate, matrix);
-    if (!names.shared_gate.empty()) shared_gate_ = matrix(prefix + names.shared_gate, {1, hidden});
+    if (!names.shared_gate.empty()) shared_gate_ = vector(prefix + names.shared_gate, {1, hidden});
   }
 }
 

@@ -73,7 +73,8 @@ class MoE {
  public:
   // Loads the block under `prefix` ("model.layers.3.mlp."). `intermediate` is each routed
   // expert's size (moe_intermediate_size / intermediate_size), `shared_intermediate` the shared
-  // expert's (0: none). `vector` looks up 1-D tensors, `matrix` the matrices.
+  // expert's (0: none). `vector` looks up tensors kept float32 (the router), `matrix` the expert
+  // matrices (stored per the load format: bf16 in place, int8 per expert).
   MoE(const MoeOptions& options, const MoeNames& names, const std::string& prefix, int64_t hidden,
       int64_t intermediate, int64_t shared_intermediate, const WeightLookup& vector, const WeightLookup& matrix);
   MoE() = default;
