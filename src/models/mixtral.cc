@@ -46,11 +46,14 @@ class MixtralModel final : public LoadedModel {
     eps_ = float(config_epsilon(c, "rms_norm_eps", 1e-5));
     sliding_window_ = int(config_size_or(c, "sliding_window", 0));
     MoeOptions moe;
-    moe.num_experts = int(config_size(c, "num_local_experts"));
+    // Hub configs spell it num_experts (Qwen3-MoE) or num_local_experts; transformers maps one
+    // onto the other (attribute_map) and saves num_local_experts.
+    const std::string experts_key = c.has("num_local_experts") ? "num_local_experts" : "num_experts";
+    moe.num_experts = int(config_size(c, experts_key));
     moe.top_k = int(config_size(c, "num_experts_per_tok"));
     if (moe.top_k > moe.num_experts)
       throw Error(ErrorKind::kInvalidInput, c.source() + ": num_experts_per_tok (" + std::to_string(moe.top_k) +
-                                                ") exceeds num_local_experts (" + std::to_string(moe.num_experts) + ")");
+                                                ") exceeds " + experts_key + " (" + std::to_string(moe.num_experts) + ")");
     moe.norm_topk_prob = true;  // MixtralTopKRouter always renormalises
     moe.act = parse_activation(c.get_or<std::string>("hidden_act", "silu"), c.source() + ": hidden_act");
     check_layer_count(c, "num_hidden_layers", num_layers_, *weights_, "model.layers.");
@@ -64,7 +67,7 @@ class MixtralModel final : public LoadedModel {
     describe_dim(V, "vocab_size");
     describe_dim(H, "hidden_size");
     describe_dim(I, "intermediate_size");
-    describe_dim(moe.num_experts, "num_local_experts");
+    describe_dim(moe.num_experts, experts_key);
     describe_dim(q_out, "num_attention_heads × head_dim");
     describe_dim(kv_out, "num_key_value_heads × head_dim");
     hidden_size_ = H;

@@ -55,11 +55,14 @@ class Qwen3MoeModel final : public LoadedModel {
     const bool use_sliding = c.get_or<bool>("use_sliding_window", false);
     sliding_window_ = use_sliding ? int(config_size_or(c, "sliding_window", 0)) : 0;
     MoeOptions moe;
-    moe.num_experts = int(config_size(c, "num_experts"));
+    // Hub configs spell it num_experts (Qwen3-MoE) or num_local_experts; transformers maps one
+    // onto the other (attribute_map) and saves num_local_experts.
+    const std::string experts_key = c.has("num_local_experts") ? "num_local_experts" : "num_experts";
+    moe.num_experts = int(config_size(c, experts_key));
     moe.top_k = int(config_size(c, "num_experts_per_tok"));
     if (moe.top_k > moe.num_experts)
       throw Error(ErrorKind::kInvalidInput, c.source() + ": num_experts_per_tok (" + std::to_string(moe.top_k) +
-                                                ") exceeds num_experts (" + std::to_string(moe.num_experts) + ")");
+                                                ") exceeds " + experts_key + " (" + std::to_string(moe.num_experts) + ")");
     moe.norm_topk_prob = c.get_or<bool>("norm_topk_prob", false);
     moe.act = parse_activation(c.get_or<std::string>("hidden_act", "silu"), c.source() + ": hidden_act");
     act_ = moe.act;
@@ -78,7 +81,7 @@ class Qwen3MoeModel final : public LoadedModel {
     describe_dim(V, "vocab_size");
     describe_dim(H, "hidden_size");
     describe_dim(I, "intermediate_size");
-    describe_dim(moe.num_experts, "num_experts");
+    describe_dim(moe.num_experts, experts_key);
     describe_dim(moe_I, "moe_intermediate_size");
     describe_dim(head_dim_, c.has("head_dim") ? "head_dim" : "hidden_size / num_attention_heads");
     describe_dim(q_out, "num_attention_heads × head_dim");

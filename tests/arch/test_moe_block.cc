@@ -69,7 +69,7 @@ TEST_P(MoeBlock, MatchesTransformersModule) {
   for (int64_t i = 0; i < N * H; ++i) ASSERT_NEAR(acc[i], 1.f + out[i], 1e-5f);
   // One token at a time (a decode step) gives each token's row.
   for (int64_t t = 0; t < N; ++t) {
-    std::vector<float> row(size_t(H));
+    std::vector<float> row(static_cast<size_t>(H));
     l.moe.forward(l.input.data + t * H, 1, row.data(), scratch);
     for (int64_t j = 0; j < H; ++j) ASSERT_NEAR(row[j], out[t * H + j], 1e-6f) << "token " << t;
   }
@@ -90,7 +90,9 @@ TEST_P(MoeBlock, RoutingPicksTopKInScoreOrder) {
       ASSERT_LT(e, E);
       seen.push_back(e);
       sum += s.top_weight[t * K + k];
-      if (k) EXPECT_LE(s.top_weight[t * K + k], s.top_weight[t * K + k - 1]);
+      if (k) {
+        EXPECT_LE(s.top_weight[t * K + k], s.top_weight[t * K + k - 1]);
+      }
     }
     std::sort(seen.begin(), seen.end());
     EXPECT_EQ(std::unique(seen.begin(), seen.end()), seen.end()) << "an expert chosen twice";

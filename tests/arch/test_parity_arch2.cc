@@ -111,7 +111,8 @@ TEST_P(ArchParity, GenerateMatchesTransformers) {
 TEST_P(ArchParity, LeftPaddedBatch) {
   const std::string name = GetParam();
   auto model = load_model(model_dir(name));
-  const auto& b = load_ref(name)["batch"];
+  const auto ref = load_ref(name);
+  const auto& b = ref["batch"];
   GenerationConfig cfg = GenerationConfig::from_pretrained(model_dir(name));
   cfg.update(b["params"]);
   auto out = generate(*model, b["input_ids"].get<std::vector<std::vector<int32_t>>>(),
