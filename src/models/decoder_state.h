@@ -7,6 +7,7 @@
 #include "autolm/model.h"
 #include "core/tensor.h"
 #include "nn/kv_cache.h"
+#include "nn/workspace.h"
 
 namespace autolm {
 
@@ -20,7 +21,8 @@ class CausalState : public DecodeState {
 
   KVCache cache;
   std::vector<int64_t> positions;  // (batch * seq_len) position ids of the current call
-  Buffer hidden, x, q, k, v, attn, gate, up, logits, last;
+  Workspace ws;                    // the blocks' intermediate activations
+  Buffer hidden, x, residual, logits, last;  // (batch*seq_len, hidden_size) streams; LM head rows
 };
 
 // Appends seq_len tokens to `state`: marks their cache slots valid per `attention_mask` and

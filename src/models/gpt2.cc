@@ -105,11 +105,11 @@ class GPT2Model final : public LoadedModel {
     check_scratch(double(N) * (6 * E + n_inner_) + double(out_rows) * (E + config_.vocab_size), N);
     float* hidden = s.hidden.resize(N * E);  // (batch*seq_len, n_embd)
     float* x = s.x.resize(N * E);
-    float* q = s.q.resize(N * E);
-    float* k = s.k.resize(N * E);
-    float* v = s.v.resize(N * E);
-    float* attn = s.attn.resize(N * E);
-    float* ff = s.up.resize(N * n_inner_);  // (batch*seq_len, n_inner)
+    float* q = s.ws.q.resize(N * E);
+    float* k = s.ws.k.resize(N * E);
+    float* v = s.ws.v.resize(N * E);
+    float* attn = s.ws.attn.resize(N * E);
+    float* ff = s.ws.up.resize(N * n_inner_);  // (batch*seq_len, n_inner)
     for (int64_t n = 0; n < N; ++n) {
       copy_row(wte_, ids[n], hidden + n * E);
       const float* pe = wpe_.row(s.positions[n]);

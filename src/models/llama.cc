@@ -234,12 +234,12 @@ std::span<const float> LlamaFamilyModel::decode(std::span<const int32_t> ids, st
 
   float* hidden = s.hidden.resize(N * H);  // (batch*seq_len, hidden_size)
   float* x = s.x.resize(N * H);            // normed hidden states
-  float* q = s.q.resize(N * q_out);        // (batch*seq_len, num_heads*head_dim)
-  float* k = s.k.resize(N * kv_out);       // (batch*seq_len, num_kv_heads*head_dim)
-  float* v = s.v.resize(N * kv_out);
-  float* attn = s.attn.resize(N * q_out);
-  float* gate = s.gate.resize(N * I);      // (batch*seq_len, intermediate_size)
-  float* up = s.up.resize(N * I);
+  float* q = s.ws.q.resize(N * q_out);        // (batch*seq_len, num_heads*head_dim)
+  float* k = s.ws.k.resize(N * kv_out);       // (batch*seq_len, num_kv_heads*head_dim)
+  float* v = s.ws.v.resize(N * kv_out);
+  float* attn = s.ws.attn.resize(N * q_out);
+  float* gate = s.ws.gate.resize(N * I);      // (batch*seq_len, intermediate_size)
+  float* up = s.ws.up.resize(N * I);
 
   for (int64_t n = 0; n < N; ++n) {
     copy_row(embed_tokens_, ids[n], hidden + n * H);

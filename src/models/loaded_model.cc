@@ -73,17 +73,6 @@ TensorView LoadedModel::require_transposed(const std::string& name, const Shape&
   return weights_->adopt_matrix(std::move(t), {out, in}, name);
 }
 
-TensorView LoadedModel::rows(const TensorView& w, int64_t begin, int64_t count) {
-  AUTOLM_CHECK(w.shape.size() == 2 && begin + count <= w.shape[0], "row slice out of range");
-  TensorView v = w;
-  v.shape = {count, w.shape[1]};
-  const int64_t offset = begin * w.shape[1];
-  if (w.is_f32()) v.data = w.data + offset;
-  else v.qdata = static_cast<const char*>(w.qdata) + offset * int64_t(dtype_size(w.dtype));
-  if (w.scales) v.scales = w.scales + begin;
-  return v;
-}
-
 TensorView LoadedModel::lm_head(const std::string& head_name, const TensorView& embedding,
                                 const std::string& embedding_name, bool tied, const Shape& shape) {
   if (weights_->has(head_name)) {

@@ -11,10 +11,11 @@
 #include "autolm/model.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "nn/weight_source.h"
 
 namespace autolm {
 
-class LoadedModel : public Model {
+class LoadedModel : public Model, public WeightSource {
  public:
   int64_t parameter_count() const override { return parameter_count_; }
   std::vector<std::string> weight_dtypes() const override { return dtypes_; }
@@ -33,23 +34,25 @@ class LoadedModel : public Model {
   void set_config_source(const std::string& source) { config_source_ = source; }
   const std::string& config_source_name() const { return config_source_; }
 
-  // WeightStore's lookups, with config-naming shape errors (see describe_dim).
-  TensorView require(const std::string& name, const Shape& expected = {});
-  TensorView optional(const std::string& name, const Shape& expected = {});
-  TensorView require_matrix(const std::string& name, const Shape& expected = {});
+  // WeightSource (what the nn blocks load through): WeightStore's lookups, with config-naming
+  // shape errors (see describe_dim).
+  bool has(const std::string& name) const override { return weights_->has(name); }
+  TensorView require(const std::string& name, const Shape& expected = {}) override;
+  TensorView optional(const std::string& name, const Shape& expected = {}) override;
+  TensorView require_matrix(const std::string& name, const Shape& expected = {}) override;
 
   // The LM head as transformers 5.24 decides it: the file's `head_name` when the file holds one
   // whose values differ from the embedding's — even with tie_word_embeddings (transformers then
   // declines to tie and warns) —, else the embedding when tied (a byte-identical copy in the file
   // counts as used), else `head_name` is required.
   TensorView lm_head(const std::string& head_name, const TensorView& embedding, const std::string& embedding_name,
-                     bool tied, const Shape& shape);
+                     bool tied, const Shape& shape) override;
 
   // GPT-2's Conv1D stores (in, out); returns the (out, in) transpose as linear() expects.
-  TensorView require_transposed(const std::string& name, const Shape& file_shape);
+  TensorView require_transposed(const std::string& name, const Shape& file_shape) override;
   // Rows [begin, begin + count) of a 2-D weight (splitting fused qkv_proj / gate_up_proj); a
   // view into the same memory, no copy.
-  static TensorView rows(const TensorView& w, int64_t begin, int64_t count);
+  static TensorView rows(const TensorView& w, int64_t begin, int64_t count) { return weight_rows(w, begin, count); }
 
   std::unique_ptr<WeightStore> weights_;
 

@@ -21,6 +21,20 @@ namespace {
 // tokens fit in one block.
 constexpr int64_t kScoresFloats = int64_t(1) << 20;
 
+// Equivalent in modeling_gpt_oss.py (eager_attention_forward): softmax over [scores, sink]
+// with the max subtracted, the sink's column dropped.
+void softmax_with_sink(float* x, int64_t n, float sink) {
+  float mx = sink;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  double sum = std::exp(double(sink - mx));
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = float(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
 }  // namespace
 
 // Per (row, head): scores = q·Kᵀ (BLAS; sgemv for a single query), scale, relative bias and masks, softmax, out = P·V
@@ -72,10 +86,15 @@ void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, con
               for (int j = std::max(k_end, 0); j < k_len; ++j) srow[j] = 0.f;
               if (k_begin >= k_end) continue;  // fully masked row (padding query): zeros
               for (int j = k_begin; j < k_end; ++j) {
-                if (!valid[j]) srow[j] = neg_inf;
-                else if (spec.rel_bias) srow[j] += spec.rel_bias[h * spec.rel_bias_stride + spec.rel_bias_offset + j - qpos];
+                if (!valid[j]) {
+                  srow[j] = neg_inf;
+                  continue;
+                }
+                if (spec.softcap > 0.f) srow[j] = std::tanh(srow[j] / spec.softcap) * spec.softcap;
+                if (spec.rel_bias) srow[j] += spec.rel_bias[h * spec.rel_bias_stride + spec.rel_bias_offset + j - qpos];
               }
-              softmax(srow + k_begin, k_end - k_begin);  // all padding gives zeros too
+              if (spec.sinks) softmax_with_sink(srow + k_begin, k_end - k_begin, spec.sinks[h]);
+              else softmax(srow + k_begin, k_end - k_begin);  // all padding gives zeros too
             }
             if (rows == 1) cblas_sgemv(CblasRowMajor, CblasTrans, k_len, D, 1.f, V, D, scores, 1, 0.f, oh, 1);
             else

@@ -22,6 +22,10 @@ struct AttentionSpec {
   const float* rel_bias = nullptr;
   int64_t rel_bias_stride = 0;
   int64_t rel_bias_offset = 0;
+  float softcap = 0.f;      // > 0: scores = tanh(scores / softcap) * softcap (Gemma 2 attn_logit_softcapping)
+  // Optional (num_heads) learned sink logits (gpt-oss): each head's softmax also runs over its
+  // sink, which then takes its share of the probability and is dropped.
+  const float* sinks = nullptr;
 };
 
 // Where the keys and values of one query row live.

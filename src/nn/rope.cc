@@ -243,9 +243,11 @@ void RotaryEmbedding::apply(float* x, int num_heads, int head_dim, int64_t posit
     const float c = std::cos(freq) * attention_scaling_, s = std::sin(freq) * attention_scaling_;
     for (int h = 0; h < num_heads; ++h) {
       float* xh = x + h * head_dim;
-      const float a = xh[i], b = xh[i + half];
-      xh[i] = a * c - b * s;
-      xh[i + half] = b * c + a * s;
+      // Equivalent in modeling_cohere.py (rotate_half over x[..., ::2], x[..., 1::2]; cos, sin repeat_interleave'd).
+      const int ia = interleaved_ ? 2 * i : i, ib = interleaved_ ? 2 * i + 1 : i + half;
+      const float a = xh[ia], b = xh[ib];
+      xh[ia] = a * c - b * s;
+      xh[ib] = b * c + a * s;
     }
   }
 }

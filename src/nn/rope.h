@@ -22,6 +22,8 @@ class RotaryEmbedding {
                   int64_t max_position_embeddings, int64_t config_original_max = 0);
 
   int rotary_dim() const { return rotary_dim_; }
+  // Cohere (GPT-J style): rotate the pairs (2i, 2i+1) instead of the halves (i, i + rotary_dim/2).
+  void set_interleaved(bool interleaved) { interleaved_ = interleaved; }
   // Longest sequence the configuration declares: max_position_embeddings, extended by the
   // scaling factor for the rope types whose factor stretches the context.
   int64_t context_length(int64_t max_position_embeddings) const;
@@ -35,6 +37,7 @@ class RotaryEmbedding {
   std::vector<float> long_inv_freq_;  // longrope: used once a call reaches original_max_positions_
   float attention_scaling_ = 1.f;    // yarn's mscale applied to cos and sin
   int rotary_dim_;
+  bool interleaved_ = false;
   std::string rope_type_;
   double theta_ = 10000.0, factor_ = 1.0;
   int64_t original_max_positions_ = 0;

@@ -11,7 +11,7 @@ void rms_norm(const float* x, int64_t rows, int64_t dim, const TensorView& w, fl
     double ss = 0;
     for (int64_t i = 0; i < dim; ++i) ss += double(xr[i]) * xr[i];
     const float inv = 1.f / std::sqrt(float(ss / dim) + eps);
-    for (int64_t i = 0; i < dim; ++i) yr[i] = xr[i] * inv * (unit_offset ? 1.f + w.data[i] : w.data[i]);
+    for (int64_t i = 0; i < dim; ++i) yr[i] = xr[i] * inv * (w.empty() ? 1.f : unit_offset ? 1.f + w.data[i] : w.data[i]);
   }
 }
 
@@ -27,7 +27,7 @@ void layer_norm(const float* x, int64_t rows, int64_t dim, const TensorView& w, 
     for (int64_t i = 0; i < dim; ++i) var += (xr[i] - mean) * (xr[i] - mean);
     var /= dim;
     const float inv = 1.f / std::sqrt(float(var) + eps);
-    for (int64_t i = 0; i < dim; ++i) yr[i] = float(xr[i] - mean) * inv * w.data[i] + (b.empty() ? 0.f : b.data[i]);
+    for (int64_t i = 0; i < dim; ++i) yr[i] = float(xr[i] - mean) * inv * (w.empty() ? 1.f : w.data[i]) + (b.empty() ? 0.f : b.data[i]);
   }
 }
 

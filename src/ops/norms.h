@@ -8,11 +8,12 @@
 namespace autolm {
 
 // RMSNorm (LlamaRMSNorm, T5LayerNorm): y = x / sqrt(mean(x²) + eps) * w.
-// Gemma's variant multiplies by (1 + w): pass unit_offset = true.
+// Gemma's variant multiplies by (1 + w): pass unit_offset = true. An empty w scales by 1.
 void rms_norm(const float* x, int64_t rows, int64_t dim, const TensorView& w, float eps, float* y,
               bool unit_offset = false);
 
-// nn.LayerNorm: y = (x - mean) / sqrt(var + eps) * w + b (biased variance). b may be empty.
+// nn.LayerNorm: y = (x - mean) / sqrt(var + eps) * w + b (biased variance). w and b may be
+// empty (OLMo's non-parametric LayerNorm).
 void layer_norm(const float* x, int64_t rows, int64_t dim, const TensorView& w, const TensorView& b, float eps,
                 float* y);
 

@@ -1,0 +1,450 @@
+// The nn blocks on their own, against straightforward double-precision definitions of what
+// transformers computes (LlamaRMSNorm, nn.LayerNorm, LlamaMLP, eager attention, lm_head).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <deque>
+#include <map>
+#include <random>
+
+#include "nn/embedding.h"
+#include "nn/lm_head.h"
+#include "nn/mlp.h"
+#include "nn/norm.h"
+#include "nn/self_attention.h"
+
+namespace autolm {
+namespace {
+
+// Weights by name, float32, with the WeightSource contract's shape checks.
+class MapWeights final : public WeightSource {
+ public:
+  std::vector<float>& add(const std::string& name, Shape shape, uint32_t seed = 1) {
+    std::mt19937 rng(seed + uint32_t(tensors_.size()) * 7919u);
+    std::normal_distribution<float> d(0.f, 0.5f);
+    auto& t = tensors_[name];
+    t.shape = shape;
+    t.values.resize(size_t(numel(shape)));
+    for (float& v : t.values) v = d(rng);
+    return t.values;
+  }
+  bool has(const std::string& name) const override { return tensors_.count(name) > 0; }
+  TensorView require(const std::string& name, const Shape& expected) override {
+    auto it = tensors_.find(name);
+    if (it == tensors_.end()) throw Error(ErrorKind::kNotFound, "missing tensor " + name);
+    if (!expected.empty() && it->second.shape != expected)
+      throw Error(ErrorKind::kInvalidInput, name + " has shape " + shape_str(it->second.shape) + ", expected " + shape_str(expected));
+    return TensorView{it->second.values.data(), it->second.shape};
+  }
+  TensorView optional(const std::string& name, const Shape& expected) override {
+    return has(name) ? require(name, expected) : TensorView{};
+  }
+  TensorView require_matrix(const std::string& name, const Shape& expected) override { return require(name, expected); }
+  TensorView require_transposed(const std::string& name, const Shape& file_shape) override {
+    TensorView t = require(name, file_shape);
+    auto& out = transposed_.emplace_back(size_t(t.numel()));
+    for (int64_t i = 0; i < file_shape[0]; ++i)
+      for (int64_t o = 0; o < file_shape[1]; ++o) out[o * file_shape[0] + i] = t.data[i * file_shape[1] + o];
+    return TensorView{out.data(), {file_shape[1], file_shape[0]}};
+  }
+  TensorView lm_head(const std::string& head_name, const TensorView& embedding, const std::string&, bool tied,
+                     const Shape& shape) override {
+    return tied && !has(head_name) ? embedding : require(head_name, shape);
+  }
+  const std::vector<float>& at(const std::string& name) const { return tensors_.at(name).values; }
+
+ private:
+  struct T {
+    Shape shape;
+    std::vector<float> values;
+  };
+  std::map<std::string, T> tensors_;
+  std::deque<std::vector<float>> transposed_;
+};
+
+std::vector<float> random_vector(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+// y = x · Wᵀ + b in double.
+std::vector<double> ref_linear(const std::vector<double>& x, int64_t rows, const std::vector<float>& W, int64_t out,
+                               const std::vector<float>* b = nullptr) {
+  const int64_t in = int64_t(x.size()) / rows;
+  std::vector<double> y(size_t(rows * out));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double s = b ? (*b)[o] : 0.0;
+      for (int64_t i = 0; i < in; ++i) s += x[r * in + i] * W[o * in + i];
+      y[r * out + o] = s;
+    }
+  return y;
+}
+
+std::vector<double> to_double(const float* x, size_t n) { return std::vector<double>(x, x + n); }
+
+void expect_near(const float* got, const std::vector<double>& want, double tol, const std::string& what) {
+  double max_diff = 0;
+  for (size_t i = 0; i < want.size(); ++i) max_diff = std::max(max_diff, std::abs(got[i] - want[i]));
+  EXPECT_LE(max_diff, tol) << what;
+}
+
+TEST(NormBlock, RmsNormAndGemmaUnitOffset) {
+  MapWeights w;
+  const auto& g = w.add("n.weight", {8});
+  const auto x = random_vector(3 * 8, 2);
+  for (bool offset : {false, true}) {
+    NormOptions o;
+    o.eps = 1e-5f;
+    o.unit_offset = offset;
+    Norm n = Norm::load(w, "n", 8, o);
+    std::vector<float> y(x.size());
+    n.forward(x.data(), 3, y.data());
+    std::vector<double> want(x.size());
+    for (int r = 0; r < 3; ++r) {
+      double ss = 0;
+      for (int i = 0; i < 8; ++i) ss += double(x[r * 8 + i]) * x[r * 8 + i];
+      for (int i = 0; i < 8; ++i) want[r * 8 + i] = x[r * 8 + i] / std::sqrt(ss / 8 + 1e-5) * (offset ? 1 + g[i] : g[i]);
+    }
+    expect_near(y.data(), want, 1e-5, offset ? "1 + w" : "w");
+  }
+}
+
+TEST(NormBlock, LayerNormWithAndWithoutAffineAndPerGroupWeights) {
+  MapWeights w;
+  const auto& g = w.add("ln.weight", {2, 4});  // per-group (Cohere per-head) weights
+  const auto& b = w.add("ln.bias", {2, 4});
+  const auto x = random_vector(4 * 4, 3);  // 4 rows: groups 0, 1, 0, 1
+  auto ln = [&](int r, bool affine) {
+    std::vector<double> out(4);
+    double mean = 0, var = 0;
+    for (int i = 0; i < 4; ++i) mean += x[r * 4 + i] / 4.0;
+    for (int i = 0; i < 4; ++i) var += (x[r * 4 + i] - mean) * (x[r * 4 + i] - mean) / 4.0;
+    for (int i = 0; i < 4; ++i) {
+      const double xh = (x[r * 4 + i] - mean) / std::sqrt(var + 1e-5);
+      out[i] = affine ? xh * g[(r % 2) * 4 + i] + b[(r % 2) * 4 + i] : xh;
+    }
+    return out;
+  };
+  NormOptions o{NormKind::kLayer, 1e-5f, false, true, true};
+  std::vector<float> y(x.size());
+  Norm::load(w, "ln", 4, o, 2).forward(x.data(), 4, y.data());
+  std::vector<double> want;
+  for (int r = 0; r < 4; ++r) for (double v : ln(r, true)) want.push_back(v);
+  expect_near(y.data(), want, 1e-5, "per-group affine");
+  // OLMo: LayerNorm(elementwise_affine=False) needs no tensor at all.
+  NormOptions bare{NormKind::kLayer, 1e-5f, false, false, false};
+  Norm::load(w, "absent", 4, bare).forward(x.data(), 4, y.data());
+  want.clear();
+  for (int r = 0; r < 4; ++r) for (double v : ln(r, false)) want.push_back(v);
+  expect_near(y.data(), want, 1e-5, "non-parametric");
+}
+
+TEST(EmbeddingBlock, ScaleLearnedPositionsWithOffsetAndBounds) {
+  MapWeights w;
+  const auto& tok = w.add("wte", {5, 4});
+  const auto& pos = w.add("wpe", {3 + 2, 4});
+  EmbeddingOptions o;
+  o.scale = 2.f;
+  o.positions = PositionEmbedding::kLearned;
+  o.max_positions = 3;
+  o.position_offset = 2;  // OPT / BART
+  Embedding e = Embedding::load(w, "wte", 5, 4, o, "wpe");
+  std::vector<int32_t> ids = {4, 1};
+  std::vector<int64_t> positions = {0, 2};
+  std::vector<float> out(8);
+  e.forward(ids, positions, out.data());
+  for (int n = 0; n < 2; ++n)
+    for (int i = 0; i < 4; ++i)
+      EXPECT_FLOAT_EQ(out[n * 4 + i], tok[ids[n] * 4 + i] * 2.f + pos[(positions[n] + 2) * 4 + i]);
+  positions = {0, 3};
+  EXPECT_THROW(e.forward(ids, positions, out.data()), Error);
+}
+
+TEST(EmbeddingBlock, SinusoidalTables) {
+  // Marian: row 0 is sin(0) = 0 in the first half, cos(0) = 1 in the second.
+  auto m = sinusoidal_table(SinusoidalLayout::kMarian, 4, 6);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(m[i], 0.f);
+  for (int i = 3; i < 6; ++i) EXPECT_EQ(m[i], 1.f);
+  EXPECT_FLOAT_EQ(m[6 * 2 + 1], float(std::sin(2 / std::pow(10000.0, 2.0 / 6))));
+  // fairseq: the padding row stays zero; angles pos · exp(-i ln(10000) / (half - 1)).
+  auto f = sinusoidal_table(SinusoidalLayout::kFairseq, 4, 6, 1);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(f[6 + i], 0.f);
+  EXPECT_FLOAT_EQ(f[6 * 3 + 2], std::sin(3.f * std::exp(2.f * -float(std::log(10000.0) / 2))));
+}
+
+// down(act(gate(x)) * up(x)) in double, SiLU.
+std::vector<double> ref_gated_mlp(const std::vector<float>& x, int64_t rows, const std::vector<float>& gate,
+                                  const std::vector<float>& up, const std::vector<float>& down, int64_t H, int64_t I) {
+  auto xd = to_double(x.data(), x.size());
+  auto g = ref_linear(xd, rows, gate, I), u = ref_linear(xd, rows, up, I);
+  for (size_t i = 0; i < g.size(); ++i) u[i] *= g[i] / (1 + std::exp(-g[i]));
+  return ref_linear(u, rows, down, H);
+}
+
+TEST(MlpBlock, GatedSeparateAndFusedAgree) {
+  const int64_t H = 8, I = 16, N = 3;
+  MapWeights w;
+  const auto& gate = w.add("a.gate_proj.weight", {I, H});
+  const auto& up = w.add("a.up_proj.weight", {I, H});
+  const auto& down = w.add("a.down_proj.weight", {H, I});
+  auto& gu = w.add("b.gate_up_proj.weight", {2 * I, H});
+  std::copy(gate.begin(), gate.end(), gu.begin());
+  std::copy(up.begin(), up.end(), gu.begin() + I * H);
+  w.add("b.down_proj.weight", {H, I}) = down;
+  const auto x = random_vector(size_t(N * H), 4);
+  const auto want = ref_gated_mlp(x, N, gate, up, down, H, I);
+  Workspace ws;
+  for (const char* p : {"a.", "b."}) {
+    Mlp m = Mlp::load(w, p, H, I, MlpOptions{});
+    std::vector<float> out(size_t(N * H), 1.f);
+    m.forward(x.data(), N, ws, out.data(), false);
+    expect_near(out.data(), want, 1e-4, p);
+    m.forward(x.data(), N, ws, out.data(), true);  // accumulate: out += mlp(x)
+    std::vector<double> twice(want);
+    for (double& v : twice) v *= 2;
+    expect_near(out.data(), twice, 2e-4, std::string(p) + " accumulate");
+  }
+}
+
+TEST(MlpBlock, PlainWithBiasesAndConv1DWeights) {
+  const int64_t H = 4, I = 8, N = 2;
+  MapWeights w;
+  const auto& fc = w.add("m.c_fc.weight", {H, I});  // Conv1D (in, out)
+  const auto& fc_b = w.add("m.c_fc.bias", {I});
+  const auto& proj = w.add("m.c_proj.weight", {I, H});
+  const auto& proj_b = w.add("m.c_proj.bias", {H});
+  MlpOptions o;
+  o.gated = false;
+  o.act = Activation::kRelu;
+  o.bias = true;
+  o.transposed = true;
+  MlpNames names;
+  names.up = "c_fc";
+  names.down = "c_proj";
+  Mlp m = Mlp::load(w, "m.", H, I, o, names);
+  const auto x = random_vector(size_t(N * H), 5);
+  std::vector<float> out(size_t(N * H));
+  Workspace ws;
+  m.forward(x.data(), N, ws, out.data(), false);
+  std::vector<double> want(size_t(N * H));
+  for (int n = 0; n < N; ++n) {
+    std::vector<double> h(I);
+    for (int o2 = 0; o2 < I; ++o2) {
+      double s = fc_b[o2];
+      for (int i = 0; i < H; ++i) s += double(x[n * H + i]) * fc[i * I + o2];
+      h[o2] = std::max(0.0, s);
+    }
+    for (int o2 = 0; o2 < H; ++o2) {
+      double s = proj_b[o2];
+      for (int i = 0; i < I; ++i) s += h[i] * proj[i * H + o2];
+      want[n * H + o2] = s;
+    }
+  }
+  expect_near(out.data(), want, 1e-4, "plain");
+}
+
+// Eager causal attention (no positions) for one row of T tokens, in double.
+std::vector<double> ref_attention(const std::vector<float>& x, int T, int64_t H, int heads, int kv_heads, int D,
+                                  const std::vector<float>& Wq, const std::vector<float>& Wk, const std::vector<float>& Wv,
+                                  const std::vector<float>& Wo, double scale, double softcap, const float* sinks) {
+  auto xd = to_double(x.data(), x.size());
+  auto q = ref_linear(xd, T, Wq, heads * D), k = ref_linear(xd, T, Wk, kv_heads * D), v = ref_linear(xd, T, Wv, kv_heads * D);
+  std::vector<double> attn(size_t(T) * heads * D, 0.0);
+  for (int t = 0; t < T; ++t)
+    for (int h = 0; h < heads; ++h) {
+      const int g = h / (heads / kv_heads);
+      std::vector<double> s(t + 1);
+      double mx = sinks ? sinks[h] : -1e300;
+      for (int j = 0; j <= t; ++j) {
+        double dot = 0;
+        for (int d = 0; d < D; ++d) dot += q[(t * heads + h) * D + d] * k[(j * kv_heads + g) * D + d];
+        s[j] = dot * scale;
+        if (softcap > 0) s[j] = std::tanh(s[j] / softcap) * softcap;
+        mx = std::max(mx, s[j]);
+      }
+      double sum = sinks ? std::exp(sinks[h] - mx) : 0.0;
+      for (double& e : s) sum += (e = std::exp(e - mx));
+      for (int j = 0; j <= t; ++j)
+        for (int d = 0; d < D; ++d) attn[(t * heads + h) * D + d] += s[j] / sum * v[(j * kv_heads + g) * D + d];
+    }
+  return ref_linear(attn, T, Wo, H);
+}
+
+struct AttnCase {
+  int heads, kv_heads;
+  float softcap;
+  bool sinks;
+};
+
+class SelfAttentionBlock : public ::testing::TestWithParam<AttnCase> {};
+
+// Prefill of T tokens and the same tokens one step at a time both match eager attention;
+// separate, fused [q; k; v] and per-group fused layouts give the same result.
+TEST_P(SelfAttentionBlock, MatchesEagerAttentionInEveryLayout) {
+  const AttnCase c = GetParam();
+  const int64_t H = 16;
+  const int D = 4, T = 5;
+  const int64_t q_out = int64_t(c.heads) * D, kv_out = int64_t(c.kv_heads) * D;
+  MapWeights w;
+  const auto& Wq = w.add("s.q_proj.weight", {q_out, H});
+  const auto& Wk = w.add("s.k_proj.weight", {kv_out, H});
+  const auto& Wv = w.add("s.v_proj.weight", {kv_out, H});
+  const auto& Wo = w.add("s.o_proj.weight", {H, q_out});
+  if (c.sinks) w.add("s.sinks", {c.heads});
+  auto& fused = w.add("f.qkv_proj.weight", {q_out + 2 * kv_out, H});
+  std::copy(Wq.begin(), Wq.end(), fused.begin());
+  std::copy(Wk.begin(), Wk.end(), fused.begin() + q_out * H);
+  std::copy(Wv.begin(), Wv.end(), fused.begin() + (q_out + kv_out) * H);
+  auto& grouped = w.add("g.qkv_proj.weight", {q_out + 2 * kv_out, H});
+  const int per = c.heads / c.kv_heads;
+  for (int g = 0; g < c.kv_heads; ++g) {
+    float* dst = grouped.data() + int64_t(g) * (per + 2) * D * H;
+    std::copy(Wq.begin() + g * per * D * H, Wq.begin() + (g + 1) * per * D * H, dst);
+    std::copy(Wk.begin() + g * D * H, Wk.begin() + (g + 1) * D * H, dst + per * D * H);
+    std::copy(Wv.begin() + g * D * H, Wv.begin() + (g + 1) * D * H, dst + (per + 1) * D * H);
+  }
+  for (const char* p : {"f.", "g."}) {
+    w.add(std::string(p) + "o_proj.weight", {H, q_out}) = Wo;
+    if (c.sinks) w.add(std::string(p) + "sinks", {c.heads}) = w.at("s.sinks");
+  }
+  const auto x = random_vector(size_t(T * H), 6);
+  const float scale = 1.f / std::sqrt(float(D));
+  const auto want = ref_attention(x, T, H, c.heads, c.kv_heads, D, Wq, Wk, Wv, Wo, scale, c.softcap,
+                                  c.sinks ? w.at("s.sinks").data() : nullptr);
+  std::vector<int64_t> positions(T);
+  for (int t = 0; t < T; ++t) positions[t] = t;
+  for (auto [p, layout] : {std::pair{"s.", QkvLayout::kSeparate}, {"f.", QkvLayout::kFused}, {"g.", QkvLayout::kGrouped}}) {
+    SelfAttentionOptions o;
+    o.hidden_size = H;
+    o.num_heads = c.heads;
+    o.num_kv_heads = c.kv_heads;
+    o.head_dim = D;
+    o.scale = scale;
+    o.layout = layout;
+    o.softcap = c.softcap;
+    o.sinks = c.sinks;
+    SelfAttention a = SelfAttention::load(w, p, o);
+    Workspace ws;
+    {
+      KVCache cache(1, 1, c.kv_heads, T, D);
+      const int start = cache.append(T);
+      for (int t = 0; t < T; ++t) cache.key_valid(0)[t] = 1;
+      std::vector<float> out(size_t(T * H));
+      a.forward(x.data(), 1, T, start, positions, cache, 0, ws, out.data(), false);
+      expect_near(out.data(), want, 1e-4, std::string(p) + " prefill");
+    }
+    KVCache cache(1, 1, c.kv_heads, T, D);
+    std::vector<float> out(static_cast<size_t>(H));
+    for (int t = 0; t < T; ++t) {
+      const int start = cache.append(1);
+      cache.key_valid(0)[start] = 1;
+      a.forward(x.data() + t * H, 1, 1, start, std::span(positions).subspan(t, 1), cache, 0, ws, out.data(), false);
+      expect_near(out.data(), std::vector<double>(want.begin() + t * H, want.begin() + (t + 1) * H), 1e-4,
+                  std::string(p) + " step " + std::to_string(t));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Heads, SelfAttentionBlock,
+                         ::testing::Values(AttnCase{4, 4, 0.f, false}, AttnCase{4, 2, 0.f, false},  // MHA, GQA
+                                           AttnCase{4, 1, 0.f, false},                             // MQA
+                                           AttnCase{2, 2, 0.5f, false},                            // softcap
+                                           AttnCase{4, 2, 0.f, true}));                            // sinks
+
+// The q/k norm variants load the weight shape they name and change the attention result.
+TEST(SelfAttentionBlockNorms, QkNormVariants) {
+  const int64_t H = 8;
+  const int D = 4, heads = 2;
+  MapWeights w;
+  w.add("a.q_proj.weight", {heads * D, H});
+  w.add("a.k_proj.weight", {heads * D, H});
+  w.add("a.v_proj.weight", {heads * D, H});
+  w.add("a.o_proj.weight", {H, heads * D});
+  w.add("a.q_norm.weight", {D});
+  w.add("a.k_norm.weight", {D});
+  // Per head with one weight equals per head with that weight repeated for every head.
+  auto& qd = w.add("b.q_norm.weight", {heads, D});
+  auto& kd = w.add("b.k_norm.weight", {heads, D});
+  for (int h = 0; h < heads; ++h) {
+    std::copy(w.at("a.q_norm.weight").begin(), w.at("a.q_norm.weight").end(), qd.begin() + h * D);
+    std::copy(w.at("a.k_norm.weight").begin(), w.at("a.k_norm.weight").end(), kd.begin() + h * D);
+  }
+  for (const char* n : {"q_proj", "k_proj", "v_proj", "o_proj"}) {
+    const auto& src = w.at(std::string("a.") + n + ".weight");
+    w.add(std::string("b.") + n + ".weight", {n[0] == 'o' ? H : heads * D, n[0] == 'o' ? heads * D : H}) = src;
+  }
+  const auto x2 = random_vector(size_t(3 * H), 8);
+  std::vector<int64_t> positions = {0, 1, 2};
+  auto run = [&](const char* p, QkNorm kind) {
+    SelfAttentionOptions o;
+    o.hidden_size = H;
+    o.num_heads = o.num_kv_heads = heads;
+    o.head_dim = D;
+    o.scale = 0.5f;
+    o.qk_norm = kind;
+    SelfAttention a = SelfAttention::load(w, p, o);
+    KVCache cache(1, 1, heads, 3, D);
+    const int start = cache.append(3);
+    for (int t = 0; t < 3; ++t) cache.key_valid(0)[t] = 1;
+    Workspace ws;
+    std::vector<float> out(static_cast<size_t>(3 * H));
+    a.forward(x2.data(), 1, 3, start, positions, cache, 0, ws, out.data(), false);
+    return out;
+  };
+  const auto per_head = run("a.", QkNorm::kPerHead), distinct = run("b.", QkNorm::kPerHeadDistinct),
+             none = run("a.", QkNorm::kNone);
+  for (size_t i = 0; i < per_head.size(); ++i) EXPECT_FLOAT_EQ(per_head[i], distinct[i]);
+  double diff = 0;
+  for (size_t i = 0; i < per_head.size(); ++i) diff = std::max(diff, double(std::abs(per_head[i] - none[i])));
+  EXPECT_GT(diff, 1e-3) << "the q/k norm must change the result";
+  // kFull over (num_heads*head_dim): its weight has that shape, and loading checks it.
+  w.add("c.q_norm.weight", {heads * D});
+  w.add("c.k_norm.weight", {heads * D});
+  for (const char* n : {"q_proj", "k_proj", "v_proj", "o_proj"}) {
+    const auto& src = w.at(std::string("a.") + n + ".weight");
+    w.add(std::string("c.") + n + ".weight", {n[0] == 'o' ? H : heads * D, n[0] == 'o' ? heads * D : H}) = src;
+  }
+  EXPECT_NO_THROW(run("c.", QkNorm::kFull));
+  EXPECT_THROW(run("a.", QkNorm::kFull), Error);  // (head_dim) weight where (num_heads*head_dim) is expected
+}
+
+TEST(LmHeadBlock, TiedLastPositionsScalingAndSoftcap) {
+  const int64_t V = 6, H = 4;
+  MapWeights w;
+  const auto& emb = w.add("embed", {V, H});
+  w.add("model.norm.weight", {H});
+  const TensorView embedding{emb.data(), {V, H}};
+  const auto hidden = random_vector(size_t(2 * 3 * H), 9);  // batch 2 × seq_len 3
+  LmHeadOptions plain;
+  plain.tie_word_embeddings = true;
+  LmHead base = LmHead::load(w, V, H, embedding, "embed", plain);
+  Buffer normed, logits;
+  auto all = base.forward(hidden.data(), 2, 3, true, normed, logits);
+  const std::vector<float> all_logits(all.begin(), all.end());
+  ASSERT_EQ(all_logits.size(), size_t(6 * V));
+  // Each row's last position equals the all-positions row 2 and 5.
+  auto last = base.forward(hidden.data(), 2, 3, false, normed, logits);
+  ASSERT_EQ(last.size(), size_t(2 * V));
+  for (int64_t i = 0; i < V; ++i) {
+    EXPECT_FLOAT_EQ(last[i], all_logits[2 * V + i]);
+    EXPECT_FLOAT_EQ(last[V + i], all_logits[5 * V + i]);
+  }
+  LmHeadOptions scaled = plain;
+  scaled.logit_scale = 0.5f;      // Cohere
+  scaled.logits_scaling = 4.f;    // Granite
+  scaled.final_logit_softcapping = 1.5f;  // Gemma
+  auto s = LmHead::load(w, V, H, embedding, "embed", scaled).forward(hidden.data(), 2, 3, true, normed, logits);
+  for (size_t i = 0; i < all_logits.size(); ++i)
+    EXPECT_NEAR(s[i], std::tanh(all_logits[i] * 0.5 / 4 / 1.5) * 1.5, 1e-6);
+  // Untied without lm_head.weight: the missing tensor is an Error.
+  LmHeadOptions untied = plain;
+  untied.tie_word_embeddings = false;
+  EXPECT_THROW(LmHead::load(w, V, H, embedding, "embed", untied), Error);
+}
+
+}  // namespace
+}  // namespace autolm
