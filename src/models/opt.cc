@@ -1,6 +1,7 @@
 // OPT (transformers' modeling_opt.py): learned positions stored with an offset of 2, LayerNorm
 // before (do_layer_norm_before, 125m and ≥ 1.3b) or after (350m) each sublayer, ReLU MLP fc1/fc2,
-// and project_in/project_out when word_embed_proj_dim differs from hidden_size (350m).
+// and project_in/project_out when word_embed_proj_dim differs from hidden_size (350m). Layers
+// from the nn blocks; embeddings and head here (project_in/out sit between them and the blocks).
 #include <cmath>
 #include <memory>
 
@@ -8,10 +9,10 @@
 #include "models/decoder_state.h"
 #include "models/loaded_model.h"
 #include "models/registry.h"
-#include "nn/attention.h"
-#include "ops/activations.h"
+#include "nn/mlp.h"
+#include "nn/norm.h"
+#include "nn/self_attention.h"
 #include "ops/linear.h"
-#include "ops/norms.h"
 
 namespace autolm {
 
@@ -19,13 +20,11 @@ namespace {
 
 constexpr int64_t kPositionOffset = 2;  // OPTLearnedPositionalEmbedding.offset
 
-struct OPTLayer {
-  TensorView q_proj, k_proj, v_proj, out_proj;  // (hidden_size, hidden_size)
-  TensorView q_bias, k_bias, v_bias, out_bias;  // enable_bias: (hidden_size)
-  TensorView self_attn_layer_norm_w, self_attn_layer_norm_b;  // (hidden_size)
-  TensorView fc1, fc1_b;                        // (ffn_dim, hidden_size), (ffn_dim)
-  TensorView fc2, fc2_b;                        // (hidden_size, ffn_dim), (hidden_size)
-  TensorView final_layer_norm_w, final_layer_norm_b;  // (hidden_size)
+struct OPTDecoderLayer {
+  SelfAttention self_attn;    // q/k/v/out_proj (hidden_size, hidden_size) with enable_bias, no rotary
+  Norm self_attn_layer_norm;  // LayerNorm (hidden_size)
+  Mlp mlp;                    // fc1 (ffn_dim, hidden_size) → act → fc2
+  Norm final_layer_norm;      // LayerNorm (hidden_size)
 };
 
 class OPTModel final : public LoadedModel {
@@ -34,25 +33,35 @@ class OPTModel final : public LoadedModel {
     set_config_source(c.source());
     const int64_t H = config_size(c, "hidden_size"), V = config_.vocab_size;
     P_ = config_size_or(c, "word_embed_proj_dim", H);
-    num_heads_ = int(config_size(c, "num_attention_heads"));
-    check_divisible(c, "hidden_size", H, "num_attention_heads", num_heads_);
-    head_dim_ = int(H / num_heads_);
+    SelfAttentionOptions attn;
+    attn.hidden_size = H;
+    attn.num_heads = attn.num_kv_heads = int(config_size(c, "num_attention_heads"));
+    check_divisible(c, "hidden_size", H, "num_attention_heads", attn.num_heads);
+    attn.head_dim = int(H / attn.num_heads);
+    attn.scale = float(std::pow(attn.head_dim, -0.5));
+    attn.qkv_bias = attn.o_bias = c.get_or<bool>("enable_bias", true);
     num_layers_ = int(config_size(c, "num_hidden_layers"));
-    F_ = config_size(c, "ffn_dim");
+    const int64_t F = config_size(c, "ffn_dim");
     max_pos_ = config_size(c, "max_position_embeddings");
-    act_ = parse_activation(c.get_or<std::string>("activation_function", "relu"), c.source() + ": activation_function");
+    MlpOptions mlp;
+    mlp.gated = false;
+    mlp.bias = attn.qkv_bias;
+    mlp.act = parse_activation(c.get_or<std::string>("activation_function", "relu"), c.source() + ": activation_function");
     pre_ln_ = c.get_or<bool>("do_layer_norm_before", true);
     if (!c.get_or<bool>("layer_norm_elementwise_affine", true))
       throw Error(ErrorKind::kUnsupported, c.source() + ": layer_norm_elementwise_affine = false is not supported");
+    const NormOptions norm{NormKind::kLayer, 1e-5f, false, true, true};  // nn.LayerNorm's default eps
     // The learned position table is a hard limit.
     positions_ = {max_pos_, c.source() + ": max_position_embeddings = " + std::to_string(max_pos_), ""};
     config_.max_positions = max_pos_;
     describe_dim(V, "vocab_size");
     describe_dim(H, "hidden_size");
     describe_dim(P_, "word_embed_proj_dim");
-    describe_dim(F_, "ffn_dim");
+    describe_dim(F, "ffn_dim");
     describe_dim(max_pos_ + kPositionOffset, "max_position_embeddings + 2");
     hidden_size_ = H;
+    num_heads_ = attn.num_heads;
+    head_dim_ = attn.head_dim;
     // OPTForCausalLM saves "model.decoder.…"; some original Hub checkpoints drop "model.".
     const std::string d = weights_->has("model.decoder.embed_tokens.weight") ? "model.decoder." : "decoder.";
     check_layer_count(c, "num_hidden_layers", num_layers_, *weights_, d + "layers.");
@@ -62,35 +71,23 @@ class OPTModel final : public LoadedModel {
       project_in_ = require_matrix(d + "project_in.weight", {H, P_});
       project_out_ = require_matrix(d + "project_out.weight", {P_, H});
     }
-    if (pre_ln_ && !c.get_or<bool>("_remove_final_layer_norm", false)) {
-      final_layer_norm_w_ = require(d + "final_layer_norm.weight", {H});
-      final_layer_norm_b_ = require(d + "final_layer_norm.bias", {H});
-    }
+    if (pre_ln_ && !c.get_or<bool>("_remove_final_layer_norm", false))
+      final_layer_norm_ = Norm::load(*this, d + "final_layer_norm", H, norm);
     lm_head_ = lm_head("lm_head.weight", embed_tokens_, d + "embed_tokens.weight",
                        c.get_or<bool>("tie_word_embeddings", true), {V, P_});
-    const bool bias = c.get_or<bool>("enable_bias", true);
+    SelfAttentionNames attn_names;
+    attn_names.o = "out_proj";
+    MlpNames mlp_names;
+    mlp_names.up = "fc1";
+    mlp_names.down = "fc2";
     layers_.resize(num_layers_);
     for (int i = 0; i < num_layers_; ++i) {
       const std::string p = d + "layers." + std::to_string(i) + ".";
-      OPTLayer& L = layers_[i];
-      L.q_proj = require_matrix(p + "self_attn.q_proj.weight", {H, H});
-      L.k_proj = require_matrix(p + "self_attn.k_proj.weight", {H, H});
-      L.v_proj = require_matrix(p + "self_attn.v_proj.weight", {H, H});
-      L.out_proj = require_matrix(p + "self_attn.out_proj.weight", {H, H});
-      L.fc1 = require_matrix(p + "fc1.weight", {F_, H});
-      L.fc2 = require_matrix(p + "fc2.weight", {H, F_});
-      if (bias) {
-        L.q_bias = require(p + "self_attn.q_proj.bias", {H});
-        L.k_bias = require(p + "self_attn.k_proj.bias", {H});
-        L.v_bias = require(p + "self_attn.v_proj.bias", {H});
-        L.out_bias = require(p + "self_attn.out_proj.bias", {H});
-        L.fc1_b = require(p + "fc1.bias", {F_});
-        L.fc2_b = require(p + "fc2.bias", {H});
-      }
-      L.self_attn_layer_norm_w = require(p + "self_attn_layer_norm.weight", {H});
-      L.self_attn_layer_norm_b = require(p + "self_attn_layer_norm.bias", {H});
-      L.final_layer_norm_w = require(p + "final_layer_norm.weight", {H});
-      L.final_layer_norm_b = require(p + "final_layer_norm.bias", {H});
+      OPTDecoderLayer& L = layers_[i];
+      L.self_attn = SelfAttention::load(*this, p + "self_attn.", attn, attn_names);
+      L.self_attn_layer_norm = Norm::load(*this, p + "self_attn_layer_norm", H, norm);
+      L.mlp = Mlp::load(*this, p, H, F, mlp, mlp_names);
+      L.final_layer_norm = Norm::load(*this, p + "final_layer_norm", H, norm);
     }
     finish_loading();
   }
@@ -112,59 +109,39 @@ class OPTModel final : public LoadedModel {
         throw Error(ErrorKind::kInvalidInput, "position " + std::to_string(p) + " is beyond OPT's max_position_embeddings (" +
                                                   std::to_string(max_pos_) + ")");
     const int64_t out_rows = all_positions ? N : B;
-    check_scratch(double(N) * (7 * H + F_ + P_) + double(out_rows) * (H + P_ + V), N);
+    check_scratch(double(N) * (10 * H + P_) + double(out_rows) * (H + P_ + V), N);
     float* hidden = s.hidden.resize(N * H);  // (batch*seq_len, hidden_size)
     float* x = s.x.resize(N * H);
-    float* q = s.q.resize(N * H);
-    float* k = s.k.resize(N * H);
-    float* v = s.v.resize(N * H);
-    float* attn = s.attn.resize(N * H);
-    float* ff = s.up.resize(N * F_);          // (batch*seq_len, ffn_dim)
-    // inputs_embeds = project_in(embed_tokens(ids)); hidden = inputs_embeds + embed_positions(pos + 2)
-    float* emb = P_ != H ? s.gate.resize(N * P_) : hidden;  // (batch*seq_len, word_embed_proj_dim)
-    for (int64_t n = 0; n < N; ++n) copy_row(embed_tokens_, ids[n], emb + n * P_);
     static const TensorView kNone;
+    // inputs_embeds = project_in(embed_tokens(ids)); hidden = inputs_embeds + embed_positions(pos + 2)
+    float* emb = P_ != H ? s.residual.resize(N * P_) : hidden;  // (batch*seq_len, word_embed_proj_dim)
+    for (int64_t n = 0; n < N; ++n) copy_row(embed_tokens_, ids[n], emb + n * P_);
     if (P_ != H) linear(emb, N, project_in_, kNone, hidden);
     for (int64_t n = 0; n < N; ++n) {
       const float* pe = embed_positions_.row(s.positions[n] + kPositionOffset);
       for (int64_t i = 0; i < H; ++i) hidden[n * H + i] += pe[i];
     }
-    int layer_index = 0;
-    const KVSource kv = s.cache.source(layer_index);
-    const float eps = 1e-5f;  // nn.LayerNorm's default
     for (int l = 0; l < num_layers_; ++l) {
-      const OPTLayer& L = layers_[l];
-      layer_index = l;
-      const float* attn_in = hidden;
-      if (pre_ln_) {
-        layer_norm(hidden, N, H, L.self_attn_layer_norm_w, L.self_attn_layer_norm_b, eps, x);
-        attn_in = x;
+      const OPTDecoderLayer& L = layers_[l];
+      if (pre_ln_) {  // 125m, 1.3b, …: hidden += attn(ln(hidden)); hidden += mlp(ln(hidden))
+        L.self_attn_layer_norm.forward(hidden, N, x);
+        L.self_attn.forward(x, B, T, start, s.positions, s.cache, l, s.ws, hidden, /*accumulate=*/true);
+        L.final_layer_norm.forward(hidden, N, x);
+        L.mlp.forward(x, N, s.ws, hidden, /*accumulate=*/true);
+      } else {        // 350m: hidden = ln(hidden + attn(hidden)); hidden = ln(hidden + mlp(hidden))
+        L.self_attn.forward(hidden, B, T, start, s.positions, s.cache, l, s.ws, x, /*accumulate=*/false);
+        for (int64_t i = 0; i < N * H; ++i) hidden[i] += x[i];
+        L.self_attn_layer_norm.forward(hidden, N, hidden);
+        L.mlp.forward(hidden, N, s.ws, x, /*accumulate=*/false);
+        for (int64_t i = 0; i < N * H; ++i) hidden[i] += x[i];
+        L.final_layer_norm.forward(hidden, N, hidden);
       }
-      linear_fused(attn_in, N, {{L.q_proj, L.q_bias, q}, {L.k_proj, L.k_bias, k}, {L.v_proj, L.v_bias, v}});
-      scatter_heads(k, B, T, num_heads_, head_dim_, s.cache.k(l, 0, 0), s.cache.max_len(), start);
-      scatter_heads(v, B, T, num_heads_, head_dim_, s.cache.v(l, 0, 0), s.cache.max_len(), start);
-      AttentionSpec spec;
-      spec.num_heads = spec.num_kv_heads = num_heads_;
-      spec.head_dim = head_dim_;
-      spec.scale = float(std::pow(head_dim_, -0.5));
-      attention(spec, B, T, start, q, kv, start + T, attn);
-      linear_accumulate(attn, N, L.out_proj, L.out_bias, hidden);
-      if (!pre_ln_) layer_norm(hidden, N, H, L.self_attn_layer_norm_w, L.self_attn_layer_norm_b, eps, hidden);
-      const float* mlp_in = hidden;
-      if (pre_ln_) {
-        layer_norm(hidden, N, H, L.final_layer_norm_w, L.final_layer_norm_b, eps, x);
-        mlp_in = x;
-      }
-      linear(mlp_in, N, L.fc1, L.fc1_b, ff);
-      activate(act_, ff, N * F_);
-      linear_accumulate(ff, N, L.fc2, L.fc2_b, hidden);
-      if (!pre_ln_) layer_norm(hidden, N, H, L.final_layer_norm_w, L.final_layer_norm_b, eps, hidden);
     }
     // final_layer_norm (pre-LN models), project_out, lm_head on every position or each row's last.
     float* last = s.last.resize(out_rows * H);
     for (int64_t r = 0; r < out_rows; ++r) {
       const float* src = hidden + (all_positions ? r : r * T + T - 1) * H;
-      if (!final_layer_norm_w_.empty()) layer_norm(src, 1, H, final_layer_norm_w_, final_layer_norm_b_, eps, last + r * H);
+      if (!final_layer_norm_.empty()) final_layer_norm_.forward(src, 1, last + r * H);
       else std::copy(src, src + H, last + r * H);
     }
     const float* head_in = last;
@@ -180,17 +157,16 @@ class OPTModel final : public LoadedModel {
 
  private:
   PositionLimit positions_;
-  int64_t hidden_size_ = 0, P_ = 0, F_ = 0, max_pos_ = 0;
+  int64_t hidden_size_ = 0, P_ = 0, max_pos_ = 0;
   int num_heads_ = 0, head_dim_ = 0, num_layers_ = 0;
   bool pre_ln_ = true;
-  Activation act_ = Activation::kRelu;
   TensorView embed_tokens_;     // (vocab_size, word_embed_proj_dim)
   TensorView embed_positions_;  // (max_position_embeddings + 2, hidden_size)
   TensorView project_in_;       // (hidden_size, word_embed_proj_dim) or empty
   TensorView project_out_;      // (word_embed_proj_dim, hidden_size) or empty
-  TensorView final_layer_norm_w_, final_layer_norm_b_;  // pre-LN models: (hidden_size)
+  Norm final_layer_norm_;       // pre-LN models: LayerNorm (hidden_size)
   TensorView lm_head_;          // (vocab_size, word_embed_proj_dim): embed_tokens_ when tied
-  std::vector<OPTLayer> layers_;
+  std::vector<OPTDecoderLayer> layers_;
 };
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Phi-1/1.5/2 (transformers' modeling_phi.py): one LayerNorm feeds attention and MLP in parallel
 // (hidden = attn + mlp + residual), partial rotary embeddings, biases everywhere (lm_head too),
-// optional LayerNorm on q and k per head (qk_layernorm).
+// optional LayerNorm on q and k per head (qk_layernorm). Built from the nn blocks.
 #include <cmath>
 #include <memory>
 
@@ -8,25 +8,21 @@
 #include "models/decoder_state.h"
 #include "models/loaded_model.h"
 #include "models/registry.h"
-#include "nn/attention.h"
+#include "nn/embedding.h"
+#include "nn/lm_head.h"
+#include "nn/mlp.h"
+#include "nn/norm.h"
 #include "nn/rope.h"
-#include "ops/activations.h"
-#include "ops/linear.h"
-#include "ops/norms.h"
+#include "nn/self_attention.h"
 
 namespace autolm {
 
 namespace {
 
-struct PhiLayer {
-  TensorView input_layernorm_w, input_layernorm_b;  // (hidden_size)
-  TensorView q_proj, k_proj, v_proj;                // (num_heads*head_dim | num_kv_heads*head_dim, hidden_size)
-  TensorView q_bias, k_bias, v_bias;                // (out_features)
-  TensorView q_layernorm_w, q_layernorm_b;          // qk_layernorm: (head_dim)
-  TensorView k_layernorm_w, k_layernorm_b;          // qk_layernorm: (head_dim)
-  TensorView dense, dense_b;                        // (hidden_size, num_heads*head_dim), (hidden_size)
-  TensorView fc1, fc1_b;                            // (intermediate_size, hidden_size), (intermediate_size)
-  TensorView fc2, fc2_b;                            // (hidden_size, intermediate_size), (hidden_size)
+struct PhiDecoderLayer {
+  Norm input_layernorm;     // LayerNorm (hidden_size), weight + bias
+  SelfAttention self_attn;  // q/k/v_proj + dense, all with bias; partial rotary
+  Mlp mlp;                  // fc1 (intermediate_size, hidden_size) → act → fc2
 };
 
 class PhiModel final : public LoadedModel {
@@ -34,60 +30,64 @@ class PhiModel final : public LoadedModel {
   PhiModel(ModelConfig mc, const JsonConfig& c, std::unique_ptr<WeightStore> w) : LoadedModel(std::move(mc), std::move(w)) {
     set_config_source(c.source());
     const int64_t H = config_size(c, "hidden_size"), V = config_.vocab_size;
-    num_heads_ = int(config_size(c, "num_attention_heads"));
-    num_kv_heads_ = int(config_size_or(c, "num_key_value_heads", num_heads_));
-    check_divisible(c, "num_attention_heads", num_heads_, "num_key_value_heads", num_kv_heads_);
-    check_divisible(c, "hidden_size", H, "num_attention_heads", num_heads_);
-    head_dim_ = int(H / num_heads_);
+    SelfAttentionOptions attn;
+    attn.hidden_size = H;
+    attn.num_heads = int(config_size(c, "num_attention_heads"));
+    attn.num_kv_heads = int(config_size_or(c, "num_key_value_heads", attn.num_heads));
+    check_divisible(c, "num_attention_heads", attn.num_heads, "num_key_value_heads", attn.num_kv_heads);
+    check_divisible(c, "hidden_size", H, "num_attention_heads", attn.num_heads);
+    attn.head_dim = int(H / attn.num_heads);
+    attn.scale = float(std::pow(attn.head_dim, -0.5));
+    attn.qkv_bias = attn.o_bias = true;
+    const NormOptions norm{NormKind::kLayer, float(config_epsilon(c, "layer_norm_eps", 1e-5)), false, true, true};
+    if (c.get_or<bool>("qk_layernorm", false)) {  // nn.LayerNorm(head_dim) on q and on k
+      attn.qk_norm = QkNorm::kPerHead;
+      attn.qk_norm_options = norm;
+    }
     num_layers_ = int(config_size(c, "num_hidden_layers"));
-    I_ = config_size(c, "intermediate_size");
-    eps_ = float(config_epsilon(c, "layer_norm_eps", 1e-5));
-    act_ = parse_activation(c.get_or<std::string>("hidden_act", "gelu_new"), c.source() + ": hidden_act");
+    const int64_t I = config_size(c, "intermediate_size");
+    MlpOptions mlp;
+    mlp.gated = false;
+    mlp.bias = true;
+    mlp.act = parse_activation(c.get_or<std::string>("hidden_act", "gelu_new"), c.source() + ": hidden_act");
     check_layer_count(c, "num_hidden_layers", num_layers_, *weights_, "model.layers.");
     const int64_t max_pos = config_size_or(c, "max_position_embeddings", 0);
     // partial_rotary_factor: top level in Hub configs, inside rope_parameters once transformers 5 saved it.
-    rope_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c), head_dim_,
+    rope_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c), attn.head_dim,
                                               c.get_or<double>("partial_rotary_factor", 0.5), max_pos);
+    attn.rope = rope_.get();
     positions_ = computed_position_limit(rope_->context_length(max_pos),
                                          c.source() + ": max_position_embeddings = " + std::to_string(max_pos));
     config_.max_positions = positions_.max;
-    const int64_t q_out = int64_t(num_heads_) * head_dim_, kv_out = int64_t(num_kv_heads_) * head_dim_;
     describe_dim(V, "vocab_size");
     describe_dim(H, "hidden_size");
-    describe_dim(I_, "intermediate_size");
-    describe_dim(kv_out, "num_key_value_heads × head_dim");
+    describe_dim(I, "intermediate_size");
+    describe_dim(int64_t(attn.num_kv_heads) * attn.head_dim, "num_key_value_heads × head_dim");
     hidden_size_ = H;
-    embed_tokens_ = require_matrix("model.embed_tokens.weight", {V, H});
-    final_layernorm_w_ = require("model.final_layernorm.weight", {H});
-    final_layernorm_b_ = require("model.final_layernorm.bias", {H});
-    lm_head_ = lm_head("lm_head.weight", embed_tokens_, "model.embed_tokens.weight",
-                       c.get_or<bool>("tie_word_embeddings", false), {V, H});
-    lm_head_b_ = require("lm_head.bias", {V});
-    const bool qk_layernorm = c.get_or<bool>("qk_layernorm", false);
+    num_kv_heads_ = attn.num_kv_heads;
+    head_dim_ = attn.head_dim;
+    embed_tokens_ = Embedding::load(*this, "model.embed_tokens.weight", V, H, {});
+    LmHeadOptions head;
+    head.norm = norm;
+    head.bias = true;
+    head.tie_word_embeddings = c.get_or<bool>("tie_word_embeddings", false);
+    LmHeadNames head_names;
+    head_names.norm = "model.final_layernorm";
+    lm_head_ = LmHead::load(*this, V, H, embed_tokens_.tokens(), "model.embed_tokens.weight", head, head_names);
+    SelfAttentionNames attn_names;
+    attn_names.o = "dense";
+    attn_names.q_norm = "q_layernorm";
+    attn_names.k_norm = "k_layernorm";
+    MlpNames mlp_names;
+    mlp_names.up = "fc1";
+    mlp_names.down = "fc2";
     layers_.resize(num_layers_);
     for (int i = 0; i < num_layers_; ++i) {
       const std::string p = "model.layers." + std::to_string(i) + ".";
-      PhiLayer& L = layers_[i];
-      L.input_layernorm_w = require(p + "input_layernorm.weight", {H});
-      L.input_layernorm_b = require(p + "input_layernorm.bias", {H});
-      L.q_proj = require_matrix(p + "self_attn.q_proj.weight", {q_out, H});
-      L.k_proj = require_matrix(p + "self_attn.k_proj.weight", {kv_out, H});
-      L.v_proj = require_matrix(p + "self_attn.v_proj.weight", {kv_out, H});
-      L.q_bias = require(p + "self_attn.q_proj.bias", {q_out});
-      L.k_bias = require(p + "self_attn.k_proj.bias", {kv_out});
-      L.v_bias = require(p + "self_attn.v_proj.bias", {kv_out});
-      if (qk_layernorm) {
-        L.q_layernorm_w = require(p + "self_attn.q_layernorm.weight", {head_dim_});
-        L.q_layernorm_b = require(p + "self_attn.q_layernorm.bias", {head_dim_});
-        L.k_layernorm_w = require(p + "self_attn.k_layernorm.weight", {head_dim_});
-        L.k_layernorm_b = require(p + "self_attn.k_layernorm.bias", {head_dim_});
-      }
-      L.dense = require_matrix(p + "self_attn.dense.weight", {H, q_out});
-      L.dense_b = require(p + "self_attn.dense.bias", {H});
-      L.fc1 = require_matrix(p + "mlp.fc1.weight", {I_, H});
-      L.fc1_b = require(p + "mlp.fc1.bias", {I_});
-      L.fc2 = require_matrix(p + "mlp.fc2.weight", {H, I_});
-      L.fc2_b = require(p + "mlp.fc2.bias", {H});
+      PhiDecoderLayer& L = layers_[i];
+      L.input_layernorm = Norm::load(*this, p + "input_layernorm", H, norm);
+      L.self_attn = SelfAttention::load(*this, p + "self_attn.", attn, attn_names);
+      L.mlp = Mlp::load(*this, p + "mlp.", H, I, mlp, mlp_names);
     }
     finish_loading();
   }
@@ -103,72 +103,29 @@ class PhiModel final : public LoadedModel {
     auto& s = static_cast<CausalState&>(base);
     const int B = s.batch_size();
     const int start = begin_causal_step(s, ids, attention_mask, T, config_.vocab_size);
-    const int64_t N = int64_t(B) * T, H = hidden_size_, V = config_.vocab_size;
-    const int64_t q_out = int64_t(num_heads_) * head_dim_, kv_out = int64_t(num_kv_heads_) * head_dim_;
-    int64_t max_pos = 0;
-    for (int64_t p : s.positions) max_pos = std::max(max_pos, p);
-    const int64_t out_rows = all_positions ? N : B;
-    check_scratch(double(N) * (2 * H + 2 * q_out + 2 * kv_out + I_) + double(out_rows) * (H + V), N);
+    const int64_t N = int64_t(B) * T, H = hidden_size_;
+    check_scratch(double(N) * 10 * H + double(all_positions ? N : B) * (H + config_.vocab_size), N);
     float* hidden = s.hidden.resize(N * H);  // (batch*seq_len, hidden_size)
     float* x = s.x.resize(N * H);            // input_layernorm(hidden), shared by attention and MLP
-    float* q = s.q.resize(N * q_out);
-    float* k = s.k.resize(N * kv_out);
-    float* v = s.v.resize(N * kv_out);
-    float* attn = s.attn.resize(N * q_out);
-    float* ff = s.up.resize(N * I_);         // (batch*seq_len, intermediate_size)
-    for (int64_t n = 0; n < N; ++n) copy_row(embed_tokens_, ids[n], hidden + n * H);
-    int layer_index = 0;
-    const KVSource kv = s.cache.source(layer_index);
+    embed_tokens_.forward(ids, s.positions, hidden);
     for (int l = 0; l < num_layers_; ++l) {
-      const PhiLayer& L = layers_[l];
-      layer_index = l;
-      layer_norm(hidden, N, H, L.input_layernorm_w, L.input_layernorm_b, eps_, x);
-      linear_fused(x, N, {{L.q_proj, L.q_bias, q}, {L.k_proj, L.k_bias, k}, {L.v_proj, L.v_bias, v}});
-      for (int64_t n = 0; n < N; ++n) {
-        float* qn = q + n * q_out;
-        float* kn = k + n * kv_out;
-        if (!L.q_layernorm_w.empty()) {
-          layer_norm(qn, num_heads_, head_dim_, L.q_layernorm_w, L.q_layernorm_b, eps_, qn);
-          layer_norm(kn, num_kv_heads_, head_dim_, L.k_layernorm_w, L.k_layernorm_b, eps_, kn);
-        }
-        rope_->apply(qn, num_heads_, head_dim_, s.positions[n], max_pos + 1);
-        rope_->apply(kn, num_kv_heads_, head_dim_, s.positions[n], max_pos + 1);
-      }
-      scatter_heads(k, B, T, num_kv_heads_, head_dim_, s.cache.k(l, 0, 0), s.cache.max_len(), start);
-      scatter_heads(v, B, T, num_kv_heads_, head_dim_, s.cache.v(l, 0, 0), s.cache.max_len(), start);
-      AttentionSpec spec;
-      spec.num_heads = num_heads_;
-      spec.num_kv_heads = num_kv_heads_;
-      spec.head_dim = head_dim_;
-      spec.scale = float(std::pow(head_dim_, -0.5));
-      attention(spec, B, T, start, q, kv, start + T, attn);
-      // hidden = dense(attn) + fc2(act(fc1(x))) + hidden
-      linear_accumulate(attn, N, L.dense, L.dense_b, hidden);
-      linear(x, N, L.fc1, L.fc1_b, ff);
-      activate(act_, ff, N * I_);
-      linear_accumulate(ff, N, L.fc2, L.fc2_b, hidden);
+      const PhiDecoderLayer& L = layers_[l];
+      L.input_layernorm.forward(hidden, N, x);
+      // hidden = self_attn(x) + mlp(x) + hidden
+      L.self_attn.forward(x, B, T, start, s.positions, s.cache, l, s.ws, hidden, /*accumulate=*/true);
+      L.mlp.forward(x, N, s.ws, hidden, /*accumulate=*/true);
     }
-    float* last = s.last.resize(out_rows * H);
-    if (all_positions) layer_norm(hidden, N, H, final_layernorm_w_, final_layernorm_b_, eps_, last);
-    else
-      for (int b = 0; b < B; ++b)
-        layer_norm(hidden + (int64_t(b) * T + T - 1) * H, 1, H, final_layernorm_w_, final_layernorm_b_, eps_, last + b * H);
-    float* logits = s.logits.resize(out_rows * V);
-    linear(last, out_rows, lm_head_, lm_head_b_, logits);
-    return {logits, size_t(out_rows * V)};
+    return lm_head_.forward(hidden, B, T, all_positions, s.last, s.logits);
   }
 
  private:
   PositionLimit positions_;
-  int64_t hidden_size_ = 0, I_ = 0;
-  int num_heads_ = 0, num_kv_heads_ = 0, head_dim_ = 0, num_layers_ = 0;
-  float eps_ = 1e-5f;
-  Activation act_ = Activation::kGeluTanh;
+  int64_t hidden_size_ = 0;
+  int num_layers_ = 0, num_kv_heads_ = 0, head_dim_ = 0;
   std::unique_ptr<RotaryEmbedding> rope_;
-  TensorView embed_tokens_;                          // (vocab_size, hidden_size)
-  TensorView final_layernorm_w_, final_layernorm_b_;  // (hidden_size)
-  TensorView lm_head_, lm_head_b_;                   // (vocab_size, hidden_size), (vocab_size)
-  std::vector<PhiLayer> layers_;
+  Embedding embed_tokens_;  // (vocab_size, hidden_size)
+  LmHead lm_head_;          // final_layernorm + lm_head with bias
+  std::vector<PhiDecoderLayer> layers_;
 };
 
 }  // namespace

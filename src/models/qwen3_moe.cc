@@ -1,6 +1,6 @@
 // Qwen3-MoE (transformers' modeling_qwen3_moe.py): Qwen3's decoder (q/k RMSNorm per head,
 // attention_bias) whose MLP is a sparse mixture of experts without shared expert; the layers in
-// mlp_only_layers or off the decoder_sparse_step keep a dense MLP.
+// mlp_only_layers or off the decoder_sparse_step keep a dense MLP. Built from the nn blocks.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -9,11 +9,13 @@
 #include "models/decoder_state.h"
 #include "models/loaded_model.h"
 #include "models/registry.h"
-#include "nn/attention.h"
+#include "nn/embedding.h"
+#include "nn/lm_head.h"
+#include "nn/mlp.h"
 #include "nn/moe.h"
+#include "nn/norm.h"
 #include "nn/rope.h"
-#include "ops/linear.h"
-#include "ops/norms.h"
+#include "nn/self_attention.h"
 
 namespace autolm {
 
@@ -24,17 +26,13 @@ struct MoeState : CausalState {
   MoeScratch moe;
 };
 
-struct Qwen3MoeLayer {
-  TensorView input_layernorm;           // (hidden_size)
-  TensorView q_proj, k_proj, v_proj;    // (num_heads*head_dim | num_kv_heads*head_dim, hidden_size)
-  TensorView q_bias, k_bias, v_bias;    // attention_bias: (out_features)
-  TensorView o_bias;                    // attention_bias: (hidden_size)
-  TensorView q_norm, k_norm;            // (head_dim)
-  TensorView o_proj;                    // (hidden_size, num_heads*head_dim)
-  TensorView post_attention_layernorm;  // (hidden_size)
-  bool sparse = false;                  // mlp is the MoE block (else the dense Qwen2MoeMLP)
-  MoE moe;                              // gate: (num_experts, hidden_size), experts
-  MoeExpert mlp;                        // dense: gate/up (intermediate_size, hidden_size), down
+struct Qwen3MoeDecoderLayer {
+  Norm input_layernorm;           // RMSNorm (hidden_size)
+  SelfAttention self_attn;        // q/k/v/o_proj (attention_bias), q_norm / k_norm (head_dim)
+  Norm post_attention_layernorm;  // RMSNorm (hidden_size)
+  bool sparse = false;            // mlp is the MoE block, else the dense Qwen3MoeMLP
+  MoE moe;                        // gate (num_experts, hidden_size), experts.{e}.gate/up/down_proj
+  Mlp mlp;                        // dense: gate/up (intermediate_size, hidden_size), down
 };
 
 class Qwen3MoeModel final : public LoadedModel {
@@ -43,82 +41,74 @@ class Qwen3MoeModel final : public LoadedModel {
       : LoadedModel(std::move(mc), std::move(w)) {
     set_config_source(c.source());
     const int64_t H = config_size(c, "hidden_size"), V = config_.vocab_size;
-    num_heads_ = int(config_size(c, "num_attention_heads"));
-    num_kv_heads_ = int(config_size_or(c, "num_key_value_heads", num_heads_));
-    check_divisible(c, "num_attention_heads", num_heads_, "num_key_value_heads", num_kv_heads_);
-    if (!c.has("head_dim")) check_divisible(c, "hidden_size", H, "num_attention_heads", num_heads_);
-    head_dim_ = int(config_size_or(c, "head_dim", H / num_heads_));
+    SelfAttentionOptions attn;
+    attn.hidden_size = H;
+    attn.num_heads = int(config_size(c, "num_attention_heads"));
+    attn.num_kv_heads = int(config_size_or(c, "num_key_value_heads", attn.num_heads));
+    check_divisible(c, "num_attention_heads", attn.num_heads, "num_key_value_heads", attn.num_kv_heads);
+    if (!c.has("head_dim")) check_divisible(c, "hidden_size", H, "num_attention_heads", attn.num_heads);
+    attn.head_dim = int(config_size_or(c, "head_dim", H / attn.num_heads));
+    attn.scale = float(std::pow(attn.head_dim, -0.5));
     num_layers_ = int(config_size(c, "num_hidden_layers"));
     const int64_t I = config_size(c, "intermediate_size");
-    eps_ = float(config_epsilon(c, "rms_norm_eps", 1e-6));
-    // Qwen3MoeConfig: sliding_window only with use_sliding_window, then on every layer.
-    const bool use_sliding = c.get_or<bool>("use_sliding_window", false);
-    sliding_window_ = use_sliding ? int(config_size_or(c, "sliding_window", 0)) : 0;
+    const NormOptions norm{NormKind::kRms, float(config_epsilon(c, "rms_norm_eps", 1e-6)), false, true, false};
     MoeOptions moe;
-    // Hub configs spell it num_experts (Qwen3-MoE) or num_local_experts; transformers maps one
-    // onto the other (attribute_map) and saves num_local_experts.
+    // Hub configs spell it num_experts or num_local_experts; transformers maps one onto the
+    // other (attribute_map) and saves num_local_experts.
     const std::string experts_key = c.has("num_local_experts") ? "num_local_experts" : "num_experts";
     moe.num_experts = int(config_size(c, experts_key));
     moe.top_k = int(config_size(c, "num_experts_per_tok"));
     if (moe.top_k > moe.num_experts)
       throw Error(ErrorKind::kInvalidInput, c.source() + ": num_experts_per_tok (" + std::to_string(moe.top_k) +
                                                 ") exceeds " + experts_key + " (" + std::to_string(moe.num_experts) + ")");
-    moe.norm_topk_prob = c.get_or<bool>("norm_topk_prob", false);
     moe.act = parse_activation(c.get_or<std::string>("hidden_act", "silu"), c.source() + ": hidden_act");
-    act_ = moe.act;
-    const int64_t moe_I = config_size(c, "moe_intermediate_size");
-    const int64_t sparse_step = config_size_or(c, "decoder_sparse_step", 1);
-    const auto mlp_only = c.get_or<std::vector<int64_t>>("mlp_only_layers", {});
-    const bool bias = c.get_or<bool>("attention_bias", false);
     check_layer_count(c, "num_hidden_layers", num_layers_, *weights_, "model.layers.");
     const int64_t max_pos = config_size_or(c, "max_position_embeddings", 0);
-    rope_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c), head_dim_, 1.0, max_pos);
+    rope_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c), attn.head_dim, 1.0, max_pos);
+    attn.rope = rope_.get();
     positions_ = computed_position_limit(rope_->context_length(max_pos),
                                          c.source() + ": max_position_embeddings = " + std::to_string(max_pos));
     config_.max_positions = positions_.max;
-
-    const int64_t q_out = int64_t(num_heads_) * head_dim_, kv_out = int64_t(num_kv_heads_) * head_dim_;
     describe_dim(V, "vocab_size");
     describe_dim(H, "hidden_size");
     describe_dim(I, "intermediate_size");
     describe_dim(moe.num_experts, experts_key);
-    describe_dim(moe_I, "moe_intermediate_size");
-    describe_dim(head_dim_, c.has("head_dim") ? "head_dim" : "hidden_size / num_attention_heads");
-    describe_dim(q_out, "num_attention_heads × head_dim");
-    describe_dim(kv_out, "num_key_value_heads × head_dim");
+    describe_dim(int64_t(attn.num_heads) * attn.head_dim, "num_attention_heads × head_dim");
+    describe_dim(int64_t(attn.num_kv_heads) * attn.head_dim, "num_key_value_heads × head_dim");
     hidden_size_ = H;
-    embed_tokens_ = require_matrix("model.embed_tokens.weight", {V, H});
-    norm_ = require("model.norm.weight", {H});
-    lm_head_ = lm_head("lm_head.weight", embed_tokens_, "model.embed_tokens.weight",
-                       c.get_or<bool>("tie_word_embeddings", false), {V, H});
+    num_kv_heads_ = attn.num_kv_heads;
+    head_dim_ = attn.head_dim;
+    embed_tokens_ = Embedding::load(*this, "model.embed_tokens.weight", V, H, {});
+    LmHeadOptions head;
+    head.norm = norm;
+    head.tie_word_embeddings = c.get_or<bool>("tie_word_embeddings", false);
+    lm_head_ = LmHead::load(*this, V, H, embed_tokens_.tokens(), "model.embed_tokens.weight", head);
     const WeightLookup vec = [this](const std::string& n, const Shape& s) { return require(n, s); };
     const WeightLookup mat = [this](const std::string& n, const Shape& s) { return require_matrix(n, s); };
+    attn.qkv_bias = attn.o_bias = c.get_or<bool>("attention_bias", false);
+    attn.qk_norm = QkNorm::kPerHead;  // Qwen3MoeRMSNorm(head_dim) on q and k, before RoPE
+    attn.qk_norm_options = norm;
+    // Qwen3MoeConfig: sliding_window only with use_sliding_window, then on every layer.
+    if (c.get_or<bool>("use_sliding_window", false)) attn.sliding_window = int(config_size_or(c, "sliding_window", 0));
+    moe.norm_topk_prob = c.get_or<bool>("norm_topk_prob", false);
+    const int64_t moe_I = config_size(c, "moe_intermediate_size");
+    describe_dim(moe_I, "moe_intermediate_size");
+    describe_dim(attn.head_dim, c.has("head_dim") ? "head_dim" : "hidden_size / num_attention_heads");
+    const int64_t sparse_step = config_size_or(c, "decoder_sparse_step", 1);
+    const auto mlp_only = c.get_or<std::vector<int64_t>>("mlp_only_layers", {});
+    MlpOptions dense;
+    dense.act = moe.act;
     layers_.resize(num_layers_);
     for (int i = 0; i < num_layers_; ++i) {
       const std::string p = "model.layers." + std::to_string(i) + ".";
-      Qwen3MoeLayer& L = layers_[i];
-      L.input_layernorm = require(p + "input_layernorm.weight", {H});
-      L.q_proj = require_matrix(p + "self_attn.q_proj.weight", {q_out, H});
-      L.k_proj = require_matrix(p + "self_attn.k_proj.weight", {kv_out, H});
-      L.v_proj = require_matrix(p + "self_attn.v_proj.weight", {kv_out, H});
-      if (bias) {
-        L.q_bias = require(p + "self_attn.q_proj.bias", {q_out});
-        L.k_bias = require(p + "self_attn.k_proj.bias", {kv_out});
-        L.v_bias = require(p + "self_attn.v_proj.bias", {kv_out});
-        L.o_bias = require(p + "self_attn.o_proj.bias", {H});
-      }
-      L.q_norm = require(p + "self_attn.q_norm.weight", {head_dim_});
-      L.k_norm = require(p + "self_attn.k_norm.weight", {head_dim_});
-      L.o_proj = require_matrix(p + "self_attn.o_proj.weight", {H, q_out});
-      L.post_attention_layernorm = require(p + "post_attention_layernorm.weight", {H});
+      Qwen3MoeDecoderLayer& L = layers_[i];
+      L.input_layernorm = Norm::load(*this, p + "input_layernorm", H, norm);
+      L.self_attn = SelfAttention::load(*this, p + "self_attn.", attn);
+      L.post_attention_layernorm = Norm::load(*this, p + "post_attention_layernorm", H, norm);
       // Equivalent in Qwen3MoeDecoderLayer.__init__.
       L.sparse = std::find(mlp_only.begin(), mlp_only.end(), i) == mlp_only.end() && (i + 1) % sparse_step == 0;
-      if (L.sparse) {
-        L.moe = MoE(moe, MoeNames{}, p + "mlp.", H, moe_I, 0, vec, mat);
-      } else {
-        L.mlp = {require_matrix(p + "mlp.gate_proj.weight", {I, H}), require_matrix(p + "mlp.up_proj.weight", {I, H}),
-                 require_matrix(p + "mlp.down_proj.weight", {H, I})};
-      }
+      if (L.sparse) L.moe = MoE(moe, MoeNames{}, p + "mlp.", H, moe_I, 0, vec, mat);
+      else L.mlp = Mlp::load(*this, p + "mlp.", H, I, dense);
     }
     finish_loading();
   }
@@ -134,72 +124,30 @@ class Qwen3MoeModel final : public LoadedModel {
     auto& s = static_cast<MoeState&>(base);
     const int B = s.batch_size();
     const int start = begin_causal_step(s, ids, attention_mask, T, config_.vocab_size);
-    const int64_t N = int64_t(B) * T, H = hidden_size_, V = config_.vocab_size;
-    const int64_t q_out = int64_t(num_heads_) * head_dim_, kv_out = int64_t(num_kv_heads_) * head_dim_;
-    int64_t max_pos = 0;
-    for (int64_t p : s.positions) max_pos = std::max(max_pos, p);
-    const int64_t out_rows = all_positions ? N : B;
-    check_scratch(double(N) * (4 * H + 2 * q_out + 2 * kv_out) + double(out_rows) * (H + V), N);
+    const int64_t N = int64_t(B) * T, H = hidden_size_;
+    check_scratch(double(N) * 12 * H + double(all_positions ? N : B) * (H + config_.vocab_size), N);
     float* hidden = s.hidden.resize(N * H);  // (batch*seq_len, hidden_size)
-    float* x = s.x.resize(N * H);
-    float* q = s.q.resize(N * q_out);        // (batch*seq_len, num_heads*head_dim)
-    float* k = s.k.resize(N * kv_out);       // (batch*seq_len, num_kv_heads*head_dim)
-    float* v = s.v.resize(N * kv_out);
-    float* attn = s.attn.resize(N * q_out);
-    for (int64_t n = 0; n < N; ++n) copy_row(embed_tokens_, ids[n], hidden + n * H);
-    static const TensorView kNone;
-    int layer_index = 0;
-    const KVSource kv = s.cache.source(layer_index);
+    float* x = s.x.resize(N * H);            // normed hidden states
+    embed_tokens_.forward(ids, s.positions, hidden);
     for (int l = 0; l < num_layers_; ++l) {
-      const Qwen3MoeLayer& L = layers_[l];
-      layer_index = l;
-      rms_norm(hidden, N, H, L.input_layernorm, eps_, x);
-      linear_fused(x, N, {{L.q_proj, L.q_bias, q}, {L.k_proj, L.k_bias, k}, {L.v_proj, L.v_bias, v}});
-      for (int64_t n = 0; n < N; ++n) {
-        rms_norm(q + n * q_out, num_heads_, head_dim_, L.q_norm, eps_, q + n * q_out);
-        rms_norm(k + n * kv_out, num_kv_heads_, head_dim_, L.k_norm, eps_, k + n * kv_out);
-        rope_->apply(q + n * q_out, num_heads_, head_dim_, s.positions[n], max_pos + 1);
-        rope_->apply(k + n * kv_out, num_kv_heads_, head_dim_, s.positions[n], max_pos + 1);
-      }
-      scatter_heads(k, B, T, num_kv_heads_, head_dim_, s.cache.k(l, 0, 0), s.cache.max_len(), start);
-      scatter_heads(v, B, T, num_kv_heads_, head_dim_, s.cache.v(l, 0, 0), s.cache.max_len(), start);
-      AttentionSpec spec;
-      spec.num_heads = num_heads_;
-      spec.num_kv_heads = num_kv_heads_;
-      spec.head_dim = head_dim_;
-      spec.scale = float(std::pow(head_dim_, -0.5));
-      spec.sliding_window = sliding_window_;
-      attention(spec, B, T, start, q, kv, start + T, attn);
-      linear_accumulate(attn, N, L.o_proj, L.o_bias, hidden);
-      rms_norm(hidden, N, H, L.post_attention_layernorm, eps_, x);
-      if (L.sparse) {
-        L.moe.forward_accumulate(x, N, hidden, s.moe);
-      } else {
-        float* y = s.moe.result.resize(N * H);
-        gated_mlp(L.mlp, act_, x, N, y, s.moe);
-        for (int64_t i = 0; i < N * H; ++i) hidden[i] += y[i];
-      }
+      const Qwen3MoeDecoderLayer& L = layers_[l];
+      L.input_layernorm.forward(hidden, N, x);
+      L.self_attn.forward(x, B, T, start, s.positions, s.cache, l, s.ws, hidden, /*accumulate=*/true);
+      L.post_attention_layernorm.forward(hidden, N, x);
+      if (L.sparse) L.moe.forward_accumulate(x, N, hidden, s.moe);
+      else L.mlp.forward(x, N, s.ws, hidden, /*accumulate=*/true);
     }
-    float* last = s.last.resize(out_rows * H);
-    if (all_positions) rms_norm(hidden, N, H, norm_, eps_, last);
-    else
-      for (int b = 0; b < B; ++b) rms_norm(hidden + (int64_t(b) * T + T - 1) * H, 1, H, norm_, eps_, last + b * H);
-    float* logits = s.logits.resize(out_rows * V);
-    linear(last, out_rows, lm_head_, kNone, logits);
-    return {logits, size_t(out_rows * V)};
+    return lm_head_.forward(hidden, B, T, all_positions, s.last, s.logits);
   }
 
  private:
   PositionLimit positions_;
   int64_t hidden_size_ = 0;
-  int num_heads_ = 0, num_kv_heads_ = 0, head_dim_ = 0, num_layers_ = 0, sliding_window_ = 0;
-  float eps_ = 1e-6f;
-  Activation act_ = Activation::kSilu;
+  int num_layers_ = 0, num_kv_heads_ = 0, head_dim_ = 0;
   std::unique_ptr<RotaryEmbedding> rope_;
-  TensorView embed_tokens_;  // (vocab_size, hidden_size)
-  TensorView norm_;          // (hidden_size)
-  TensorView lm_head_;       // (vocab_size, hidden_size)
-  std::vector<Qwen3MoeLayer> layers_;
+  Embedding embed_tokens_;  // (vocab_size, hidden_size)
+  LmHead lm_head_;          // model.norm (RMSNorm) + lm_head
+  std::vector<Qwen3MoeDecoderLayer> layers_;
 };
 
 }  // namespace

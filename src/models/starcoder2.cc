@@ -1,6 +1,6 @@
 // StarCoder2 (transformers' modeling_starcoder2.py): the Mistral-shaped decoder with LayerNorm
 // (weight and bias), a plain MLP c_fc → act → c_proj, biases on every projection (use_bias) and a
-// sliding window on every layer when sliding_window is set.
+// sliding window on every layer when sliding_window is set. Built from the nn blocks.
 #include <cmath>
 #include <memory>
 
@@ -8,24 +8,22 @@
 #include "models/decoder_state.h"
 #include "models/loaded_model.h"
 #include "models/registry.h"
-#include "nn/attention.h"
+#include "nn/embedding.h"
+#include "nn/lm_head.h"
+#include "nn/mlp.h"
+#include "nn/norm.h"
 #include "nn/rope.h"
-#include "ops/activations.h"
-#include "ops/linear.h"
-#include "ops/norms.h"
+#include "nn/self_attention.h"
 
 namespace autolm {
 
 namespace {
 
-struct Starcoder2Layer {
-  TensorView input_layernorm_w, input_layernorm_b;                    // (hidden_size)
-  TensorView q_proj, k_proj, v_proj;        // (num_heads*head_dim | num_kv_heads*head_dim, hidden_size)
-  TensorView q_bias, k_bias, v_bias;        // use_bias: (out_features)
-  TensorView o_proj, o_bias;                // (hidden_size, num_heads*head_dim), (hidden_size)
-  TensorView post_attention_layernorm_w, post_attention_layernorm_b;  // (hidden_size)
-  TensorView c_fc, c_fc_b;                  // (intermediate_size, hidden_size), (intermediate_size)
-  TensorView c_proj, c_proj_b;              // (hidden_size, intermediate_size), (hidden_size)
+struct Starcoder2DecoderLayer {
+  Norm input_layernorm;           // LayerNorm (hidden_size), weight + bias
+  SelfAttention self_attn;        // q/k/v/o_proj with use_bias, rotary, sliding_window
+  Norm post_attention_layernorm;  // LayerNorm (hidden_size)
+  Mlp mlp;                        // c_fc (intermediate_size, hidden_size) → act → c_proj
 };
 
 class Starcoder2Model final : public LoadedModel {
@@ -34,56 +32,53 @@ class Starcoder2Model final : public LoadedModel {
       : LoadedModel(std::move(mc), std::move(w)) {
     set_config_source(c.source());
     const int64_t H = config_size(c, "hidden_size"), V = config_.vocab_size;
-    num_heads_ = int(config_size(c, "num_attention_heads"));
-    num_kv_heads_ = int(config_size_or(c, "num_key_value_heads", num_heads_));
-    check_divisible(c, "num_attention_heads", num_heads_, "num_key_value_heads", num_kv_heads_);
-    check_divisible(c, "hidden_size", H, "num_attention_heads", num_heads_);
-    head_dim_ = int(H / num_heads_);
+    SelfAttentionOptions attn;
+    attn.hidden_size = H;
+    attn.num_heads = int(config_size(c, "num_attention_heads"));
+    attn.num_kv_heads = int(config_size_or(c, "num_key_value_heads", attn.num_heads));
+    check_divisible(c, "num_attention_heads", attn.num_heads, "num_key_value_heads", attn.num_kv_heads);
+    check_divisible(c, "hidden_size", H, "num_attention_heads", attn.num_heads);
+    attn.head_dim = int(H / attn.num_heads);
+    attn.scale = float(std::pow(attn.head_dim, -0.5));
+    attn.qkv_bias = attn.o_bias = c.get_or<bool>("use_bias", true);
+    attn.sliding_window = int(config_size_or(c, "sliding_window", 0));
     num_layers_ = int(config_size(c, "num_hidden_layers"));
-    I_ = config_size(c, "intermediate_size");
-    eps_ = float(config_epsilon(c, "norm_epsilon", 1e-5));
-    act_ = parse_activation(c.get_or<std::string>("hidden_act", "gelu_pytorch_tanh"), c.source() + ": hidden_act");
-    sliding_window_ = int(config_size_or(c, "sliding_window", 0));
+    const int64_t I = config_size(c, "intermediate_size");
+    NormOptions norm{NormKind::kLayer, float(config_epsilon(c, "norm_epsilon", 1e-5)), false, true, true};
+    MlpOptions mlp;
+    mlp.gated = false;
+    mlp.bias = attn.qkv_bias;
+    mlp.act = parse_activation(c.get_or<std::string>("hidden_act", "gelu_pytorch_tanh"), c.source() + ": hidden_act");
     check_layer_count(c, "num_hidden_layers", num_layers_, *weights_, "model.layers.");
     const int64_t max_pos = config_size_or(c, "max_position_embeddings", 0);
-    rope_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c), head_dim_, 1.0, max_pos);
+    rope_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c), attn.head_dim, 1.0, max_pos);
+    attn.rope = rope_.get();
     positions_ = computed_position_limit(rope_->context_length(max_pos),
                                          c.source() + ": max_position_embeddings = " + std::to_string(max_pos));
     config_.max_positions = positions_.max;
-    const int64_t q_out = int64_t(num_heads_) * head_dim_, kv_out = int64_t(num_kv_heads_) * head_dim_;
     describe_dim(V, "vocab_size");
     describe_dim(H, "hidden_size");
-    describe_dim(I_, "intermediate_size");
-    describe_dim(kv_out, "num_key_value_heads × head_dim");
+    describe_dim(I, "intermediate_size");
+    describe_dim(int64_t(attn.num_kv_heads) * attn.head_dim, "num_key_value_heads × head_dim");
     hidden_size_ = H;
-    const bool bias = c.get_or<bool>("use_bias", true);
-    embed_tokens_ = require_matrix("model.embed_tokens.weight", {V, H});
-    norm_w_ = require("model.norm.weight", {H});
-    norm_b_ = require("model.norm.bias", {H});
-    lm_head_ = lm_head("lm_head.weight", embed_tokens_, "model.embed_tokens.weight",
-                       c.get_or<bool>("tie_word_embeddings", true), {V, H});
+    num_kv_heads_ = attn.num_kv_heads;
+    head_dim_ = attn.head_dim;
+    embed_tokens_ = Embedding::load(*this, "model.embed_tokens.weight", V, H, {});
+    LmHeadOptions head;
+    head.norm = norm;
+    head.tie_word_embeddings = c.get_or<bool>("tie_word_embeddings", true);
+    lm_head_ = LmHead::load(*this, V, H, embed_tokens_.tokens(), "model.embed_tokens.weight", head);
+    MlpNames mlp_names;
+    mlp_names.up = "c_fc";
+    mlp_names.down = "c_proj";
     layers_.resize(num_layers_);
     for (int i = 0; i < num_layers_; ++i) {
       const std::string p = "model.layers." + std::to_string(i) + ".";
-      Starcoder2Layer& L = layers_[i];
-      L.input_layernorm_w = require(p + "input_layernorm.weight", {H});
-      L.input_layernorm_b = require(p + "input_layernorm.bias", {H});
-      L.post_attention_layernorm_w = require(p + "post_attention_layernorm.weight", {H});
-      L.post_attention_layernorm_b = require(p + "post_attention_layernorm.bias", {H});
-      L.q_proj = require_matrix(p + "self_attn.q_proj.weight", {q_out, H});
-      L.k_proj = require_matrix(p + "self_attn.k_proj.weight", {kv_out, H});
-      L.v_proj = require_matrix(p + "self_attn.v_proj.weight", {kv_out, H});
-      L.o_proj = require_matrix(p + "self_attn.o_proj.weight", {H, q_out});
-      L.c_fc = require_matrix(p + "mlp.c_fc.weight", {I_, H});
-      L.c_proj = require_matrix(p + "mlp.c_proj.weight", {H, I_});
-      if (bias) {
-        L.q_bias = require(p + "self_attn.q_proj.bias", {q_out});
-        L.k_bias = require(p + "self_attn.k_proj.bias", {kv_out});
-        L.v_bias = require(p + "self_attn.v_proj.bias", {kv_out});
-        L.o_bias = require(p + "self_attn.o_proj.bias", {H});
-        L.c_fc_b = require(p + "mlp.c_fc.bias", {I_});
-        L.c_proj_b = require(p + "mlp.c_proj.bias", {H});
-      }
+      Starcoder2DecoderLayer& L = layers_[i];
+      L.input_layernorm = Norm::load(*this, p + "input_layernorm", H, norm);
+      L.self_attn = SelfAttention::load(*this, p + "self_attn.", attn);
+      L.post_attention_layernorm = Norm::load(*this, p + "post_attention_layernorm", H, norm);
+      L.mlp = Mlp::load(*this, p + "mlp.", H, I, mlp, mlp_names);
     }
     finish_loading();
   }
@@ -99,67 +94,29 @@ class Starcoder2Model final : public LoadedModel {
     auto& s = static_cast<CausalState&>(base);
     const int B = s.batch_size();
     const int start = begin_causal_step(s, ids, attention_mask, T, config_.vocab_size);
-    const int64_t N = int64_t(B) * T, H = hidden_size_, V = config_.vocab_size;
-    const int64_t q_out = int64_t(num_heads_) * head_dim_, kv_out = int64_t(num_kv_heads_) * head_dim_;
-    int64_t max_pos = 0;
-    for (int64_t p : s.positions) max_pos = std::max(max_pos, p);
-    const int64_t out_rows = all_positions ? N : B;
-    check_scratch(double(N) * (2 * H + 2 * q_out + 2 * kv_out + I_) + double(out_rows) * (H + V), N);
+    const int64_t N = int64_t(B) * T, H = hidden_size_;
+    check_scratch(double(N) * 8 * H + double(all_positions ? N : B) * (H + config_.vocab_size), N);
     float* hidden = s.hidden.resize(N * H);  // (batch*seq_len, hidden_size)
-    float* x = s.x.resize(N * H);
-    float* q = s.q.resize(N * q_out);
-    float* k = s.k.resize(N * kv_out);
-    float* v = s.v.resize(N * kv_out);
-    float* attn = s.attn.resize(N * q_out);
-    float* ff = s.up.resize(N * I_);         // (batch*seq_len, intermediate_size)
-    for (int64_t n = 0; n < N; ++n) copy_row(embed_tokens_, ids[n], hidden + n * H);
-    int layer_index = 0;
-    const KVSource kv = s.cache.source(layer_index);
+    float* x = s.x.resize(N * H);            // normed hidden states
+    embed_tokens_.forward(ids, s.positions, hidden);
     for (int l = 0; l < num_layers_; ++l) {
-      const Starcoder2Layer& L = layers_[l];
-      layer_index = l;
-      layer_norm(hidden, N, H, L.input_layernorm_w, L.input_layernorm_b, eps_, x);
-      linear_fused(x, N, {{L.q_proj, L.q_bias, q}, {L.k_proj, L.k_bias, k}, {L.v_proj, L.v_bias, v}});
-      for (int64_t n = 0; n < N; ++n) {
-        rope_->apply(q + n * q_out, num_heads_, head_dim_, s.positions[n], max_pos + 1);
-        rope_->apply(k + n * kv_out, num_kv_heads_, head_dim_, s.positions[n], max_pos + 1);
-      }
-      scatter_heads(k, B, T, num_kv_heads_, head_dim_, s.cache.k(l, 0, 0), s.cache.max_len(), start);
-      scatter_heads(v, B, T, num_kv_heads_, head_dim_, s.cache.v(l, 0, 0), s.cache.max_len(), start);
-      AttentionSpec spec;
-      spec.num_heads = num_heads_;
-      spec.num_kv_heads = num_kv_heads_;
-      spec.head_dim = head_dim_;
-      spec.scale = float(std::pow(head_dim_, -0.5));
-      spec.sliding_window = sliding_window_;
-      attention(spec, B, T, start, q, kv, start + T, attn);
-      linear_accumulate(attn, N, L.o_proj, L.o_bias, hidden);
-      layer_norm(hidden, N, H, L.post_attention_layernorm_w, L.post_attention_layernorm_b, eps_, x);
-      linear(x, N, L.c_fc, L.c_fc_b, ff);
-      activate(act_, ff, N * I_);
-      linear_accumulate(ff, N, L.c_proj, L.c_proj_b, hidden);
+      const Starcoder2DecoderLayer& L = layers_[l];
+      L.input_layernorm.forward(hidden, N, x);
+      L.self_attn.forward(x, B, T, start, s.positions, s.cache, l, s.ws, hidden, /*accumulate=*/true);
+      L.post_attention_layernorm.forward(hidden, N, x);
+      L.mlp.forward(x, N, s.ws, hidden, /*accumulate=*/true);
     }
-    float* last = s.last.resize(out_rows * H);
-    if (all_positions) layer_norm(hidden, N, H, norm_w_, norm_b_, eps_, last);
-    else
-      for (int b = 0; b < B; ++b) layer_norm(hidden + (int64_t(b) * T + T - 1) * H, 1, H, norm_w_, norm_b_, eps_, last + b * H);
-    static const TensorView kNone;
-    float* logits = s.logits.resize(out_rows * V);
-    linear(last, out_rows, lm_head_, kNone, logits);
-    return {logits, size_t(out_rows * V)};
+    return lm_head_.forward(hidden, B, T, all_positions, s.last, s.logits);
   }
 
  private:
   PositionLimit positions_;
-  int64_t hidden_size_ = 0, I_ = 0;
-  int num_heads_ = 0, num_kv_heads_ = 0, head_dim_ = 0, num_layers_ = 0, sliding_window_ = 0;
-  float eps_ = 1e-5f;
-  Activation act_ = Activation::kGeluTanh;
+  int64_t hidden_size_ = 0;
+  int num_layers_ = 0, num_kv_heads_ = 0, head_dim_ = 0;
   std::unique_ptr<RotaryEmbedding> rope_;
-  TensorView embed_tokens_;     // (vocab_size, hidden_size)
-  TensorView norm_w_, norm_b_;  // (hidden_size)
-  TensorView lm_head_;          // (vocab_size, hidden_size): embed_tokens_ when tied
-  std::vector<Starcoder2Layer> layers_;
+  Embedding embed_tokens_;  // (vocab_size, hidden_size)
+  LmHead lm_head_;          // model.norm (LayerNorm) + lm_head (tied by default)
+  std::vector<Starcoder2DecoderLayer> layers_;
 };
 
 }  // namespace
