@@ -1,7 +1,7 @@
 // The MoE block on its own against transformers' sparse MoE modules (MixtralSparseMoeBlock,
 // Qwen2MoeSparseMoeBlock with its gated shared expert, Qwen3MoeSparseMoeBlock): the block's
 // weights as the Hub names them, a random input and the module's output, made by
-// tests/data/make_arch_fixtures.py.
+// tests/data/make_arch_fixtures_moe.py.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // The architectures of issue 14 against transformers 5.24 (references by
-// tests/data/make_arch_fixtures.py): forward logits within the README tolerance, incremental
+// tests/data/make_arch_fixtures_moe.py): forward logits within the README tolerance, incremental
 // greedy decoding, generate()'s greedy and beam sequences exact, left-padded batches, int8
 // weights (per expert for MoE), `info`-level facts and the wrong-Auto-class refusal.
 #include <gtest/gtest.h>

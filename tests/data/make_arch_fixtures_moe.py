@@ -4,7 +4,7 @@ MoE block references of tests/data/moe. Made with transformers on CPU — never 
 
 Pinned reference: transformers 5.24.0, tokenizers 0.23.3 (see make_fixtures.py). Run by hand:
 
-    ~/venv-ref/bin/python tests/data/make_arch_fixtures.py
+    ~/venv-ref/bin/python tests/data/make_arch_fixtures_moe.py
 
 Each checkpoint keeps the switches of a real Hub config (named in SOURCES below) with shrunk
 sizes, random weights (biases and norm weights too, so every term shows) stored in bfloat16 to
