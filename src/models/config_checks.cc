@@ -35,6 +35,17 @@ double config_epsilon(const JsonConfig& c, const std::string& key, double fallba
   return v;
 }
 
+double config_positive(const JsonConfig& c, const std::string& key, double fallback) {
+  const double v = c.get_or<double>(key, fallback);
+  if (!(std::isfinite(v) && v > 0)) throw bad_value(c, key, "must be a positive number");
+  return v;
+}
+
+double config_optional_positive(const JsonConfig& c, const std::string& key, double fallback) {
+  if (c.raw().is_object() && c.raw().contains(key) && c.raw()[key].is_null()) return 0.0;
+  return c.has(key) ? config_positive(c, key, fallback) : fallback;
+}
+
 void check_divisible(const JsonConfig& c, const std::string& key_a, int64_t a, const std::string& key_b, int64_t b) {
   if (b <= 0 || a % b != 0)
     throw Error(ErrorKind::kInvalidInput, c.source() + ": " + key_a + " (" + std::to_string(a) +

@@ -24,6 +24,12 @@ int64_t config_size_or(const JsonConfig& c, const std::string& key, int64_t fall
 // A float setting that must be finite and ≥ 0 (layer norm epsilons).
 double config_epsilon(const JsonConfig& c, const std::string& key, double fallback);
 
+// A number that must be finite and > 0 (query_pre_attn_scalar, logits_scaling): `fallback` when absent.
+double config_positive(const JsonConfig& c, const std::string& key, double fallback);
+// An optional feature given by a positive number (softcaps): `fallback` when the key is absent,
+// 0 (off) when it is null, else it must be finite and > 0.
+double config_optional_positive(const JsonConfig& c, const std::string& key, double fallback);
+
 // Throws naming both keys unless `a` (config key key_a) is a multiple of `b` (key_b).
 void check_divisible(const JsonConfig& c, const std::string& key_a, int64_t a, const std::string& key_b, int64_t b);
 

@@ -28,9 +28,15 @@ const std::vector<RegistryEntry>& registry();
 // supported type when nothing matches.
 const RegistryEntry& find_registry_entry(const JsonConfig& config);
 
-// Family factories (one per family file).
-std::unique_ptr<Model> make_llama_family(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+// Architecture factories (one per architecture file).
+std::unique_ptr<Model> make_llama(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_gemma(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_gpt2(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_granite(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_olmo(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_olmo2(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_stablelm(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_cohere(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_t5(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_bart_family(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_mixtral(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
