@@ -6,7 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <set>
+
+#include <unistd.h>
 
 #include "autolm/auto.h"
 #include "autolm/generation.h"
@@ -159,6 +163,37 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ArchParity, ::testing::ValuesIn(arch_models()
   std::replace_if(n.begin(), n.end(), [](char ch) { return !std::isalnum(ch); }, '_');
   return n;
 });
+
+}  // namespace
+}  // namespace autolm
+
+namespace autolm {
+namespace {
+
+// Qwen3-MoE and Mixtral Hub configs spell the expert count num_experts (transformers maps it to
+// num_local_experts and saves that): both spellings load the same model.
+TEST(ArchConfig, NumExpertsSpellingOfHubConfigs) {
+  namespace fs = std::filesystem;
+  for (const std::string name : {"qwen3_moe-tiny", "mixtral-tiny"}) {
+    const fs::path dir = fs::temp_directory_path() / ("autolm_arch_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const auto& e : fs::directory_iterator(model_dir(name))) fs::copy(e.path(), dir / e.path().filename());
+    auto cfg = load_json_file((dir / "config.json").string());
+    ASSERT_TRUE(cfg.contains("num_local_experts"));
+    cfg["num_experts"] = cfg["num_local_experts"];
+    cfg.erase("num_local_experts");
+    std::ofstream(dir / "config.json") << cfg.dump();
+    auto hub = load_model(dir.string());
+    auto saved = load_model(model_dir(name));
+    const std::vector<int32_t> ids = {5, 17, 300, 42};
+    auto a = hub->new_state(1, 4), b = saved->new_state(1, 4);
+    auto la = hub->decode(ids, {}, 4, *a, false);
+    auto lb = saved->decode(ids, {}, 4, *b, false);
+    EXPECT_TRUE(std::equal(la.begin(), la.end(), lb.begin(), lb.end())) << name;
+    fs::remove_all(dir);
+  }
+}
 
 }  // namespace
 }  // namespace autolm
