@@ -65,6 +65,7 @@ Value Object::get_attr(const std::string& name) {
   return Value::undefined("'" + type_name() + " object' has no attribute '" + name + "'");
 }
 std::string Object::repr() const { return "<" + type_name() + " object>"; }
+List Object::take_items() { return {}; }
 
 Value Value::undefined(std::string message) {
   Value v;

@@ -69,7 +69,7 @@ class Object {
   virtual std::string repr() const;
   // An iterator (a generator): yields its remaining items once, then nothing. Not iterable: nullopt.
   virtual bool iterable() const { return false; }
-  virtual List take_items() { return {}; }
+  virtual List take_items();  // defined in value.cc, where Value is complete (clang needs it)
   // Drops the values this object holds; the evaluator calls it on every object when a render ends,
   // oldest first, so reference cycles are broken and long chains are freed without deep recursion.
   virtual void clear_refs() {}
