@@ -371,7 +371,8 @@ std::vector<std::string> WeightStore::unused() const {
   std::vector<std::string> out;
   for (auto& [name, info] : index_) {
     if (alias_of_.count(name) || used_.count(name)) continue;
-    if (std::any_of(ignored.begin(), ignored.end(), [&](const std::regex& r) { return std::regex_search(name, r); }))
+    const std::string& key = name;  // clang 14 cannot capture a structured binding
+    if (std::any_of(ignored.begin(), ignored.end(), [&](const std::regex& r) { return std::regex_search(key, r); }))
       continue;
     out.push_back(name);
   }
