@@ -236,7 +236,7 @@ GenerateOutput assisted_search(const Model& model, const Request& req, const Gen
       if (req.hooks && req.hooks->on_step) {
         const uint8_t was_active = 1, finished = running ? 0 : 1;
         const StreamStep step{row_len - req.input_len - 1, std::span<const int32_t>(&tok, 1),
-                              std::span<const uint8_t>(&was_active, 1), std::span<const uint8_t>(&finished, 1)};
+                              std::span<const uint8_t>(&was_active, 1), std::span<const uint8_t>(&finished, 1), {}};
         if (!req.hooks->on_step(step) && running) {
           running = false;
           reason = FinishReason::kCallback;

@@ -608,11 +608,15 @@ ToolFormat tool_choice(const Engine& engine, const ojson& req) {
     unsupported("tools", "this model's chat template does not write tool calls in a format autolm can parse (Hermes / "
                          "Qwen <tool_call>, Llama 3.1 JSON, Mistral [TOOL_CALLS]), so calls would come back as plain "
                          "text; pass \"tool_choice\": \"none\" to only show the tools to the model.");
-  // TODO(merge h13): required / named go through constrained decoding once the grammar engine lands.
+  // TODO: required / named could force the call with the grammar (response_format's
+  // json_schema_constraint over the function's parameters), as vLLM does; not wired yet.
   if (mode == "required" || mode == "named")
     unsupported("tool_choice", std::string(mode == "named" ? "a named function" : "'required'") +
-                                   " needs constrained decoding, which autolm does not have yet; use \"auto\".");
+                                   " needs the call forced by constrained decoding, which is not wired to tool calls "
+                                   "yet; use \"auto\".");
   return engine.tool_format;
+}
+
 // response_format (docs/SERVER.md): text, json_object, or json_schema enforced by constrained
 // decoding; a schema feature autolm cannot enforce is a 400 naming it.
 std::shared_ptr<const LogitsConstraint> response_format_constraint(const Engine& engine, const ojson& rf) {
