@@ -267,7 +267,10 @@ TEST(ServerProduction, RequestDeadlineStopsTheGeneration) {
   o.request_timeout_s = 0.3;
   auto srv = serve(std::move(o));
   json body = kLong;
-  body["max_tokens"] = body["min_new_tokens"] = 4000;
+  // As long as the context allows (512 positions; more is refused) and 16 rows per step, so it
+  // is still running when the deadline / drain comes on any machine.
+  body["max_tokens"] = body["min_new_tokens"] = 500;
+  body["n"] = 16;
   const auto t0 = Clock::now();
   Reply r = post(srv->port(), "/v1/completions", body);
   EXPECT_LT(since(t0), 20.0);
@@ -287,7 +290,10 @@ TEST(ServerProduction, DrainEndsRunningStreamsWithDone) {
   auto srv = serve(std::move(o));
   const int port = srv->port();
   json body = kLong;
-  body["max_tokens"] = body["min_new_tokens"] = 4000;
+  // As long as the context allows (512 positions; more is refused) and 16 rows per step, so it
+  // is still running when the deadline / drain comes on any machine.
+  body["max_tokens"] = body["min_new_tokens"] = 500;
+  body["n"] = 16;
   std::atomic<int> events{0};
   std::string raw;
   std::thread client([&] { raw = stream(port, body, &events); });
