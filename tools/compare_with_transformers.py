@@ -21,7 +21,9 @@ def user_code(lib, folder, seq2seq, chat):
     """What a transformers user writes; `lib` is the transformers or the autolm module."""
     tok = lib.AutoTokenizer.from_pretrained(folder)
     cls = lib.AutoModelForSeq2SeqLM if seq2seq else lib.AutoModelForCausalLM
-    model = cls.from_pretrained(folder)
+    # float32 arithmetic in both (transformers' default dtype="auto" would compute a bfloat16
+    # checkpoint in bfloat16, autolm always computes in float32).
+    model = cls.from_pretrained(folder, dtype="float32")
     results = {}
     if chat:
         messages = [{"role": "user", "content": "What is 12 + 30?"}]
