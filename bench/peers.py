@@ -2,7 +2,7 @@
 """One peer engine, one model, the benchmark's workloads; prints the same JSON as autolm_bench.
 Run by bench/run.py inside the benchmark venv, one process per (engine, model, round).
 
-    peers.py --engine transformers|ct2|llama.cpp --model <path> [--compute-type float32|int8]
+    peers.py --engine transformers|ct2|llama.cpp|autolm-python --model <path> [--compute-type float32|int8]
              --prompts prompts.json --threads 2 --new-tokens 128 --workloads greedy,beam4,batch8
 
 Every engine receives the same token ids and generates exactly --new-tokens tokens
@@ -12,6 +12,10 @@ Every engine receives the same token ids and generates exactly --new-tokens toke
                 gives the timestamps (greedy only, as in CTranslate2)
   llama.cpp     llama-cpp-python Llama.generate() (greedy: temp 0); one sequence per context,
                 so no batch workload
+  autolm-python autolm's Python package (python/, docs/PYTHON.md) with the same user code as
+                transformers (model.generate() + a streamer): the binding's overhead is its
+                figures against the C++ autolm_bench's in the same run (bench/run.py puts the
+                built package on PYTHONPATH)
 """
 import argparse
 import json
@@ -88,6 +92,32 @@ class HF:
         return r
 
 
+# --------------------------------------------------------------------------- autolm (Python)
+class AutolmPython(HF):
+    """The transformers code path above with `import autolm` instead: the same generate() call,
+    streamer and timing, so any difference to the C++ autolm_bench is the binding's."""
+
+    def __init__(self, path, threads, dtype="auto"):
+        import numpy
+        import autolm
+        self.np = numpy
+        cfg = autolm.AutoConfig.from_pretrained(path)
+        self.seq2seq = bool(cfg.is_encoder_decoder)
+        cls = autolm.AutoModelForSeq2SeqLM if self.seq2seq else autolm.AutoModelForCausalLM
+        self.model = cls.from_pretrained(path, dtype=dtype)
+        gc = self.model.generation_config
+        eos = gc.eos_token_id
+        self.pad = gc.pad_token_id if gc.pad_token_id is not None else (eos[0] if isinstance(eos, list) else eos)
+        self.versions = {"autolm": getattr(autolm, "__version__", "?"), "numpy": numpy.__version__}
+
+    def _gen(self, prompts, n, beams, streamer=None):
+        ids = self.np.asarray(prompts, dtype=self.np.int64)
+        out = self.model.generate(input_ids=ids, attention_mask=self.np.ones_like(ids), do_sample=False,
+                                  num_beams=beams, max_new_tokens=n, min_new_tokens=n,
+                                  pad_token_id=self.pad, streamer=streamer)
+        return out.shape[1] - (1 if self.seq2seq else ids.shape[1])
+
+
 # --------------------------------------------------------------------------- CTranslate2
 class CT2:
     def __init__(self, path, threads, compute_type):
@@ -153,7 +183,7 @@ class LlamaCpp:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--engine", required=True, choices=["transformers", "ct2", "llama.cpp"])
+    ap.add_argument("--engine", required=True, choices=["transformers", "ct2", "llama.cpp", "autolm-python"])
     ap.add_argument("--model", required=True)
     ap.add_argument("--compute-type", default="float32")
     ap.add_argument("--prompts", required=True)
@@ -168,6 +198,8 @@ def main() -> int:
     t_load = time.perf_counter()
     if args.engine == "transformers":
         eng = HF(args.model, args.threads)
+    elif args.engine == "autolm-python":
+        eng = AutolmPython(args.model, args.threads, args.compute_type if args.compute_type != "float32" else "auto")
     elif args.engine == "ct2":
         eng = CT2(args.model, args.threads, args.compute_type)
     else:

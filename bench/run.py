@@ -35,9 +35,10 @@ ROOT = HERE.parent
 CACHE = Path(os.environ.get("AUTOLM_BENCH_CACHE", Path.home() / ".cache/autolm-bench"))
 VENV = Path(os.environ.get("AUTOLM_BENCH_VENV", CACHE / "venv"))
 SEQ2SEQ = {"t5", "mt5", "bart", "mbart", "marian"}
-ALL_ENGINES = ["autolm", "autolm-int8", "transformers", "ct2-float32", "ct2-int8", "llama.cpp-F32", "llama.cpp-F16", "llama.cpp-Q8_0"]
+ALL_ENGINES = ["autolm", "autolm-int8", "autolm-python", "transformers", "ct2-float32", "ct2-int8", "llama.cpp-F32",
+               "llama.cpp-F16", "llama.cpp-Q8_0"]
 # Bytes per weight as each engine stores it (Q8_0: 32 int8 + one fp16 scale per block).
-BYTES_PER_PARAM = {"autolm": 4.0, "autolm-int8": 1.0, "transformers": 4.0, "ct2-float32": 4.0, "ct2-int8": 1.0,
+BYTES_PER_PARAM = {"autolm": 4.0, "autolm-int8": 1.0, "autolm-python": 4.0, "transformers": 4.0, "ct2-float32": 4.0, "ct2-int8": 1.0,
                    "llama.cpp-F32": 4.0, "llama.cpp-F16": 2.0, "llama.cpp-Q8_0": 34 / 32}
 
 
@@ -70,16 +71,31 @@ def tail(text, n=400):
 
 
 # ------------------------------------------------------------------------------ preparation
-def build_autolm(build_dir: Path, jobs: int):
-    """Configures once, then always builds incrementally so that the binary is the working tree's."""
-    if not (build_dir / "CMakeCache.txt").exists():
+def python_env():
+    """The interpreter with nanobind + NumPy that the Python package builds and runs with
+    (scripts/python_env.sh: build/pyvenv), or None."""
+    r = sh([str(ROOT / "scripts" / "python_env.sh")])
+    py = r.stdout.strip()
+    return py or None
+
+
+def build_autolm(build_dir: Path, jobs: int, python=None):
+    """Configures once, then always builds incrementally so that the binary is the working tree's.
+    With `python` (the autolm-python engine) the Python package is built in the same tree, so the
+    binding and autolm_bench run the same compiled code."""
+    if not (build_dir / "CMakeCache.txt").exists() or (
+            python and "AUTOLM_PYTHON:BOOL=ON" not in (build_dir / "CMakeCache.txt").read_text()):
         log(f"configuring {build_dir}")
-        r = sh(["cmake", "-S", str(ROOT), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
-                "-DAUTOLM_BUILD_TESTS=OFF", "-DAUTOLM_BUILD_BENCH=ON"])
+        cmd = ["cmake", "-S", str(ROOT), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
+               "-DAUTOLM_BUILD_TESTS=OFF", "-DAUTOLM_BUILD_BENCH=ON"]
+        if python:
+            cmd += ["-DAUTOLM_PYTHON=ON", f"-DPython_EXECUTABLE={python}"]
+        r = sh(cmd)
         if r.returncode:
             sys.exit(f"cmake configure failed: {tail(r.stderr)}")
-    log(f"building autolm_bench, autolm_roofline in {build_dir} (-j{jobs})")
-    r = sh(["cmake", "--build", str(build_dir), "--target", "autolm_bench", "autolm_roofline", f"-j{jobs}"])
+    targets = ["autolm_bench", "autolm_roofline"] + (["_autolm"] if python else [])
+    log(f"building {', '.join(targets)} in {build_dir} (-j{jobs})")
+    r = sh(["cmake", "--build", str(build_dir), "--target", *targets, f"-j{jobs}"])
     if r.returncode:
         sys.exit(f"build failed: {tail(r.stdout + r.stderr, 2000)}")
     return build_dir / "autolm_bench", build_dir / "autolm_roofline"
@@ -304,8 +320,16 @@ def prepare_peers(name, folder: Path, engines, seq2seq, py):
 
 
 # ------------------------------------------------------------------------------ running
-def run_engine(engine, path, exe, py, prompts, threads, new_tokens, workloads, timeout):
-    if engine.startswith("autolm"):
+def run_engine(engine, path, exe, py, prompts, threads, new_tokens, workloads, timeout, pkg=None):
+    env = thread_env(threads)
+    if engine == "autolm-python":  # the package built beside autolm_bench, in the interpreter it was built for
+        if pkg is None:
+            return {"error": "no Python package (scripts/python_env.sh could not make build/pyvenv)"}
+        py_exe, pkg_dir = pkg
+        cmd = [py_exe, str(HERE / "peers.py"), "--engine", "autolm-python", "--model", path, "--prompts", str(prompts),
+               "--threads", str(threads), "--new-tokens", str(new_tokens), "--workloads", ",".join(workloads)]
+        env["PYTHONPATH"] = str(pkg_dir)
+    elif engine.startswith("autolm"):
         cmd = [str(exe), path, "--prompts", str(prompts), "--new-tokens", str(new_tokens),
                "--workloads", ",".join(workloads), "--dtype", "int8" if engine == "autolm-int8" else "auto"]
     else:
@@ -317,7 +341,7 @@ def run_engine(engine, path, exe, py, prompts, threads, new_tokens, workloads, t
     t0 = time.time()
     load_before = os.getloadavg()[0]
     try:
-        r = sh(cmd, env=thread_env(threads), timeout=timeout)
+        r = sh(cmd, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout}s"}
     if r.returncode:
@@ -494,9 +518,11 @@ def main():
     ap.add_argument("--shapes", default=str(ROOT.parent / "shared" / "bench" / "model_shapes.json"))
     args = ap.parse_args()
 
-    exe, roof_exe = build_autolm(Path(args.build_dir), args.build_jobs)
-    py = venv_python()
     engines = [e for e in args.engines.split(",") if e]
+    py_pkg = python_env() if "autolm-python" in engines else None
+    exe, roof_exe = build_autolm(Path(args.build_dir), args.build_jobs, py_pkg)
+    pkg = (py_pkg, Path(args.build_dir) / "python") if py_pkg else None
+    py = venv_python()
     machine = machine_info(args.threads, Path(args.build_dir))
     log(f"CPU {machine.get('cpu')}, {args.threads} threads; versions {machine['versions']}")
     log("measuring the machine's ceilings (triad, sgemm)")
@@ -540,7 +566,7 @@ def main():
                 # process (the machine's bandwidth drifts with other tenants' load, by tens of
                 # percent within a minute); the run's fraction uses their mean.
                 before = last_bw if last_bw and "error" not in last_bw else quick_bandwidth(roof_exe, args.threads)
-                res = run_engine(e, paths[e], exe, py, prompts, args.threads, args.new_tokens, workloads, args.timeout)
+                res = run_engine(e, paths[e], exe, py, prompts, args.threads, args.new_tokens, workloads, args.timeout, pkg)
                 after = quick_bandwidth(roof_exe, args.threads)
                 last_bw = after
                 bws = [b["bandwidth_GBps"] for b in (before, after) if "error" not in b]
