@@ -29,6 +29,10 @@ struct T5State : Seq2SeqState {
   Workspace ws;                    // the blocks' scratch (q/k/v/attn, MLP gate/up)
   Buffer enc_k, enc_v;             // encoder self-attention K/V: (inputs, num_heads, src_len, d_kv)
   Buffer enc_bias;                 // (num_heads, 2*src_len + 1) encoder position bias table
+  std::vector<int32_t> expert;     // Switch Transformers routing: (tokens) chosen expert, -1 dropped
+  std::vector<float> expert_weight;  // (tokens) its router probability
+  std::vector<int64_t> members;    // tokens of the expert being run
+  std::vector<int> expert_count;   // (num_experts) tokens routed so far in the sequence
 };
 
 // T5Attention's projections: no biases and no 1/sqrt(d_kv) scaling (T5 folds it into the init).

@@ -1,0 +1,101 @@
+"""Tiny random checkpoints and transformers references for the encoder-decoder architectures
+built on the T5 stack or beside it (issue 14): switch_transformers, t5gemma, longt5. Made with
+transformers on CPU — never with autolm.
+
+Pinned reference: transformers 5.24.0, tokenizers 0.23.3 (see make_fixtures.py). Run by hand:
+
+    /work/venv-ref/bin/python tests/data/make_t5_arch_fixtures.py     # ONLY=switch-tiny,… for some
+
+Each checkpoint keeps the switches of a real Hub config (named in SOURCES) with shrunk sizes and
+random weights (norm weights too, so every term shows), saved in bfloat16 to keep the folders
+small (the references are computed in float32 from the saved file). The tokenizer is the
+project's t5-unigram (tests/data/fixtures/tokenizers/t5-unigram, vocab 1100): it is used to make
+the references but not copied into the model folders (it would triple their size; the parity
+tests work on token ids). The references are made by make_fixtures.model_refs with the prompts,
+greedy and beam settings and batch of cases.json's t5-tiny entry:
+refs/models/<name>.json + .logits.safetensors, the same format as every other fixture.
+"""
+import json
+import os
+import shutil
+import tempfile
+import zlib
+
+import torch
+import transformers
+from safetensors.torch import save_file
+
+import make_fixtures as mf
+
+FX = mf.FX
+MODELS = os.path.join(FX, "models")
+TOKENIZER = os.path.join(FX, "tokenizers", "t5-unigram")
+T5_SMALL = dict(vocab_size=1100, d_model=32, d_kv=8, d_ff=64, num_heads=4, dropout_rate=0.0, pad_token_id=0,
+                eos_token_id=1, decoder_start_token_id=0)
+
+# name: (real Hub checkpoint whose switches are kept, model_type, config kwargs)
+SOURCES = {
+    # google/switch-base-8: a sparse feed-forward every other layer (num_sparse_* = num_layers / 2),
+    # 8 experts top-1, relu experts, no router bias, float32 router, tied head rescaled by
+    # d_model**-0.5. expert_capacity 64 there; 8 here so the longer encoder inputs (40 tokens) overflow experts.
+    "switch-tiny": ("google/switch-base-8", "switch_transformers", dict(
+        T5_SMALL, num_layers=2, num_decoder_layers=2, num_sparse_encoder_layers=1, num_sparse_decoder_layers=1,
+        num_experts=4, expert_capacity=8, router_bias=False, router_jitter_noise=0.01, router_dtype="float32",
+        dense_act_fn="relu", relative_attention_num_buckets=32, relative_attention_max_distance=128,
+        tie_word_embeddings=True)),
+}
+
+
+def randomize(model, seed, std=0.2):
+    """Every parameter random: matrices N(0, std), biases N(0, 0.1), norm weights 1 + N(0, 0.1)
+    (T5Gemma's zero-centred norm weights N(0, 0.1))."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g)
+            if p.dim() >= 2:
+                p.copy_(noise * std)
+            elif name.endswith("bias") or "t5gemma" in type(model).__name__.lower():
+                p.copy_(noise * 0.1)
+            else:
+                p.copy_(1 + noise * 0.1)
+
+
+def make_checkpoint(name, model_type, kwargs):
+    folder = os.path.join(MODELS, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    config = transformers.AutoConfig.for_model(model_type, **kwargs)
+    model = transformers.AutoModelForSeq2SeqLM.from_config(config, dtype=torch.float32).eval()
+    randomize(model, zlib.crc32(name.encode()))
+    model.tie_weights()
+    model.to(torch.bfloat16).save_pretrained(folder)
+    return folder
+
+
+def main():
+    only = set(filter(None, os.environ.get("ONLY", "").split(",")))
+    cases = json.load(open(os.path.join(FX, "cases.json"), encoding="utf-8"))
+    base = cases["models"]["t5-tiny"]
+    spec = {"cases": [{"prompt": c["prompt"], "gen": {k: c["gen"][k] for k in ("greedy", "beam4")}}
+                      for c in base["cases"]], "batch_params": base["batch_params"]}
+    for name, (hub, model_type, kwargs) in SOURCES.items():
+        if only and name not in only:
+            continue
+        folder = make_checkpoint(name, model_type, kwargs)
+        # References from a copy with the tokenizer beside the weights.
+        with tempfile.TemporaryDirectory() as tmp:
+            work = os.path.join(tmp, name)
+            shutil.copytree(folder, work)
+            for f in os.listdir(TOKENIZER):
+                shutil.copy(os.path.join(TOKENIZER, f), work)
+            tensors = {}
+            refs = mf.model_refs(name, work, "seq2seq", spec, tensors)
+        refs["source_config"] = hub
+        mf.dump(os.path.join(FX, "refs", "models", name + ".json"), refs)
+        save_file(tensors, os.path.join(FX, "refs", "models", name + ".logits.safetensors"))
+        print("refs", name, refs["model_class"], flush=True)
+
+
+if __name__ == "__main__":
+    main()
