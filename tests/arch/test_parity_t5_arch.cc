@@ -24,7 +24,7 @@ using test::load_ref;
 using test::model_dir;
 
 const std::vector<std::string>& t5_arch_models() {
-  static const std::vector<std::string> v = {"switch-tiny"};
+  static const std::vector<std::string> v = {"switch-tiny", "t5gemma-tiny"};
   return v;
 }
 
@@ -209,6 +209,16 @@ TEST(SwitchTransformers, BadRouterSettingsAreRefused) {
     }
     std::filesystem::remove_all(dir);
   }
+}
+
+// T5Gemma's encoder window is bidirectional: |query - key| <= sliding_window.
+TEST(T5Gemma, SlidingWindowMatters) {
+  auto encoder = load_json_file(model_dir("t5gemma-tiny") + "/config.json")["encoder"];
+  encoder["sliding_window"] = 1000;
+  const std::string dir = patched_copy("t5gemma-tiny", {{"encoder", encoder}});
+  auto model = load_model(dir);
+  EXPECT_GT(max_logit_error(*model, "t5gemma-tiny"), 1e-3f);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

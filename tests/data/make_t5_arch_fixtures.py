@@ -33,6 +33,12 @@ TOKENIZER = os.path.join(FX, "tokenizers", "t5-unigram")
 T5_SMALL = dict(vocab_size=1100, d_model=32, d_kv=8, d_ff=64, num_heads=4, dropout_rate=0.0, pad_token_id=0,
                 eos_token_id=1, decoder_start_token_id=0)
 
+T5GEMMA_MODULE = dict(vocab_size=1100, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, head_dim=8, hidden_activation="gelu_pytorch_tanh", max_position_embeddings=256,
+                      rms_norm_eps=1e-6, query_pre_attn_scalar=8, sliding_window=3, attn_logit_softcapping=5.0,
+                      final_logit_softcapping=3.0, attention_bias=False, pad_token_id=0, eos_token_id=1, bos_token_id=2,
+                      rope_parameters={"rope_type": "default", "rope_theta": 10000.0})
+
 # name: (real Hub checkpoint whose switches are kept, model_type, config kwargs)
 SOURCES = {
     # google/switch-base-8: a sparse feed-forward every other layer (num_sparse_* = num_layers / 2),
@@ -43,6 +49,14 @@ SOURCES = {
         num_experts=4, expert_capacity=8, router_bias=False, router_jitter_noise=0.01, router_dtype="float32",
         dense_act_fn="relu", relative_attention_num_buckets=32, relative_attention_max_distance=128,
         tie_word_embeddings=True)),
+    # google/t5gemma-2b-2b-ul2: Gemma-2 encoder and decoder (RMSNorm 1 + w, sandwich norms, GQA,
+    # query_pre_attn_scalar, alternating sliding / full layers, attention and final logit softcaps,
+    # embeddings × sqrt(hidden_size)), cross-attention in every decoder layer, head tied to the
+    # decoder embedding. Sliding window 4096 there, 3 here (the encoder's is bidirectional; the
+    # 4-token decoder forward crosses it); softcaps shrunk (50 / 30 there) so they bite.
+    "t5gemma-tiny": ("google/t5gemma-2b-2b-ul2", "t5gemma", dict(
+        encoder=dict(T5GEMMA_MODULE), decoder=dict(T5GEMMA_MODULE), vocab_size=1100, tie_word_embeddings=True,
+        dropout_rate=0.0, attention_dropout=0.0)),
 }
 
 

@@ -484,5 +484,54 @@ TEST(RelativePositionBiasBlock, BucketsAndTableLayout) {
   EXPECT_THROW(RelativePositionBias::load(w, "absent.weight", o, false), Error);
 }
 
+// Encoder self-attention (causal = false): every token sees the whole input, or with a sliding
+// window the keys within it on both sides (|q - k| <= window, inclusive, as
+// create_bidirectional_sliding_window_mask); padding keys are masked.
+TEST(SelfAttentionBlock, BidirectionalAndBidirectionalWindow) {
+  const int64_t H = 8;
+  const int heads = 2, D = 4, T = 7;
+  MapWeights w;
+  const auto& Wq = w.add("s.q_proj.weight", {heads * D, H});
+  const auto& Wk = w.add("s.k_proj.weight", {heads * D, H});
+  const auto& Wv = w.add("s.v_proj.weight", {heads * D, H});
+  const auto& Wo = w.add("s.o_proj.weight", {H, heads * D});
+  const auto x = random_vector(size_t(T * H), 12);
+  const auto xd = to_double(x.data(), x.size());
+  const auto q = ref_linear(xd, T, Wq, heads * D), k = ref_linear(xd, T, Wk, heads * D), v = ref_linear(xd, T, Wv, heads * D);
+  std::vector<int64_t> positions(T, 0);
+  for (int window : {0, 2}) {
+    std::vector<double> attn(size_t(T) * heads * D, 0.0);
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < heads; ++h) {
+        std::vector<double> p(T, 0.0);
+        double sum = 0;
+        for (int j = 0; j < T; ++j) {
+          if (j == 3 || (window > 0 && std::abs(t - j) > window)) continue;  // key 3 is padding
+          double dot = 0;
+          for (int d = 0; d < D; ++d) dot += q[(t * heads + h) * D + d] * k[(j * heads + h) * D + d];
+          sum += p[j] = std::exp(dot * 0.5);
+        }
+        for (int j = 0; j < T; ++j)
+          for (int d = 0; d < D; ++d) attn[(t * heads + h) * D + d] += p[j] / sum * v[(j * heads + h) * D + d];
+      }
+    const auto want = ref_linear(attn, T, Wo, H);
+    SelfAttentionOptions o;
+    o.hidden_size = H;
+    o.num_heads = o.num_kv_heads = heads;
+    o.head_dim = D;
+    o.scale = 0.5f;
+    o.causal = false;
+    o.sliding_window = window;
+    SelfAttention a = SelfAttention::load(w, "s.", o);
+    KVCache cache(1, 1, heads, T, D);
+    cache.append(T);
+    for (int t = 0; t < T; ++t) cache.key_valid(0)[t] = t != 3;
+    Workspace ws;
+    std::vector<float> out(size_t(T * H));
+    a.forward(x.data(), 1, T, 0, positions, cache, 0, ws, out.data(), false);
+    expect_near(out.data(), want, 1e-4, "window " + std::to_string(window));
+  }
+}
+
 }  // namespace
 }  // namespace autolm
