@@ -35,6 +35,7 @@ const std::vector<RegistryEntry>& registry() {
       {"umt5", F::kSeq2Seq, make_t5, {"UMT5ForConditionalGeneration"}},
       {"switch_transformers", F::kSeq2Seq, make_switch_transformers, {"SwitchTransformersForConditionalGeneration"}},
       {"t5gemma", F::kSeq2Seq, make_t5gemma, {"T5GemmaForConditionalGeneration"}},
+      {"longt5", F::kSeq2Seq, make_longt5, {"LongT5ForConditionalGeneration"}},
       {"bart", F::kSeq2Seq, make_bart_family, {"BartForConditionalGeneration"}},
       {"mbart", F::kSeq2Seq, make_bart_family, {"MBartForConditionalGeneration"}},
       {"marian", F::kSeq2Seq, make_bart_family, {"MarianMTModel"}},

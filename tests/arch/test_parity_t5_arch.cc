@@ -24,7 +24,7 @@ using test::load_ref;
 using test::model_dir;
 
 const std::vector<std::string>& t5_arch_models() {
-  static const std::vector<std::string> v = {"switch-tiny", "t5gemma-tiny"};
+  static const std::vector<std::string> v = {"switch-tiny", "t5gemma-tiny", "longt5-tglobal-tiny", "longt5-local-tiny"};
   return v;
 }
 
@@ -207,6 +207,21 @@ TEST(SwitchTransformers, BadRouterSettingsAreRefused) {
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
+    std::filesystem::remove_all(dir);
+  }
+}
+
+// The fixtures' encoder inputs (8-40 tokens) are longer than local_radius (3) and span several
+// global blocks (4 tokens): attending over the whole input instead moves the logits well past the
+// tolerance, so ForwardLogits checks the windows and the global tokens.
+TEST(LongT5, LocalRadiusAndGlobalBlocksMatter) {
+  for (const auto& [name, changes] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"longt5-local-tiny", {{"local_radius", 1000}}},
+           {"longt5-tglobal-tiny", {{"local_radius", 1000}}},
+           {"longt5-tglobal-tiny", {{"global_block_size", 2}}}}) {
+    const std::string dir = patched_copy(name, changes);
+    auto model = load_model(dir);
+    EXPECT_GT(max_logit_error(*model, name), 1e-2f) << name << " " << changes.dump();
     std::filesystem::remove_all(dir);
   }
 }

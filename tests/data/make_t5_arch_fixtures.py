@@ -57,6 +57,18 @@ SOURCES = {
     "t5gemma-tiny": ("google/t5gemma-2b-2b-ul2", "t5gemma", dict(
         encoder=dict(T5GEMMA_MODULE), decoder=dict(T5GEMMA_MODULE), vocab_size=1100, tie_word_embeddings=True,
         dropout_rate=0.0, attention_dropout=0.0)),
+    # google/long-t5-tglobal-base: transient-global encoder attention (local_radius 127,
+    # global_block_size 16 there; 3 and 4 here so the prompts of 8-40 tokens span several local
+    # windows and global blocks, the last one incomplete), gated-gelu, untied (no output rescale).
+    "longt5-tglobal-tiny": ("google/long-t5-tglobal-base", "longt5", dict(
+        T5_SMALL, num_layers=2, num_decoder_layers=2, feed_forward_proj="gated-gelu",
+        encoder_attention_type="transient-global", local_radius=3, global_block_size=4,
+        relative_attention_num_buckets=32, relative_attention_max_distance=128, tie_word_embeddings=False)),
+    # google/long-t5-local-base: local encoder attention only.
+    "longt5-local-tiny": ("google/long-t5-local-base", "longt5", dict(
+        T5_SMALL, num_layers=2, num_decoder_layers=2, feed_forward_proj="gated-gelu", encoder_attention_type="local",
+        local_radius=3, relative_attention_num_buckets=32, relative_attention_max_distance=128,
+        tie_word_embeddings=False)),
 }
 
 
