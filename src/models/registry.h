@@ -38,6 +38,9 @@ std::unique_ptr<Model> make_olmo2(ModelConfig config, const JsonConfig& json, st
 std::unique_ptr<Model> make_stablelm(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_cohere(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_t5(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_switch_transformers(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_t5gemma(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_longt5(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_bart_family(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_mixtral(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_qwen2_moe(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);

@@ -78,8 +78,11 @@ void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, con
             for (int t = 0; t < rows; ++t) {
               const int qpos = q_start + t0 + t;
               float* srow = scores + int64_t(t) * k_len;
-              const int k_end = spec.causal ? std::min(k_len, qpos + 1) : k_len;
-              const int k_begin = spec.sliding_window > 0 ? std::max(0, qpos - spec.sliding_window + 1) : 0;
+              const int w = spec.sliding_window;
+              const int k_end = spec.causal ? std::min(k_len, qpos + 1)
+                                : w > 0     ? int(std::min<int64_t>(k_len, int64_t(qpos) + w + 1))
+                                            : k_len;
+              const int k_begin = w > 0 ? std::max(0, spec.causal ? qpos - w + 1 : qpos - w) : 0;
               // Keys outside [k_begin, k_end) (causal, sliding window) get probability 0 directly;
               // inside, padding is -inf and the T5 bias is added, then softmax over the window only.
               for (int j = 0; j < std::min(k_begin, k_len); ++j) srow[j] = 0.f;

@@ -16,7 +16,9 @@ struct AttentionSpec {
   int head_dim = 0;
   float scale = 1.f;        // multiplies q·k (1/sqrt(head_dim), query_pre_attn_scalar^-0.5, T5: 1)
   bool causal = true;       // key position ≤ query position
-  int sliding_window = 0;   // > 0: key kept only if query_pos - key_pos < sliding_window
+  // > 0, causal: key kept only if query_pos - key_pos < sliding_window; not causal (encoders):
+  // only if |query_pos - key_pos| <= sliding_window (create_bidirectional_sliding_window_mask).
+  int sliding_window = 0;
   // Optional additive bias (T5 relative positions): bias(h, key_pos - query_pos) =
   // rel_bias[h * rel_bias_stride + rel_bias_offset + key_pos - query_pos].
   const float* rel_bias = nullptr;

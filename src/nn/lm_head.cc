@@ -27,6 +27,8 @@ std::span<const float> LmHead::forward(const float* hidden, int B, int T, bool a
     const float* src = hidden + (all_positions ? r : r * T + T - 1) * H;
     if (norm_.empty()) std::copy(src, src + H, x + r * H);
     else norm_.forward(src, 1, x + r * H);
+    if (options_.hidden_scale != 1.f)
+      for (int64_t i = 0; i < H; ++i) x[r * H + i] *= options_.hidden_scale;
   }
   float* logits = logits_buf.resize(rows * V);  // (rows, vocab_size)
   linear(x, rows, weight_, bias_, logits);

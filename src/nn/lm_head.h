@@ -16,6 +16,7 @@ namespace autolm {
 struct LmHeadOptions {
   bool final_norm = true;              // model.norm / ln_f / final_layer_norm before the head
   NormOptions norm;                    // its kind, eps, 1+w, bias
+  float hidden_scale = 1.f;            // normed hidden *= hidden_scale before the head (T5: d_model**-0.5)
   bool tie_word_embeddings = true;     // config default differs per model: the caller resolves it
   bool bias = false;                   // lm_head.bias (Phi-2)
   bool final_logits_bias = false;      // BART-style buffer final_logits_bias (1, vocab_size)

@@ -128,7 +128,7 @@ void SelfAttention::forward(const float* x, int B, int T, int start, std::span<c
   spec.num_kv_heads = o.num_kv_heads;
   spec.head_dim = o.head_dim;
   spec.scale = o.scale;
-  spec.causal = true;
+  spec.causal = o.causal;
   spec.sliding_window = o.sliding_window;
   spec.softcap = o.softcap;
   spec.sinks = sinks.empty() ? nullptr : sinks.data;

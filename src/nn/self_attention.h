@@ -47,7 +47,9 @@ struct SelfAttentionOptions {
   QkNorm qk_norm = QkNorm::kNone;
   NormOptions qk_norm_options;        // kind / eps / 1+w of the q/k norms
   const RotaryEmbedding* rope = nullptr;  // owned by the model; nullptr: no positions here (NoPE, learned)
+  bool causal = true;                 // false: encoder self-attention over its own input (T5Gemma)
   int sliding_window = 0;             // > 0: this layer sees the last sliding_window keys only
+                                      // (not causal: keys within sliding_window either side)
   float softcap = 0.f;                // > 0: attn_logit_softcapping
   bool sinks = false;                 // learned per-head sink logits (`sinks`, gpt-oss)
 };

@@ -1,5 +1,6 @@
 // The nn blocks on their own, against straightforward double-precision definitions of what
-// transformers computes (LlamaRMSNorm, nn.LayerNorm, LlamaMLP, eager attention, lm_head).
+// transformers computes (LlamaRMSNorm, nn.LayerNorm, LlamaMLP, eager attention, lm_head, T5's
+// relative position buckets).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include "nn/lm_head.h"
 #include "nn/mlp.h"
 #include "nn/norm.h"
+#include "nn/relative_position_bias.h"
 #include "nn/self_attention.h"
 
 namespace autolm {
@@ -440,10 +442,95 @@ TEST(LmHeadBlock, TiedLastPositionsScalingAndSoftcap) {
   auto s = LmHead::load(w, V, H, embedding, "embed", scaled).forward(hidden.data(), 2, 3, true, normed, logits);
   for (size_t i = 0; i < all_logits.size(); ++i)
     EXPECT_NEAR(s[i], std::tanh(all_logits[i] * 0.5 / 4 / 1.5) * 1.5, 1e-6);
+  // T5: the normed hidden state times d_model**-0.5 before the head: the logits scale with it.
+  LmHeadOptions t5 = plain;
+  t5.hidden_scale = 0.5f;
+  auto h = LmHead::load(w, V, H, embedding, "embed", t5).forward(hidden.data(), 2, 3, true, normed, logits);
+  for (size_t i = 0; i < all_logits.size(); ++i) EXPECT_NEAR(h[i], all_logits[i] * 0.5, 1e-5);
   // Untied without lm_head.weight: the missing tensor is an Error.
   LmHeadOptions untied = plain;
   untied.tie_word_embeddings = false;
   EXPECT_THROW(LmHead::load(w, V, H, embedding, "embed", untied), Error);
+}
+
+// T5Attention._relative_position_bucket, worked by hand from its definition (32 buckets,
+// max_distance 128): half exact distances, half log-spaced; bidirectional splits them by sign.
+TEST(RelativePositionBiasBlock, BucketsAndTableLayout) {
+  EXPECT_EQ(relative_position_bucket(0, true, 32, 128), 0);
+  EXPECT_EQ(relative_position_bucket(-1, true, 32, 128), 1);
+  EXPECT_EQ(relative_position_bucket(1, true, 32, 128), 17);
+  EXPECT_EQ(relative_position_bucket(7, true, 32, 128), 23);
+  // 16 buckets per direction: 8 exact, then 8 + int(log(d / 8) / log(128 / 8) * 8).
+  EXPECT_EQ(relative_position_bucket(-20, true, 32, 128), 8 + int(std::log(20.0 / 8) / std::log(16.0) * 8));
+  EXPECT_EQ(relative_position_bucket(500, true, 32, 128), 31);
+  EXPECT_EQ(relative_position_bucket(-500, true, 32, 128), 15);
+  // Causal (decoder): keys after the query share bucket 0; 16 exact distances.
+  EXPECT_EQ(relative_position_bucket(5, false, 32, 128), 0);
+  EXPECT_EQ(relative_position_bucket(-15, false, 32, 128), 15);
+  EXPECT_EQ(relative_position_bucket(-20, false, 32, 128), 16 + int(std::log(20.0 / 16) / std::log(8.0) * 16));
+  EXPECT_EQ(relative_position_bucket(-1000, false, 32, 128), 31);
+
+  MapWeights w;
+  const auto& table = w.add("rel.weight", {8, 3});  // (num_buckets, num_heads)
+  RelativePositionBiasOptions o{3, 8, 16, true};
+  RelativePositionBias bias = RelativePositionBias::load(w, "rel.weight", o, false);
+  const int R = 20;
+  std::vector<float> filled(size_t(3 * (2 * R + 1)));
+  bias.fill(R, filled.data());
+  for (int rel = -R; rel <= R; ++rel)
+    for (int h = 0; h < 3; ++h)
+      EXPECT_EQ(filled[h * (2 * R + 1) + R + rel], table[relative_position_bucket(rel, true, 8, 16) * 3 + h]) << rel;
+  EXPECT_TRUE(RelativePositionBias::load(w, "absent.weight", o, /*optional=*/true).empty());
+  EXPECT_THROW(RelativePositionBias::load(w, "absent.weight", o, false), Error);
+}
+
+// Encoder self-attention (causal = false): every token sees the whole input, or with a sliding
+// window the keys within it on both sides (|q - k| <= window, inclusive, as
+// create_bidirectional_sliding_window_mask); padding keys are masked.
+TEST(SelfAttentionBlock, BidirectionalAndBidirectionalWindow) {
+  const int64_t H = 8;
+  const int heads = 2, D = 4, T = 7;
+  MapWeights w;
+  const auto& Wq = w.add("s.q_proj.weight", {heads * D, H});
+  const auto& Wk = w.add("s.k_proj.weight", {heads * D, H});
+  const auto& Wv = w.add("s.v_proj.weight", {heads * D, H});
+  const auto& Wo = w.add("s.o_proj.weight", {H, heads * D});
+  const auto x = random_vector(size_t(T * H), 12);
+  const auto xd = to_double(x.data(), x.size());
+  const auto q = ref_linear(xd, T, Wq, heads * D), k = ref_linear(xd, T, Wk, heads * D), v = ref_linear(xd, T, Wv, heads * D);
+  std::vector<int64_t> positions(T, 0);
+  for (int window : {0, 2}) {
+    std::vector<double> attn(size_t(T) * heads * D, 0.0);
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < heads; ++h) {
+        std::vector<double> p(T, 0.0);
+        double sum = 0;
+        for (int j = 0; j < T; ++j) {
+          if (j == 3 || (window > 0 && std::abs(t - j) > window)) continue;  // key 3 is padding
+          double dot = 0;
+          for (int d = 0; d < D; ++d) dot += q[(t * heads + h) * D + d] * k[(j * heads + h) * D + d];
+          sum += p[j] = std::exp(dot * 0.5);
+        }
+        for (int j = 0; j < T; ++j)
+          for (int d = 0; d < D; ++d) attn[(t * heads + h) * D + d] += p[j] / sum * v[(j * heads + h) * D + d];
+      }
+    const auto want = ref_linear(attn, T, Wo, H);
+    SelfAttentionOptions o;
+    o.hidden_size = H;
+    o.num_heads = o.num_kv_heads = heads;
+    o.head_dim = D;
+    o.scale = 0.5f;
+    o.causal = false;
+    o.sliding_window = window;
+    SelfAttention a = SelfAttention::load(w, "s.", o);
+    KVCache cache(1, 1, heads, T, D);
+    cache.append(T);
+    for (int t = 0; t < T; ++t) cache.key_valid(0)[t] = t != 3;
+    Workspace ws;
+    std::vector<float> out(size_t(T * H));
+    a.forward(x.data(), 1, T, 0, positions, cache, 0, ws, out.data(), false);
+    expect_near(out.data(), want, 1e-4, "window " + std::to_string(window));
+  }
 }
 
 }  // namespace
