@@ -244,12 +244,12 @@ void T5Model::encode(std::span<const int32_t> ids, std::span<const int32_t> mask
   // Cross-attention K/V of every decoder layer, once per input.
   for (int l = 0; l < num_decoder_layers_; ++l) {
     const T5Attention& a = decoder_[l].cross_attn;
-    s.cross_k[l].resize(N * inner);
-    s.cross_v[l].resize(N * inner);
+    s.cross[l].k.resize(N * inner);
+    s.cross[l].v.resize(N * inner);
     linear(enc_out, N, a.k, {}, k);
     linear(enc_out, N, a.v, {}, v);
-    scatter_heads(k, n, S, num_heads_, d_kv_, s.cross_k[l].data(), S, 0);
-    scatter_heads(v, n, S, num_heads_, d_kv_, s.cross_v[l].data(), S, 0);
+    scatter_heads(k, n, S, num_heads_, d_kv_, s.cross[l].k.data(), S, 0);
+    scatter_heads(v, n, S, num_heads_, d_kv_, s.cross[l].v.data(), S, 0);
   }
 }
 
