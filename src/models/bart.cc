@@ -63,8 +63,10 @@ class BartForConditionalGeneration final : public LoadedModel {
     check_divisible(c, "d_model", d_model_, "decoder_attention_heads", decoder_heads_);
     check_layer_count(c, "encoder_layers", encoder_layers, *weights_, "model.encoder.layers.");
     check_layer_count(c, "decoder_layers", decoder_layers, *weights_, "model.decoder.layers.");
-    // The position table is a hard limit. M2M100 starts positions after padding_idx (the
-    // pad_token_id), in a table of max_position_embeddings + 2 rows.
+    // The position table is a hard limit. M2M100 and FSMT start positions after padding_idx
+    // (the pad_token_id), in a table of max_position_embeddings + 2 (FSMT: + padding_idx + 1)
+    // rows. (FSMT's SinusoidalPositionalEmbedding would grow its table past that; autolm stops at
+    // max_position_embeddings.)
     int64_t max_len = max_positions_;
     if (v_.positions == BartPositions::kFairseq) {
       if (padding_idx_ < 0 || padding_idx_ >= config_.vocab_size)
@@ -75,7 +77,8 @@ class BartForConditionalGeneration final : public LoadedModel {
       if (d_model_ < 4)
         throw Error(ErrorKind::kInvalidInput, c.source() + ": key \"d_model\" must be at least 4 for " +
                                                   config_.model_type + " (" + std::to_string(d_model_) + ")");
-      max_len = std::min(max_positions_, max_positions_ + 1 - padding_idx_);
+      fairseq_rows_ = max_positions_ + (v_.separate_vocabs ? padding_idx_ + 1 : 2);
+      max_len = std::min(max_positions_, fairseq_rows_ - padding_idx_ - 1);
       if (max_len < 1)
         throw Error(ErrorKind::kInvalidInput, c.source() + ": pad_token_id (" + std::to_string(padding_idx_) +
                                                   ") leaves no positions in max_position_embeddings (" +
@@ -86,12 +89,14 @@ class BartForConditionalGeneration final : public LoadedModel {
     const Activation act =
         parse_activation(c.get_or<std::string>("activation_function", "gelu"), c.source() + ": activation_function");
     embed_scale_ = c.get_or<bool>("scale_embedding", v_.default_scale_embedding) ? float(std::sqrt(double(d_model_))) : 1.f;
-    // Marian may have a separate target vocabulary (decoder_vocab_size).
-    src_vocab_ = config_.vocab_size;
+    // Marian may have a separate target vocabulary (decoder_vocab_size); FSMT always has
+    // (vocab_size is its tgt_vocab_size).
+    src_vocab_ = v_.separate_vocabs ? config_size(c, "src_vocab_size") : config_.vocab_size;
     if (v_.decoder_vocab) config_.vocab_size = config_size_or(c, "decoder_vocab_size", src_vocab_);
     if (!config_.decoder_start_token_id) config_.decoder_start_token_id = config_.pad_token_id;
 
-    describe_dim(src_vocab_, "vocab_size");
+    describe_dim(src_vocab_, v_.separate_vocabs ? "src_vocab_size" : "vocab_size");
+    if (v_.separate_vocabs) describe_dim(config_.vocab_size, "tgt_vocab_size");
     if (v_.decoder_vocab && c.has("decoder_vocab_size")) describe_dim(config_.vocab_size, "decoder_vocab_size");
     describe_dim(d_model_, "d_model");
     describe_dim(encoder_ffn, "encoder_ffn_dim");
@@ -99,9 +104,10 @@ class BartForConditionalGeneration final : public LoadedModel {
     describe_dim(max_positions_, "max_position_embeddings");
     describe_dim(max_positions_ + 2, "max_position_embeddings (" + std::to_string(max_positions_) + ") + 2");
     const int64_t D = d_model_, V = config_.vocab_size;
-    const TensorView shared = require_matrix("model.shared.weight", {src_vocab_, D});
-    const bool share = !v_.decoder_vocab || c.get_or<bool>("share_encoder_decoder_embeddings", true);
-    const std::string dec_name = share ? "model.shared.weight" : "model.decoder.embed_tokens.weight";
+    const std::string src_name = v_.separate_vocabs ? "model.encoder.embed_tokens.weight" : "model.shared.weight";
+    const TensorView shared = require_matrix(src_name, {src_vocab_, D});
+    const bool share = !v_.separate_vocabs && (!v_.decoder_vocab || c.get_or<bool>("share_encoder_decoder_embeddings", true));
+    const std::string dec_name = share ? src_name : "model.decoder.embed_tokens.weight";
     const TensorView dec_tokens = share ? shared : require_matrix(dec_name, {V, D});
     // Shared or tied embeddings must cover the target vocabulary: the LM head writes one logit
     // per row of its matrix into a buffer of vocab_size (decoder_vocab_size) logits.
@@ -110,8 +116,8 @@ class BartForConditionalGeneration final : public LoadedModel {
                   c.source() + ": " + (v_.decoder_vocab && c.has("decoder_vocab_size") ? "decoder_vocab_size" : "vocab_size") +
                       " = " + std::to_string(V) + " disagrees with the weights: the decoder embeddings have " +
                       std::to_string(dec_tokens.shape[0]) + " rows");
-    encoder_ = load_stack("model.encoder.", v_.encoder, shared, src_vocab_);
-    decoder_ = load_stack("model.decoder.", v_.decoder, dec_tokens, V);
+    encoder_ = load_stack("model.encoder.", v_.encoder, shared, src_name, src_vocab_);
+    decoder_ = load_stack("model.decoder.", v_.decoder, dec_tokens, dec_name, V);
 
     const NormOptions ln{NormKind::kLayer, 1e-5f, false, true, true};  // nn.LayerNorm(d_model)
     CrossAttentionOptions enc_attn{D, encoder_heads_, int(D / encoder_heads_), D, true, 0.f};
@@ -151,10 +157,12 @@ class BartForConditionalGeneration final : public LoadedModel {
     LmHeadOptions head;
     head.final_norm = v_.pre_ln;  // the decoder's final layer_norm, on the rows the head reads
     head.norm = ln;
-    head.tie_word_embeddings = c.get_or<bool>("tie_word_embeddings", true);
+    head.tie_word_embeddings = c.get_or<bool>("tie_word_embeddings", v_.default_tie_word_embeddings);
     head.final_logits_bias = has("final_logits_bias");  // a buffer: zeros when the file lacks it
     lm_head_ = LmHead::load(*this, V, D, dec_tokens, dec_name, head,
-                            {.norm = "model.decoder.layer_norm", .head = "lm_head", .final_logits_bias = "final_logits_bias"});
+                            {.norm = "model.decoder.layer_norm",
+                             .head = v_.separate_vocabs ? "model.decoder.output_projection" : "lm_head",
+                             .final_logits_bias = "final_logits_bias"});
     finish_loading();
   }
 
@@ -170,11 +178,13 @@ class BartForConditionalGeneration final : public LoadedModel {
                                 bool all_positions) const override;
 
  private:
-  BartStack load_stack(const std::string& p, const BartStackVariant& sv, const TensorView& tokens, int64_t vocab) {
+  BartStack load_stack(const std::string& p, const BartStackVariant& sv, const TensorView& tokens,
+                       const std::string& tokens_name, int64_t vocab) {
     const int64_t D = d_model_;
     BartStack st;
     st.variant = sv;
-    if (has(p + "embed_tokens.weight")) optional(p + "embed_tokens.weight", {vocab, D});  // tied alias of model.shared
+    const std::string alias = p + "embed_tokens.weight";  // tied alias of model.shared
+    if (alias != tokens_name && has(alias)) optional(alias, {vocab, D});
     EmbeddingOptions e;
     e.scale = sv.scale_tokens ? embed_scale_ : 1.f;
     e.max_positions = max_positions_;
@@ -189,11 +199,15 @@ class BartForConditionalGeneration final : public LoadedModel {
         e.sinusoidal = SinusoidalLayout::kMarian;
         if (e.positions == PositionEmbedding::kSinusoidal) check_table(max_positions_);
         break;
-      case BartPositions::kFairseq:  // computed: max_position_embeddings + 2 rows, zero row at padding_idx
-        if (has(positions)) optional(positions);
+      case BartPositions::kFairseq:  // zero row at padding_idx
+        e.max_positions = fairseq_rows_;
+        if (v_.fairseq_table_from_file && has(positions)) {
+          e.positions = PositionEmbedding::kLearned;
+          break;
+        }
+        if (has(positions)) optional(positions);  // M2M100: ignored as transformers does
         e.positions = PositionEmbedding::kSinusoidal;
         e.sinusoidal = SinusoidalLayout::kFairseq;
-        e.max_positions = max_positions_ + 2;
         e.padding_idx = padding_idx_;
         check_table(e.max_positions);
         break;
@@ -221,7 +235,7 @@ class BartForConditionalGeneration final : public LoadedModel {
     positions.resize(size_t(N));
     for (int64_t n = 0; n < N; ++n) {
       int64_t pos = int64_t(start) + n % T;
-      // M2M100 derives positions from input_ids: padding_idx for padding, else after it.
+      // M2M100 / FSMT derive positions from input_ids: padding_idx for padding, else after it.
       if (v_.positions == BartPositions::kFairseq) pos = ids[n] == padding_idx_ ? padding_idx_ : padding_idx_ + 1 + pos;
       if (pos >= st.embed.max_positions())
         throw Error(ErrorKind::kInvalidInput, "position " + std::to_string(pos) + " is beyond max_position_embeddings (" +
@@ -257,7 +271,7 @@ class BartForConditionalGeneration final : public LoadedModel {
 
   BartVariant v_;
   PositionLimit positions_;
-  int64_t padding_idx_ = 1, d_model_ = 0, max_positions_ = 0, src_vocab_ = 0;
+  int64_t padding_idx_ = 1, d_model_ = 0, max_positions_ = 0, src_vocab_ = 0, fairseq_rows_ = 0;
   int encoder_heads_ = 0, decoder_heads_ = 0;
   float embed_scale_ = 1.f;
   BartStack encoder_, decoder_;

@@ -40,6 +40,14 @@ struct BartVariant {
   BartStackVariant encoder, decoder;
   bool decoder_vocab = false;   // Marian: decoder_vocab_size, share_encoder_decoder_embeddings
   bool default_scale_embedding = false;  // the config class's scale_embedding default
+  bool default_tie_word_embeddings = true;
+  // FSMT: no model.shared; model.encoder.embed_tokens (src_vocab_size) and
+  // model.decoder.embed_tokens (tgt_vocab_size), the head model.decoder.output_projection, and a
+  // fairseq table of max_position_embeddings + padding_idx + 1 rows (M2M100: + 2).
+  bool separate_vocabs = false;
+  // kFairseq: FSMT's table is a Parameter, loaded from the file when saved (bf16-rounded there
+  // as the checkpoint holds it); M2M100's is a non-persistent buffer, always computed.
+  bool fairseq_table_from_file = false;
 };
 
 std::unique_ptr<Model> make_bart_like(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights,

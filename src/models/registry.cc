@@ -41,6 +41,7 @@ const std::vector<RegistryEntry>& registry() {
       {"plbart", F::kSeq2Seq, make_bart_family, {"PLBartForConditionalGeneration"}},
       {"blenderbot", F::kSeq2Seq, make_blenderbot, {"BlenderbotForConditionalGeneration"}},
       {"blenderbot-small", F::kSeq2Seq, make_blenderbot_small, {"BlenderbotSmallForConditionalGeneration"}},
+      {"fsmt", F::kSeq2Seq, make_fsmt, {"FSMTForConditionalGeneration"}},
       {"nllb-moe", F::kSeq2Seq, nullptr, {"NllbMoeForConditionalGeneration"}},
   };
   return entries;

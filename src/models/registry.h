@@ -40,6 +40,7 @@ std::unique_ptr<Model> make_cohere(ModelConfig config, const JsonConfig& json, s
 std::unique_ptr<Model> make_t5(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_bart_family(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_blenderbot(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_fsmt(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_blenderbot_small(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_mixtral(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_qwen2_moe(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);

@@ -1,5 +1,5 @@
 // The encoder-decoder architectures of issue 14 built on BART's layers (blenderbot,
-// blenderbot-small, plbart) against transformers 5.24 (references by
+// blenderbot-small, plbart, fsmt) against transformers 5.24 (references by
 // tests/data/make_seq2seq_arch_fixtures.py): decoder logits within the README tolerance,
 // incremental greedy decoding, generate()'s greedy and beam sequences exact, right-padded
 // batches, int8 weights, and the wrong-Auto-class refusal.
@@ -19,7 +19,7 @@ using test::load_ref;
 using test::model_dir;
 
 const std::vector<std::string>& seq2seq_arch_models() {
-  static const std::vector<std::string> v = {"blenderbot-tiny", "blenderbot_small-tiny", "plbart-tiny"};
+  static const std::vector<std::string> v = {"blenderbot-tiny", "blenderbot_small-tiny", "plbart-tiny", "fsmt-tiny"};
   return v;
 }
 

@@ -50,6 +50,13 @@ SOURCES = {
     # uclanlp/plbart-base: BART with learned positions + 2, layernorm_embedding, scale_embedding.
     "plbart-tiny": ("uclanlp/plbart-base", dict(
         model_type="plbart", scale_embedding=True, activation_function="gelu", decoder_start_token_id=2)),
+    # facebook/wmt19-en-de: separate source / target vocabularies (here 1024 / 512), fairseq
+    # sinusoidal positions past padding_idx, post-LN layers, no layernorm_embedding, untied
+    # output_projection, relu.
+    "fsmt-tiny": ("facebook/wmt19-en-de", dict(
+        model_type="fsmt", vocab_size=None, src_vocab_size=1024, tgt_vocab_size=512, langs=["en", "de"],
+        scale_embedding=True, activation_function="relu", tie_word_embeddings=False, decoder_start_token_id=2,
+        num_beams=None, max_length=None, max_position_embeddings=64)),
 }
 
 
@@ -75,6 +82,7 @@ def make_checkpoint(name, overrides):
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     kw = dict(SMALL, **overrides)
+    kw = {k: v for k, v in kw.items() if v is not None or k == "forced_eos_token_id"}
     config = transformers.AutoConfig.for_model(kw.pop("model_type"), **kw)
     model = transformers.AutoModelForSeq2SeqLM.from_config(config, dtype=torch.float32).eval()
     randomize(model, zlib.crc32(name.encode()))
@@ -89,6 +97,25 @@ def make_checkpoint(name, overrides):
     return folder
 
 
+def fsmt_causal_forward(folder, refs, tensors):
+    """FSMTModel.forward applies the decoder's causal mask only with use_cache=False (with the
+    config's use_cache=True a multi-token decoder input attends to later tokens too; generation
+    feeds one token per step and is unaffected). The forward references of FSMT are therefore
+    taken with use_cache=False: fairseq's causal decoder, what generation computes."""
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    model = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32).eval()
+    for ci, case in enumerate(refs["cases"]):
+        enc = tok(case["prompt"], return_tensors="pt")
+        dec = torch.tensor([case["forward"]["decoder_input_ids"]])
+        with torch.no_grad():
+            logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], decoder_input_ids=dec,
+                           use_cache=False).logits[0]
+        idx, rows = mf.rows_of(logits)
+        assert idx == case["forward"]["positions"]
+        tensors[case["forward"]["logits_tensor"]] = rows.float().cpu()
+    refs["forward_use_cache"] = False
+
+
 def main():
     only = set(filter(None, os.environ.get("ONLY", "").split(",")))
     cases = json.load(open(os.path.join(FX, "cases.json"), encoding="utf-8"))
@@ -101,6 +128,8 @@ def main():
         folder = make_checkpoint(name, overrides)
         tensors = {}
         refs = mf.model_refs(name, folder, "seq2seq", spec, tensors)
+        if overrides["model_type"] == "fsmt":
+            fsmt_causal_forward(folder, refs, tensors)
         refs["source_config"] = hub
         mf.dump(os.path.join(FX, "refs", "models", name + ".json"), refs)
         save_file(tensors, os.path.join(FX, "refs", "models", name + ".logits.safetensors"))
