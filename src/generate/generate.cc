@@ -418,8 +418,12 @@ Request prepare(const Model& model, const std::vector<std::vector<int32_t>>& inp
     }
     if (req.unpadded[b].empty())
       throw Error(ErrorKind::kInvalidInput, "generate: prompt " + std::to_string(b) + " is empty");
+    // An encoder-decoder's prompt indexes the source vocabulary, which may differ from the
+    // target one config().vocab_size counts (FSMT src_vocab_size, Marian decoder_vocab_size):
+    // encode() checks those ids against it.
+    const bool source_vocab = req.seq2seq;
     for (int32_t t : req.unpadded[b])
-      if (t < 0 || (model.config().vocab_size > 0 && t >= model.config().vocab_size))
+      if (t < 0 || (!source_vocab && model.config().vocab_size > 0 && t >= model.config().vocab_size))
         throw Error(ErrorKind::kInvalidInput, "generate: prompt " + std::to_string(b) + " holds token id " +
                                                   std::to_string(t) + ", outside the vocabulary (size " +
                                                   std::to_string(model.config().vocab_size) + ")");

@@ -69,7 +69,9 @@ ModelConfig make_model_config(const std::string& dir, const JsonConfig& c, const
   mc.dir = dir;
   mc.model_type = e.model_type;
   mc.family = e.family;
-  mc.vocab_size = config_size(c, "vocab_size");
+  // FSMT's config spells the target vocabulary tgt_vocab_size (transformers' attribute_map
+  // vocab_size → tgt_vocab_size).
+  mc.vocab_size = config_size(c, !c.has("vocab_size") && c.has("tgt_vocab_size") ? "tgt_vocab_size" : "vocab_size");
   mc.bos_token_id = optional_id(c, "bos_token_id");
   mc.pad_token_id = optional_id(c, "pad_token_id");
   mc.decoder_start_token_id = optional_id(c, "decoder_start_token_id");

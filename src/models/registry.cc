@@ -41,6 +41,10 @@ const std::vector<RegistryEntry>& registry() {
       {"marian", F::kSeq2Seq, make_bart_family, {"MarianMTModel"}},
       {"pegasus", F::kSeq2Seq, make_bart_family, {"PegasusForConditionalGeneration"}},
       {"m2m_100", F::kSeq2Seq, make_bart_family, {"M2M100ForConditionalGeneration"}},
+      {"plbart", F::kSeq2Seq, make_bart_family, {"PLBartForConditionalGeneration"}},
+      {"blenderbot", F::kSeq2Seq, make_blenderbot, {"BlenderbotForConditionalGeneration"}},
+      {"blenderbot-small", F::kSeq2Seq, make_blenderbot_small, {"BlenderbotSmallForConditionalGeneration"}},
+      {"fsmt", F::kSeq2Seq, make_fsmt, {"FSMTForConditionalGeneration"}},
       {"nllb-moe", F::kSeq2Seq, nullptr, {"NllbMoeForConditionalGeneration"}},
   };
   return entries;

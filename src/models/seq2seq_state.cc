@@ -18,8 +18,8 @@ KVSource Seq2SeqState::self_source(const int& layer) { return self_cache.source(
 KVSource Seq2SeqState::cross_source(const int& layer) {
   KVSource kv;
   const int64_t block = int64_t(src_len) * head_dim;
-  kv.k = [this, &layer, block](int b, int h) { return cross_k[layer].data() + (int64_t(input_of(b)) * num_heads + h) * block; };
-  kv.v = [this, &layer, block](int b, int h) { return cross_v[layer].data() + (int64_t(input_of(b)) * num_heads + h) * block; };
+  kv.k = [this, &layer, block](int b, int h) { return cross[layer].k.data() + (int64_t(input_of(b)) * num_heads + h) * block; };
+  kv.v = [this, &layer, block](int b, int h) { return cross[layer].v.data() + (int64_t(input_of(b)) * num_heads + h) * block; };
   kv.key_valid = [this](int b) { return src_valid.data() + int64_t(input_of(b)) * src_len; };
   return kv;
 }

@@ -161,11 +161,11 @@ void T5StackModel::encode(std::span<const int32_t> ids, std::span<const int32_t>
   const TensorView none;
   for (int l = 0; l < num_decoder_layers_; ++l) {
     const T5Attention& a = decoder_[l].cross_attn;
-    s.cross_k[l].resize(N * inner);  // (inputs, num_heads, src_len, d_kv)
-    s.cross_v[l].resize(N * inner);
+    s.cross[l].k.resize(N * inner);  // (inputs, num_heads, src_len, d_kv)
+    s.cross[l].v.resize(N * inner);
     linear_fused(enc_out, N, {{a.k, none, k}, {a.v, none, v}});
-    scatter_heads(k, n, S, num_heads_, d_kv_, s.cross_k[l].data(), S, 0);
-    scatter_heads(v, n, S, num_heads_, d_kv_, s.cross_v[l].data(), S, 0);
+    scatter_heads(k, n, S, num_heads_, d_kv_, s.cross[l].k.data(), S, 0);
+    scatter_heads(v, n, S, num_heads_, d_kv_, s.cross[l].v.data(), S, 0);
   }
 }
 

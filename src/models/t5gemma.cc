@@ -256,11 +256,11 @@ void T5GemmaModel::encode(std::span<const int32_t> ids, std::span<const int32_t>
   float* v = s.ws.v.resize(N * kv_out);
   for (int l = 0; l < dec_.num_layers; ++l) {
     const T5GemmaCrossAttention& a = decoder_[l].cross_attn;
-    s.cross_k[l].resize(N * kv_out);
-    s.cross_v[l].resize(N * kv_out);
+    s.cross[l].k.resize(N * kv_out);
+    s.cross[l].v.resize(N * kv_out);
     linear_fused(enc_out, N, {{a.k_proj, a.k_bias, k}, {a.v_proj, a.v_bias, v}});
-    scatter_heads(k, n, S, dec_.num_kv_heads, dec_.head_dim, s.cross_k[l].data(), S, 0);
-    scatter_heads(v, n, S, dec_.num_kv_heads, dec_.head_dim, s.cross_v[l].data(), S, 0);
+    scatter_heads(k, n, S, dec_.num_kv_heads, dec_.head_dim, s.cross[l].k.data(), S, 0);
+    scatter_heads(v, n, S, dec_.num_kv_heads, dec_.head_dim, s.cross[l].v.data(), S, 0);
   }
   s.encoder_kv.reset();
 }

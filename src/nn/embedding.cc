@@ -8,10 +8,15 @@ namespace autolm {
 
 Embedding Embedding::load(WeightSource& w, const std::string& tokens_name, int64_t vocab_size, int64_t hidden_size,
                           const EmbeddingOptions& options, const std::string& positions_name) {
+  return load(w, w.require_matrix(tokens_name, {vocab_size, hidden_size}), hidden_size, options, positions_name);
+}
+
+Embedding Embedding::load(WeightSource& w, const TensorView& tokens, int64_t hidden_size, const EmbeddingOptions& options,
+                          const std::string& positions_name) {
   Embedding e;
   e.options_ = options;
   e.hidden_size_ = hidden_size;
-  e.tokens_ = w.require_matrix(tokens_name, {vocab_size, hidden_size});
+  e.tokens_ = tokens;
   const int64_t rows = options.max_positions + options.position_offset;
   if (options.positions == PositionEmbedding::kLearned) {
     e.positions_ = w.require(positions_name, {rows, hidden_size});
@@ -32,14 +37,16 @@ void Embedding::forward(std::span<const int32_t> ids, std::span<const int64_t> p
     copy_row(tokens_, ids[n], o);
     if (options_.scale != 1.f)
       for (int64_t i = 0; i < H; ++i) o[i] *= options_.scale;
-    if (positions_.empty()) continue;
-    const int64_t p = positions[n];
-    if (p < 0 || p >= options_.max_positions)
-      throw Error(ErrorKind::kInvalidInput, "position " + std::to_string(p) + " is beyond the model's " +
-                                                std::to_string(options_.max_positions) + " position embeddings");
-    const float* pe = positions_.row(p + options_.position_offset);
-    for (int64_t i = 0; i < H; ++i) o[i] += pe[i];
+    if (!positions_.empty() && !positions.empty()) add_position(positions[n], o);
   }
+}
+
+void Embedding::add_position(int64_t p, float* o) const {
+  if (p < 0 || p >= options_.max_positions)
+    throw Error(ErrorKind::kInvalidInput, "position " + std::to_string(p) + " is beyond the model's " +
+                                              std::to_string(options_.max_positions) + " position embeddings");
+  const float* pe = positions_.row(p + options_.position_offset);
+  for (int64_t i = 0; i < hidden_size_; ++i) o[i] += pe[i];
 }
 
 std::vector<float> sinusoidal_table(SinusoidalLayout layout, int64_t P, int64_t D, int64_t padding_idx) {

@@ -41,10 +41,18 @@ class Embedding {
   // (max_positions + position_offset, hidden_size).
   static Embedding load(WeightSource& w, const std::string& tokens_name, int64_t vocab_size, int64_t hidden_size,
                         const EmbeddingOptions& options, const std::string& positions_name = "");
+  // The same over a token table already loaded (one matrix shared by two embeddings: BART's
+  // model.shared under the encoder and the decoder, loaded once).
+  static Embedding load(WeightSource& w, const TensorView& tokens, int64_t hidden_size, const EmbeddingOptions& options,
+                        const std::string& positions_name = "");
 
-  // out: (ids.size(), hidden_size) = tokens[id] * scale (+ positions[position + offset]).
-  // Ids are validated by the caller (begin_causal_step); a position past the table is an Error.
+  // out: (ids.size(), hidden_size) = tokens[id] * scale (+ positions[position + offset]; no
+  // positions added when `positions` is empty). Ids are validated by the caller
+  // (begin_causal_step); a position past the table is an Error.
   void forward(std::span<const int32_t> ids, std::span<const int64_t> positions, float* out) const;
+  // row (hidden_size) += positions[position + offset] (BlenderbotSmall's decoder adds them after
+  // layernorm_embedding).
+  void add_position(int64_t position, float* row) const;
 
   const TensorView& tokens() const { return tokens_; }  // (vocab_size, hidden_size): tied LM heads
   int64_t max_positions() const { return options_.max_positions; }

@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 
+#include "nn/cross_attention.h"
 #include "nn/embedding.h"
 #include "nn/lm_head.h"
 #include "nn/mlp.h"
@@ -531,6 +532,125 @@ TEST(SelfAttentionBlock, BidirectionalAndBidirectionalWindow) {
     a.forward(x.data(), 1, T, 0, positions, cache, 0, ws, out.data(), false);
     expect_near(out.data(), want, 1e-4, "window " + std::to_string(window));
   }
+// Eager attention of T queries over one source of S rows (mask: 1 = real token), in double:
+// out_proj(softmax(q·kᵀ·scale) v), every projection with its optional bias.
+std::vector<double> ref_cross(const std::vector<float>& x, int T, const std::vector<float>& src, int S,
+                              const uint8_t* valid, int64_t H, int64_t KV, int heads, int D, MapWeights& w,
+                              const std::string& p, bool bias, double scale) {
+  auto b = [&](const char* n) { return bias ? &w.at(p + n + ".bias") : nullptr; };
+  const int64_t inner = int64_t(heads) * D;
+  auto q = ref_linear(to_double(x.data(), size_t(T * H)), T, w.at(p + "q.weight"), inner, b("q"));
+  auto k = ref_linear(to_double(src.data(), size_t(S * KV)), S, w.at(p + "k.weight"), inner, b("k"));
+  auto v = ref_linear(to_double(src.data(), size_t(S * KV)), S, w.at(p + "v.weight"), inner, b("v"));
+  std::vector<double> attn(size_t(T * inner), 0.0);
+  for (int t = 0; t < T; ++t)
+    for (int h = 0; h < heads; ++h) {
+      std::vector<double> s(S, -1e300);
+      double mx = -1e300, sum = 0;
+      for (int j = 0; j < S; ++j) {
+        if (!valid[j]) continue;
+        double dot = 0;
+        for (int d = 0; d < D; ++d) dot += q[(t * heads + h) * D + d] * k[(j * heads + h) * D + d];
+        mx = std::max(mx, s[j] = dot * scale);
+      }
+      for (int j = 0; j < S; ++j) sum += valid[j] ? (s[j] = std::exp(s[j] - mx)) : (s[j] = 0);
+      for (int j = 0; j < S; ++j)
+        for (int d = 0; d < D; ++d) attn[(t * heads + h) * D + d] += s[j] / sum * v[(j * heads + h) * D + d];
+    }
+  return ref_linear(attn, T, w.at(p + "o.weight"), H, b("o"));
+}
+
+struct CrossCase {
+  int64_t hidden, kv_input;
+  int heads, head_dim;
+  bool bias;
+};
+
+class CrossAttentionBlock : public ::testing::TestWithParam<CrossCase> {};
+
+// Two inputs of different lengths (the second right-padded), two decoder rows (beams) each:
+// K/V projected once, then a prefill of T queries and single steps all match eager attention
+// over each row's own input; the padded source positions get no weight.
+TEST_P(CrossAttentionBlock, KeysOncePerInputSharedByItsRows) {
+  const CrossCase c = GetParam();
+  const int S = 5, T = 3, inputs = 2, rows = 4;
+  const int64_t inner = int64_t(c.heads) * c.head_dim;
+  MapWeights w;
+  w.add("x.q.weight", {inner, c.hidden});
+  w.add("x.k.weight", {inner, c.kv_input});
+  w.add("x.v.weight", {inner, c.kv_input});
+  w.add("x.o.weight", {c.hidden, inner});
+  if (c.bias)
+    for (const char* n : {"q", "k", "v"}) w.add(std::string("x.") + n + ".bias", {inner});
+  if (c.bias) w.add("x.o.bias", {c.hidden});
+  CrossAttentionOptions o;
+  o.hidden_size = c.hidden;
+  o.num_heads = c.heads;
+  o.head_dim = c.head_dim;
+  o.kv_input_size = c.kv_input;
+  o.bias = c.bias;
+  o.scale = c.bias ? 1.f / std::sqrt(float(c.head_dim)) : 1.f;
+  const CrossAttention a = CrossAttention::load(w, "x.", o, {"q", "k", "v", "o"});
+  const auto src = random_vector(size_t(inputs * S * c.kv_input), 11);  // (inputs*S, kv_input)
+  const std::vector<uint8_t> valid = {1, 1, 1, 1, 1, /*second: 3 real*/ 1, 1, 1, 0, 0};
+  Workspace ws;
+  CrossKV kv;
+  a.project_kv(src.data(), inputs, S, ws, kv);
+  ASSERT_EQ(kv.num_inputs, inputs);
+  ASSERT_EQ(kv.src_len, S);
+  const auto x = random_vector(size_t(rows * T * c.hidden), 12);  // (rows*T, hidden)
+  std::vector<float> out(size_t(rows * T * c.hidden), 1.f);
+  a.forward(x.data(), rows, T, kv, valid, ws, out.data(), /*accumulate=*/true);
+  std::vector<float> step(size_t(rows * c.hidden));
+  for (int r = 0; r < rows; ++r) {
+    const int in = r / 2;
+    std::vector<float> xr(x.begin() + r * T * c.hidden, x.begin() + (r + 1) * T * c.hidden);
+    std::vector<float> sr(src.begin() + in * S * c.kv_input, src.begin() + (in + 1) * S * c.kv_input);
+    auto want = ref_cross(xr, T, sr, S, valid.data() + in * S, c.hidden, c.kv_input, c.heads, c.head_dim, w, "x.", c.bias,
+                          o.scale);
+    for (double& v : want) v += 1.0;  // accumulated onto ones
+    expect_near(out.data() + r * T * c.hidden, want, 1e-4, "row " + std::to_string(r));
+  }
+  // One query per row (a decoding step) reads the same K/V.
+  for (int t = 0; t < T; ++t) {
+    std::vector<float> xt(size_t(rows * c.hidden));
+    for (int r = 0; r < rows; ++r)
+      std::copy_n(x.begin() + (r * T + t) * c.hidden, c.hidden, xt.begin() + r * c.hidden);
+    a.forward(xt.data(), rows, 1, kv, valid, ws, step.data(), false);
+    for (int r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < c.hidden; ++i)
+        EXPECT_NEAR(step[r * c.hidden + i] + 1.f, out[(r * T + t) * c.hidden + i], 1e-4) << "step " << t << " row " << r;
+  }
+  // Query rows that are not a whole number of rows per input are refused.
+  EXPECT_THROW(a.forward(x.data(), 3, 1, kv, valid, ws, step.data(), false), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, CrossAttentionBlock,
+                         ::testing::Values(CrossCase{16, 16, 4, 4, true},     // BART: biases, head_dim^-0.5
+                                           CrossCase{12, 20, 2, 8, false}));  // T5-like: inner ≠ hidden, no bias
+
+// The encoder's self-attention is the same block over its own rows (BartAttention, is_causal
+// False): every position sees the whole (unpadded) input, later ones too.
+TEST(CrossAttentionBlockEncoder, SelfAttentionOverOwnRowsIsBidirectional) {
+  const int64_t H = 8;
+  const int S = 4, heads = 2, D = 4;
+  MapWeights w;
+  for (const char* n : {"q", "k", "v", "o"}) w.add(std::string("e.") + n + ".weight", {H, H});
+  for (const char* n : {"q", "k", "v", "o"}) w.add(std::string("e.") + n + ".bias", {H});
+  CrossAttentionOptions o;
+  o.hidden_size = H;
+  o.num_heads = heads;
+  o.head_dim = D;
+  o.scale = 0.5f;
+  const CrossAttention a = CrossAttention::load(w, "e.", o, {"q", "k", "v", "o"});
+  const auto x = random_vector(size_t(S * H), 13);
+  const std::vector<uint8_t> valid(S, 1);
+  Workspace ws;
+  CrossKV kv;
+  a.project_kv(x.data(), 1, S, ws, kv);
+  std::vector<float> out(size_t(S * H));
+  a.forward(x.data(), 1, S, kv, valid, ws, out.data(), false);
+  expect_near(out.data(), ref_cross(x, S, x, S, valid.data(), H, H, heads, D, w, "e.", true, 0.5), 1e-4, "encoder");
 }
 
 }  // namespace

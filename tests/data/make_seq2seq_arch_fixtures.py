@@ -1,0 +1,140 @@
+"""Tiny random checkpoints and transformers references for the encoder-decoder architectures of
+issue 14 that share BART's layers (blenderbot, blenderbot-small, plbart). Made with transformers
+on CPU — never with autolm.
+
+Pinned reference: transformers 5.24.0, tokenizers 0.23.3 (see make_fixtures.py). Run by hand:
+
+    /work/venv-ref/bin/python tests/data/make_seq2seq_arch_fixtures.py      # ONLY=blenderbot-tiny,… for some
+
+Each checkpoint keeps the switches of a real Hub config (named in SOURCES below) with shrunk
+sizes, random weights (biases, norm weights and final_logits_bias too, so every term shows)
+stored in bfloat16 to keep the folders small, and the byte-level BPE tokenizer of the bart-tiny
+fixture (<s> 0, <pad> 1, </s> 2). The references are made by make_fixtures.model_refs with the
+prompts, greedy and beam settings and the right-padded batch of cases.json's bart-tiny entry:
+refs/models/<name>.json + .logits.safetensors, the same format as every other fixture.
+"""
+import json
+import os
+import shutil
+import zlib
+
+import torch
+import transformers
+from safetensors.torch import save_file
+
+import make_fixtures as mf
+
+FX = mf.FX
+MODELS = os.path.join(FX, "models")
+TOKENIZER_FROM = "bart-tiny"
+
+# Sizes every checkpoint shrinks to; the token ids are the tokenizer's.
+SMALL = dict(vocab_size=1024, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+             decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=128,
+             dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, bos_token_id=0, pad_token_id=1,
+             eos_token_id=2, forced_eos_token_id=None)
+
+# name: (real Hub checkpoint whose switches are kept, config overrides)
+SOURCES = {
+    # facebook/blenderbot-400M-distill: pre-LN (mBART) layers with final layer norms, learned
+    # positions without offset, no layernorm_embedding, scale_embedding, 2 encoder / 12 decoder
+    # layers (kept asymmetric: 1 / 2).
+    "blenderbot-tiny": ("facebook/blenderbot-400M-distill", dict(
+        model_type="blenderbot", encoder_layers=1, scale_embedding=True, activation_function="gelu",
+        decoder_start_token_id=0)),
+    # facebook/blenderbot_small-90M: post-LN (BART) layers, layernorm_embedding (the decoder's
+    # before its positions, on unscaled tokens), learned positions without offset, scale_embedding.
+    "blenderbot_small-tiny": ("facebook/blenderbot_small-90M", dict(
+        model_type="blenderbot-small", scale_embedding=True, activation_function="gelu",
+        decoder_start_token_id=0)),
+    # uclanlp/plbart-base: BART with learned positions + 2, layernorm_embedding, scale_embedding.
+    "plbart-tiny": ("uclanlp/plbart-base", dict(
+        model_type="plbart", scale_embedding=True, activation_function="gelu", decoder_start_token_id=2)),
+    # facebook/wmt19-en-de: separate source / target vocabularies (here 1024 / 512), fairseq
+    # sinusoidal positions past padding_idx, post-LN layers, no layernorm_embedding, untied
+    # output_projection, relu.
+    "fsmt-tiny": ("facebook/wmt19-en-de", dict(
+        model_type="fsmt", vocab_size=None, src_vocab_size=1024, tgt_vocab_size=512, langs=["en", "de"],
+        scale_embedding=True, activation_function="relu", tie_word_embeddings=False, decoder_start_token_id=2,
+        num_beams=None, max_length=None, max_position_embeddings=64)),
+}
+
+
+def randomize(model, seed, std=0.2):
+    """Every parameter random: matrices N(0, std), biases N(0, 0.1), norm weights 1 + N(0, 0.1);
+    final_logits_bias (a buffer) N(0, 0.1)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g)
+            if p.dim() >= 2:
+                p.copy_(noise * std)
+            elif name.endswith("bias"):
+                p.copy_(noise * 0.1)
+            else:
+                p.copy_(1 + noise * 0.1)
+        if hasattr(model, "final_logits_bias"):
+            model.final_logits_bias.copy_(torch.randn(model.final_logits_bias.shape, generator=g) * 0.1)
+
+
+def make_checkpoint(name, overrides):
+    folder = os.path.join(MODELS, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    kw = dict(SMALL, **overrides)
+    kw = {k: v for k, v in kw.items() if v is not None or k == "forced_eos_token_id"}
+    config = transformers.AutoConfig.for_model(kw.pop("model_type"), **kw)
+    model = transformers.AutoModelForSeq2SeqLM.from_config(config, dtype=torch.float32).eval()
+    randomize(model, zlib.crc32(name.encode()))
+    model.tie_weights()
+    model.to(torch.bfloat16).save_pretrained(folder)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(MODELS, TOKENIZER_FROM, f), folder)
+    # No forced tokens: the incremental-greedy parity test runs the model without processors.
+    mf.dump(os.path.join(folder, "generation_config.json"),
+            {"bos_token_id": 0, "pad_token_id": 1, "eos_token_id": 2,
+             "decoder_start_token_id": kw["decoder_start_token_id"]})
+    return folder
+
+
+def fsmt_causal_forward(folder, refs, tensors):
+    """FSMTModel.forward applies the decoder's causal mask only with use_cache=False (with the
+    config's use_cache=True a multi-token decoder input attends to later tokens too; generation
+    feeds one token per step and is unaffected). The forward references of FSMT are therefore
+    taken with use_cache=False: fairseq's causal decoder, what generation computes."""
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    model = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32).eval()
+    for ci, case in enumerate(refs["cases"]):
+        enc = tok(case["prompt"], return_tensors="pt")
+        dec = torch.tensor([case["forward"]["decoder_input_ids"]])
+        with torch.no_grad():
+            logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], decoder_input_ids=dec,
+                           use_cache=False).logits[0]
+        idx, rows = mf.rows_of(logits)
+        assert idx == case["forward"]["positions"]
+        tensors[case["forward"]["logits_tensor"]] = rows.float().cpu()
+    refs["forward_use_cache"] = False
+
+
+def main():
+    only = set(filter(None, os.environ.get("ONLY", "").split(",")))
+    cases = json.load(open(os.path.join(FX, "cases.json"), encoding="utf-8"))
+    base = cases["models"]["bart-tiny"]
+    spec = {"cases": [{"prompt": c["prompt"], "gen": {k: c["gen"][k] for k in ("greedy", "beam4")}}
+                      for c in base["cases"]], "batch_params": base["batch_params"]}
+    for name, (hub, overrides) in SOURCES.items():
+        if only and name not in only:
+            continue
+        folder = make_checkpoint(name, overrides)
+        tensors = {}
+        refs = mf.model_refs(name, folder, "seq2seq", spec, tensors)
+        if overrides["model_type"] == "fsmt":
+            fsmt_causal_forward(folder, refs, tensors)
+        refs["source_config"] = hub
+        mf.dump(os.path.join(FX, "refs", "models", name + ".json"), refs)
+        save_file(tensors, os.path.join(FX, "refs", "models", name + ".logits.safetensors"))
+        print("refs", name, refs["model_class"], flush=True)
+
+
+if __name__ == "__main__":
+    main()
