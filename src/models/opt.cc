@@ -1,7 +1,6 @@
-// OPT (transformers' modeling_opt.py): learned positions stored with an offset of 2, LayerNorm
-// before (do_layer_norm_before, 125m and ≥ 1.3b) or after (350m) each sublayer, ReLU MLP fc1/fc2,
-// and project_in/project_out when word_embed_proj_dim differs from hidden_size (350m). Layers
-// from the nn blocks; embeddings and head here (project_in/out sit between them and the blocks).
+// OPTForCausalLM (transformers' modeling_opt.py): learned positions stored with an offset of 2,
+// LayerNorm before (do_layer_norm_before: 125m, ≥ 1.3b) or after (350m) each sublayer, ReLU MLP
+// fc1/fc2, project_in/out around the layers when word_embed_proj_dim differs from hidden_size.
 #include <algorithm>
 #include <memory>
 
@@ -30,10 +29,7 @@ class OPTForCausalLM final : public DecoderOnlyModel {
       : DecoderOnlyModel(std::move(mc), c, std::move(w)) {
     // OPTForCausalLM saves "model.decoder.…"; some original Hub checkpoints drop "model.".
     const std::string d = weights_->has("model.decoder.embed_tokens.weight") ? "model.decoder." : "decoder.";
-    DecoderKeys keys;
-    keys.num_key_value_heads = "num_attention_heads";
-    keys.intermediate_size = "ffn_dim";
-    read_sizes(c, d + "layers.", keys);
+    read_sizes(c, d + "layers.", {.num_key_value_heads = "num_attention_heads", .intermediate_size = "ffn_dim"});
     const DecoderSizes& s = sizes_;
     const int64_t H = s.hidden_size, V = config_.vocab_size, max_pos = config_size(c, "max_position_embeddings");
     P_ = config_size_or(c, "word_embed_proj_dim", H);
