@@ -37,7 +37,10 @@ inline const std::vector<std::string>& causal_models() {
       "phi3-tiny",   "gemma3-tiny",  "chat-tiny",
       // tests/data/make_arch_fixtures.py (bfloat16 checkpoints; not in ../shared/fixtures)
       "gemma2-tiny", "olmo-tiny",    "olmo2-tiny",       "granite-tiny",  "stablelm-tiny",      "stablelm2-12b-tiny",
-      "smollm3-tiny", "cohere-tiny"};
+      "smollm3-tiny", "cohere-tiny",
+      // tests/data/make_arch_fixtures_moe.py (the same reference format; greedy and beam4 settings)
+      "mixtral-tiny", "qwen2_moe-tiny", "qwen3_moe-tiny", "phi-tiny", "gpt_neox-tiny", "falcon-tiny",
+      "falcon-new-tiny", "starcoder2-tiny", "gpt_bigcode-tiny", "opt-tiny", "opt-pre-tiny"};
   return v;
 }
 inline const std::vector<std::string>& seq2seq_models() {

@@ -58,10 +58,15 @@ std::vector<std::string> DecoderOnlyModel::read_layer_types(const JsonConfig& c,
 
 std::unique_ptr<RotaryEmbedding> DecoderOnlyModel::make_rope(const JsonConfig& c, const std::string& layer_type,
                                                              double partial) const {
+  return make_rope(c, rope_parameters_for(c, layer_type), partial);
+}
+
+std::unique_ptr<RotaryEmbedding> DecoderOnlyModel::make_rope(const JsonConfig& c, const JsonConfig& params,
+                                                             double partial, const std::string& key) const {
   if (!(partial > 0 && partial <= 1))
-    throw Error(ErrorKind::kInvalidInput, c.source() + ": key \"partial_rotary_factor\" must be in (0, 1] (" +
-                                              c.raw()["partial_rotary_factor"].dump() + ")");
-  return std::make_unique<RotaryEmbedding>(rope_parameters_for(c, layer_type), sizes_.head_dim, partial,
+    throw Error(ErrorKind::kInvalidInput, c.source() + ": key \"" + key + "\" must be in (0, 1] (" +
+                                              (c.has(key) ? c.raw().at(key).dump() : std::to_string(partial)) + ")");
+  return std::make_unique<RotaryEmbedding>(params, sizes_.head_dim, partial,
                                            config_size_or(c, "max_position_embeddings", 0),
                                            config_size_or(c, "original_max_position_embeddings", 0));
 }

@@ -53,6 +53,10 @@ class DecoderOnlyModel : public LoadedModel {
   // Rotary embedding of a layer type (either config spelling, partial_rotary_factor validated).
   std::unique_ptr<RotaryEmbedding> make_rope(const JsonConfig& c, const std::string& layer_type = "full_attention",
                                              double partial_rotary_factor = 1.0) const;
+  // The same from rope parameters the architecture assembled itself (GPT-NeoX's rotary_emb_base),
+  // the factor read from config key `partial_key` (GPT-NeoX: rotary_pct).
+  std::unique_ptr<RotaryEmbedding> make_rope(const JsonConfig& c, const JsonConfig& rope_parameters, double partial_rotary_factor,
+                                             const std::string& partial_key = "partial_rotary_factor") const;
   // Sequences are bounded by max_position_embeddings (stretched by the rope scaling), or
   // AUTOLM_MAX_POSITIONS; call once with the model's rope (nullptr: max_position_embeddings as is).
   void set_computed_positions(const JsonConfig& c, const RotaryEmbedding* rope);

@@ -1,30 +1,18 @@
-// Qwen2-MoE (transformers' modeling_qwen2_moe.py): Qwen2's decoder (q/k/v bias) whose MLP is a
-// sparse mixture of experts with a shared expert behind a sigmoid gate; the layers in
-// mlp_only_layers or off the decoder_sparse_step keep a dense MLP. Built from the nn blocks.
-#include <algorithm>
-#include <cmath>
+// Qwen2MoeForCausalLM (transformers' modeling_qwen2_moe.py): Qwen2's decoder (q/k/v bias) whose
+// MLP is a sparse mixture of experts with a shared expert behind a sigmoid gate; the layers in
+// mlp_only_layers or off the decoder_sparse_step keep a dense MLP.
 #include <memory>
 
-#include "models/config_checks.h"
-#include "models/decoder_state.h"
-#include "models/loaded_model.h"
+#include "models/moe_decoder.h"
 #include "models/registry.h"
 #include "nn/embedding.h"
 #include "nn/lm_head.h"
 #include "nn/mlp.h"
-#include "nn/moe.h"
-#include "nn/norm.h"
-#include "nn/rope.h"
 #include "nn/self_attention.h"
 
 namespace autolm {
 
 namespace {
-
-struct MoeState : CausalState {
-  using CausalState::CausalState;
-  MoeScratch moe;
-};
 
 struct Qwen2MoeDecoderLayer {
   Norm input_layernorm;           // RMSNorm (hidden_size)
@@ -35,130 +23,91 @@ struct Qwen2MoeDecoderLayer {
   Mlp mlp;                        // dense: gate/up (intermediate_size, hidden_size), down
 };
 
-class Qwen2MoeModel final : public LoadedModel {
+class Qwen2MoeForCausalLM final : public MoeDecoderModel {
  public:
-  Qwen2MoeModel(ModelConfig mc, const JsonConfig& c, std::unique_ptr<WeightStore> w)
-      : LoadedModel(std::move(mc), std::move(w)) {
-    set_config_source(c.source());
-    const int64_t H = config_size(c, "hidden_size"), V = config_.vocab_size;
-    SelfAttentionOptions attn;
-    attn.hidden_size = H;
-    attn.num_heads = int(config_size(c, "num_attention_heads"));
-    attn.num_kv_heads = int(config_size_or(c, "num_key_value_heads", attn.num_heads));
-    check_divisible(c, "num_attention_heads", attn.num_heads, "num_key_value_heads", attn.num_kv_heads);
-    if (!c.has("head_dim")) check_divisible(c, "hidden_size", H, "num_attention_heads", attn.num_heads);
-    attn.head_dim = int(config_size_or(c, "head_dim", H / attn.num_heads));
-    attn.scale = float(std::pow(attn.head_dim, -0.5));
-    num_layers_ = int(config_size(c, "num_hidden_layers"));
-    const int64_t I = config_size(c, "intermediate_size");
-    const NormOptions norm{NormKind::kRms, float(config_epsilon(c, "rms_norm_eps", 1e-6)), false, true, false};
-    MoeOptions moe;
-    const std::string experts_key = "num_experts";
-    moe.num_experts = int(config_size(c, experts_key));
-    moe.top_k = int(config_size(c, "num_experts_per_tok"));
-    if (moe.top_k > moe.num_experts)
-      throw Error(ErrorKind::kInvalidInput, c.source() + ": num_experts_per_tok (" + std::to_string(moe.top_k) +
-                                                ") exceeds " + experts_key + " (" + std::to_string(moe.num_experts) + ")");
-    moe.act = parse_activation(c.get_or<std::string>("hidden_act", "silu"), c.source() + ": hidden_act");
-    check_layer_count(c, "num_hidden_layers", num_layers_, *weights_, "model.layers.");
-    const int64_t max_pos = config_size_or(c, "max_position_embeddings", 0);
-    rope_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c), attn.head_dim, 1.0, max_pos);
-    attn.rope = rope_.get();
-    positions_ = computed_position_limit(rope_->context_length(max_pos),
-                                         c.source() + ": max_position_embeddings = " + std::to_string(max_pos));
-    config_.max_positions = positions_.max;
-    describe_dim(V, "vocab_size");
-    describe_dim(H, "hidden_size");
-    describe_dim(I, "intermediate_size");
-    describe_dim(moe.num_experts, experts_key);
-    describe_dim(int64_t(attn.num_heads) * attn.head_dim, "num_attention_heads × head_dim");
-    describe_dim(int64_t(attn.num_kv_heads) * attn.head_dim, "num_key_value_heads × head_dim");
-    hidden_size_ = H;
-    num_kv_heads_ = attn.num_kv_heads;
-    head_dim_ = attn.head_dim;
-    embed_tokens_ = Embedding::load(*this, "model.embed_tokens.weight", V, H, {});
-    LmHeadOptions head;
-    head.norm = norm;
-    head.tie_word_embeddings = c.get_or<bool>("tie_word_embeddings", false);
-    lm_head_ = LmHead::load(*this, V, H, embed_tokens_.tokens(), "model.embed_tokens.weight", head);
-    const WeightLookup vec = [this](const std::string& n, const Shape& s) { return require(n, s); };
-    const WeightLookup mat = [this](const std::string& n, const Shape& s) { return require_matrix(n, s); };
-    attn.qkv_bias = c.get_or<bool>("qkv_bias", true);
+  Qwen2MoeForCausalLM(ModelConfig mc, const JsonConfig& c, std::unique_ptr<WeightStore> w)
+      : MoeDecoderModel(std::move(mc), c, std::move(w)) {
+    read_sizes(c, "model.layers.");
+    const DecoderSizes& s = sizes_;
+    rotary_emb_ = make_rope(c);
+    set_computed_positions(c, rotary_emb_.get());
+    MoeOptions moe = read_moe(c, /*local_experts_alias=*/false);
     moe.norm_topk_prob = c.get_or<bool>("norm_topk_prob", false);
-    const int64_t moe_I = config_size(c, "moe_intermediate_size");
-    const int64_t shared_I = config_size(c, "shared_expert_intermediate_size");
-    describe_dim(moe_I, "moe_intermediate_size");
-    describe_dim(shared_I, "shared_expert_intermediate_size");
-    const int64_t sparse_step = config_size_or(c, "decoder_sparse_step", 1);
-    const auto mlp_only = c.get_or<std::vector<int64_t>>("mlp_only_layers", {});
+    const int64_t moe_intermediate = config_size(c, "moe_intermediate_size");
+    const int64_t shared_intermediate = config_size(c, "shared_expert_intermediate_size");
+    describe_dim(moe_intermediate, "moe_intermediate_size");
+    describe_dim(shared_intermediate, "shared_expert_intermediate_size");
+    const std::vector<bool> sparse = sparse_layers(c, s.num_hidden_layers);
     // Qwen2MoeConfig: sliding_window only with use_sliding_window, on the layer_types that say so.
-    const int sliding_window = c.get_or<bool>("use_sliding_window", false) ? int(config_size_or(c, "sliding_window", 0)) : 0;
-    const auto layer_types = c.get_or<std::vector<std::string>>("layer_types", {});
-    if (!layer_types.empty() && int64_t(layer_types.size()) != num_layers_)
-      throw Error(ErrorKind::kInvalidInput, c.source() + ": layer_types has " + std::to_string(layer_types.size()) +
-                                                " entries for num_hidden_layers " + std::to_string(num_layers_));
+    const int window = c.get_or<bool>("use_sliding_window", false) ? int(config_size_or(c, "sliding_window", 0)) : 0;
+    const auto layer_types = read_layer_types(c, std::vector<std::string>(s.num_hidden_layers, "full_attention"));
+
+    const NormOptions rms{NormKind::kRms, float(config_epsilon(c, "rms_norm_eps", 1e-6))};
+    SelfAttentionOptions attn = attention_options();
+    attn.qkv_bias = c.get_or<bool>("qkv_bias", true);
+    attn.rope = rotary_emb_.get();
     MlpOptions dense;
     dense.act = moe.act;
     MoeNames names;
     names.shared_prefix = "shared_expert.";
     names.shared_gate = "shared_expert_gate.weight";
-    layers_.resize(num_layers_);
-    for (int i = 0; i < num_layers_; ++i) {
+
+    embed_tokens_ = Embedding::load(*this, "model.embed_tokens.weight", config_.vocab_size, s.hidden_size, {});
+    layers_.resize(s.num_hidden_layers);
+    for (int i = 0; i < s.num_hidden_layers; ++i) {
       const std::string p = "model.layers." + std::to_string(i) + ".";
       Qwen2MoeDecoderLayer& L = layers_[i];
-      L.input_layernorm = Norm::load(*this, p + "input_layernorm", H, norm);
-      attn.sliding_window = !layer_types.empty() && layer_types[i] == "sliding_attention" ? sliding_window : 0;
+      attn.sliding_window = layer_types[i] == "sliding_attention" ? window : 0;
+      L.input_layernorm = Norm::load(*this, p + "input_layernorm", s.hidden_size, rms);
       L.self_attn = SelfAttention::load(*this, p + "self_attn.", attn);
-      L.post_attention_layernorm = Norm::load(*this, p + "post_attention_layernorm", H, norm);
-      // Equivalent in Qwen2MoeDecoderLayer.__init__.
-      L.sparse = std::find(mlp_only.begin(), mlp_only.end(), i) == mlp_only.end() && (i + 1) % sparse_step == 0;
-      if (L.sparse) L.moe = MoE(moe, names, p + "mlp.", H, moe_I, shared_I, vec, mat);
-      else L.mlp = Mlp::load(*this, p + "mlp.", H, I, dense);
+      L.post_attention_layernorm = Norm::load(*this, p + "post_attention_layernorm", s.hidden_size, rms);
+      L.sparse = sparse[i];
+      if (L.sparse)
+        L.moe = MoE(moe, names, p + "mlp.", s.hidden_size, moe_intermediate, shared_intermediate, vector_lookup(),
+                    matrix_lookup());
+      else
+        L.mlp = Mlp::load(*this, p + "mlp.", s.hidden_size, s.intermediate_size, dense);
     }
+    LmHeadOptions head;
+    head.norm = rms;
+    head.tie_word_embeddings = c.get_or<bool>("tie_word_embeddings", false);
+    lm_head_ = LmHead::load(*this, config_.vocab_size, s.hidden_size, embed_tokens_.tokens(), "model.embed_tokens.weight", head);
     finish_loading();
   }
 
-  std::unique_ptr<DecodeState> new_state(int batch, int max_length, int) const override {
-    check_state_length(positions_, max_length);
-    return std::make_unique<MoeState>(num_layers_, batch, num_kv_heads_, max_length, head_dim_);
-  }
-  int64_t kv_bytes_per_token() const override { return 2 * int64_t(num_layers_) * num_kv_heads_ * head_dim_ * 4; }
-
+  // Equivalent in modeling_qwen2_moe.py: Qwen2MoeModel.forward + Qwen2MoeDecoderLayer.forward.
   std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> attention_mask, int T,
                                 DecodeState& base, bool all_positions) const override {
-    auto& s = static_cast<MoeState&>(base);
+    auto& s = static_cast<MoeCausalState&>(base);
+    const DecoderSizes& z = sizes_;
     const int B = s.batch_size();
-    const int start = begin_causal_step(s, ids, attention_mask, T, config_.vocab_size);
-    const int64_t N = int64_t(B) * T, H = hidden_size_;
-    check_scratch(double(N) * 12 * H + double(all_positions ? N : B) * (H + config_.vocab_size), N);
-    float* hidden = s.hidden.resize(N * H);  // (batch*seq_len, hidden_size)
-    float* x = s.x.resize(N * H);            // normed hidden states
+    const int start = begin_decode(s, ids, attention_mask, T, all_positions, 12.0 * z.hidden_size);
+    const int64_t N = int64_t(B) * T;
+    float* hidden = s.hidden.resize(N * z.hidden_size);  // (batch*seq_len, hidden_size)
+    float* x = s.x.resize(N * z.hidden_size);            // normed hidden states
     embed_tokens_.forward(ids, s.positions, hidden);
-    for (int l = 0; l < num_layers_; ++l) {
+    for (int l = 0; l < z.num_hidden_layers; ++l) {
       const Qwen2MoeDecoderLayer& L = layers_[l];
       L.input_layernorm.forward(hidden, N, x);
-      L.self_attn.forward(x, B, T, start, s.positions, s.cache, l, s.ws, hidden, /*accumulate=*/true);
+      L.self_attn.forward(x, B, T, start, s.positions, s.cache, l, s.ws, hidden, /*accumulate=*/true);  // residual +
       L.post_attention_layernorm.forward(hidden, N, x);
       if (L.sparse) L.moe.forward_accumulate(x, N, hidden, s.moe);
       else L.mlp.forward(x, N, s.ws, hidden, /*accumulate=*/true);
     }
-    return lm_head_.forward(hidden, B, T, all_positions, s.last, s.logits);
+    return lm_head_.forward(hidden, B, T, all_positions, s.last, s.logits);  // norm + lm_head
   }
 
  private:
-  PositionLimit positions_;
-  int64_t hidden_size_ = 0;
-  int num_layers_ = 0, num_kv_heads_ = 0, head_dim_ = 0;
-  std::unique_ptr<RotaryEmbedding> rope_;
+  std::unique_ptr<RotaryEmbedding> rotary_emb_;
   Embedding embed_tokens_;  // (vocab_size, hidden_size)
-  LmHead lm_head_;          // model.norm (RMSNorm) + lm_head
   std::vector<Qwen2MoeDecoderLayer> layers_;
+  LmHead lm_head_;          // model.norm (RMSNorm) + lm_head
 };
 
 }  // namespace
 
 std::unique_ptr<Model> make_qwen2_moe(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights) {
-  return std::make_unique<Qwen2MoeModel>(std::move(config), json, std::move(weights));
+  return std::make_unique<Qwen2MoeForCausalLM>(std::move(config), json, std::move(weights));
 }
 
 }  // namespace autolm

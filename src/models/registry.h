@@ -30,6 +30,11 @@ const RegistryEntry& find_registry_entry(const JsonConfig& config);
 
 // Architecture factories (one per architecture file).
 std::unique_ptr<Model> make_llama(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_mistral(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_qwen2(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_qwen3(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_phi3(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
+std::unique_ptr<Model> make_smollm3(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_gemma(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_gpt2(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);
 std::unique_ptr<Model> make_granite(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights);

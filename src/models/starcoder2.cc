@@ -1,18 +1,13 @@
-// StarCoder2 (transformers' modeling_starcoder2.py): the Mistral-shaped decoder with LayerNorm
-// (weight and bias), a plain MLP c_fc → act → c_proj, biases on every projection (use_bias) and a
-// sliding window on every layer when sliding_window is set. Built from the nn blocks.
-#include <cmath>
+// Starcoder2ForCausalLM (transformers' modeling_starcoder2.py): the Mistral-shaped decoder with
+// LayerNorm (weight and bias), a plain MLP c_fc → act → c_proj, biases on every projection
+// (use_bias) and a sliding window on every layer when sliding_window is set.
 #include <memory>
 
-#include "models/config_checks.h"
-#include "models/decoder_state.h"
-#include "models/loaded_model.h"
+#include "models/decoder_only.h"
 #include "models/registry.h"
 #include "nn/embedding.h"
 #include "nn/lm_head.h"
 #include "nn/mlp.h"
-#include "nn/norm.h"
-#include "nn/rope.h"
 #include "nn/self_attention.h"
 
 namespace autolm {
@@ -26,103 +21,77 @@ struct Starcoder2DecoderLayer {
   Mlp mlp;                        // c_fc (intermediate_size, hidden_size) → act → c_proj
 };
 
-class Starcoder2Model final : public LoadedModel {
+class Starcoder2ForCausalLM final : public DecoderOnlyModel {
  public:
-  Starcoder2Model(ModelConfig mc, const JsonConfig& c, std::unique_ptr<WeightStore> w)
-      : LoadedModel(std::move(mc), std::move(w)) {
-    set_config_source(c.source());
-    const int64_t H = config_size(c, "hidden_size"), V = config_.vocab_size;
-    SelfAttentionOptions attn;
-    attn.hidden_size = H;
-    attn.num_heads = int(config_size(c, "num_attention_heads"));
-    attn.num_kv_heads = int(config_size_or(c, "num_key_value_heads", attn.num_heads));
-    check_divisible(c, "num_attention_heads", attn.num_heads, "num_key_value_heads", attn.num_kv_heads);
-    check_divisible(c, "hidden_size", H, "num_attention_heads", attn.num_heads);
-    attn.head_dim = int(H / attn.num_heads);
-    attn.scale = float(std::pow(attn.head_dim, -0.5));
+  Starcoder2ForCausalLM(ModelConfig mc, const JsonConfig& c, std::unique_ptr<WeightStore> w)
+      : DecoderOnlyModel(std::move(mc), c, std::move(w)) {
+    read_sizes(c, "model.layers.");
+    const DecoderSizes& s = sizes_;
+    rotary_emb_ = make_rope(c);
+    set_computed_positions(c, rotary_emb_.get());
+
+    const NormOptions ln{NormKind::kLayer, float(config_epsilon(c, "norm_epsilon", 1e-5)), false, true, true};
+    SelfAttentionOptions attn = attention_options();
     attn.qkv_bias = attn.o_bias = c.get_or<bool>("use_bias", true);
     attn.sliding_window = int(config_size_or(c, "sliding_window", 0));
-    num_layers_ = int(config_size(c, "num_hidden_layers"));
-    const int64_t I = config_size(c, "intermediate_size");
-    NormOptions norm{NormKind::kLayer, float(config_epsilon(c, "norm_epsilon", 1e-5)), false, true, true};
+    attn.rope = rotary_emb_.get();
     MlpOptions mlp;
     mlp.gated = false;
     mlp.bias = attn.qkv_bias;
     mlp.act = parse_activation(c.get_or<std::string>("hidden_act", "gelu_pytorch_tanh"), c.source() + ": hidden_act");
-    check_layer_count(c, "num_hidden_layers", num_layers_, *weights_, "model.layers.");
-    const int64_t max_pos = config_size_or(c, "max_position_embeddings", 0);
-    rope_ = std::make_unique<RotaryEmbedding>(rope_parameters_for(c), attn.head_dim, 1.0, max_pos);
-    attn.rope = rope_.get();
-    positions_ = computed_position_limit(rope_->context_length(max_pos),
-                                         c.source() + ": max_position_embeddings = " + std::to_string(max_pos));
-    config_.max_positions = positions_.max;
-    describe_dim(V, "vocab_size");
-    describe_dim(H, "hidden_size");
-    describe_dim(I, "intermediate_size");
-    describe_dim(int64_t(attn.num_kv_heads) * attn.head_dim, "num_key_value_heads × head_dim");
-    hidden_size_ = H;
-    num_kv_heads_ = attn.num_kv_heads;
-    head_dim_ = attn.head_dim;
-    embed_tokens_ = Embedding::load(*this, "model.embed_tokens.weight", V, H, {});
-    LmHeadOptions head;
-    head.norm = norm;
-    head.tie_word_embeddings = c.get_or<bool>("tie_word_embeddings", true);
-    lm_head_ = LmHead::load(*this, V, H, embed_tokens_.tokens(), "model.embed_tokens.weight", head);
     MlpNames mlp_names;
     mlp_names.up = "c_fc";
     mlp_names.down = "c_proj";
-    layers_.resize(num_layers_);
-    for (int i = 0; i < num_layers_; ++i) {
+
+    embed_tokens_ = Embedding::load(*this, "model.embed_tokens.weight", config_.vocab_size, s.hidden_size, {});
+    layers_.resize(s.num_hidden_layers);
+    for (int i = 0; i < s.num_hidden_layers; ++i) {
       const std::string p = "model.layers." + std::to_string(i) + ".";
       Starcoder2DecoderLayer& L = layers_[i];
-      L.input_layernorm = Norm::load(*this, p + "input_layernorm", H, norm);
+      L.input_layernorm = Norm::load(*this, p + "input_layernorm", s.hidden_size, ln);
       L.self_attn = SelfAttention::load(*this, p + "self_attn.", attn);
-      L.post_attention_layernorm = Norm::load(*this, p + "post_attention_layernorm", H, norm);
-      L.mlp = Mlp::load(*this, p + "mlp.", H, I, mlp, mlp_names);
+      L.post_attention_layernorm = Norm::load(*this, p + "post_attention_layernorm", s.hidden_size, ln);
+      L.mlp = Mlp::load(*this, p + "mlp.", s.hidden_size, s.intermediate_size, mlp, mlp_names);
     }
+    LmHeadOptions head;
+    head.norm = ln;
+    head.tie_word_embeddings = c.get_or<bool>("tie_word_embeddings", true);
+    lm_head_ = LmHead::load(*this, config_.vocab_size, s.hidden_size, embed_tokens_.tokens(), "model.embed_tokens.weight", head);
     finish_loading();
   }
 
-  std::unique_ptr<DecodeState> new_state(int batch, int max_length, int) const override {
-    check_state_length(positions_, max_length);
-    return std::make_unique<CausalState>(num_layers_, batch, num_kv_heads_, max_length, head_dim_);
-  }
-  int64_t kv_bytes_per_token() const override { return 2 * int64_t(num_layers_) * num_kv_heads_ * head_dim_ * 4; }
-
+  // Equivalent in modeling_starcoder2.py: Starcoder2Model.forward + Starcoder2DecoderLayer.forward.
   std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> attention_mask, int T,
                                 DecodeState& base, bool all_positions) const override {
     auto& s = static_cast<CausalState&>(base);
+    const DecoderSizes& z = sizes_;
     const int B = s.batch_size();
-    const int start = begin_causal_step(s, ids, attention_mask, T, config_.vocab_size);
-    const int64_t N = int64_t(B) * T, H = hidden_size_;
-    check_scratch(double(N) * 8 * H + double(all_positions ? N : B) * (H + config_.vocab_size), N);
-    float* hidden = s.hidden.resize(N * H);  // (batch*seq_len, hidden_size)
-    float* x = s.x.resize(N * H);            // normed hidden states
+    const int start = begin_decode(s, ids, attention_mask, T, all_positions, 8.0 * z.hidden_size);
+    const int64_t N = int64_t(B) * T;
+    float* hidden = s.hidden.resize(N * z.hidden_size);  // (batch*seq_len, hidden_size)
+    float* x = s.x.resize(N * z.hidden_size);            // normed hidden states
     embed_tokens_.forward(ids, s.positions, hidden);
-    for (int l = 0; l < num_layers_; ++l) {
+    for (int l = 0; l < z.num_hidden_layers; ++l) {
       const Starcoder2DecoderLayer& L = layers_[l];
       L.input_layernorm.forward(hidden, N, x);
-      L.self_attn.forward(x, B, T, start, s.positions, s.cache, l, s.ws, hidden, /*accumulate=*/true);
+      L.self_attn.forward(x, B, T, start, s.positions, s.cache, l, s.ws, hidden, /*accumulate=*/true);  // residual +
       L.post_attention_layernorm.forward(hidden, N, x);
       L.mlp.forward(x, N, s.ws, hidden, /*accumulate=*/true);
     }
-    return lm_head_.forward(hidden, B, T, all_positions, s.last, s.logits);
+    return lm_head_.forward(hidden, B, T, all_positions, s.last, s.logits);  // norm + lm_head
   }
 
  private:
-  PositionLimit positions_;
-  int64_t hidden_size_ = 0;
-  int num_layers_ = 0, num_kv_heads_ = 0, head_dim_ = 0;
-  std::unique_ptr<RotaryEmbedding> rope_;
+  std::unique_ptr<RotaryEmbedding> rotary_emb_;
   Embedding embed_tokens_;  // (vocab_size, hidden_size)
-  LmHead lm_head_;          // model.norm (LayerNorm) + lm_head (tied by default)
   std::vector<Starcoder2DecoderLayer> layers_;
+  LmHead lm_head_;          // model.norm (LayerNorm) + lm_head (tied by default)
 };
 
 }  // namespace
 
 std::unique_ptr<Model> make_starcoder2(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights) {
-  return std::make_unique<Starcoder2Model>(std::move(config), json, std::move(weights));
+  return std::make_unique<Starcoder2ForCausalLM>(std::move(config), json, std::move(weights));
 }
 
 }  // namespace autolm
