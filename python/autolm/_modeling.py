@@ -185,6 +185,8 @@ class PreTrainedModel:
         try:
             out = _autolm.generate(self._handle, rows, mask, json.dumps(base), json.dumps(overrides) if overrides else "",
                                    on_step)
+            # Seconds inside the C++ generate() and in the step callback (bench/python_overhead.py).
+            self._last_timings = out["timings"]
         finally:
             if streamer is not None:
                 streamer.end()

@@ -14,6 +14,7 @@
 
 #include <Python.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -95,8 +96,18 @@ nb::dict generate_impl(const PyModel& m, const std::vector<std::vector<int32_t>>
   std::optional<nb::python_error> callback_error;
   GenerateHooks hooks;
   const bool user_callback = !on_step.is_none();
+  // Seconds inside autolm::generate() and, of those, inside the step callback (GIL + Python):
+  // what the binding adds around the C++ work is measured per call (bench/python_overhead.py).
+  using Clock = std::chrono::steady_clock;
+  double callback_s = 0;
   if (config.num_beams == 1) {
     hooks.on_step = [&](const StreamStep& s) -> bool {
+      const auto t0 = Clock::now();
+      struct AddTime {
+        double& total;
+        Clock::time_point t0;
+        ~AddTime() { total += std::chrono::duration<double>(Clock::now() - t0).count(); }
+      } add_time{callback_s, t0};
       nb::gil_scoped_acquire acquire;
       try {
         if (PyErr_CheckSignals() != 0) throw nb::python_error();
@@ -121,9 +132,12 @@ nb::dict generate_impl(const PyModel& m, const std::vector<std::vector<int32_t>>
   }
 
   GenerateOutput out;
+  double generate_s = 0;
   {
     nb::gil_scoped_release release;
+    const auto t0 = Clock::now();
     out = generate(model, input_ids, attention_mask, config, hooks);
+    generate_s = std::chrono::duration<double>(Clock::now() - t0).count();
   }
   if (callback_error) {
     nb::python_error e = std::move(*callback_error);
@@ -160,6 +174,10 @@ nb::dict generate_impl(const PyModel& m, const std::vector<std::vector<int32_t>>
   nb::list generated;
   for (int n : out.num_generated) generated.append(n);
   result["num_generated"] = generated;
+  nb::dict timings;
+  timings["generate_s"] = generate_s;
+  timings["callback_s"] = callback_s;
+  result["timings"] = timings;
   return result;
 }
 
