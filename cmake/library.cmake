@@ -62,18 +62,33 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/autolmConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/autolmConfig.cmake ${PROJECT_BINARY_DIR}/autolmConfigVersion.cmake
         DESTINATION ${autolm_cmake_dir} COMPONENT autolm_development)
 
-# autolm.pc: relocatable (prefix found from the file's own place). A static libautolm.a needs
-# Requires.private / Libs.private (pkg-config --static).
+# autolm.pc: relocatable (prefix found from the file's own place); `pkg-config --cflags --libs
+# autolm` links either kind. The libraries libautolm uses are needed to link a static
+# libautolm.a, so they are in Requires / Libs there; a shared libautolm.so already links them,
+# so they are private there (for a fully static link only). They are not private for the static
+# library because `pkg-config --static` would also ask for the private libraries of libcurl's
+# own static build (nghttp2, ldap, ...), which a system with shared libcurl need not have.
 file(RELATIVE_PATH autolm_pc_up /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 set(AUTOLM_PC_PREFIX "\${pcfiledir}/${autolm_pc_up}")
 string(REGEX REPLACE "/$" "" AUTOLM_PC_PREFIX "${AUTOLM_PC_PREFIX}")
-set(AUTOLM_PC_REQUIRES_PRIVATE "libcurl oniguruma libutf8proc sentencepiece")
-set(AUTOLM_PC_LIBS_PRIVATE "")
+set(autolm_pc_modules "libcurl oniguruma libutf8proc sentencepiece")
+set(autolm_pc_libs "")
 foreach(lib ${BLAS_LIBRARIES} ${BLAS_LINKER_FLAGS})
-  string(APPEND AUTOLM_PC_LIBS_PRIVATE " ${lib}")
+  string(APPEND autolm_pc_libs " ${lib}")
 endforeach()
-string(APPEND AUTOLM_PC_LIBS_PRIVATE " -pthread")
-string(STRIP "${AUTOLM_PC_LIBS_PRIVATE}" AUTOLM_PC_LIBS_PRIVATE)
+string(APPEND autolm_pc_libs " -pthread")
+string(STRIP "${autolm_pc_libs}" autolm_pc_libs)
+if(BUILD_SHARED_LIBS)
+  set(AUTOLM_PC_REQUIRES "")
+  set(AUTOLM_PC_REQUIRES_PRIVATE "${autolm_pc_modules}")
+  set(AUTOLM_PC_LIBS "")
+  set(AUTOLM_PC_LIBS_PRIVATE "${autolm_pc_libs}")
+else()
+  set(AUTOLM_PC_REQUIRES "${autolm_pc_modules}")
+  set(AUTOLM_PC_REQUIRES_PRIVATE "")
+  set(AUTOLM_PC_LIBS "${autolm_pc_libs}")
+  set(AUTOLM_PC_LIBS_PRIVATE "")
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/autolm.pc.in ${PROJECT_BINARY_DIR}/autolm.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/autolm.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
         COMPONENT autolm_development)

@@ -5,7 +5,8 @@
 # the static libautolm.a of this build tree and against the shared libautolm.so of a second
 # tree configured with -DBUILD_SHARED_LIBS=ON (sources compiled with the same flags, so ccache,
 # when this tree uses it, serves that second build). Also checks `autolm --version`, the
-# SONAME, and that libautolm.so exports no internal symbols.
+# SONAME, that libautolm.so exports no internal symbols, and that a parent project using
+# add_subdirectory gets none of autolm's compile options (tests/consumer/subproject).
 # Usage: run_consumer.sh <source dir> <this build dir> <shared build dir> <c++ compiler> [launcher]
 set -euo pipefail
 src=$1 build=$2 shared_build=$3 cxx=$4 launcher=${5:-}
@@ -33,13 +34,11 @@ run_consumer() {  # label, executable
   [ "$out" = "$expected" ] || fail "$1: printed \"$out\", expected \"$expected\""
   echo "ok: $1"
 }
-pkg_build() {  # prefix, output, extra flags...
+pkg_build() {  # prefix, output: the README's `c++ app.cc $(pkg-config --cflags --libs autolm)`
   local prefix=$1 out=$2
-  shift 2
   # shellcheck disable=SC2046  # pkg-config prints flags to split
   "$cxx" -std=c++20 -O1 "$src/tests/consumer/project/main.cc" -o "$out" \
-    $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags autolm) \
-    $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config "$@" --libs autolm)
+    $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs autolm)
 }
 
 # --- static: this build tree's libautolm.a
@@ -54,8 +53,8 @@ fi
 timed "find_package consumer (static)" bash -c "cmake -S '$src/tests/consumer/project' -B '$work/static-cmake' \
   -DCMAKE_PREFIX_PATH='$static' ${cmake_args[*]} && cmake --build '$work/static-cmake'"
 run_consumer "find_package(autolm), static" "$work/static-cmake/consumer"
-timed "pkg-config consumer (static)" pkg_build "$static" "$work/static-pkg-config" --static
-run_consumer "pkg-config --static autolm" "$work/static-pkg-config"
+timed "pkg-config consumer (static)" pkg_build "$static" "$work/static-pkg-config"
+run_consumer "pkg-config autolm, static" "$work/static-pkg-config"
 
 # --- shared: a second tree with BUILD_SHARED_LIBS=ON, library only
 shared=$work/shared
@@ -75,5 +74,14 @@ echo "ok: $exported autolm:: symbols exported, no internal ones"
 timed "find_package consumer (shared)" bash -c "cmake -S '$src/tests/consumer/project' -B '$work/shared-cmake' \
   -DCMAKE_PREFIX_PATH='$shared' ${cmake_args[*]} && cmake --build '$work/shared-cmake'"
 run_consumer "find_package(autolm), shared" "$work/shared-cmake/consumer"
-timed "pkg-config consumer (shared)" pkg_build "$shared" "$work/shared-pkg-config" 
+timed "pkg-config consumer (shared)" pkg_build "$shared" "$work/shared-pkg-config"
 LD_LIBRARY_PATH=$shared/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} run_consumer "pkg-config autolm, shared" "$work/shared-pkg-config"
+
+# --- add_subdirectory: configured only; the parent's own target gets none of autolm's flags
+timed "configure a parent project with add_subdirectory(autolm)" cmake -S "$src/tests/consumer/subproject" \
+  -B "$work/subproject" "-DAUTOLM_SOURCE_DIR=$src" "-DCMAKE_CXX_COMPILER=$cxx"
+flags=$(cat "$work/subproject/CMakeFiles/parent.dir/flags.make")
+for leak in -Wall -Wextra -fvisibility -mavx -mfma -O2; do
+  case "$flags" in *"$leak"*) fail "autolm's $leak reached the parent project's target: $flags" ;; esac
+done
+echo "ok: add_subdirectory leaks no flags; autolm's tests and tools are off"
