@@ -43,7 +43,11 @@ pkg_build() {  # prefix, output: the README's `c++ app.cc $(pkg-config --cflags 
 
 # --- static: this build tree's libautolm.a
 static=$work/static
-timed "install (static)" cmake --install "$build" --prefix "$static"
+install_tree() {  # build dir, prefix: the library's components (not the Python package's)
+  cmake --install "$1" --prefix "$2" --component autolm_runtime &&
+    cmake --install "$1" --prefix "$2" --component autolm_development
+}
+timed "install (static)" install_tree "$build" "$static"
 [ -f "$static/lib/libautolm.a" ] || fail "no lib/libautolm.a installed"
 [ -f "$static/include/autolm/autolm.h" ] && [ -f "$static/include/autolm/version.h" ] || fail "headers not installed"
 if [ -x "$static/bin/autolm" ]; then
@@ -61,7 +65,7 @@ shared=$work/shared
 timed "configure (BUILD_SHARED_LIBS=ON)" cmake -S "$src" -B "$shared_build" -DBUILD_SHARED_LIBS=ON \
   -DAUTOLM_BUILD_TESTS=OFF -DAUTOLM_BUILD_TOOLS=OFF "${cmake_args[@]}"
 timed "build libautolm.so" cmake --build "$shared_build" -j"$jobs"
-timed "install (shared)" cmake --install "$shared_build" --prefix "$shared"
+timed "install (shared)" install_tree "$shared_build" "$shared"
 lib=$shared/lib/libautolm.so
 [ -f "$lib" ] && [ ! -e "$shared/lib/libautolm.a" ] || fail "expected lib/libautolm.so and no libautolm.a"
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
