@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
     if (k == "--prompts") prompts_path = v;
     else if (k == "--new-tokens") new_tokens = std::stoi(v);
     else if (k == "--workloads") workloads = split(v);
-    else if (k == "--dtype") load_options.dtype = v;
+    else if (k == "--dtype") load_options.dtype = autolm::parse_dtype(v, "--dtype");
     else if (k == "--lookup-tokens") lookup_tokens = std::stoi(v);
     else if (k == "--assistant") assistant_dir = v;
     else if (k == "--assistant-tokens") assistant_tokens = std::stoi(v);

@@ -2,9 +2,7 @@
 // Usage: quickstart [model_dir] [prompt]
 #include <iostream>
 
-#include "autolm/auto.h"
-#include "autolm/generation.h"
-#include "autolm/tokenizer.h"
+#include "autolm/autolm.h"
 
 int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "models/t5-numbers";
@@ -18,7 +16,7 @@ int main(int argc, char** argv) {
     std::cout << tokenizer->decode(out.new_tokens[0], /*skip_special_tokens=*/true) << "\n";
   } catch (const autolm::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
-    return autolm::exit_code_for(e.kind());
+    return 1;
   }
   return 0;
 }

@@ -13,5 +13,11 @@ if [ "${AUTOLM_NO_PYTHON:-0}" != 1 ]; then
     exit 1
   fi
 fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${python_args[@]}"
+# ccache when installed: it also serves the second, shared-library build tree of the
+# LibraryConsumer test (tests/consumer), whose sources compile with the same flags.
+launcher_args=()
+if command -v ccache >/dev/null 2>&1; then
+  launcher_args=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${launcher_args[@]}" "${python_args[@]}"
 cmake --build build -j"$(nproc)"

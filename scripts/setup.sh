@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libgtest-dev libgmock-dev libbenchmark-dev
       nlohmann-json3-dev libonig-dev libutf8proc-dev libsentencepiece-dev
       libopenblas-dev libcli11-dev zlib1g-dev libcpp-httplib-dev libboost-dev libcurl4-openssl-dev
-      python3-dev python3-venv)
+      python3-dev python3-venv ccache)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -7,36 +7,38 @@
 #include <string>
 #include <vector>
 
+#include "autolm/dtype.h"
 #include "autolm/error.h"
+#include "autolm/export.h"
 #include "autolm/model.h"
 
 namespace autolm {
 
 // How from_pretrained holds the weights (HF's torch_dtype, for a CPU engine).
 struct LoadOptions {
-  // "auto": float32 checkpoints stay float32, bfloat16/float16 ones are used in place
-  // (2 bytes per weight, float32 arithmetic); "float32": upcast everything at load;
-  // "int8": weight-only int8 with per-row scales, quantized at load.
-  std::string dtype = "auto";
+  Dtype dtype = Dtype::kAuto;  // autolm/dtype.h: kAuto (checkpoint dtype in place), kFloat32, kInt8
 };
 
-struct AutoConfig {
+struct AUTOLM_API AutoConfig {
   // Reads dir/config.json and resolves its registry entry (family, model_type).
   static ModelConfig from_pretrained(const std::string& dir);
 };
 
-struct AutoModelForCausalLM {
+struct AUTOLM_API AutoModelForCausalLM {
+  // Loads a decoder-only model folder (config.json + safetensors / PyTorch .bin weights); a seq2seq
+  // folder is Error(kWrongClass) naming AutoModelForSeq2SeqLM.
   static std::shared_ptr<const Model> from_pretrained(const std::string& dir, const LoadOptions& options = {});
 };
 
-struct AutoModelForSeq2SeqLM {
+struct AUTOLM_API AutoModelForSeq2SeqLM {
+  // Loads an encoder-decoder model folder; a decoder-only folder is Error(kWrongClass).
   static std::shared_ptr<const Model> from_pretrained(const std::string& dir, const LoadOptions& options = {});
 };
 
 // Loads whichever class the folder's config names.
-std::shared_ptr<const Model> load_model(const std::string& dir, const LoadOptions& options = {});
+AUTOLM_API std::shared_ptr<const Model> load_model(const std::string& dir, const LoadOptions& options = {});
 
 // Every model_type the registry knows, with its family.
-std::vector<std::pair<std::string, ModelFamily>> supported_model_types();
+AUTOLM_API std::vector<std::pair<std::string, ModelFamily>> supported_model_types();
 
 }  // namespace autolm

@@ -3,7 +3,8 @@
 #pragma once
 
 #include <ctime>
-#include <nlohmann/json.hpp>
+#include "autolm/export.h"
+#include "autolm/json.h"
 #include <optional>
 #include <string>
 
@@ -17,9 +18,9 @@ struct ChatTemplateOptions {
   // "reasoning_content"). The render is cut right after the final message's text, so the model goes on
   // writing it; incompatible with add_generation_prompt.
   std::string continue_final_message;
-  nlohmann::ordered_json tools;      // null = not passed (the template sees tools = None)
-  nlohmann::ordered_json documents;  // null = not passed
-  nlohmann::ordered_json extra;      // object of extra template variables (e.g. enable_thinking); they
+  OrderedJson tools;      // null = not passed (the template sees tools = None)
+  OrderedJson documents;  // null = not passed
+  OrderedJson extra;      // object of extra template variables (e.g. enable_thinking); they
                                      // override special tokens of the same name, as in transformers
   std::string template_name;         // for named templates; empty = "default", or "tool_use" when tools are given
   std::optional<std::time_t> now;    // what strftime_now() sees; unset = current time
@@ -30,28 +31,30 @@ struct ChatTemplateOptions {
 // or a list of {name, template}); chat_template.json ({"chat_template": ...}) is the last resort.
 // With several templates: `name` if given, else "tool_use" when has_tools and present, else "default".
 // nullopt if the folder has none; Error(kNotFound) if `name` names no template; kInvalidInput if malformed.
-std::optional<std::string> find_chat_template(const std::string& dir, const std::string& name = "",
+AUTOLM_API std::optional<std::string> find_chat_template(const std::string& dir, const std::string& name = "",
                                               bool has_tools = false);
 
 // The template variables transformers derives from tokenizer_config.json (its special_tokens_map):
 // bos/eos/unk/sep/pad/cls/mask_token, every other "*_token" string, and extra_special_tokens given as an
 // object. Values that are AddedToken objects contribute their "content"; null ones are left out.
-nlohmann::ordered_json special_tokens_from_config(const nlohmann::ordered_json& tokenizer_config);
+AUTOLM_API OrderedJson special_tokens_from_config(const OrderedJson& tokenizer_config);
 // Reads <dir>/tokenizer_config.json (and the legacy special_tokens_map.json) into special tokens;
 // an empty object when there is no tokenizer_config.json.
-nlohmann::ordered_json load_special_tokens(const std::string& dir);
+AUTOLM_API OrderedJson load_special_tokens(const std::string& dir);
 
 // A parsed chat template: parse once, render each turn cheaply.
-class ChatTemplate {
+class AUTOLM_API ChatTemplate {
  public:
+  // Parses `source`; syntax errors are Error(kInvalidInput) naming `name`, line and column.
   explicit ChatTemplate(const std::string& source, const std::string& name = "chat_template");
   // Renders `messages` (a non-empty array of message objects) the way apply_chat_template(...,
   // tokenize=False) does, with its preprocessing: keys whose value is null are dropped from each message,
   // and a reasoning field (reasoning_content, thinking or reasoning) is mirrored to "thinking" and
   // "reasoning_content"; then continue_final_message as transformers does it. special_tokens is an object like {"bos_token": "<s>", ...} (strings, or
   // {"content": ...} objects). Errors, including the template's raise_exception(), are Error(kInvalidInput).
-  std::string render(const nlohmann::ordered_json& messages, const ChatTemplateOptions& options,
-                     const nlohmann::ordered_json& special_tokens) const;
+  std::string render(const OrderedJson& messages, const ChatTemplateOptions& options,
+                     const OrderedJson& special_tokens) const;
+  // The parsed template and its source text.
   const JinjaTemplate& jinja() const { return template_; }
   const std::string& source() const { return source_; }
 
@@ -61,7 +64,7 @@ class ChatTemplate {
 };
 
 // One-shot form of ChatTemplate(source).render(...).
-std::string render_chat_template(const std::string& source, const nlohmann::ordered_json& messages,
-                                 const ChatTemplateOptions& options, const nlohmann::ordered_json& special_tokens);
+AUTOLM_API std::string render_chat_template(const std::string& source, const OrderedJson& messages,
+                                 const ChatTemplateOptions& options, const OrderedJson& special_tokens);
 
 }  // namespace autolm

@@ -1,9 +1,11 @@
 // autolm::Error: the one exception type that user- or request-caused failures throw.
-// Callers map ErrorKind to exit codes (CLI) or HTTP statuses (server).
+// Callers map ErrorKind to their own policy (the CLI to exit codes, the server to HTTP statuses).
 #pragma once
 
 #include <stdexcept>
 #include <string>
+
+#include "autolm/export.h"
 
 namespace autolm {
 
@@ -15,25 +17,16 @@ enum class ErrorKind {
   kInternal,      // a broken invariant: a bug in autolm
 };
 
-class Error : public std::runtime_error {
+// What every autolm function throws for a failure it can name; what() says which file, key or
+// value was wrong.
+class AUTOLM_API Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  // Which kind of failure this is.
   ErrorKind kind() const { return kind_; }
 
  private:
   ErrorKind kind_;
 };
 
-// Exit code for the CLI: 2 for anything the user can fix, 1 for internal failures.
-inline int exit_code_for(ErrorKind kind) { return kind == ErrorKind::kInternal ? 1 : 2; }
-
 }  // namespace autolm
-
-// Internal invariant check: a failure is a bug, reported as ErrorKind::kInternal (never abort).
-#define AUTOLM_CHECK(cond, msg)                                                            \
-  do {                                                                                     \
-    if (!(cond))                                                                           \
-      throw ::autolm::Error(::autolm::ErrorKind::kInternal,                                \
-                            std::string("internal check failed: ") + #cond + " (" + (msg) + \
-                                ") at " + __FILE__ + ":" + std::to_string(__LINE__));     \
-  } while (0)

@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "autolm/export.h"
+#include "autolm/json.h"
 
 #include "autolm/error.h"
 #include "autolm/model.h"
@@ -42,13 +43,13 @@ struct GenerationLimits {
 };
 // Bytes generate() may plan to use: AUTOLM_MAX_GENERATE_BYTES when set, else 75% of physical
 // memory (the same rule as the KV cache's own check).
-uint64_t generate_memory_limit();
+AUTOLM_API uint64_t generate_memory_limit();
 
 // Generation parameters. Field names, meanings and defaults are transformers' GenerationConfig.
 // Layering: library defaults (this struct) < the folder's generation_config.json (or, if absent,
 // the generation fields of config.json, as GenerationConfig.from_model_config does) < the caller
 // (update() with a JSON object of overrides, then any field assigned directly).
-struct GenerationConfig {
+struct AUTOLM_API GenerationConfig {
   // --- length ---
   // Total length cap: prompt + new tokens for causal models, decoder tokens (decoder_start
   // included) for seq2seq. Unset (or 20 coming from a file) = HF's default: 20 new tokens,
@@ -142,18 +143,18 @@ struct GenerationConfig {
   // Same, from an already loaded model (uses model.config().dir).
   static GenerationConfig for_model(const Model& model);
   // Same as from_pretrained for an already parsed generation_config.json object.
-  static GenerationConfig from_json(const nlohmann::json& j, const std::string& source = "generation config");
+  static GenerationConfig from_json(const Json& j, const std::string& source = "generation config");
 
   // Applies a JSON object of HF-named fields (null = reset to default). Wrongly typed values are
   // Error(kInvalidInput) naming the field and value. Fields that change transformers' output but
   // that autolm cannot honour (guidance_scale, penalty_alpha, num_beam_groups, constraints, …;
   // see docs/GENERATION.md) are Error(kUnsupported) naming field, value and `source` unless they
   // hold their default; other unknown keys (transformers_version, use_cache, …) are ignored.
-  GenerationConfig& update(const nlohmann::json& overrides, const std::string& source = "generation config");
+  GenerationConfig& update(const Json& overrides, const std::string& source = "generation config");
   // Throws Error(kInvalidInput) naming the field and value for invalid settings.
   void validate() const;
   // HF-named JSON of every field (None as null).
-  nlohmann::json to_json() const;
+  Json to_json() const;
 };
 
 // A token and its log-probability.
@@ -190,7 +191,7 @@ using DecodeCallback = std::function<std::string(std::span<const int32_t>)>;
 // beam, following its beam), masks the row's scores with it before the logits processors (and
 // again after them, so a forced token cannot leave the constraint), and advances it with the
 // token the row chose. Needs eos_token_id: EOS is how a row ends once its output is complete.
-class ConstraintState {
+class AUTOLM_API ConstraintState {
  public:
   virtual ~ConstraintState() = default;
   virtual std::unique_ptr<ConstraintState> clone() const = 0;
@@ -203,7 +204,7 @@ class ConstraintState {
   virtual void advance(int32_t token) = 0;
 };
 
-class LogitsConstraint {
+class AUTOLM_API LogitsConstraint {
  public:
   virtual ~LogitsConstraint() = default;
   // The state of a row before its first generated token; eos_token_id: the generation config's.
@@ -223,7 +224,7 @@ struct GenerateHooks {
 // kTime: max_time ran out (transformers' MaxTimeCriteria).
 enum class FinishReason { kLength, kEos, kStopString, kCallback, kTime };
 // "length" | "eos" | "stop_string" | "callback" | "time"
-const char* finish_reason_name(FinishReason r);
+AUTOLM_API const char* finish_reason_name(FinishReason r);
 
 struct GenerateOutput {
   // [rows][len], rows = inputs × num_return_sequences; all rows the same length as HF's tensor.
@@ -265,19 +266,19 @@ struct GenerateOptions {
 
 // Generates from a list of prompts (token ids). Causal prompts are left-padded with
 // pad_token_id (fallback eos_token_id[0]); seq2seq encoder inputs are right-padded.
-GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+AUTOLM_API GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
                         const GenerationConfig& config, const GenerateHooks& hooks = {});
 
 // HF-style: pre-padded input_ids [batch][len] and attention_mask [batch][len] (1 = token,
 // 0 = padding; empty = all ones). Causal padding must be on the left.
-GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& input_ids,
+AUTOLM_API GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& input_ids,
                         const std::vector<std::vector<int32_t>>& attention_mask,
                         const GenerationConfig& config, const GenerateHooks& hooks = {});
 
 // The same, with an assistant model (assisted generation; see GenerateOptions).
-GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+AUTOLM_API GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
                         const GenerationConfig& config, const GenerateHooks& hooks, const GenerateOptions& options);
-GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& input_ids,
+AUTOLM_API GenerateOutput generate(const Model& model, const std::vector<std::vector<int32_t>>& input_ids,
                         const std::vector<std::vector<int32_t>>& attention_mask, const GenerationConfig& config,
                         const GenerateHooks& hooks, const GenerateOptions& options);
 

@@ -6,7 +6,8 @@
 #include <cstdint>
 #include <ctime>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include "autolm/export.h"
+#include "autolm/json.h"
 #include <optional>
 #include <string>
 
@@ -23,7 +24,7 @@ struct JinjaRenderOptions {
   size_t max_output = size_t{256} << 20;  // bytes of output
 };
 
-class JinjaTemplate {
+class AUTOLM_API JinjaTemplate {
  public:
   // Parses `source`. Syntax errors throw Error(kInvalidInput, "<name>:<line>:<col>: <message>").
   explicit JinjaTemplate(const std::string& source, const std::string& name = "<template>");
@@ -31,8 +32,9 @@ class JinjaTemplate {
   // Renders with the variables of a JSON object (objects keep their key order, as Python dicts do).
   // Errors while rendering throw Error(kInvalidInput, "<name>:<line>:<col>: <message>");
   // raise_exception(msg) in the template throws Error(kInvalidInput, msg) with msg unchanged.
-  std::string render(const nlohmann::ordered_json& variables, const JinjaRenderOptions& options = {}) const;
+  std::string render(const OrderedJson& variables, const JinjaRenderOptions& options = {}) const;
 
+  // The name errors use.
   const std::string& name() const { return name_; }
 
  private:

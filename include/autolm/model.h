@@ -7,18 +7,20 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "autolm/export.h"
+#include "autolm/json.h"
 
 namespace autolm {
 
 enum class ModelFamily { kCausal, kSeq2Seq };
-const char* family_name(ModelFamily f);     // "causal" | "seq2seq"
-const char* auto_class_name(ModelFamily f);  // "AutoModelForCausalLM" | "AutoModelForSeq2SeqLM"
+AUTOLM_API const char* family_name(ModelFamily f);     // "causal" | "seq2seq"
+AUTOLM_API const char* auto_class_name(ModelFamily f);  // "AutoModelForCausalLM" | "AutoModelForSeq2SeqLM"
 
 // What generation and the tools need to know of any model, read from config.json.
-struct ModelConfig {
+struct AUTOLM_API ModelConfig {
   std::string dir;         // the HF folder
   std::string model_type;  // config.json "model_type"
   ModelFamily family = ModelFamily::kCausal;
@@ -30,11 +32,15 @@ struct ModelConfig {
   int64_t max_positions = 0;
   std::optional<int64_t> bos_token_id, pad_token_id, decoder_start_token_id;
   std::vector<int64_t> eos_token_id;  // int or list in config.json
-  nlohmann::json raw;                 // the whole config.json
+  Json raw;                 // the whole config.json (keys sorted: autolm/json.h)
+
+  // config.json's integer `key` (e.g. "max_position_embeddings"); nullopt when it is absent or
+  // not an integer.
+  std::optional<int64_t> int_value(std::string_view key) const;
 };
 
 // Per-request mutable state: KV caches, cross-attention K/V, positions, masks, scratch.
-class DecodeState {
+class AUTOLM_API DecodeState {
  public:
   virtual ~DecodeState() = default;
   // Decoder rows (inputs × beams).
@@ -51,9 +57,10 @@ class DecodeState {
   virtual void truncate(int length) = 0;
 };
 
-class Model {
+class AUTOLM_API Model {
  public:
   virtual ~Model() = default;
+  // What config.json said (ModelConfig), and the family it belongs to.
   const ModelConfig& config() const { return config_; }
   ModelFamily family() const { return config_.family; }
 

@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "autolm/export.h"
+#include "autolm/json.h"
 
 #include "autolm/generation.h"
 
@@ -19,14 +20,14 @@ namespace autolm {
 // needs (a byte trie, per-UTF-8-state tables of tokens that are plain string text). Building it
 // takes a moment on a 150k vocabulary: build once per tokenizer and share (immutable).
 class TokenVocabulary;
-std::shared_ptr<const TokenVocabulary> make_token_vocabulary(const std::vector<std::optional<std::string>>& token_bytes);
+AUTOLM_API std::shared_ptr<const TokenVocabulary> make_token_vocabulary(const std::vector<std::optional<std::string>>& token_bytes);
 
 // Output that is one JSON value valid against `schema` (OpenAI response_format "json_schema").
 // Unsupported keywords are Error(kUnsupported) and malformed schemas Error(kInvalidInput), both
 // naming the keyword and its place in the schema.
-std::shared_ptr<const LogitsConstraint> json_schema_constraint(const nlohmann::ordered_json& schema,
+AUTOLM_API std::shared_ptr<const LogitsConstraint> json_schema_constraint(const OrderedJson& schema,
                                                                std::shared_ptr<const TokenVocabulary> vocabulary);
 // Output that is one JSON object (response_format "json_object").
-std::shared_ptr<const LogitsConstraint> json_object_constraint(std::shared_ptr<const TokenVocabulary> vocabulary);
+AUTOLM_API std::shared_ptr<const LogitsConstraint> json_object_constraint(std::shared_ptr<const TokenVocabulary> vocabulary);
 
 }  // namespace autolm

@@ -4,7 +4,8 @@
 
 #include <cstdint>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include "autolm/export.h"
+#include "autolm/json.h"
 #include <optional>
 #include <span>
 #include <string>
@@ -25,11 +26,7 @@ struct Encoding {
   bool operator==(const Encoding&) const = default;
 };
 
-namespace tokenizer_detail {
-class Backend;  // the tokenizer.json pipeline or the SentencePiece library
-}
-
-class Tokenizer {
+class AUTOLM_API Tokenizer {
  public:
   // A tokenizer.json (plus an optional tokenizer_config.json; "" = none).
   static std::shared_ptr<const Tokenizer> from_file(const std::string& tokenizer_json_path,
@@ -46,7 +43,10 @@ class Tokenizer {
                                                              const std::string& tokenizer_config_path = "",
                                                              const std::string& vocab_json_path = "");
 
+  // transformers' tokenizer(text): ids with their token strings and character offsets;
+  // add_special_tokens adds what the post-processor adds (BOS, EOS, ...).
   Encoding encode_full(std::string_view text, bool add_special_tokens = true) const;
+  // The ids of encode_full().
   std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true) const;
   // transformers' tokenizer.decode: ids the tokenizer has no token for (a model's padded
   // vocab_size) are skipped; clean_up_tokenization_spaces from tokenizer_config unless
@@ -59,6 +59,7 @@ class Tokenizer {
   // in tokenizer.json are skipped (decode() also skips tokenizer_config's special tokens).
   std::string decode_raw(std::span<const int32_t> ids, bool skip_special_tokens = false) const;
 
+  // The id of a token string (added tokens included); nullopt if the vocabulary has none.
   std::optional<int32_t> token_to_id(std::string_view token) const;
   std::string id_to_token(int32_t id) const;  // throws for an out-of-range id
   int64_t vocab_size() const;                 // including added tokens
@@ -69,55 +70,52 @@ class Tokenizer {
   // added tokens.
   std::vector<std::optional<std::string>> token_bytes() const;
 
-  std::optional<std::string> bos_token() const { return bos_; }
-  std::optional<std::string> eos_token() const { return eos_; }
-  std::optional<std::string> pad_token() const { return pad_; }
-  std::optional<std::string> unk_token() const { return unk_; }
+  // The special tokens tokenizer_config.json names (nullopt when unset), their ids, and its
+  // add_bos_token / add_eos_token / clean_up_tokenization_spaces flags.
+  std::optional<std::string> bos_token() const;
+  std::optional<std::string> eos_token() const;
+  std::optional<std::string> pad_token() const;
+  std::optional<std::string> unk_token() const;
   std::optional<int32_t> bos_token_id() const;
   std::optional<int32_t> eos_token_id() const;
   std::optional<int32_t> pad_token_id() const;
   std::optional<int32_t> unk_token_id() const;
-  bool add_bos_token() const { return add_bos_; }
-  bool add_eos_token() const { return add_eos_; }
-  bool clean_up_tokenization_spaces() const { return clean_up_; }
+  bool add_bos_token() const;
+  bool add_eos_token() const;
+  bool clean_up_tokenization_spaces() const;
 
   // transformers' apply_chat_template(messages, tokenize=False, ...): the folder's chat
   // template (chat_template.jinja, tokenizer_config.json "chat_template", chat_template.json),
   // rendered with this tokenizer's special-token variables. Error if the folder has none.
-  std::string apply_chat_template(const nlohmann::ordered_json& messages,
+  std::string apply_chat_template(const OrderedJson& messages,
                                   const ChatTemplateOptions& options = {}) const;
   // The same rendering tokenized as transformers does it (no special tokens added: the
   // template writes them itself).
-  std::vector<int32_t> apply_chat_template_ids(const nlohmann::ordered_json& messages,
+  std::vector<int32_t> apply_chat_template_ids(const OrderedJson& messages,
                                                const ChatTemplateOptions& options = {}) const;
 
-  int64_t model_max_length() const { return model_max_length_; }
-  std::string padding_side() const { return padding_side_; }
-  std::string truncation_side() const { return truncation_side_; }
-  const nlohmann::json& tokenizer_config() const { return config_; }
+  // tokenizer_config.json's model_max_length, padding_side and truncation_side (HF defaults when
+  // absent), the whole tokenizer_config.json object, and the folder ("" for in-memory JSON).
+  int64_t model_max_length() const;
+  std::string padding_side() const;
+  std::string truncation_side() const;
+  const Json& tokenizer_config() const;
   // transformers' tokenizer class ("Fast" dropped): tokenizer_config.json's tokenizer_class, else
   // inferred from config.json's model_type by AutoTokenizer; "" when neither names one.
-  const std::string& tokenizer_class() const { return class_; }
-  const std::string& dir() const { return dir_; }
+  const std::string& tokenizer_class() const;
+  const std::string& dir() const;
 
-  // Internal: used by the loaders and StreamDecoder.
-  Tokenizer(std::shared_ptr<const tokenizer_detail::Backend> backend, nlohmann::json config, std::string dir,
-            const std::string& config_source);
-  const tokenizer_detail::Backend& backend() const { return *backend_; }
+  // The pipeline (tokenizer.json components or the SentencePiece library) and the settings read
+  // from tokenizer_config.json: src/tokenizer/tokenizer_impl.h.
+  struct Impl;
 
  private:
-  std::shared_ptr<const tokenizer_detail::Backend> backend_;
-  nlohmann::json config_ = nlohmann::json::object();
-  std::string dir_;
-  std::optional<std::string> bos_, eos_, pad_, unk_;
-  std::vector<int32_t> config_special_ids_;  // sorted: special tokens named by tokenizer_config
-  bool add_bos_ = false, add_eos_ = false, clean_up_ = false, clean_up_bpe_ = false;
-  std::string class_;
-  int64_t model_max_length_ = INT64_MAX;
-  std::string padding_side_ = "right", truncation_side_ = "right";
+  friend struct AutoTokenizer;
+  explicit Tokenizer(std::shared_ptr<const Impl> impl);
+  std::shared_ptr<const Impl> impl_;
 };
 
-struct AutoTokenizer {
+struct AUTOLM_API AutoTokenizer {
   // A model or tokenizer folder: tokenizer.json, else spiece.model / tokenizer.model,
   // Marian source.spm + vocab.json, else GPT-2 vocab.json + merges.txt. The class comes from
   // tokenizer_config.json, else config.json's model_type (docs/TOKENIZER.md).
@@ -127,10 +125,13 @@ struct AutoTokenizer {
 // Incremental detokenizer: put() returns the text that the new id adds, holding back output
 // until it is valid, complete UTF-8 (like HF DecodeStream / TextStreamer). The concatenation
 // of every put() and finish() equals tokenizer.decode(all ids, skip_special_tokens, false).
-class StreamDecoder {
+class AUTOLM_API StreamDecoder {
  public:
+  // `tokenizer` must outlive the decoder.
   StreamDecoder(const Tokenizer& tokenizer, bool skip_special_tokens);
+  // Adds one id; returns the text it completes ("" while a character is still incomplete).
   std::string put(int32_t id);
+  // The text still held back (replacement characters for an incomplete UTF-8 tail).
   std::string finish();
 
  private:

@@ -63,7 +63,7 @@ ModelFamily family_from(const std::string& name) {
 
 PyModel load(const std::string& path, const std::string& family, const std::string& dtype) {
   LoadOptions options;
-  options.dtype = dtype;
+  options.dtype = parse_dtype(dtype, "dtype");
   nb::gil_scoped_release release;
   if (family.empty()) return {load_model(path, options)};
   return {family_from(family) == ModelFamily::kCausal ? AutoModelForCausalLM::from_pretrained(path, options)

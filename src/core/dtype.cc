@@ -1,6 +1,7 @@
 #include "core/dtype.h"
 
 #include "autolm/error.h"
+#include "core/check.h"
 
 namespace autolm {
 

@@ -10,6 +10,7 @@
 
 #include "generate/assisted_candidates.h"
 #include "generate/search.h"
+#include "core/check.h"
 
 namespace autolm::gen {
 

@@ -1,6 +1,7 @@
 // Candidate generators of assisted generation (transformers 5.24 candidate_generator.py):
 // PromptLookupCandidateGenerator and AssistedCandidateGenerator.
 #include "generate/assisted_candidates.h"
+#include "core/check.h"
 
 #include <algorithm>
 #include <string>

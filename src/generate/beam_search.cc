@@ -10,6 +10,7 @@
 #include "generate/row_constraints.h"
 #include "generate/sampling.h"
 #include "generate/search.h"
+#include "core/check.h"
 
 namespace autolm::gen {
 

@@ -13,6 +13,7 @@
 #include "generate/row_constraints.h"
 #include "generate/sampling.h"
 #include "generate/search.h"
+#include "core/check.h"
 
 namespace autolm {
 
@@ -314,9 +315,8 @@ Request prepare(const Model& model, const std::vector<std::vector<int32_t>>& inp
   } else if (!cfg.max_length) {
     max_length = 20 + int64_t(req.input_len);  // "by default let's always generate 20 new tokens"
     int64_t mpe = 0;
-    const auto& raw = model.config().raw;
-    if (raw.is_object() && raw.contains("max_position_embeddings") && raw["max_position_embeddings"].is_number_integer())
-      mpe = raw["max_position_embeddings"].get<int64_t>();
+    if (auto v = model.config().int_value("max_position_embeddings"))
+      mpe = *v;
     else if (model.config().max_positions > 0)
       mpe = model.config().max_positions;
     if (mpe > 0) max_length = std::min<int64_t>(max_length, mpe);

@@ -14,6 +14,7 @@
 #include "io/json_file.h"
 #include "io/limits.h"
 #include "io/torch_bin.h"
+#include "core/check.h"
 
 namespace autolm {
 

@@ -94,7 +94,7 @@ std::shared_ptr<const Model> build(const std::string& dir_or_id, std::optional<M
     throw Error(ErrorKind::kUnsupported, c.source() + ": model_type \"" + e.model_type + "\" is a known " +
                                              family_name(e.family) + " model type but autolm does not implement it yet");
   ModelConfig mc = make_model_config(dir, c, e);
-  auto weights = WeightStore::open_folder(dir, parse_weight_format(options.dtype));
+  auto weights = WeightStore::open_folder(dir, parse_weight_format(dtype_name(options.dtype)));
   return std::shared_ptr<const Model>(e.factory(std::move(mc), c, std::move(weights)));
 }
 

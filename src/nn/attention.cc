@@ -10,6 +10,7 @@
 #include "core/thread_pool.h"
 #include "ops/linear.h"
 #include "ops/softmax.h"
+#include "core/check.h"
 
 namespace autolm {
 

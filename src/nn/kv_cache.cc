@@ -7,6 +7,7 @@
 
 #include "autolm/error.h"
 #include "core/memory.h"
+#include "core/check.h"
 
 namespace autolm {
 

@@ -7,6 +7,7 @@
 #include "autolm/error.h"
 #include "ops/linear.h"
 #include "ops/softmax.h"
+#include "core/check.h"
 
 namespace autolm {
 

@@ -1,6 +1,7 @@
 #include "nn/norm.h"
 
 #include "ops/norms.h"
+#include "core/check.h"
 
 namespace autolm {
 

@@ -1,4 +1,5 @@
 #include "nn/rope.h"
+#include "core/check.h"
 
 #include <algorithm>
 #include <climits>

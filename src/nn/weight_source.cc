@@ -1,4 +1,5 @@
 #include "nn/weight_source.h"
+#include "core/check.h"
 
 namespace autolm {
 

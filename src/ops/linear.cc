@@ -8,6 +8,7 @@
 
 #include "core/thread_pool.h"
 #include "cpu/matmul.h"
+#include "core/check.h"
 
 namespace autolm {
 

@@ -10,6 +10,7 @@
 #include "io/json_file.h"
 #include "io/mmap.h"
 #include "tokenizer/backend.h"
+#include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
 
 namespace autolm {
@@ -57,8 +58,8 @@ nlohmann::json load_config(const std::string& path) {
 
 }  // namespace
 
-Tokenizer::Tokenizer(std::shared_ptr<const Backend> backend, nlohmann::json config, std::string dir,
-                     const std::string& config_source)
+Tokenizer::Impl::Impl(std::shared_ptr<const Backend> backend, nlohmann::json config, std::string dir,
+                       const std::string& config_source)
     : backend_(std::move(backend)), config_(std::move(config)), dir_(std::move(dir)) {
   if (!config_.is_object()) config_ = nlohmann::json::object();
   bos_ = special_token(config_, "bos_token");
@@ -119,6 +120,29 @@ Tokenizer::Tokenizer(std::shared_ptr<const Backend> backend, nlohmann::json conf
   side("truncation_side", truncation_side_);
 }
 
+Tokenizer::Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+
+namespace {
+std::shared_ptr<const Tokenizer::Impl> make_impl(std::shared_ptr<const Backend> backend, nlohmann::json config,
+                                                 std::string dir, const std::string& config_source) {
+  return std::make_shared<const Tokenizer::Impl>(std::move(backend), std::move(config), std::move(dir), config_source);
+}
+}  // namespace
+
+std::optional<std::string> Tokenizer::bos_token() const { return impl_->bos_; }
+std::optional<std::string> Tokenizer::eos_token() const { return impl_->eos_; }
+std::optional<std::string> Tokenizer::pad_token() const { return impl_->pad_; }
+std::optional<std::string> Tokenizer::unk_token() const { return impl_->unk_; }
+bool Tokenizer::add_bos_token() const { return impl_->add_bos_; }
+bool Tokenizer::add_eos_token() const { return impl_->add_eos_; }
+bool Tokenizer::clean_up_tokenization_spaces() const { return impl_->clean_up_; }
+int64_t Tokenizer::model_max_length() const { return impl_->model_max_length_; }
+std::string Tokenizer::padding_side() const { return impl_->padding_side_; }
+std::string Tokenizer::truncation_side() const { return impl_->truncation_side_; }
+const nlohmann::json& Tokenizer::tokenizer_config() const { return impl_->config_; }
+const std::string& Tokenizer::tokenizer_class() const { return impl_->class_; }
+const std::string& Tokenizer::dir() const { return impl_->dir_; }
+
 std::shared_ptr<const Tokenizer> Tokenizer::from_file(const std::string& tokenizer_json_path,
                                                       const std::string& tokenizer_config_path) {
   nlohmann::json cfg = load_config(tokenizer_config_path);
@@ -128,7 +152,7 @@ std::shared_ptr<const Tokenizer> Tokenizer::from_file(const std::string& tokeniz
                      : tokenizer_detail::make_json_backend_from_file(tokenizer_json_path);
   auto slash = tokenizer_json_path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : tokenizer_json_path.substr(0, slash);
-  return std::make_shared<Tokenizer>(backend, std::move(cfg), dir, tokenizer_config_path);
+  return std::shared_ptr<const Tokenizer>(new Tokenizer(make_impl(backend, std::move(cfg), dir, tokenizer_config_path)));
 }
 
 std::shared_ptr<const Tokenizer> Tokenizer::from_json_string(const std::string& tokenizer_json,
@@ -141,7 +165,7 @@ std::shared_ptr<const Tokenizer> Tokenizer::from_json_string(const std::string& 
     if (!cfg.is_object())
       throw Error(ErrorKind::kInvalidInput, "tokenizer_config.json: tokenizer_config.json must be a JSON object");
   }
-  return std::make_shared<Tokenizer>(backend, std::move(cfg), "", "tokenizer_config.json");
+  return std::shared_ptr<const Tokenizer>(new Tokenizer(make_impl(backend, std::move(cfg), "", "tokenizer_config.json")));
 }
 
 std::shared_ptr<const Tokenizer> Tokenizer::from_sentencepiece(const std::string& model_path,
@@ -151,7 +175,7 @@ std::shared_ptr<const Tokenizer> Tokenizer::from_sentencepiece(const std::string
   auto backend = tokenizer_detail::make_sentencepiece_backend(model_path, cfg, vocab_json_path);
   auto slash = model_path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : model_path.substr(0, slash);
-  return std::make_shared<Tokenizer>(backend, std::move(cfg), dir, tokenizer_config_path);
+  return std::shared_ptr<const Tokenizer>(new Tokenizer(make_impl(backend, std::move(cfg), dir, tokenizer_config_path)));
 }
 
 Encoding Tokenizer::encode_full(std::string_view text, bool add_special_tokens) const {
@@ -160,8 +184,8 @@ Encoding Tokenizer::encode_full(std::string_view text, bool add_special_tokens) 
     throw Error(ErrorKind::kInvalidInput, "text of " + std::to_string(text.size()) +
                                               " bytes is too long to tokenize (at most 4294967295 bytes)");
   std::string fixed;
-  if (!tokenizer_detail::sanitize_utf8(text, fixed)) return backend_->encode(fixed, add_special_tokens);
-  return backend_->encode(text, add_special_tokens);
+  if (!tokenizer_detail::sanitize_utf8(text, fixed)) return impl_->backend_->encode(fixed, add_special_tokens);
+  return impl_->backend_->encode(text, add_special_tokens);
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
@@ -171,16 +195,16 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens,
                               std::optional<bool> clean_up_tokenization_spaces) const {
   std::string text;
-  if (skip_special_tokens && !config_special_ids_.empty()) {
+  if (skip_special_tokens && !impl_->config_special_ids_.empty()) {
     std::vector<int32_t> kept;
     kept.reserve(ids.size());
     for (int32_t id : ids)
-      if (!std::binary_search(config_special_ids_.begin(), config_special_ids_.end(), id)) kept.push_back(id);
-    text = backend_->decode(kept, true);
+      if (!std::binary_search(impl_->config_special_ids_.begin(), impl_->config_special_ids_.end(), id)) kept.push_back(id);
+    text = impl_->backend_->decode(kept, true);
   } else {
-    text = backend_->decode(ids, skip_special_tokens);
+    text = impl_->backend_->decode(ids, skip_special_tokens);
   }
-  if (class_ == "CLIPTokenizer") {
+  if (impl_->class_ == "CLIPTokenizer") {
     // CLIPTokenizer wraps its backend's decode: the end-of-word suffix becomes a space and the
     // result is stripped.
     std::string out;
@@ -195,46 +219,46 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
   }
   // transformers 5.24 (TokenizersBackend._decode) ignores clean_up_tokenization_spaces for BPE
   // models unless clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output is set.
-  if (clean_up_tokenization_spaces.value_or(clean_up_) && (!backend_->is_bpe() || clean_up_bpe_))
+  if (clean_up_tokenization_spaces.value_or(impl_->clean_up_) && (!impl_->backend_->is_bpe() || impl_->clean_up_bpe_))
     text = clean_up(std::move(text));
   return text;
 }
 
-std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const { return backend_->token_to_id(token); }
+std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const { return impl_->backend_->token_to_id(token); }
 
 std::string Tokenizer::id_to_token(int32_t id) const {
-  auto t = backend_->id_to_token(id);
+  auto t = impl_->backend_->id_to_token(id);
   if (!t)
     throw Error(ErrorKind::kInvalidInput,
                 "token id " + std::to_string(id) + " is out of range (vocab size " + std::to_string(vocab_size()) + ")");
   return *t;
 }
 
-int64_t Tokenizer::vocab_size() const { return backend_->vocab_size(); }
+int64_t Tokenizer::vocab_size() const { return impl_->backend_->vocab_size(); }
 std::vector<std::optional<std::string>> Tokenizer::token_bytes() const {
-  const int64_t n = backend_->vocab_size();
+  const int64_t n = impl_->backend_->vocab_size();
   std::vector<std::optional<std::string>> out(n > 0 ? static_cast<size_t>(n) : 0);
   for (int64_t id = 0; id < n; ++id)
-    if (!is_special(static_cast<int32_t>(id))) out[id] = backend_->token_bytes(static_cast<int32_t>(id));
+    if (!is_special(static_cast<int32_t>(id))) out[id] = impl_->backend_->token_bytes(static_cast<int32_t>(id));
   return out;
 }
 
 bool Tokenizer::is_special(int32_t id) const {
-  return backend_->is_special(id) || std::binary_search(config_special_ids_.begin(), config_special_ids_.end(), id);
+  return impl_->backend_->is_special(id) || std::binary_search(impl_->config_special_ids_.begin(), impl_->config_special_ids_.end(), id);
 }
 
 std::string Tokenizer::decode_raw(std::span<const int32_t> ids, bool skip_special_tokens) const {
-  return backend_->decode(ids, skip_special_tokens);
+  return impl_->backend_->decode(ids, skip_special_tokens);
 }
 
 static std::optional<int32_t> id_of(const Tokenizer& t, const std::optional<std::string>& s) {
   if (!s) return std::nullopt;
   return t.token_to_id(*s);
 }
-std::optional<int32_t> Tokenizer::bos_token_id() const { return id_of(*this, bos_); }
-std::optional<int32_t> Tokenizer::eos_token_id() const { return id_of(*this, eos_); }
-std::optional<int32_t> Tokenizer::pad_token_id() const { return id_of(*this, pad_); }
-std::optional<int32_t> Tokenizer::unk_token_id() const { return id_of(*this, unk_); }
+std::optional<int32_t> Tokenizer::bos_token_id() const { return id_of(*this, impl_->bos_); }
+std::optional<int32_t> Tokenizer::eos_token_id() const { return id_of(*this, impl_->eos_); }
+std::optional<int32_t> Tokenizer::pad_token_id() const { return id_of(*this, impl_->pad_); }
+std::optional<int32_t> Tokenizer::unk_token_id() const { return id_of(*this, impl_->unk_); }
 
 // ---- AutoTokenizer ----
 
@@ -369,7 +393,7 @@ std::shared_ptr<const Tokenizer> AutoTokenizer::from_pretrained(const std::strin
   } else {
     throw Error(ErrorKind::kNotFound, dir + ": no tokenizer.json, SentencePiece model or vocab.json + merges.txt");
   }
-  return std::make_shared<Tokenizer>(backend, std::move(cfg), dir, cfg_path);
+  return std::shared_ptr<const Tokenizer>(new Tokenizer(make_impl(backend, std::move(cfg), dir, cfg_path)));
 }
 
 }  // namespace autolm

@@ -27,7 +27,7 @@ class MoeParity : public ::testing::TestWithParam<std::string> {};
 TEST_P(MoeParity, Int8StaysClose) {
   const std::string name = GetParam();
   LoadOptions opt;
-  opt.dtype = "int8";
+  opt.dtype = Dtype::kInt8;
   auto q = load_model(model_dir(name), opt);
   auto f = load_model(model_dir(name));
   auto input_ids = load_ref(name)["cases"][0]["input_ids"].get<std::vector<int32_t>>();

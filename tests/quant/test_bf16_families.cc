@@ -65,7 +65,7 @@ std::string bf16_copy(const std::string& name) {
 }
 
 std::vector<float> forward(const std::string& dir, const std::string& dtype, const json& c) {
-  auto model = load_model(dir, LoadOptions{.dtype = dtype});
+  auto model = load_model(dir, LoadOptions{.dtype = parse_dtype(dtype)});
   auto ids = c["input_ids"].get<std::vector<int32_t>>();
   std::unique_ptr<DecodeState> state;
   std::span<const float> l;

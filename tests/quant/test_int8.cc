@@ -15,7 +15,7 @@ namespace {
 // The reference prompts' greedy outputs (transformers, float32) are unchanged by int8 weights.
 TEST(Int8, DemoGreedyOutputsUnchanged) {
   for (const std::string name : {"t5-numbers", "chat-tiny"}) {
-    auto model = load_model(test::model_dir(name), LoadOptions{.dtype = "int8"});
+    auto model = load_model(test::model_dir(name), LoadOptions{.dtype = Dtype::kInt8});
     auto ref = test::load_ref(name);
     int checked = 0;
     for (const auto& c : ref["cases"]) {
@@ -106,7 +106,7 @@ TEST(Int8, T5NumbersKeepsItsAccuracy) {
   const std::string dir = test::model_dir("t5-numbers");
   auto tok = AutoTokenizer::from_pretrained(dir);
   const double base = accuracy(*load_model(dir), *tok, 200);
-  const double int8 = accuracy(*load_model(dir, LoadOptions{.dtype = "int8"}), *tok, 200);
+  const double int8 = accuracy(*load_model(dir, LoadOptions{.dtype = Dtype::kInt8}), *tok, 200);
   // transformers measured 98.7 % on its own held-out set.
   EXPECT_GE(base, 0.95);
   EXPECT_GE(int8, base - 0.02) << "float " << base << " int8 " << int8;
@@ -117,7 +117,7 @@ TEST(Int8, T5NumbersKeepsItsAccuracy) {
 TEST(WeightFormats, Float32AndInPlaceBf16GiveTheSameLogits) {
   const std::string dir = test::model_dir("chat-tiny");  // bf16 checkpoint
   auto in_place = load_model(dir);
-  auto upcast = load_model(dir, LoadOptions{.dtype = "float32"});
+  auto upcast = load_model(dir, LoadOptions{.dtype = Dtype::kFloat32});
   EXPECT_NE(in_place->weight_dtypes(), std::vector<std::string>{});
   std::vector<int32_t> ids = {1, 17, 300, 42, 9};
   auto s1 = in_place->new_state(1, 5);
@@ -130,7 +130,14 @@ TEST(WeightFormats, Float32AndInPlaceBf16GiveTheSameLogits) {
 }
 
 TEST(WeightFormats, UnknownDtypeIsAnError) {
-  EXPECT_THROW(load_model(test::model_dir("llama-tiny"), LoadOptions{.dtype = "fp4"}), Error);
+  try {
+    parse_dtype("fp4", "--dtype");
+    FAIL() << "fp4 was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+    EXPECT_EQ(std::string(e.what()), "--dtype: unknown value \"fp4\" (auto, float32 or int8)");
+  }
+  for (Dtype d : {Dtype::kAuto, Dtype::kFloat32, Dtype::kInt8}) EXPECT_EQ(parse_dtype(dtype_name(d)), d);
 }
 
 }  // namespace

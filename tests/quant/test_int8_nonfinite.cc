@@ -31,7 +31,7 @@ void poke(const ScratchFolder& f, const std::string& name, const std::vector<std
 }
 void poke(const ScratchFolder& f, const std::string& name, int64_t index, float value) { poke(f, name, {{index, value}}); }
 
-const LoadOptions kInt8{.dtype = "int8"};
+const LoadOptions kInt8{.dtype = Dtype::kInt8};
 
 TEST(Int8NonFinite, NaNAndInfinityAreRefusedNamingTheTensor) {
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();

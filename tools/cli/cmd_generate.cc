@@ -291,7 +291,7 @@ void add_generate_command(CLI::App& app, int& rc) {
     std::shared_ptr<const Model> assistant;
     GenerationConfig assistant_config;
     if (!o->assistant_dir.empty()) {
-      assistant = load_model(o->assistant_dir, LoadOptions{.dtype = o->dtype});
+      assistant = load_model(o->assistant_dir, LoadOptions{.dtype = parse_dtype(o->dtype, "--dtype")});
       assistant_config = GenerationConfig::for_model(*assistant);
     } else if (!o->assistant_fields.empty() || !o->schedule.empty()) {
       throw Error(ErrorKind::kInvalidInput, "--num-assistant-tokens, --num-assistant-tokens-schedule and "

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common.h"
+#include "core/check.h"
 
 namespace autolm::cli {
 

@@ -91,7 +91,7 @@ void check_vocab(const std::vector<int32_t>& ids, int64_t vocab_size, const std:
 }
 
 std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls, const std::string& dtype) {
-  const LoadOptions options{.dtype = dtype};
+  const LoadOptions options{.dtype = parse_dtype(dtype, "--dtype")};
   if (cls.empty()) return load_model(dir, options);
   if (cls == "AutoModelForCausalLM") return AutoModelForCausalLM::from_pretrained(dir, options);
   if (cls == "AutoModelForSeq2SeqLM") return AutoModelForSeq2SeqLM::from_pretrained(dir, options);

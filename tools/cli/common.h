@@ -11,6 +11,9 @@
 
 namespace autolm::cli {
 
+// The CLI's exit code for an Error: 2 for anything the user can fix, 1 for internal failures.
+inline int exit_code_for(ErrorKind kind) { return kind == ErrorKind::kInternal ? 1 : 2; }
+
 // "1,2,3" → {1, 2, 3}; throws Error naming the flag and the item on anything else: empty items,
 // garbage, negative ids or ids beyond int32. At most kMaxCliIds ids.
 inline constexpr size_t kMaxCliIds = size_t(1) << 20;

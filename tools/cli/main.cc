@@ -1,10 +1,12 @@
 // autolm command-line tool: maps autolm::Error to exit code 2 (user-fixable) or 1 (internal).
 #include <iostream>
 
+#include "autolm/version.h"
 #include "common.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"autolm: run Hugging Face model folders (transformers' Auto classes, in C++)"};
+  app.set_version_flag("--version", std::string("autolm ") + autolm::version());
   app.require_subcommand(1);
   int rc = 0;
   try {
@@ -30,7 +32,7 @@ int main(int argc, char** argv) {
     }
   } catch (const autolm::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
-    return autolm::exit_code_for(e.kind());
+    return autolm::cli::exit_code_for(e.kind());
   } catch (const std::bad_alloc&) {
     std::cerr << "error: out of memory\n";
     return 1;

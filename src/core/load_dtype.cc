@@ -1,0 +1,25 @@
+// Dtype names (include/autolm/dtype.h).
+#include <string>
+
+#include "autolm/dtype.h"
+#include "autolm/error.h"
+
+namespace autolm {
+
+const char* dtype_name(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::kAuto: return "auto";
+    case Dtype::kFloat32: return "float32";
+    case Dtype::kInt8: return "int8";
+  }
+  return "auto";
+}
+
+Dtype parse_dtype(std::string_view name, std::string_view what) {
+  for (Dtype d : {Dtype::kAuto, Dtype::kFloat32, Dtype::kInt8})
+    if (name == dtype_name(d)) return d;
+  throw Error(ErrorKind::kInvalidInput,
+              std::string(what) + ": unknown value \"" + std::string(name) + "\" (auto, float32 or int8)");
+}
+
+}  // namespace autolm

@@ -1,0 +1,40 @@
+# cmake -DCXX=... -DINCLUDE=<repo>/include -DGENERATED=<build>/generated/include
+#       -DJSON_INCLUDE=<nlohmann include dirs> -DWORK=<scratch dir> -P check_headers.cmake
+# Every public header compiles on its own, and includes only the standard library, the one
+# documented third-party header (<nlohmann/json.hpp>, autolm/json.h) and public headers.
+set(flags -std=c++20 -fsyntax-only -Wall -Wextra -Werror -I${INCLUDE} -I${GENERATED})
+foreach(dir ${JSON_INCLUDE})
+  if(NOT dir MATCHES "^/usr(/local)?/include/?$")  # system directories are searched anyway
+    list(APPEND flags -I${dir})
+  endif()
+endforeach()
+file(GLOB headers RELATIVE ${INCLUDE} ${INCLUDE}/autolm/*.h)
+list(APPEND headers autolm/version.h)
+set(failures "")
+foreach(h ${headers})
+  if(EXISTS ${INCLUDE}/${h})
+    set(path ${INCLUDE}/${h})
+  else()
+    set(path ${GENERATED}/${h})
+  endif()
+  file(STRINGS ${path} includes REGEX "^[ \t]*#[ \t]*include")
+  foreach(line ${includes})
+    if(line MATCHES "#[ \t]*include[ \t]*\"autolm/[a-z_]+\\.h\"" OR line MATCHES "#[ \t]*include[ \t]*<[a-z_]+>"
+       OR (h STREQUAL "autolm/json.h" AND line MATCHES "#[ \t]*include[ \t]*<nlohmann/json\\.hpp>"))
+      continue()
+    endif()
+    list(APPEND failures "${h}: not a public, standard or documented include: ${line}")
+  endforeach()
+  file(WRITE ${WORK}/header_check.cc "#include \"${h}\"\n")
+  execute_process(COMMAND ${CXX} ${flags} ${WORK}/header_check.cc
+                  RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    list(APPEND failures "${h} does not compile on its own:\n${out}${err}")
+  endif()
+endforeach()
+list(LENGTH headers n)
+if(failures)
+  string(REPLACE ";" "\n" failures "${failures}")
+  message(FATAL_ERROR "${failures}")
+endif()
+message(STATUS "${n} public headers compile on their own and include only public, standard or documented headers")
