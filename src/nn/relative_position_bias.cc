@@ -1,5 +1,7 @@
 #include "nn/relative_position_bias.h"
 
+#include "core/check.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>

@@ -121,7 +121,7 @@ TEST_P(Seq2SeqArchParity, RightPaddedBatch) {
 TEST_P(Seq2SeqArchParity, Int8StaysClose) {
   const std::string name = GetParam();
   LoadOptions opt;
-  opt.dtype = "int8";
+  opt.dtype = Dtype::kInt8;
   auto q = load_model(model_dir(name), opt);
   auto f = load_model(model_dir(name));
   const auto ref = load_ref(name);

@@ -133,7 +133,7 @@ TEST_P(T5ArchParity, RightPaddedBatch) {
 TEST_P(T5ArchParity, Int8StaysClose) {
   const std::string name = GetParam();
   LoadOptions opt;
-  opt.dtype = "int8";
+  opt.dtype = Dtype::kInt8;
   auto q = load_model(model_dir(name), opt);
   auto f = load_model(model_dir(name));
   auto c = load_ref(name)["cases"][0];
