@@ -16,7 +16,8 @@ namespace autolm {
 struct LoadOptions {
   // "auto": float32 checkpoints stay float32, bfloat16/float16 ones are used in place
   // (2 bytes per weight, float32 arithmetic); "float32": upcast everything at load;
-  // "int8": weight-only int8 with per-row scales, quantized at load.
+  // "int8": weight-only int8 with per-row scales, quantized at load; "int4" / "int4-g64":
+  // group-wise 4-bit (32 / 64 weights per group, scale and zero point), quantized at load.
   std::string dtype = "auto";
 };
 

@@ -9,6 +9,7 @@
 #include <limits>
 #include <regex>
 
+#include "core/int4.h"
 #include "core/memory.h"
 #include "core/thread_pool.h"
 #include "io/json_file.h"
@@ -133,7 +134,9 @@ WeightFormat parse_weight_format(const std::string& name) {
   if (name == "auto") return WeightFormat::kAuto;
   if (name == "float32") return WeightFormat::kFloat32;
   if (name == "int8") return WeightFormat::kInt8;
-  throw Error(ErrorKind::kInvalidInput, "unknown weight dtype \"" + name + "\" (auto, float32 or int8)");
+  if (name == "int4") return WeightFormat::kInt4;
+  if (name == "int4-g64") return WeightFormat::kInt4G64;
+  throw Error(ErrorKind::kInvalidInput, "unknown weight dtype \"" + name + "\" (auto, float32, int8, int4 or int4-g64)");
 }
 
 namespace {
@@ -211,10 +214,10 @@ TensorView WeightStore::require_matrix(const std::string& name, const Shape& exp
     v.qdata = info.ptr;
     return v;
   }
-  if (format_ != WeightFormat::kInt8) return optional(name, expected);
+  if (!quantized()) return optional(name, expected);
   TensorView q;
   if (info.dtype == "F32" && reinterpret_cast<uintptr_t>(info.ptr) % alignof(float) == 0) {
-    q = quantize_int8(reinterpret_cast<const float*>(info.ptr), info.shape, *info.file + ": tensor \"" + name + "\"");
+    q = quantize(reinterpret_cast<const float*>(info.ptr), info.shape, *info.file + ": tensor \"" + name + "\"");
   } else {
     std::vector<float> tmp(size_t(numel(info.shape)));  // upcast, quantize, drop the float copy
     if (info.dtype == "F32") {
@@ -222,16 +225,16 @@ TensorView WeightStore::require_matrix(const std::string& name, const Shape& exp
     }
     else if (half) convert_to_f32(info.dtype == "BF16" ? DType::kBF16 : DType::kF16, info.ptr, tmp.data(), tmp.size());
     else return optional(name, expected);  // throws: unsupported dtype, naming the tensor
-    q = quantize_int8(tmp.data(), info.shape, *info.file + ": tensor \"" + name + "\"");
+    q = quantize(tmp.data(), info.shape, *info.file + ": tensor \"" + name + "\"");
   }
-  info.mapping->release(info.ptr, info.nbytes);  // the int8 copy replaces the file's bytes
+  info.mapping->release(info.ptr, info.nbytes);  // the quantized copy replaces the file's bytes
   return q;
 }
 
 TensorView WeightStore::adopt_matrix(std::vector<float> values, const Shape& shape, const std::string& name) {
   AUTOLM_CHECK(int64_t(values.size()) == numel(shape), "adopt_matrix size mismatch");
-  if (format_ == WeightFormat::kInt8)
-    return quantize_int8(values.data(), shape, name.empty() ? "a matrix built at load" : "tensor \"" + name + "\"");
+  if (quantized())
+    return quantize(values.data(), shape, name.empty() ? "a matrix built at load" : "tensor \"" + name + "\"");
   converted_.push_back(std::move(values));
   return TensorView{converted_.back().data(), shape};
 }
@@ -305,6 +308,65 @@ TensorView WeightStore::quantize_int8(const float* values, const Shape& shape, c
   v.dtype = DType::kI8;
   v.qdata = q;
   v.scales = scales;
+  return v;
+}
+
+TensorView WeightStore::quantize(const float* values, const Shape& shape, const std::string& what) {
+  return format_ == WeightFormat::kInt8 ? quantize_int8(values, shape, what) : quantize_int4(values, shape, what);
+}
+
+// Group-wise int4 (core/int4.h): asymmetric, an integer zero point per group (the better logit
+// error of the two at the same kernel cost: docs/PERFORMANCE.md). Weights must be finite, as for
+// int8; in_features must be a multiple of the group size (every Hugging Face hidden size is a
+// multiple of 32); anything else is refused naming the tensor.
+TensorView WeightStore::quantize_int4(const float* values, const Shape& shape, const std::string& what) {
+  const int64_t group = format_ == WeightFormat::kInt4G64 ? 64 : 32;
+  const int64_t rows = shape[0], cols = shape[1];
+  const char* flag = group == 64 ? "--dtype int4-g64" : "--dtype int4";
+  if (cols % group != 0)
+    throw Error(ErrorKind::kUnsupported, what + " has shape " + shape_str(shape) + ": int4 quantization (" + flag +
+                                             ") needs in_features (" + std::to_string(cols) +
+                                             ") to be a multiple of " + std::to_string(group));
+  const int64_t groups = cols / group;
+  check_allocation(double(rows) * double(cols) / 2 + double(rows) * double(groups) * 5, "int4 quantization of " + what, "");
+  packed_.emplace_back(size_t(rows * cols / 2));
+  uint8_t* q = packed_.back().data();
+  packed_.emplace_back(size_t(rows * groups));
+  uint8_t* zeros = packed_.back().data();
+  converted_.emplace_back(size_t(rows * groups));
+  float* scales = converted_.back().data();
+  std::atomic<int64_t> first_bad{rows};  // first row holding a non-finite value
+  ThreadPool::global().parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* v = values + r * cols;
+      bool finite = true;
+      for (int64_t c = 0; c < cols; ++c) finite &= std::abs(v[c]) <= std::numeric_limits<float>::max();
+      if (!finite) {
+        int64_t seen = first_bad.load();
+        while (r < seen && !first_bad.compare_exchange_weak(seen, r)) {}
+        continue;
+      }
+      quantize_int4_row(v, cols, group, /*symmetric=*/false, q + r * (cols / 2), scales + r * groups, zeros + r * groups);
+    }
+  });
+  if (const int64_t r = first_bad.load(); r < rows) {
+    packed_.pop_back();
+    packed_.pop_back();
+    converted_.pop_back();
+    const float* v = values + r * cols;
+    int64_t c = 0;
+    while (c < cols && std::abs(v[c]) <= std::numeric_limits<float>::max()) ++c;
+    throw Error(ErrorKind::kInvalidInput, what + " holds a non-finite value (" + std::to_string(v[c]) + " at [" +
+                                              std::to_string(r) + ", " + std::to_string(c) + "]); int4 quantization (" +
+                                              flag + ") needs finite weights");
+  }
+  TensorView v;
+  v.shape = shape;
+  v.dtype = DType::kI4;
+  v.qdata = q;
+  v.scales = scales;
+  v.zeros = zeros;
+  v.group = group;
   return v;
 }
 

@@ -41,8 +41,11 @@ enum class WeightFormat {
   kAuto,     // F32 stays F32; BF16/F16 stay in place (mmapped, 2 bytes/weight, converted in kernels)
   kFloat32,  // everything upcast to float32 at load
   kInt8,     // weight-only int8 with one float32 scale per output row, quantized at load
+  kInt4,     // group-wise 4-bit (32 weights per group, scale + zero point), quantized at load
+  kInt4G64,  // the same with 64 weights per group
 };
-// "auto" | "float32" | "int8" (as the CLI's --dtype); throws Error naming the value otherwise.
+// "auto" | "float32" | "int8" | "int4" | "int4-g64" (as the CLI's --dtype); throws Error naming
+// the value otherwise.
 WeightFormat parse_weight_format(const std::string& name);
 
 // All weights of a model folder, looked up by HF tensor name. Vectors (norms, biases) are
@@ -109,11 +112,17 @@ class WeightStore {
   }
   // `what` names the tensor in errors (non-finite weights are refused).
   TensorView quantize_int8(const float* values, const Shape& shape, const std::string& what);
+  // Group-wise int4 (core/int4.h); also refuses in_features not a multiple of the group size.
+  TensorView quantize_int4(const float* values, const Shape& shape, const std::string& what);
+  // quantize_int8 or quantize_int4 per the format.
+  TensorView quantize(const float* values, const Shape& shape, const std::string& what);
+  bool quantized() const { return format_ == WeightFormat::kInt8 || format_ == WeightFormat::kInt4 || format_ == WeightFormat::kInt4G64; }
   const TensorInfo& lookup(const std::string& name, const Shape& expected);
 
   WeightFormat format_;
   std::deque<std::vector<float>> converted_;  // owned float32 copies / scales
   std::deque<std::vector<int8_t>> quantized_; // owned int8 matrices
+  std::deque<std::vector<uint8_t>> packed_;   // owned int4 nibbles and zero points
 };
 
 }  // namespace autolm
