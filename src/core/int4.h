@@ -1,7 +1,8 @@
 // Group-wise 4-bit weights (DType::kI4): the storage layout every int4 kernel reads, its scalar
 // definition, and the quantizer used at load (--dtype int4).
 //
-// A weight row of K values (K a multiple of the group size G, 32 or 64) holds:
+// A weight row of K values (K a multiple of the group size G: 32, or a multiple of 64 — --dtype int4
+// uses 32 or 64, GPTQ checkpoints often 128) holds:
 //   - K / 2 bytes of unsigned nibbles q ∈ [0, 15], in chunks of 64 weights (32 bytes): byte i of
 //     a chunk holds weight i in its low nibble and weight i + 32 in its high nibble, so one
 //     32-byte load split into low and high nibbles gives the chunk's 64 weights in order (the

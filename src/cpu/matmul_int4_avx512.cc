@@ -12,7 +12,8 @@ namespace {
 inline __m512 widen16(__m128i bytes) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes)); }
 
 // The 64 weights of a full chunk as float32, dequantized: w[0..15], w[16..31], w[32..47], w[48..63].
-// `d` / `z`: the scales and zero points of the chunk's first group (group size 32 or 64).
+// `d` / `z`: the scales and zero points of the chunk's first group (group size 32, or a multiple
+// of 64: the whole chunk in one group).
 inline void dequantize_chunk(const uint8_t* bytes, const float* d, const uint8_t* z, int64_t group, __m512 w[4]) {
   const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes));
   const __m256i mask = _mm256_set1_epi8(0x0F);

@@ -71,7 +71,7 @@ void row_block(const QuantizedRow* rows, const TensorView& W, int64_t K, int64_t
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k / 2));
     const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(b, mask)),
                                          _mm256_and_si256(_mm256_srli_epi16(b, 4), mask), 1);
-    const __m512 dv = G == 64 ? _mm512_set1_ps(d[k / G])
+    const __m512 dv = G >= 64 ? _mm512_set1_ps(d[k / G])  // one group (64, 128, …) or two of 32
                               : _mm512_insertf32x8(_mm512_set1_ps(d[k / G]), _mm256_set1_ps(d[k / G + 1]), 1);
     const int c = int(k / 64) & 1;
 #pragma GCC unroll 4

@@ -192,7 +192,60 @@ std::string WeightStore::describe_files() const {
   return files_.empty() ? bins_[0]->path() : files_[0]->path();
 }
 
+std::string WeightStore::gptq_layer(const std::string& name) const {
+  const std::string suffix = ".weight";
+  if (!gptq_ || name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return "";
+  std::string layer = name.substr(0, name.size() - suffix.size());
+  return index_.count(layer + ".qweight") ? layer : "";
+}
+
+// GPTQ's tensors of one layer, validated (dtypes, shapes against each other and the group size,
+// `expected` (out, in)), repacked into int4 (io/gptq.h); the four tensors count as used.
+TensorView WeightStore::gptq_matrix(const std::string& layer, const Shape& expected) {
+  const int64_t G = gptq_->group_size;
+  auto tensor = [&](const std::string& suffix, const char* dtype, const Shape& shape) -> const TensorInfo& {
+    const std::string name = layer + suffix;
+    if (!index_.count(name))
+      throw Error(ErrorKind::kNotFound, describe_files() + ": GPTQ layer \"" + layer + "\" has no tensor \"" + name + "\"");
+    const TensorInfo& info = lookup(name, {});
+    if (info.dtype != dtype || info.shape.size() != shape.size() || (!shape.empty() && info.shape != shape))
+      throw Error(ErrorKind::kInvalidInput, *info.file + ": GPTQ tensor \"" + name + "\" is " + info.dtype + " " +
+                                                shape_str(info.shape) + ", expected " + dtype + " " + shape_str(shape));
+    return info;
+  };
+  const TensorInfo& qw = *index_.at(layer + ".qweight");
+  if (qw.shape.size() != 2)
+    throw Error(ErrorKind::kInvalidInput, *qw.file + ": GPTQ tensor \"" + layer + ".qweight\" must be 2-D, has shape " + shape_str(qw.shape));
+  const int64_t K = qw.shape[0] * 8, N = qw.shape[1];
+  if (K % G != 0 || N % 8 != 0)
+    throw Error(ErrorKind::kInvalidInput, *qw.file + ": GPTQ tensor \"" + layer + ".qweight\" has shape " +
+                                              shape_str(qw.shape) + ": in_features " + std::to_string(K) +
+                                              " is not a multiple of group_size " + std::to_string(G) +
+                                              " or out_features " + std::to_string(N) + " not a multiple of 8");
+  if (!expected.empty() && expected != Shape{N, K})
+    throw Error(ErrorKind::kInvalidInput, *qw.file + ": GPTQ layer \"" + layer + "\" is " + shape_str({N, K}) +
+                                              " (out, in), expected " + shape_str(expected));
+  GptqTensors t;
+  t.qweight = tensor(".qweight", "I32", {K / 8, N}).ptr;
+  t.qzeros = tensor(".qzeros", "I32", {K / G, N / 8}).ptr;
+  t.scales = tensor(".scales", "F16", {K / G, N}).ptr;
+  t.g_idx = index_.count(layer + ".g_idx") ? tensor(".g_idx", "I32", {K}).ptr : nullptr;
+  t.in_features = K;
+  t.out_features = N;
+  check_allocation(double(N) * double(K) / 2 + double(N) * double(K / G) * 5, "GPTQ layer " + layer, "");
+  packed_.emplace_back(size_t(N * K / 2));
+  uint8_t* q = packed_.back().data();
+  packed_.emplace_back(size_t(N * (K / G)));
+  uint8_t* zeros = packed_.back().data();
+  converted_.emplace_back(size_t(N * (K / G)));
+  return repack_gptq(t, *gptq_, q, converted_.back().data(), zeros, *qw.file + ": GPTQ layer \"" + layer + "\"");
+}
+
 const TensorInfo& WeightStore::lookup(const std::string& name, const Shape& expected) {
+  if (!index_.count(name))  // has() answered for a GPTQ layer's ".weight"
+    throw Error(ErrorKind::kUnsupported, describe_files() + ": tensor \"" + name +
+                                             "\" is stored GPTQ-quantized (qweight) and is needed unquantized here");
   const TensorInfo& info = *index_.at(name);
   if (!expected.empty() && info.shape != expected)
     throw Error(ErrorKind::kInvalidInput, *info.file + ": tensor \"" + name + "\" has shape " +
@@ -202,6 +255,8 @@ const TensorInfo& WeightStore::lookup(const std::string& name, const Shape& expe
 }
 
 TensorView WeightStore::require_matrix(const std::string& name, const Shape& expected) {
+  if (!index_.count(name))
+    if (const std::string layer = gptq_layer(name); !layer.empty()) return gptq_matrix(layer, expected);
   if (!has(name)) return require(name, expected);  // throws, naming the tensor
   const TensorInfo& info = lookup(name, expected);
   if (info.shape.size() != 2)
@@ -403,7 +458,7 @@ TensorView WeightStore::require(const std::string& name, const Shape& expected) 
 }
 
 bool WeightStore::same_bytes(const std::string& a, const std::string& b) const {
-  if (!has(a) || !has(b)) return false;
+  if (!index_.count(a) || !index_.count(b)) return false;
   const TensorInfo &x = *index_.at(a), &y = *index_.at(b);
   return x.dtype == y.dtype && x.shape == y.shape && x.nbytes == y.nbytes && std::memcmp(x.ptr, y.ptr, x.nbytes) == 0;
 }

@@ -104,7 +104,7 @@ TEST(Int4, QuantizerErrorIsAtMostHalfAStep) {
 TEST(Int4, EveryVariantMatchesScalarReference) {
   std::mt19937 rng(42);
   std::normal_distribution<float> dist(0.f, 1.f);
-  for (int64_t group : {32, 64})
+  for (int64_t group : {32, 64, 128})  // 128: GPTQ's usual group size
     for (auto [N, K, M] : {std::tuple{7, 64, 1}, {33, 128, 1}, {64, 192, 3}, {17, 4096, 2}, {37, 320, 5},
                            {22, 1024, 16}, {96, 160, 1}, {9, 128, 40}, {6, 2048, 70}, {5, 96, 1}, {19, 2080, 6}}) {
       if (K % group != 0) continue;
