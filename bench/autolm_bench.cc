@@ -2,7 +2,7 @@
 // one JSON object of timings on stdout. Threads come from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS.
 //
 //   autolm_bench <dir> --prompts prompts.json [--new-tokens 128] [--workloads greedy,beam4,batch8,raw,prefill]
-//                [--dtype auto|float32|int8]   (autolm::LoadOptions::dtype)
+//                [--dtype auto|float32|int8|int4|int4-g64]   (autolm::LoadOptions::dtype)
 //
 // prompts.json: {"greedy": [[ids…]], "batch": [[ids…] × 8]} (the same ids every engine gets).
 // Workloads go through the public autolm::generate() (the path a user calls, logits processors

@@ -35,10 +35,12 @@ ROOT = HERE.parent
 CACHE = Path(os.environ.get("AUTOLM_BENCH_CACHE", Path.home() / ".cache/autolm-bench"))
 VENV = Path(os.environ.get("AUTOLM_BENCH_VENV", CACHE / "venv"))
 SEQ2SEQ = {"t5", "mt5", "bart", "mbart", "marian"}
-ALL_ENGINES = ["autolm", "autolm-int8", "autolm-python", "transformers", "ct2-float32", "ct2-int8", "llama.cpp-F32",
-               "llama.cpp-F16", "llama.cpp-Q8_0"]
-# Bytes per weight as each engine stores it (Q8_0: 32 int8 + one fp16 scale per block).
-BYTES_PER_PARAM = {"autolm": 4.0, "autolm-int8": 1.0, "autolm-python": 4.0, "transformers": 4.0, "ct2-float32": 4.0, "ct2-int8": 1.0,
+ALL_ENGINES = ["autolm", "autolm-int8", "autolm-int4", "autolm-python", "transformers", "ct2-float32", "ct2-int8",
+               "llama.cpp-F32", "llama.cpp-F16", "llama.cpp-Q8_0"]
+# Bytes per weight as each engine stores it (Q8_0: 32 int8 + one fp16 scale per block; autolm int4:
+# 32 nibbles + a float32 scale + a uint8 zero point per group of 32).
+BYTES_PER_PARAM = {"autolm": 4.0, "autolm-int8": 1.0, "autolm-int4": 21 / 32, "autolm-python": 4.0, "transformers": 4.0,
+                   "ct2-float32": 4.0, "ct2-int8": 1.0,
                    "llama.cpp-F32": 4.0, "llama.cpp-F16": 2.0, "llama.cpp-Q8_0": 34 / 32}
 
 
@@ -331,7 +333,7 @@ def run_engine(engine, path, exe, py, prompts, threads, new_tokens, workloads, t
         env["PYTHONPATH"] = str(pkg_dir)
     elif engine.startswith("autolm"):
         cmd = [str(exe), path, "--prompts", str(prompts), "--new-tokens", str(new_tokens),
-               "--workloads", ",".join(workloads), "--dtype", "int8" if engine == "autolm-int8" else "auto"]
+               "--workloads", ",".join(workloads), "--dtype", {"autolm-int8": "int8", "autolm-int4": "int4"}.get(engine, "auto")]
     else:
         kind = "transformers" if engine == "transformers" else ("ct2" if engine.startswith("ct2") else "llama.cpp")
         cmd = [str(py), str(HERE / "peers.py"), "--engine", kind, "--model", path, "--prompts", str(prompts),

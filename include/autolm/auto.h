@@ -16,7 +16,7 @@ namespace autolm {
 
 // How from_pretrained holds the weights (HF's torch_dtype, for a CPU engine).
 struct LoadOptions {
-  Dtype dtype = Dtype::kAuto;  // autolm/dtype.h: kAuto (checkpoint dtype in place), kFloat32, kInt8
+  Dtype dtype = Dtype::kAuto;  // autolm/dtype.h: kAuto (checkpoint dtype in place), kFloat32, kInt8, kInt4, kInt4G64
 };
 
 struct AUTOLM_API AutoConfig {

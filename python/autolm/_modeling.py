@@ -19,13 +19,13 @@ def _dtype_name(dtype):
     if dtype is None:
         return "auto"
     name = dtype if isinstance(dtype, str) else str(dtype).replace("torch.", "")
-    if name in ("auto", "float32", "int8"):
+    if name in ("auto", "float32", "int8", "int4", "int4-g64"):
         return name
     if name == "float":
         return "float32"
     raise ValueError(
         f"dtype={dtype!r} is not supported: \"auto\" (bfloat16/float16 checkpoints kept as stored, float32 "
-        "arithmetic), \"float32\" or \"int8\" (weight-only int8)"
+        "arithmetic), \"float32\", \"int8\" (weight-only int8) or \"int4\" / \"int4-g64\" (group-wise 4-bit)"
     )
 
 

@@ -11,6 +11,7 @@ const char* dtype_name(DType t) {
     case DType::kF16: return "F16";
     case DType::kBF16: return "BF16";
     case DType::kI8: return "I8";
+    case DType::kI4: return "I4";
   }
   return "?";
 }
@@ -42,7 +43,8 @@ void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
       return;
     }
     case DType::kI8:
-      AUTOLM_CHECK(false, "int8 weights need their row scales: use dequantize_row");
+    case DType::kI4:
+      AUTOLM_CHECK(false, "quantized weights need their scales: use copy_row");
       return;
   }
 }

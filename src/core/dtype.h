@@ -8,9 +8,12 @@
 namespace autolm {
 
 // kI8: weight-only int8 with one float32 scale per output row (quantized at load).
-enum class DType { kF32, kF16, kBF16, kI8 };
+// kI4: group-wise 4-bit weights, two per byte, with per-group scales and zero points
+// (core/int4.h describes the layout).
+enum class DType { kF32, kF16, kBF16, kI8, kI4 };
 
-inline size_t dtype_size(DType t) { return t == DType::kF32 ? 4 : t == DType::kI8 ? 1 : 2; }
+// Bytes per element; kI4 packs two elements per byte (returns 1: callers size kI4 rows as K / 2).
+inline size_t dtype_size(DType t) { return t == DType::kF32 ? 4 : t == DType::kI8 || t == DType::kI4 ? 1 : 2; }
 const char* dtype_name(DType t);
 
 inline float bf16_to_f32(uint16_t h) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/int4.h"
+
 namespace autolm {
 
 std::string shape_str(const Shape& s) {
@@ -23,6 +25,15 @@ void copy_row(const TensorView& w, int64_t r, float* out) {
     case DType::kI8: {
       const int8_t* q = static_cast<const int8_t*>(w.qdata) + r * cols;
       for (int64_t i = 0; i < cols; ++i) out[i] = float(q[i]) * w.scales[r];
+      return;
+    }
+    case DType::kI4: {
+      const uint8_t* q = static_cast<const uint8_t*>(w.qdata) + r * (cols / 2);
+      const int64_t groups = cols / w.group;
+      for (int64_t i = 0; i < cols; ++i) {
+        const int64_t g = r * groups + i / w.group;
+        out[i] = w.scales[g] * float(int4_nibble(q, i, cols) - int(w.zeros[g]));
+      }
       return;
     }
   }

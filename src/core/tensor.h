@@ -25,15 +25,18 @@ inline int64_t numel(const Shape& s) {
 }
 
 // Read-only view of a weight. Cheap to copy. Most weights are float32 (`data`); large matrices
-// may stay in their storage dtype (BF16/F16 mmapped in place) or be int8 with per-row scales,
-// in which case `data` is null and `qdata`/`dtype`/`scales` describe them. Only linear() and
-// copy_row() accept the non-float32 forms.
+// may stay in their storage dtype (BF16/F16 mmapped in place), be int8 with per-row scales or
+// int4 with per-group scales and zero points (core/int4.h), in which case `data` is null and
+// `qdata`/`dtype`/`scales`/`zeros`/`group` describe them. Only linear() and copy_row() accept
+// the non-float32 forms.
 struct TensorView {
   const float* data = nullptr;
   Shape shape;
   DType dtype = DType::kF32;
   const void* qdata = nullptr;    // non-F32 storage
-  const float* scales = nullptr;  // kI8: (rows) one scale per row
+  const float* scales = nullptr;  // kI8: (rows) one scale per row; kI4: (rows, cols / group)
+  const uint8_t* zeros = nullptr; // kI4: (rows, cols / group) zero points, 0..15
+  int64_t group = 0;              // kI4: weights per group (32 or 64)
 
   bool empty() const { return data == nullptr && qdata == nullptr; }
   bool is_f32() const { return dtype == DType::kF32; }

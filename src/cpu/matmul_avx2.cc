@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "cpu/matmul.h"
+#include "cpu/matmul_int4.h"
 
 namespace autolm::cpu {
 
@@ -128,6 +129,7 @@ void rows_avx2(const float* x, int64_t M, const TensorView& W, int64_t n0, int64
     case DType::kBF16: return rows<DType::kBF16>(x, M, W.qdata, nullptr, K, n0, n1, y, ldy, accumulate);
     case DType::kF16: return rows<DType::kF16>(x, M, W.qdata, nullptr, K, n0, n1, y, ldy, accumulate);
     case DType::kI8: return rows<DType::kI8>(x, M, W.qdata, W.scales, K, n0, n1, y, ldy, accumulate);
+    case DType::kI4: return rows_int4_avx2(x, M, W, n0, n1, y, ldy, accumulate);
   }
 }
 

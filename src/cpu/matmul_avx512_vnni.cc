@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu/matmul.h"
+#include "cpu/matmul_int4.h"
 
 namespace autolm::cpu {
 
@@ -98,6 +99,7 @@ void vnni_blocks(const QuantizedRow* rows, int64_t M, const int8_t* W, const flo
 void rows_avx512_vnni(const float* x, int64_t M, const TensorView& W, int64_t n0, int64_t n1, float* y, int64_t ldy,
                       bool accumulate) {
   const int64_t K = W.shape[1];
+  if (W.dtype == DType::kI4) return rows_int4_vnni(x, M, W, n0, n1, y, ldy, accumulate);
   if (W.dtype != DType::kI8 || K % 64 != 0) return rows_avx512(x, M, W, n0, n1, y, ldy, accumulate);
   thread_local std::vector<QuantizedRow> rows;
   if (rows.size() < size_t(M)) rows.resize(M);

@@ -1,4 +1,5 @@
 // Scalar reference kernel: the definition every SIMD variant is tested against.
+#include "core/int4.h"
 #include "cpu/matmul.h"
 
 namespace autolm::cpu {
@@ -9,6 +10,11 @@ static inline float weight_at(const TensorView& W, int64_t n, int64_t k, int64_t
     case DType::kBF16: return bf16_to_f32(static_cast<const uint16_t*>(W.qdata)[n * K + k]);
     case DType::kF16: return f16_to_f32(static_cast<const uint16_t*>(W.qdata)[n * K + k]);
     case DType::kI8: return float(static_cast<const int8_t*>(W.qdata)[n * K + k]);
+    case DType::kI4: {  // d · (q − z), core/int4.h
+      const int64_t g = n * (K / W.group) + k / W.group;
+      const uint8_t* row = static_cast<const uint8_t*>(W.qdata) + n * (K / 2);
+      return W.scales[g] * float(int4_nibble(row, k, K) - int(W.zeros[g]));
+    }
   }
   return 0.f;
 }

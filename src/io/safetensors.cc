@@ -9,6 +9,7 @@
 #include <limits>
 #include <regex>
 
+#include "core/int4.h"
 #include "core/memory.h"
 #include "core/thread_pool.h"
 #include "io/json_file.h"
@@ -134,7 +135,9 @@ WeightFormat parse_weight_format(const std::string& name) {
   if (name == "auto") return WeightFormat::kAuto;
   if (name == "float32") return WeightFormat::kFloat32;
   if (name == "int8") return WeightFormat::kInt8;
-  throw Error(ErrorKind::kInvalidInput, "unknown weight dtype \"" + name + "\" (auto, float32 or int8)");
+  if (name == "int4") return WeightFormat::kInt4;
+  if (name == "int4-g64") return WeightFormat::kInt4G64;
+  throw Error(ErrorKind::kInvalidInput, "unknown weight dtype \"" + name + "\" (auto, float32, int8, int4 or int4-g64)");
 }
 
 namespace {
@@ -190,7 +193,60 @@ std::string WeightStore::describe_files() const {
   return files_.empty() ? bins_[0]->path() : files_[0]->path();
 }
 
+std::string WeightStore::gptq_layer(const std::string& name) const {
+  const std::string suffix = ".weight";
+  if (!gptq_ || name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return "";
+  std::string layer = name.substr(0, name.size() - suffix.size());
+  return index_.count(layer + ".qweight") ? layer : "";
+}
+
+// GPTQ's tensors of one layer, validated (dtypes, shapes against each other and the group size,
+// `expected` (out, in)), repacked into int4 (io/gptq.h); the four tensors count as used.
+TensorView WeightStore::gptq_matrix(const std::string& layer, const Shape& expected) {
+  const int64_t G = gptq_->group_size;
+  auto tensor = [&](const std::string& suffix, const char* dtype, const Shape& shape) -> const TensorInfo& {
+    const std::string name = layer + suffix;
+    if (!index_.count(name))
+      throw Error(ErrorKind::kNotFound, describe_files() + ": GPTQ layer \"" + layer + "\" has no tensor \"" + name + "\"");
+    const TensorInfo& info = lookup(name, {});
+    if (info.dtype != dtype || info.shape.size() != shape.size() || (!shape.empty() && info.shape != shape))
+      throw Error(ErrorKind::kInvalidInput, *info.file + ": GPTQ tensor \"" + name + "\" is " + info.dtype + " " +
+                                                shape_str(info.shape) + ", expected " + dtype + " " + shape_str(shape));
+    return info;
+  };
+  const TensorInfo& qw = *index_.at(layer + ".qweight");
+  if (qw.shape.size() != 2)
+    throw Error(ErrorKind::kInvalidInput, *qw.file + ": GPTQ tensor \"" + layer + ".qweight\" must be 2-D, has shape " + shape_str(qw.shape));
+  const int64_t K = qw.shape[0] * 8, N = qw.shape[1];
+  if (K % G != 0 || N % 8 != 0)
+    throw Error(ErrorKind::kInvalidInput, *qw.file + ": GPTQ tensor \"" + layer + ".qweight\" has shape " +
+                                              shape_str(qw.shape) + ": in_features " + std::to_string(K) +
+                                              " is not a multiple of group_size " + std::to_string(G) +
+                                              " or out_features " + std::to_string(N) + " not a multiple of 8");
+  if (!expected.empty() && expected != Shape{N, K})
+    throw Error(ErrorKind::kInvalidInput, *qw.file + ": GPTQ layer \"" + layer + "\" is " + shape_str({N, K}) +
+                                              " (out, in), expected " + shape_str(expected));
+  GptqTensors t;
+  t.qweight = tensor(".qweight", "I32", {K / 8, N}).ptr;
+  t.qzeros = tensor(".qzeros", "I32", {K / G, N / 8}).ptr;
+  t.scales = tensor(".scales", "F16", {K / G, N}).ptr;
+  t.g_idx = index_.count(layer + ".g_idx") ? tensor(".g_idx", "I32", {K}).ptr : nullptr;
+  t.in_features = K;
+  t.out_features = N;
+  check_allocation(double(N) * double(K) / 2 + double(N) * double(K / G) * 5, "GPTQ layer " + layer, "");
+  packed_.emplace_back(size_t(N * K / 2));
+  uint8_t* q = packed_.back().data();
+  packed_.emplace_back(size_t(N * (K / G)));
+  uint8_t* zeros = packed_.back().data();
+  converted_.emplace_back(size_t(N * (K / G)));
+  return repack_gptq(t, *gptq_, q, converted_.back().data(), zeros, *qw.file + ": GPTQ layer \"" + layer + "\"");
+}
+
 const TensorInfo& WeightStore::lookup(const std::string& name, const Shape& expected) {
+  if (!index_.count(name))  // has() answered for a GPTQ layer's ".weight"
+    throw Error(ErrorKind::kUnsupported, describe_files() + ": tensor \"" + name +
+                                             "\" is stored GPTQ-quantized (qweight) and is needed unquantized here");
   const TensorInfo& info = *index_.at(name);
   if (!expected.empty() && info.shape != expected)
     throw Error(ErrorKind::kInvalidInput, *info.file + ": tensor \"" + name + "\" has shape " +
@@ -200,6 +256,8 @@ const TensorInfo& WeightStore::lookup(const std::string& name, const Shape& expe
 }
 
 TensorView WeightStore::require_matrix(const std::string& name, const Shape& expected) {
+  if (!index_.count(name))
+    if (const std::string layer = gptq_layer(name); !layer.empty()) return gptq_matrix(layer, expected);
   if (!has(name)) return require(name, expected);  // throws, naming the tensor
   const TensorInfo& info = lookup(name, expected);
   if (info.shape.size() != 2)
@@ -212,10 +270,10 @@ TensorView WeightStore::require_matrix(const std::string& name, const Shape& exp
     v.qdata = info.ptr;
     return v;
   }
-  if (format_ != WeightFormat::kInt8) return optional(name, expected);
+  if (!quantized()) return optional(name, expected);
   TensorView q;
   if (info.dtype == "F32" && reinterpret_cast<uintptr_t>(info.ptr) % alignof(float) == 0) {
-    q = quantize_int8(reinterpret_cast<const float*>(info.ptr), info.shape, *info.file + ": tensor \"" + name + "\"");
+    q = quantize(reinterpret_cast<const float*>(info.ptr), info.shape, *info.file + ": tensor \"" + name + "\"");
   } else {
     std::vector<float> tmp(size_t(numel(info.shape)));  // upcast, quantize, drop the float copy
     if (info.dtype == "F32") {
@@ -223,16 +281,16 @@ TensorView WeightStore::require_matrix(const std::string& name, const Shape& exp
     }
     else if (half) convert_to_f32(info.dtype == "BF16" ? DType::kBF16 : DType::kF16, info.ptr, tmp.data(), tmp.size());
     else return optional(name, expected);  // throws: unsupported dtype, naming the tensor
-    q = quantize_int8(tmp.data(), info.shape, *info.file + ": tensor \"" + name + "\"");
+    q = quantize(tmp.data(), info.shape, *info.file + ": tensor \"" + name + "\"");
   }
-  info.mapping->release(info.ptr, info.nbytes);  // the int8 copy replaces the file's bytes
+  info.mapping->release(info.ptr, info.nbytes);  // the quantized copy replaces the file's bytes
   return q;
 }
 
 TensorView WeightStore::adopt_matrix(std::vector<float> values, const Shape& shape, const std::string& name) {
   AUTOLM_CHECK(int64_t(values.size()) == numel(shape), "adopt_matrix size mismatch");
-  if (format_ == WeightFormat::kInt8)
-    return quantize_int8(values.data(), shape, name.empty() ? "a matrix built at load" : "tensor \"" + name + "\"");
+  if (quantized())
+    return quantize(values.data(), shape, name.empty() ? "a matrix built at load" : "tensor \"" + name + "\"");
   converted_.push_back(std::move(values));
   return TensorView{converted_.back().data(), shape};
 }
@@ -309,6 +367,65 @@ TensorView WeightStore::quantize_int8(const float* values, const Shape& shape, c
   return v;
 }
 
+TensorView WeightStore::quantize(const float* values, const Shape& shape, const std::string& what) {
+  return format_ == WeightFormat::kInt8 ? quantize_int8(values, shape, what) : quantize_int4(values, shape, what);
+}
+
+// Group-wise int4 (core/int4.h): asymmetric, an integer zero point per group (the better logit
+// error of the two at the same kernel cost: docs/PERFORMANCE.md). Weights must be finite, as for
+// int8; in_features must be a multiple of the group size (every Hugging Face hidden size is a
+// multiple of 32); anything else is refused naming the tensor.
+TensorView WeightStore::quantize_int4(const float* values, const Shape& shape, const std::string& what) {
+  const int64_t group = format_ == WeightFormat::kInt4G64 ? 64 : 32;
+  const int64_t rows = shape[0], cols = shape[1];
+  const char* flag = group == 64 ? "--dtype int4-g64" : "--dtype int4";
+  if (cols % group != 0)
+    throw Error(ErrorKind::kUnsupported, what + " has shape " + shape_str(shape) + ": int4 quantization (" + flag +
+                                             ") needs in_features (" + std::to_string(cols) +
+                                             ") to be a multiple of " + std::to_string(group));
+  const int64_t groups = cols / group;
+  check_allocation(double(rows) * double(cols) / 2 + double(rows) * double(groups) * 5, "int4 quantization of " + what, "");
+  packed_.emplace_back(size_t(rows * cols / 2));
+  uint8_t* q = packed_.back().data();
+  packed_.emplace_back(size_t(rows * groups));
+  uint8_t* zeros = packed_.back().data();
+  converted_.emplace_back(size_t(rows * groups));
+  float* scales = converted_.back().data();
+  std::atomic<int64_t> first_bad{rows};  // first row holding a non-finite value
+  ThreadPool::global().parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* v = values + r * cols;
+      bool finite = true;
+      for (int64_t c = 0; c < cols; ++c) finite &= std::abs(v[c]) <= std::numeric_limits<float>::max();
+      if (!finite) {
+        int64_t seen = first_bad.load();
+        while (r < seen && !first_bad.compare_exchange_weak(seen, r)) {}
+        continue;
+      }
+      quantize_int4_row(v, cols, group, /*symmetric=*/false, q + r * (cols / 2), scales + r * groups, zeros + r * groups);
+    }
+  });
+  if (const int64_t r = first_bad.load(); r < rows) {
+    packed_.pop_back();
+    packed_.pop_back();
+    converted_.pop_back();
+    const float* v = values + r * cols;
+    int64_t c = 0;
+    while (c < cols && std::abs(v[c]) <= std::numeric_limits<float>::max()) ++c;
+    throw Error(ErrorKind::kInvalidInput, what + " holds a non-finite value (" + std::to_string(v[c]) + " at [" +
+                                              std::to_string(r) + ", " + std::to_string(c) + "]); int4 quantization (" +
+                                              flag + ") needs finite weights");
+  }
+  TensorView v;
+  v.shape = shape;
+  v.dtype = DType::kI4;
+  v.qdata = q;
+  v.scales = scales;
+  v.zeros = zeros;
+  v.group = group;
+  return v;
+}
+
 TensorView WeightStore::optional(const std::string& name, const Shape& expected) {
   if (!has(name)) return {};
   const TensorInfo& info = lookup(name, expected);
@@ -342,7 +459,7 @@ TensorView WeightStore::require(const std::string& name, const Shape& expected) 
 }
 
 bool WeightStore::same_bytes(const std::string& a, const std::string& b) const {
-  if (!has(a) || !has(b)) return false;
+  if (!index_.count(a) || !index_.count(b)) return false;
   const TensorInfo &x = *index_.at(a), &y = *index_.at(b);
   return x.dtype == y.dtype && x.shape == y.shape && x.nbytes == y.nbytes && std::memcmp(x.ptr, y.ptr, x.nbytes) == 0;
 }

@@ -5,12 +5,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "core/dtype.h"
 #include "core/tensor.h"
+#include "io/gptq.h"
 #include "io/mmap.h"
 
 namespace autolm {
@@ -41,8 +43,11 @@ enum class WeightFormat {
   kAuto,     // F32 stays F32; BF16/F16 stay in place (mmapped, 2 bytes/weight, converted in kernels)
   kFloat32,  // everything upcast to float32 at load
   kInt8,     // weight-only int8 with one float32 scale per output row, quantized at load
+  kInt4,     // group-wise 4-bit (32 weights per group, scale + zero point), quantized at load
+  kInt4G64,  // the same with 64 weights per group
 };
-// "auto" | "float32" | "int8" (as the CLI's --dtype); throws Error naming the value otherwise.
+// "auto" | "float32" | "int8" | "int4" | "int4-g64" (as the CLI's --dtype); throws Error naming
+// the value otherwise.
 WeightFormat parse_weight_format(const std::string& name);
 
 // All weights of a model folder, looked up by HF tensor name. Vectors (norms, biases) are
@@ -57,7 +62,11 @@ class WeightStore {
   explicit WeightStore(const std::vector<std::string>& files, WeightFormat format = WeightFormat::kAuto);
   ~WeightStore();
 
-  bool has(const std::string& name) const { return index_.count(name) > 0; }
+  // Also true for "<layer>.weight" of a GPTQ checkpoint whose file holds "<layer>.qweight".
+  bool has(const std::string& name) const { return index_.count(name) > 0 || !gptq_layer(name).empty(); }
+  // A GPTQ checkpoint (config.json quantization_config): "<layer>.weight" matrices are served from
+  // the layer's qweight / qzeros / scales / g_idx, repacked into int4 whatever the format.
+  void use_gptq(const GptqConfig& config) { gptq_ = config; }
   // A tensor the model cannot run without; shape checked when `expected` is non-empty.
   TensorView require(const std::string& name, const Shape& expected = {});
   // A tensor that may be absent (returns an empty view).
@@ -109,11 +118,21 @@ class WeightStore {
   }
   // `what` names the tensor in errors (non-finite weights are refused).
   TensorView quantize_int8(const float* values, const Shape& shape, const std::string& what);
+  // Group-wise int4 (core/int4.h); also refuses in_features not a multiple of the group size.
+  TensorView quantize_int4(const float* values, const Shape& shape, const std::string& what);
+  // quantize_int8 or quantize_int4 per the format.
+  TensorView quantize(const float* values, const Shape& shape, const std::string& what);
+  bool quantized() const { return format_ == WeightFormat::kInt8 || format_ == WeightFormat::kInt4 || format_ == WeightFormat::kInt4G64; }
   const TensorInfo& lookup(const std::string& name, const Shape& expected);
+  // "<layer>" when `name` is "<layer>.weight" served from GPTQ tensors, else "".
+  std::string gptq_layer(const std::string& name) const;
+  TensorView gptq_matrix(const std::string& layer, const Shape& expected);
+  std::optional<GptqConfig> gptq_;
 
   WeightFormat format_;
   std::deque<std::vector<float>> converted_;  // owned float32 copies / scales
   std::deque<std::vector<int8_t>> quantized_; // owned int8 matrices
+  std::deque<std::vector<uint8_t>> packed_;   // owned int4 nibbles and zero points
 };
 
 }  // namespace autolm

@@ -49,7 +49,8 @@ void LoadedModel::finish_loading() { unused_ = weights_->unused(); }
 void LoadedModel::describe_dim(int64_t value, const std::string& label) { dim_labels_.emplace_back(value, label); }
 
 void LoadedModel::check_shape(const std::string& name, const Shape& expected) const {
-  if (expected.empty() || !weights_->has(name)) return;
+  // (A GPTQ layer's ".weight" has no TensorInfo: WeightStore checks its shape itself.)
+  if (expected.empty() || !weights_->index().count(name)) return;
   const TensorInfo& info = *weights_->index().at(name);
   if (info.shape == expected) return;
   // The labels of every expected dimension the tensor disagrees with.

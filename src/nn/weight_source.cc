@@ -8,6 +8,13 @@ TensorView weight_rows(const TensorView& w, int64_t begin, int64_t count) {
   TensorView v = w;
   v.shape = {count, w.shape[1]};
   const int64_t offset = begin * w.shape[1];
+  if (w.dtype == DType::kI4) {  // packed nibbles, per-group scales and zero points (core/int4.h)
+    const int64_t groups = w.shape[1] / w.group;
+    v.qdata = static_cast<const uint8_t*>(w.qdata) + offset / 2;
+    v.scales = w.scales + begin * groups;
+    v.zeros = w.zeros + begin * groups;
+    return v;
+  }
   if (w.is_f32()) v.data = w.data + offset;
   else v.qdata = static_cast<const char*>(w.qdata) + offset * int64_t(dtype_size(w.dtype));
   if (w.scales) v.scales = w.scales + begin;

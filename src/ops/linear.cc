@@ -22,10 +22,12 @@ namespace {
 // stay in the rows kernel at any size: its int8 dot products outrun dequantization + sgemm
 // (gpt2 128-token prefill 135 → 74 ms).
 // (AVX2: two weight rows × four input rows, beam 4 +15 %, batch 8 +14 % over sgemm.) Without
-// SIMD (the scalar reference) sgemm takes everything but single rows.
+// SIMD (the scalar reference) sgemm takes everything but single rows. int4 weights on a VNNI CPU
+// stay in the rows kernel at any size too (int8 dot products on the unpacked nibbles).
 int64_t small_rows_limit(const TensorView& W) {
   static const std::string isa = cpu::best_kernel().isa;
   if (W.dtype == DType::kI8 && isa == "avx512_vnni" && W.shape[1] % 64 == 0) return std::numeric_limits<int64_t>::max();
+  if (W.dtype == DType::kI4 && isa == "avx512_vnni") return std::numeric_limits<int64_t>::max();
   return isa == "scalar" ? 1 : 16;
 }
 

@@ -60,6 +60,9 @@ Matrix make_matrix(DType type, int64_t N, int64_t K, std::mt19937& rng) {
       m.view.qdata = m.i8.data();
       m.view.scales = m.scales.data();
       break;
+    case DType::kI4:  // test_int4.cc builds its own (quantized, with group scales)
+      ADD_FAILURE() << "make_matrix: use make_int4";
+      break;
   }
   return m;
 }

@@ -17,13 +17,13 @@ TEST(Library, VersionMacrosMatchTheLibrary) {
 }
 
 TEST(Library, DtypeNamesRoundTrip) {
-  for (Dtype d : {Dtype::kAuto, Dtype::kFloat32, Dtype::kInt8}) EXPECT_EQ(parse_dtype(dtype_name(d)), d);
+  for (Dtype d : {Dtype::kAuto, Dtype::kFloat32, Dtype::kInt8, Dtype::kInt4, Dtype::kInt4G64}) EXPECT_EQ(parse_dtype(dtype_name(d)), d);
   try {
     parse_dtype("bfloat16", "dtype");
     FAIL() << "bfloat16 was accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
-    EXPECT_EQ(std::string(e.what()), "dtype: unknown value \"bfloat16\" (auto, float32 or int8)");
+    EXPECT_EQ(std::string(e.what()), "dtype: unknown value \"bfloat16\" (auto, float32, int8, int4 or int4-g64)");
   }
 }
 

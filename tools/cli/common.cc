@@ -101,7 +101,8 @@ std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::
 void add_load_options(CLI::App* cmd, std::string& cls, std::string& dtype) {
   cmd->add_option("--class", cls, "force AutoModelForCausalLM or AutoModelForSeq2SeqLM (default: from config.json)");
   cmd->add_option("--dtype", dtype,
-                  "weights in memory: auto (bf16/f16 used in place), float32 (upcast), int8 (quantized at load)");
+                  "weights in memory: auto (bf16/f16 used in place), float32 (upcast), int8, int4 or int4-g64 (quantized at "
+                  "load; int4: 4-bit groups of 32 weights, int4-g64: of 64)");
 }
 
 }  // namespace autolm::cli

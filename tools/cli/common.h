@@ -26,7 +26,7 @@ int64_t parse_int(const std::string& text, const std::string& flag, int64_t lo, 
 uint64_t parse_u64(const std::string& text, const std::string& flag);
 
 // Loads `dir` with the class named by --class ("" = pick from config.json) and the weight
-// format named by --dtype (auto | float32 | int8).
+// format named by --dtype (auto | float32 | int8 | int4 | int4-g64).
 std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls,
                                              const std::string& dtype = "auto");
 
