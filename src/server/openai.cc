@@ -11,6 +11,7 @@
 #include "autolm/structured_output.h"
 #include "io/json_file.h"
 #include "server/logprobs_json.h"
+#include "server/tool_grammar.h"
 
 namespace autolm::server {
 
@@ -574,12 +575,38 @@ void apply_ignore_eos(const ojson& req, Job& job) {
   cfg.eos_token_id.clear();
 }
 
-// `tools` + `tool_choice` → the format tool calls are parsed in (kNone: not parsed).
-ToolFormat tool_choice(const Engine& engine, const ojson& req) {
+// The tools tool_choice "required" (all) or a named function (that one) forces, with their
+// parameter schemas (tools[i].function.parameters; absent: any object).
+std::vector<ForcedTool> forced_tools(const ojson& tools, const std::string* only) {
+  std::vector<ForcedTool> out;
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const std::string at = "tools[" + std::to_string(i) + "]";
+    const ojson& t = tools[i];
+    const ojson* fn = field(t, "function");
+    if (!fn || !fn->is_object()) bad_value(at, "expected {\"type\": \"function\", \"function\": {\"name\": …}}.");
+    const ojson* name = field(*fn, "name");
+    if (!name || !name->is_string() || name->get<std::string>().empty())
+      bad_value(at + ".function.name", "a tool needs a non-empty string name.");
+    if (only && name->get<std::string>() != *only) continue;
+    ForcedTool f{name->get<std::string>(), std::nullopt, i};
+    if (const ojson* p = field(*fn, "parameters")) {
+      if (!p->is_object() && !p->is_boolean()) bad_type(at + ".function.parameters", *p, "a JSON schema object");
+      f.parameters = *p;
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+// `tools` + `tool_choice` → the format tool calls are parsed in (kNone: not parsed), and for
+// "required" / a named function the constraint that forces the calls (tool_grammar.h).
+ToolFormat tool_choice(const Engine& engine, const ojson& req, bool parallel,
+                       std::shared_ptr<const LogitsConstraint>& forced) {
   const ojson* tools = field(req, "tools");
   const ojson* choice = field(req, "tool_choice");
   const bool has_tools = tools && tools->is_array() && !tools->empty();
   std::string mode = has_tools ? "auto" : "none";
+  std::string named;
   if (choice) {
     if (choice->is_string()) {
       mode = choice->get<std::string>();
@@ -598,6 +625,7 @@ ToolFormat tool_choice(const Engine& engine, const ojson& req) {
             known = true;
       if (!known) bad_value("tool_choice", "the function '" + name->get<std::string>().substr(0, 64) + "' is not in 'tools'.");
       mode = "named";
+      named = name->get<std::string>();
     } else {
       bad_type("tool_choice", *choice, "a string or an object");
     }
@@ -608,12 +636,26 @@ ToolFormat tool_choice(const Engine& engine, const ojson& req) {
     unsupported("tools", "this model's chat template does not write tool calls in a format autolm can parse (Hermes / "
                          "Qwen <tool_call>, Llama 3.1 JSON, Mistral [TOOL_CALLS]), so calls would come back as plain "
                          "text; pass \"tool_choice\": \"none\" to only show the tools to the model.");
-  // TODO: required / named could force the call with the grammar (response_format's
-  // json_schema_constraint over the function's parameters), as vLLM does; not wired yet.
-  if (mode == "required" || mode == "named")
-    unsupported("tool_choice", std::string(mode == "named" ? "a named function" : "'required'") +
-                                   " needs the call forced by constrained decoding, which is not wired to tool calls "
-                                   "yet; use \"auto\".");
+  if (mode == "required" || mode == "named") {
+    const std::vector<ForcedTool> chosen = forced_tools(*tools, mode == "named" ? &named : nullptr);
+    try {
+      forced = tool_call_constraint(engine.tool_format, engine.mistral_args, chosen, parallel, engine.token_vocabulary);
+    } catch (const Error& e) {
+      // Name the tool whose schema failed: compile each alone (cheap; only on this error path).
+      std::string where = "tools";
+      for (size_t i = 0; i < chosen.size() && where == "tools"; ++i) {
+        try {
+          tool_call_constraint(engine.tool_format, engine.mistral_args, {chosen[i]}, false, engine.token_vocabulary);
+        } catch (const Error&) {
+          where = "tools[" + std::to_string(chosen[i].index) + "].function.parameters";
+        }
+      }
+      if (e.kind() == ErrorKind::kUnsupported)
+        unsupported(where, std::string(e.what()) + " (tool_choice '" + mode + "' enforces the parameter schemas by "
+                                                   "constrained decoding; use \"auto\" for schemas it cannot enforce).");
+      bad_value(where, e.what());
+    }
+  }
   return engine.tool_format;
 }
 
@@ -761,6 +803,7 @@ Engine::Engine(std::shared_ptr<const Model> m, std::shared_ptr<const Tokenizer> 
   if (tool_source && tool_source != source) tool_template.emplace(*tool_source, dir + " tool_use chat template");
   const std::optional<std::string>& with_tools = tool_template ? tool_source : source;
   if (with_tools) tool_format = detect_tool_format(*with_tools);
+  mistral_args = tool_format == ToolFormat::kMistral && with_tools->find("[ARGS]") != std::string::npos;
   developer_role = source && source->find("developer") != std::string::npos;
 }
 
@@ -884,8 +927,8 @@ Job parse_chat_request(const Engine& engine, const std::string& body) {
   Job job;
   job.chat = true;
   job.id = "chatcmpl-" + random_hex(24);
-  job.tool_format = tool_choice(engine, req);
   job.parallel_tool_calls = get_bool(req, "parallel_tool_calls").value_or(true);
+  job.tool_format = tool_choice(engine, req, job.parallel_tool_calls, job.constraint);
   if (get_bool(req, "logprobs").value_or(false)) job.logprobs = 0;
   if (auto top = get_int(req, "top_logprobs")) {
     if (*top < 0 || *top > kMaxTopLogprobs)
@@ -893,7 +936,13 @@ Job parse_chat_request(const Engine& engine, const std::string& body) {
     if (job.logprobs < 0) bad_value("top_logprobs", "needs \"logprobs\": true.");
     job.logprobs = static_cast<int>(*top);
   }
-  if (const ojson* rf = field(req, "response_format")) job.constraint = response_format_constraint(engine, *rf);
+  if (const ojson* rf = field(req, "response_format"))
+    if (auto c = response_format_constraint(engine, *rf)) {
+      if (job.constraint)
+        unsupported("response_format", "cannot be combined with tool_choice 'required' or a named function: both "
+                                       "constrain the whole reply.");
+      job.constraint = std::move(c);
+    }
   get_bool(req, "store");
   if (const ojson* m = field(req, "metadata"); m && !m->is_object()) bad_type("metadata", *m, "an object");
   if (field(req, "max_tokens") && field(req, "max_completion_tokens"))

@@ -80,6 +80,7 @@ struct Engine {
   // tool_choice is "none"), and whether that template handles the "developer" role itself
   // (otherwise developer messages are passed as "system").
   ToolFormat tool_format = ToolFormat::kNone;
+  bool mistral_args = false;  // Mistral v11+ templates: [TOOL_CALLS]name[ARGS]{…} rather than a JSON list
   bool developer_role = false;
   ojson special_tokens;
   bool seq2seq = false;
@@ -105,7 +106,8 @@ struct Job {
   int logprobs = -1;                // >= 0: log-probabilities with this many top tokens per token
   std::string id;
   int64_t created = 0;
-  std::shared_ptr<const LogitsConstraint> constraint;  // response_format json_object / json_schema
+  // response_format json_object / json_schema, or tool_choice "required" / named (tool_grammar.h).
+  std::shared_ptr<const LogitsConstraint> constraint;
 };
 
 // Parses a request body (at most engine.limits.json_max_depth deep); errors are ApiError 400
