@@ -1,21 +1,37 @@
 #!/usr/bin/env bash
-# End-to-end test of `autolm serve` with the official `openai` Python client (issue #16).
-# Needs a built ./build/autolm. Makes a venv under build/openai-venv (pip install openai, from PyPI)
-# and a model folder build/openai-client-model (models/chat-tiny with Qwen2.5's tool-calling chat
-# template), starts the server on a free port, runs tests/server/openai_client_test.py.
-# Not part of ctest (it needs the network once, for pip): run it by hand or in a job that has it.
-# Exits 0 with "SKIP: …" when python3 -m venv or pip cannot provide the client.
+# End-to-end test of `autolm serve` with the official `openai` Python client (issue #16): tools
+# (auto, required, named; whole and streamed), response_format json_schema, logprobs, penalties.
+#   scripts/openai_client_test.sh [--ctest] [build]
+# Needs a built build/autolm. The client comes from $AUTOLM_OPENAI_PYTHON, build/pyvenv
+# (scripts/python_env.sh installs openai there) or build/openai-venv; without --ctest, a missing
+# client is installed into build/openai-venv with pip (PyPI). It makes a model folder
+# build/openai-client-model (models/chat-tiny with Qwen2.5's tool-calling chat template), starts
+# the server on a free port and runs tests/server/openai_client_test.py.
+# ctest runs it as `openai_client` with --ctest: no pip; no client means "SKIP: …" and exit 77
+# (the test's SKIP_RETURN_CODE). By hand, no client after trying pip is "SKIP: …" and exit 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ctest=0
+if [[ "${1:-}" == --ctest ]]; then ctest=1; shift; fi
 build=${1:-build}
 [[ -x "$build/autolm" ]] || { echo "no $build/autolm: build first (scripts/build.sh)" >&2; exit 1; }
 
-venv="$build/openai-venv"
-if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import openai" 2>/dev/null; then
+skip() {
+  echo "SKIP: $1"
+  if [[ $ctest == 1 ]]; then exit 77; fi
+  exit 0
+}
+python=
+for p in "${AUTOLM_OPENAI_PYTHON:-}" "$build/pyvenv/bin/python" "$build/openai-venv/bin/python"; do
+  if [[ -n "$p" && -x "$p" ]] && "$p" -c "import openai" 2>/dev/null; then python=$p; break; fi
+done
+if [[ -z "$python" ]]; then
+  [[ $ctest == 1 ]] && skip "no Python with the openai package (scripts/python_env.sh installs it into $build/pyvenv)"
+  venv="$build/openai-venv"
   if ! python3 -m venv "$venv" >/dev/null 2>&1 || ! "$venv/bin/pip" install -q openai >/dev/null 2>&1; then
-    echo "SKIP: could not make a venv with the openai package (no python3-venv, pip or network)"
-    exit 0
+    skip "could not make a venv with the openai package (no python3-venv, pip or network)"
   fi
+  python="$venv/bin/python"
 fi
 
 model="$build/openai-client-model"
@@ -34,4 +50,4 @@ for _ in $(seq 100); do
 done
 url=$(grep -o 'http://[0-9.]*:[0-9]*' "$log" | head -1)
 [[ -n "$url" ]] || { echo "the server did not start:" >&2; cat "$log" >&2; exit 1; }
-"$venv/bin/python" tests/server/openai_client_test.py "$url"
+"$python" tests/server/openai_client_test.py "$url"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The venv the README's test command uses for the Python package (docs/PYTHON.md):
-# build/pyvenv with nanobind (to build the extension), NumPy and pytest, from PyPI.
+# build/pyvenv with nanobind (to build the extension), NumPy and pytest, from PyPI, and the
+# official `openai` client for the end-to-end server test (ctest openai_client,
+# scripts/openai_client_test.sh; optional: without it that test is skipped).
 # Prints the interpreter's path on success; on failure (no network, no python3-venv) says why
 # on stderr and prints nothing, and scripts/build.sh then builds without the Python package.
 set -uo pipefail
@@ -16,5 +18,9 @@ if ! "$venv/bin/python" -c "import nanobind, numpy, pytest" >/dev/null 2>&1; the
     echo "python_env: could not make $venv (python3-venv missing or PyPI unreachable); the Python package is not built" >&2
     exit 0
   fi
+fi
+if ! "$venv/bin/python" -c "import openai" >/dev/null 2>&1; then
+  "$venv/bin/pip" install -q --disable-pip-version-check openai >&2 ||
+    echo "python_env: could not install openai; the openai_client test will be skipped" >&2
 fi
 echo "$PWD/$venv/bin/python"

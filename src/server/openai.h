@@ -1,5 +1,9 @@
 // The OpenAI request/response layer of autolm_server, independent of HTTP: request JSON →
 // a validated Job (GenerationConfig + token ids), a Job → response JSON or SSE chunks.
+// Implemented by concern: request_json.cc (body parsing, error shapes), request_fields.cc
+// (typed fields), request_common.cc (sampling fields → GenerationConfig, limits),
+// completion_request.cc, chat_request.cc (messages → prompt, tools, response_format), engine.cc,
+// reply.cc (shared reply pieces, StopTrimmer), run_job.cc, stream_job.cc.
 #pragma once
 
 #include <atomic>
@@ -80,6 +84,7 @@ struct Engine {
   // tool_choice is "none"), and whether that template handles the "developer" role itself
   // (otherwise developer messages are passed as "system").
   ToolFormat tool_format = ToolFormat::kNone;
+  bool mistral_args = false;  // Mistral v11+ templates: [TOOL_CALLS]name[ARGS]{…} rather than a JSON list
   bool developer_role = false;
   ojson special_tokens;
   bool seq2seq = false;
@@ -98,14 +103,15 @@ struct Job {
   GenerationConfig config;
   std::vector<std::string> stop;  // trimmed from the returned text, as OpenAI does
   int prompt_tokens = 0;
-  uint64_t memory_estimate = 0;  // bytes (see estimate_memory in openai.cc)
+  uint64_t memory_estimate = 0;  // bytes (see estimate_memory in request_common.cc)
   // Tool calls are parsed out of the reply in this format (tools given, tool_choice not "none").
   ToolFormat tool_format = ToolFormat::kNone;
   bool parallel_tool_calls = true;  // false: only the first call is returned
   int logprobs = -1;                // >= 0: log-probabilities with this many top tokens per token
   std::string id;
   int64_t created = 0;
-  std::shared_ptr<const LogitsConstraint> constraint;  // response_format json_object / json_schema
+  // response_format json_object / json_schema, or tool_choice "required" / named (tool_grammar.h).
+  std::shared_ptr<const LogitsConstraint> constraint;
 };
 
 // Parses a request body (at most engine.limits.json_max_depth deep); errors are ApiError 400

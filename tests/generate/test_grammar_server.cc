@@ -1,4 +1,4 @@
-// The server's response_format (src/server/openai.cc) in-process: json_object and json_schema
+// The server's response_format (src/server/chat_request.cc) in-process: json_object and json_schema
 // replies from the demo chat model parse and validate; unsupported schemas are 400s naming them.
 #include <gtest/gtest.h>
 

@@ -109,5 +109,52 @@ r = client.chat.completions.create(model="chat-tiny", messages=[{"role": "develo
                                    max_tokens=5, extra_body={"ignore_eos": True, "min_tokens": 5, "top_k": -1})
 check("developer + ignore_eos", r.usage.completion_tokens == 5, r)
 
-# TODO(merge h13): response_format {"type": "json_schema"} once constrained decoding lands.
+# tool_choice "required" / a named function: the call is forced by constrained decoding.
+# Short names and values: chat-tiny spells the forced call mostly a character per token, and its
+# tool prompt leaves ~70 of its 512 positions.
+TWO = [{"type": "function", "function": {"name": "w", "parameters": {
+           "type": "object", "properties": {"c": {"type": "string", "maxLength": 3}}, "required": ["c"]}}},
+       {"type": "function", "function": {"name": "t", "parameters": {
+           "type": "object", "properties": {"z": {"enum": ["U", "C"]}}, "required": ["z"]}}}]
+SHORT = [{"role": "system", "content": "Call."}, {"role": "user", "content": "Paris?"}]  # a short system turn: more room
+for choice, names in (("required", {"w", "t"}), ({"type": "function", "function": {"name": "t"}}, {"t"})):
+    for seed in (1, 2):
+        r = client.chat.completions.create(model="chat-tiny", messages=SHORT, tools=TWO, tool_choice=choice,
+                                           temperature=1.0, seed=seed, max_tokens=64, parallel_tool_calls=False)
+        c = r.choices[0]
+        ok = c.finish_reason == "tool_calls" and len(c.message.tool_calls or []) == 1
+        if ok:
+            call = c.message.tool_calls[0]
+            args = json.loads(call.function.arguments)
+            ok = call.function.name in names and isinstance(args, dict) and (
+                isinstance(args.get("c"), str) and len(args["c"]) <= 3 if call.function.name == "w" else args.get("z") in ("U", "C"))
+        check(f"tool_choice {json.dumps(choice)} seed {seed}", ok, c)
+acc, finish = {}, None
+for chunk in client.chat.completions.create(model="chat-tiny", messages=SHORT, tools=TWO, tool_choice="required",
+                                            temperature=0, max_tokens=64, stream=True, parallel_tool_calls=False):
+    c = chunk.choices[0]
+    for tc in c.delta.tool_calls or []:
+        e = acc.setdefault(tc.index, {"name": "", "arguments": ""})
+        e["name"] += tc.function.name or ""
+        e["arguments"] += tc.function.arguments or ""
+    finish = c.finish_reason or finish
+check("tool_choice required streamed", finish == "tool_calls" and len(acc) == 1
+      and acc[0]["name"] in ("w", "t") and isinstance(json.loads(acc[0]["arguments"]), dict), (finish, acc))
+
+# response_format json_schema: the reply parses and follows the schema.
+SCHEMA = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 10}, "age": {"type": "integer"},
+                                           "pets": {"type": "array", "items": {"enum": ["cat", "dog"]}, "maxItems": 2}},
+          "required": ["name", "age", "pets"], "additionalProperties": False}
+for seed in (1, 2):
+    r = client.chat.completions.create(model="chat-tiny", messages=[{"role": "user", "content": "A person as JSON"}],
+                                       temperature=0.5, seed=seed, max_tokens=250,
+                                       response_format={"type": "json_schema",
+                                                        "json_schema": {"name": "person", "schema": SCHEMA}})
+    c = r.choices[0]
+    ok = c.finish_reason == "stop"
+    if ok:
+        v = json.loads(c.message.content)
+        ok = (list(v) == ["name", "age", "pets"] and isinstance(v["name"], str) and len(v["name"]) <= 10
+              and isinstance(v["age"], int) and len(v["pets"]) <= 2 and all(p in ("cat", "dog") for p in v["pets"]))
+    check(f"response_format json_schema seed {seed}", ok, c)
 print("all passed")

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "autolm/error.h"
+#include "generate/grammar/builder.h"
 #include "generate/grammar/json_schema.h"
 #include "generate/grammar/matcher.h"
 #include "generate/grammar/vocabulary.h"
@@ -153,20 +154,21 @@ class JsonConstraint : public LogitsConstraint {
   std::shared_ptr<const Compiled> c_;
 };
 
-std::shared_ptr<const LogitsConstraint> make(grammar::Grammar g, std::shared_ptr<const TokenVocabulary> v) {
+}  // namespace
+
+std::shared_ptr<const LogitsConstraint> grammar::grammar_constraint(grammar::Grammar g,
+                                                                    std::shared_ptr<const TokenVocabulary> v) {
   if (!v) throw Error(ErrorKind::kInvalidInput, "structured output: no token vocabulary given");
   return std::make_shared<JsonConstraint>(std::make_shared<const Compiled>(std::move(g), std::move(v)));
 }
 
-}  // namespace
-
 std::shared_ptr<const LogitsConstraint> json_schema_constraint(const nlohmann::ordered_json& schema,
                                                                std::shared_ptr<const TokenVocabulary> vocabulary) {
-  return make(grammar::compile_json_schema(schema), std::move(vocabulary));
+  return grammar::grammar_constraint(grammar::compile_json_schema(schema), std::move(vocabulary));
 }
 
 std::shared_ptr<const LogitsConstraint> json_object_constraint(std::shared_ptr<const TokenVocabulary> vocabulary) {
-  return make(grammar::json_object_grammar(), std::move(vocabulary));
+  return grammar::grammar_constraint(grammar::json_object_grammar(), std::move(vocabulary));
 }
 
 }  // namespace autolm

@@ -20,6 +20,9 @@ enum class NodeKind : uint8_t {
   kInteger,  // JSON number without fraction or exponent
   kLiteral,  // one of a set of JSON texts (enum, const, true/false, null)
   kAnyOf,    // any of the alternatives (anyOf, oneOf, type lists)
+  // Beyond JSON values (grammar/builder.h: tool calls in a chat template's format):
+  kText,      // exactly these bytes (no whitespace around them)
+  kSequence,  // its items one after the other, the whole repeated [min_items, max_items] times
 };
 
 inline constexpr uint32_t kUnbounded = UINT32_MAX;
@@ -47,11 +50,20 @@ struct Node {
   std::vector<std::string> literals;
   // kAnyOf
   std::vector<int32_t> alternatives;
+  // kText: the bytes (non-empty).
+  std::string text;
+  // kSequence: the items (text or value nodes); repetitions are separated by `separator` (a
+  // kText node, or kNoNode) and counted by min_items / max_items.
+  std::vector<int32_t> sequence;
+  int32_t separator = kNoNode;
 };
 
 struct Grammar {
   std::vector<Node> nodes;
   int32_t root = kNoNode;
+  // Whitespace between JSON tokens: false: a newline and indentation (matcher.cc); true: at most
+  // one space (`{"a": 1, "b": [2, 3]}` or compact), as tool-call templates write JSON.
+  bool single_spaces = false;
 };
 
 // Bounds on what a (possibly hostile) schema may compile into.

@@ -95,6 +95,27 @@ uint8_t utf8_step(uint8_t s, uint8_t c) {
   return kUtf8Reject;
 }
 
+Matcher::Matcher(const Grammar& g) : g_(g), text_led_(g.nodes.size(), false) {
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    text_led_[i] = g.nodes[i].kind == NodeKind::kText || g.nodes[i].kind == NodeKind::kSequence;
+  // anyOf nodes whose alternatives all are text-led, to a fixpoint (monotone: at most one pass per node).
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      const Node& n = g.nodes[i];
+      if (text_led_[i] || n.kind != NodeKind::kAnyOf || n.alternatives.empty()) continue;
+      bool all = true;
+      for (int32_t a : n.alternatives) all = all && text_led_[size_t(a)];
+      if (all) text_led_[i] = changed = true;
+    }
+  }
+}
+
+bool Matcher::whitespace_ok(Branch& b, uint8_t c) const {
+  if (g_.single_spaces) return c == ' ' && ++b.ws <= 1;
+  return ++b.ws <= whitespace_room(b);
+}
+
 void Matcher::start(BranchList& out) const {
   out.clear();
   Branch& b = out.add();
@@ -138,6 +159,9 @@ bool Matcher::accepting(const Branch& in) const {
     const Frame& f = in.frames[d - 1];
     if (f.kind == FrameKind::kNumber && number_accepting(f.phase)) --d;
     else if (f.kind == FrameKind::kLiteral && g_.nodes[f.node].literals[f.b].size() == f.a) --d;
+    else if (f.kind == FrameKind::kSequence && f.a == g_.nodes[f.node].sequence.size() &&
+             f.b + 1 >= g_.nodes[f.node].min_items)
+      --d;
     else return false;
   }
   return true;
@@ -150,18 +174,45 @@ void Matcher::feed(const Branch& in, uint8_t c, BranchList& out) const {
     if (b.depth == 0) return;  // nothing may follow the value
     Frame& f = b.top();
     switch (f.kind) {
-      case FrameKind::kValue:
-        if (is_ws(c)) {
-          if (++b.ws > whitespace_room(b)) return;
+      case FrameKind::kValue: {
+        if (is_ws(c) && !text_led_[size_t(f.node)]) {
+          if (!whitespace_ok(b, c)) return;
           push(out, b);
           return;
         }
+        const bool after_ws = b.ws != 0;
         b.ws = 0;
-        {
-          int hops = 0;
-          start_value(b, f.node, c, out, hops);
-        }
+        int hops = 0;
+        start_value(b, f.node, c, out, hops, after_ws);
         return;
+      }
+      case FrameKind::kText: {
+        const std::string& text = g_.nodes[f.node].text;
+        if (static_cast<uint8_t>(text[f.a]) != c) return;
+        if (++f.a == text.size()) --b.depth;
+        push(out, b);
+        return;
+      }
+      case FrameKind::kSequence: {
+        const Node& n = g_.nodes[f.node];
+        if (f.a < n.sequence.size()) {  // the next item takes c
+          if (!push_value(b, n.sequence[f.a++])) return;
+          continue;
+        }
+        // A repetition is complete: c starts another one (its separator first), or follows the
+        // sequence.
+        const uint32_t done = f.b + 1;
+        if (done < n.max_items) {
+          Branch again;
+          again.copy_from(b);
+          again.top().a = 0;
+          again.top().b = done;
+          if (n.separator == kNoNode || push_value(again, n.separator)) feed(again, c, out);
+        }
+        if (done < n.min_items) return;
+        --b.depth;
+        continue;
+      }
       case FrameKind::kObject:
         object_byte(b, c, out);
         return;
@@ -280,7 +331,7 @@ void Matcher::feed(const Branch& in, uint8_t c, BranchList& out) const {
   }
 }
 
-void Matcher::start_value(Branch& b, int32_t node, uint8_t c, BranchList& out, int& hops) const {
+void Matcher::start_value(Branch& b, int32_t node, uint8_t c, BranchList& out, int& hops, bool after_ws) const {
   const Node& n = g_.nodes[node];
   Frame& f = b.top();
   f = Frame{};
@@ -293,10 +344,16 @@ void Matcher::start_value(Branch& b, int32_t node, uint8_t c, BranchList& out, i
         if (++hops > kMaxAnyOfVisits) return;
         Branch nb;
         nb.copy_from(b);
-        start_value(nb, alt, c, out, hops);
+        start_value(nb, alt, c, out, hops, after_ws);
       }
       return;
     }
+    case NodeKind::kText:
+    case NodeKind::kSequence:
+      if (after_ws) return;  // whitespace is JSON's, not allowed before literal text
+      f.kind = n.kind == NodeKind::kText ? FrameKind::kText : FrameKind::kSequence;
+      feed(b, c, out);  // the new frame takes c
+      return;
     case NodeKind::kObject:
       if (c != '{') return;
       f.kind = FrameKind::kObject;
@@ -363,7 +420,7 @@ void Matcher::start_key(Branch& b, BranchList& out) const {
 void Matcher::object_byte(Branch& b, uint8_t c, BranchList& out) const {
   Frame& f = b.top();
   if (is_ws(c)) {
-    if (++b.ws > whitespace_room(b)) return;
+    if (!whitespace_ok(b, c)) return;
     push(out, b);
     return;
   }
@@ -403,7 +460,7 @@ void Matcher::object_byte(Branch& b, uint8_t c, BranchList& out) const {
 void Matcher::array_byte(Branch& b, uint8_t c, BranchList& out) const {
   Frame& f = b.top();
   if (is_ws(c)) {
-    if (++b.ws > whitespace_room(b)) return;
+    if (!whitespace_ok(b, c)) return;
     push(out, b);
     return;
   }

@@ -13,7 +13,9 @@
 
 namespace autolm::grammar {
 
-enum class FrameKind : uint8_t { kValue, kObject, kArray, kString, kKeyString, kKeyLiteral, kNumber, kLiteral };
+enum class FrameKind : uint8_t {
+  kValue, kObject, kArray, kString, kKeyString, kKeyLiteral, kNumber, kLiteral, kText, kSequence
+};
 
 // One open construct. Fields by kind:
 //   kValue       node: the expected value's node
@@ -24,6 +26,8 @@ enum class FrameKind : uint8_t { kValue, kObject, kArray, kString, kKeyString, k
 //   kKeyLiteral  node = the object; b = property index; a = bytes of its key_json matched
 //   kNumber      phase = number state; a = digits in the current part
 //   kLiteral     a = bytes matched; b, c = [lo, hi) of the node's literals still matching
+//   kText        a = bytes of the node's text matched
+//   kSequence    a = items of the current repetition started; b = repetitions completed
 // No member initializers: the matcher copies frames by the million; `Frame{}` zeroes one.
 struct Frame {
   int32_t node;
@@ -82,7 +86,7 @@ class Matcher {
   static constexpr uint32_t kAdditionalKey = UINT32_MAX;
   static constexpr int kMaxAnyOfVisits = 1024;  // alternatives tried for one value's first byte
 
-  explicit Matcher(const Grammar& g) : g_(g) {}
+  explicit Matcher(const Grammar& g);
 
   // The branches before any byte: one, expecting the root value.
   void start(BranchList& out) const;
@@ -105,14 +109,20 @@ class Matcher {
 
  private:
   void push(BranchList& out, Branch& b) const;
+  // c (a JSON whitespace byte) may come next; counts it in b.ws.
+  bool whitespace_ok(Branch& b, uint8_t c) const;
   // Top frame is kValue(node): c is the value's first non-whitespace byte.
-  void start_value(Branch& b, int32_t node, uint8_t c, BranchList& out, int& hops) const;
+  // after_ws: whitespace preceded c (then literal text cannot start here).
+  void start_value(Branch& b, int32_t node, uint8_t c, BranchList& out, int& hops, bool after_ws = false) const;
   void object_byte(Branch& b, uint8_t c, BranchList& out) const;
   void array_byte(Branch& b, uint8_t c, BranchList& out) const;
   void start_key(Branch& b, BranchList& out) const;
   bool push_value(Branch& b, int32_t node) const;
 
   const Grammar& g_;
+  // Per node: it starts with literal text (kText, kSequence, an anyOf of only such), so no
+  // whitespace may come before it.
+  std::vector<bool> text_led_;
 };
 
 // UTF-8 validation as a DFA over bytes: 0 = between characters, otherwise expecting a
