@@ -532,6 +532,8 @@ TEST(SelfAttentionBlock, BidirectionalAndBidirectionalWindow) {
     a.forward(x.data(), 1, T, 0, positions, cache, 0, ws, out.data(), false);
     expect_near(out.data(), want, 1e-4, "window " + std::to_string(window));
   }
+}
+
 // Eager attention of T queries over one source of S rows (mask: 1 = real token), in double:
 // out_proj(softmax(q·kᵀ·scale) v), every projection with its optional bias.
 std::vector<double> ref_cross(const std::vector<float>& x, int T, const std::vector<float>& src, int S,
