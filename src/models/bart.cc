@@ -1,5 +1,6 @@
 // BartForConditionalGeneration (transformers' modeling_bart.py) on the nn blocks, and the model
-// types whose files copy its layers: mBART, Marian, Pegasus, M2M100/NLLB and PLBart here;
+// types whose files copy its layers: mBART, Marian, Pegasus, M2M100/NLLB, PLBart and LED (its
+// encoder self-attention Longformer's local window) here;
 // Blenderbot and BlenderbotSmall in their own files (see bart_family.h). The variant is
 // resolved once at load; encode() is BartEncoder.forward, decode() BartDecoder.forward plus
 // lm_head + final_logits_bias.
@@ -42,6 +43,8 @@ struct BartDecoderLayer {
 // What BartEncoder / BartDecoder hold besides their layers.
 struct BartStack {
   BartStackVariant variant;
+  int64_t max_positions = 0;  // rows of embed_positions (max_position_embeddings; LED: per stack)
+  PositionLimit limit;        // the longest input the table allows
   Embedding embed;           // embed_tokens (× embed_scale) + embed_positions
   Norm layernorm_embedding;  // (d_model) or empty
   Norm layer_norm;           // pre-LN variants: the stack's final norm (decoder's is in the LmHead)
@@ -58,11 +61,17 @@ class BartForConditionalGeneration final : public LoadedModel {
     encoder_heads_ = int(config_size(c, "encoder_attention_heads"));
     decoder_heads_ = int(config_size(c, "decoder_attention_heads"));
     const int64_t encoder_ffn = config_size(c, "encoder_ffn_dim"), decoder_ffn = config_size(c, "decoder_ffn_dim");
-    max_positions_ = config_size(c, "max_position_embeddings");
+    // LEDConfig: max_encoder_position_embeddings / max_decoder_position_embeddings.
+    const std::string enc_key = v_.longformer_encoder ? "max_encoder_position_embeddings" : "max_position_embeddings";
+    const std::string dec_key = v_.longformer_encoder ? "max_decoder_position_embeddings" : "max_position_embeddings";
+    max_positions_ = config_size(c, dec_key);
+    encoder_.max_positions = config_size(c, enc_key);
     check_divisible(c, "d_model", d_model_, "encoder_attention_heads", encoder_heads_);
     check_divisible(c, "d_model", d_model_, "decoder_attention_heads", decoder_heads_);
-    check_layer_count(c, "encoder_layers", encoder_layers, *weights_, "model.encoder.layers.");
-    check_layer_count(c, "decoder_layers", decoder_layers, *weights_, "model.decoder.layers.");
+    const std::string& m = v_.prefix;  // "model." (LED: "led.")
+    check_layer_count(c, "encoder_layers", encoder_layers, *weights_, m + "encoder.layers.");
+    check_layer_count(c, "decoder_layers", decoder_layers, *weights_, m + "decoder.layers.");
+    if (v_.longformer_encoder) read_attention_window(c, encoder_layers);
     // The position table is a hard limit. M2M100 and FSMT start positions after padding_idx
     // (the pad_token_id), in a table of max_position_embeddings + 2 (FSMT: + padding_idx + 1)
     // rows. (FSMT's SinusoidalPositionalEmbedding would grow its table past that; autolm stops at
@@ -84,7 +93,10 @@ class BartForConditionalGeneration final : public LoadedModel {
                                                   ") leaves no positions in max_position_embeddings (" +
                                                   std::to_string(max_positions_) + ")");
     }
-    positions_ = {max_len, c.source() + ": max_position_embeddings = " + std::to_string(max_positions_), ""};
+    if (!v_.longformer_encoder) encoder_.max_positions = max_len;
+    decoder_.max_positions = max_len;
+    encoder_.limit = {encoder_.max_positions, c.source() + ": " + enc_key + " = " + std::to_string(encoder_.max_positions), ""};
+    decoder_.limit = {max_len, c.source() + ": " + dec_key + " = " + std::to_string(max_positions_), ""};
     config_.max_positions = max_len;
     const Activation act =
         parse_activation(c.get_or<std::string>("activation_function", "gelu"), c.source() + ": activation_function");
@@ -101,13 +113,14 @@ class BartForConditionalGeneration final : public LoadedModel {
     describe_dim(d_model_, "d_model");
     describe_dim(encoder_ffn, "encoder_ffn_dim");
     describe_dim(decoder_ffn, "decoder_ffn_dim");
-    describe_dim(max_positions_, "max_position_embeddings");
-    describe_dim(max_positions_ + 2, "max_position_embeddings (" + std::to_string(max_positions_) + ") + 2");
+    describe_dim(max_positions_, dec_key);
+    if (v_.longformer_encoder) describe_dim(encoder_.max_positions, enc_key);
+    else describe_dim(max_positions_ + 2, "max_position_embeddings (" + std::to_string(max_positions_) + ") + 2");
     const int64_t D = d_model_, V = config_.vocab_size;
-    const std::string src_name = v_.separate_vocabs ? "model.encoder.embed_tokens.weight" : "model.shared.weight";
+    const std::string src_name = m + (v_.separate_vocabs ? "encoder.embed_tokens.weight" : "shared.weight");
     const TensorView shared = require_matrix(src_name, {src_vocab_, D});
     const bool share = !v_.separate_vocabs && (!v_.decoder_vocab || c.get_or<bool>("share_encoder_decoder_embeddings", true));
-    const std::string dec_name = share ? src_name : "model.decoder.embed_tokens.weight";
+    const std::string dec_name = share ? src_name : m + "decoder.embed_tokens.weight";
     const TensorView dec_tokens = share ? shared : require_matrix(dec_name, {V, D});
     // Shared or tied embeddings must cover the target vocabulary: the LM head writes one logit
     // per row of its matrix into a buffer of vocab_size (decoder_vocab_size) logits.
@@ -116,8 +129,8 @@ class BartForConditionalGeneration final : public LoadedModel {
                   c.source() + ": " + (v_.decoder_vocab && c.has("decoder_vocab_size") ? "decoder_vocab_size" : "vocab_size") +
                       " = " + std::to_string(V) + " disagrees with the weights: the decoder embeddings have " +
                       std::to_string(dec_tokens.shape[0]) + " rows");
-    encoder_ = load_stack("model.encoder.", v_.encoder, shared, src_name, src_vocab_);
-    decoder_ = load_stack("model.decoder.", v_.decoder, dec_tokens, dec_name, V);
+    load_stack(encoder_, m + "encoder.", v_.encoder, shared, src_name, src_vocab_);
+    load_stack(decoder_, m + "decoder.", v_.decoder, dec_tokens, dec_name, V);
 
     const NormOptions ln{NormKind::kLayer, 1e-5f, false, true, true};  // nn.LayerNorm(d_model)
     CrossAttentionOptions enc_attn{D, encoder_heads_, int(D / encoder_heads_), D, true, 0.f};
@@ -135,16 +148,20 @@ class BartForConditionalGeneration final : public LoadedModel {
     const MlpNames mlp_names{.up = "fc1", .down = "fc2"};
     encoder_layers_.resize(encoder_layers);
     for (int i = 0; i < encoder_layers; ++i) {
-      const std::string p = "model.encoder.layers." + std::to_string(i) + ".";
+      const std::string p = m + "encoder.layers." + std::to_string(i) + ".";
       BartEncoderLayer& L = encoder_layers_[i];
-      L.self_attn = CrossAttention::load(*this, p + "self_attn.", enc_attn);
+      if (v_.longformer_encoder) {
+        L.self_attn = load_longformer_attention(p + "self_attn.", enc_attn, i);
+      } else {
+        L.self_attn = CrossAttention::load(*this, p + "self_attn.", enc_attn);
+      }
       L.self_attn_layer_norm = Norm::load(*this, p + "self_attn_layer_norm", D, ln);
       L.mlp = Mlp::load(*this, p, D, encoder_ffn, mlp, mlp_names);
       L.final_layer_norm = Norm::load(*this, p + "final_layer_norm", D, ln);
     }
     decoder_layers_.resize(decoder_layers);
     for (int i = 0; i < decoder_layers; ++i) {
-      const std::string p = "model.decoder.layers." + std::to_string(i) + ".";
+      const std::string p = m + "decoder.layers." + std::to_string(i) + ".";
       BartDecoderLayer& L = decoder_layers_[i];
       L.self_attn = SelfAttention::load(*this, p + "self_attn.", self, self_names);
       L.self_attn_layer_norm = Norm::load(*this, p + "self_attn_layer_norm", D, ln);
@@ -153,21 +170,21 @@ class BartForConditionalGeneration final : public LoadedModel {
       L.mlp = Mlp::load(*this, p, D, decoder_ffn, mlp, mlp_names);
       L.final_layer_norm = Norm::load(*this, p + "final_layer_norm", D, ln);
     }
-    if (v_.pre_ln) encoder_.layer_norm = Norm::load(*this, "model.encoder.layer_norm", D, ln);
+    if (v_.pre_ln) encoder_.layer_norm = Norm::load(*this, m + "encoder.layer_norm", D, ln);
     LmHeadOptions head;
     head.final_norm = v_.pre_ln;  // the decoder's final layer_norm, on the rows the head reads
     head.norm = ln;
     head.tie_word_embeddings = c.get_or<bool>("tie_word_embeddings", v_.default_tie_word_embeddings);
     head.final_logits_bias = has("final_logits_bias");  // a buffer: zeros when the file lacks it
     lm_head_ = LmHead::load(*this, V, D, dec_tokens, dec_name, head,
-                            {.norm = "model.decoder.layer_norm",
-                             .head = v_.separate_vocabs ? "model.decoder.output_projection" : "lm_head",
+                            {.norm = m + "decoder.layer_norm",
+                             .head = v_.separate_vocabs ? m + "decoder.output_projection" : "lm_head",
                              .final_logits_bias = "final_logits_bias"});
     finish_loading();
   }
 
   std::unique_ptr<DecodeState> new_state(int batch, int max_length, int rows_per_input) const override {
-    check_state_length(positions_, max_length);
+    check_state_length(decoder_.limit, max_length);
     return std::make_unique<Seq2SeqState>(int(decoder_layers_.size()), batch, rows_per_input, decoder_heads_, max_length,
                                           int(d_model_ / decoder_heads_));
   }
@@ -178,16 +195,15 @@ class BartForConditionalGeneration final : public LoadedModel {
                                 bool all_positions) const override;
 
  private:
-  BartStack load_stack(const std::string& p, const BartStackVariant& sv, const TensorView& tokens,
-                       const std::string& tokens_name, int64_t vocab) {
+  void load_stack(BartStack& st, const std::string& p, const BartStackVariant& sv, const TensorView& tokens,
+                  const std::string& tokens_name, int64_t vocab) {
     const int64_t D = d_model_;
-    BartStack st;
     st.variant = sv;
     const std::string alias = p + "embed_tokens.weight";  // tied alias of model.shared
     if (alias != tokens_name && has(alias)) optional(alias, {vocab, D});
     EmbeddingOptions e;
     e.scale = sv.scale_tokens ? embed_scale_ : 1.f;
-    e.max_positions = max_positions_;
+    e.max_positions = st.max_positions;
     const std::string positions = p + "embed_positions.weight";
     switch (v_.positions) {
       case BartPositions::kLearned:
@@ -215,7 +231,40 @@ class BartForConditionalGeneration final : public LoadedModel {
     st.embed = Embedding::load(*this, tokens, D, e, positions);
     if (sv.layernorm_embedding != LayerNormEmbedding::kNone)
       st.layernorm_embedding = Norm::load(*this, p + "layernorm_embedding", D, {NormKind::kLayer, 1e-5f, false, true, true});
-    return st;
+  }
+
+  // LEDConfig.attention_window: an even positive int, or one per encoder layer (LEDEncoder
+  // turns an int into a list).
+  void read_attention_window(const JsonConfig& c, int layers) {
+    std::vector<int64_t> w;
+    if (c.raw().contains("attention_window") && c.raw()["attention_window"].is_array())
+      w = c.get<std::vector<int64_t>>("attention_window");
+    else
+      w.assign(size_t(layers), config_size_or(c, "attention_window", 512));
+    if (int64_t(w.size()) != layers)
+      throw Error(ErrorKind::kInvalidInput, c.source() + ": attention_window has " + std::to_string(w.size()) +
+                                                " entries for encoder_layers " + std::to_string(layers));
+    for (int64_t x : w) {
+      if (x <= 0 || x % 2 != 0 || x > (int64_t(1) << 30))
+        throw Error(ErrorKind::kInvalidInput, c.source() + ": attention_window " + std::to_string(x) +
+                                                  " must be an even positive value");
+      attention_window_.push_back(int(x));
+      pad_multiple_ = std::max(pad_multiple_, int(x));
+    }
+  }
+
+  // LEDEncoderAttention: LEDEncoderSelfAttention's local projections (query / key / value, the
+  // query scaled by head_dim**-0.5) and the output projection; the window is
+  // one_sided_attn_window_size = attention_window[layer] / 2. The global projections serve only
+  // tokens of a global_attention_mask, which generate() does not pass: they are accepted unused.
+  CrossAttention load_longformer_attention(const std::string& p, CrossAttentionOptions o, int layer) {
+    o.sliding_window = attention_window_[size_t(layer)] / 2;
+    for (const char* g : {"query_global", "key_global", "value_global"})
+      for (const char* t : {".weight", ".bias"})
+        if (has(p + "longformer_self_attn." + g + t)) optional(p + "longformer_self_attn." + g + t);
+    return CrossAttention::load(*this, p, o,
+                                {"longformer_self_attn.query", "longformer_self_attn.key", "longformer_self_attn.value",
+                                 "output"});
   }
 
   // The computed position tables are sized by config.json alone (no tensor in the file bounds
@@ -238,8 +287,7 @@ class BartForConditionalGeneration final : public LoadedModel {
       // M2M100 / FSMT derive positions from input_ids: padding_idx for padding, else after it.
       if (v_.positions == BartPositions::kFairseq) pos = ids[n] == padding_idx_ ? padding_idx_ : padding_idx_ + 1 + pos;
       if (pos >= st.embed.max_positions())
-        throw Error(ErrorKind::kInvalidInput, "position " + std::to_string(pos) + " is beyond max_position_embeddings (" +
-                                                  std::to_string(max_positions_) + ") of model_type \"" +
+        throw Error(ErrorKind::kInvalidInput, "position " + std::to_string(pos) + " is beyond " + st.limit.why + " of model_type \"" +
                                                   config_.model_type + "\"");
       positions[size_t(n)] = pos;
     }
@@ -270,7 +318,8 @@ class BartForConditionalGeneration final : public LoadedModel {
   }
 
   BartVariant v_;
-  PositionLimit positions_;
+  std::vector<int> attention_window_;  // LED: per encoder layer
+  int pad_multiple_ = 1;               // LED: max(attention_window), the encoder input's padded multiple
   int64_t padding_idx_ = 1, d_model_ = 0, max_positions_ = 0, src_vocab_ = 0, fairseq_rows_ = 0;
   int encoder_heads_ = 0, decoder_heads_ = 0;
   float embed_scale_ = 1.f;
@@ -286,7 +335,16 @@ class BartForConditionalGeneration final : public LoadedModel {
 void BartForConditionalGeneration::encode(std::span<const int32_t> ids, std::span<const int32_t> mask, int S,
                                           DecodeState& base) const {
   auto& s = static_cast<Seq2SeqState&>(base);
-  check_sequence_length(positions_, S, "an encoder input", "shorten the input");
+  check_sequence_length(encoder_.limit, S, "an encoder input", "shorten the input");
+  // LEDEncoder._pad_to_window_size: transformers pads the input with masked pad tokens to a
+  // multiple of max(attention_window), whose positions must fit the table too. The padding rows
+  // are masked keys and dropped after the encoder: they change no real row, so none are run here.
+  const int64_t padded = (int64_t(S) + pad_multiple_ - 1) / pad_multiple_ * pad_multiple_;
+  if (padded > encoder_.max_positions)
+    throw Error(ErrorKind::kInvalidInput, "an encoder input of " + std::to_string(S) + " tokens is padded to " +
+                                              std::to_string(padded) + " (a multiple of attention_window " +
+                                              std::to_string(pad_multiple_) + "), beyond " + encoder_.limit.why +
+                                              "; shorten the input");
   const int n = begin_encode(s, ids, mask, S, src_vocab_);
   const int64_t N = int64_t(n) * S, D = d_model_;
   int64_t ffn = 0;
@@ -357,6 +415,12 @@ std::unique_ptr<Model> make_bart_family(ModelConfig config, const JsonConfig& js
     v.pre_ln = type != "marian";  // Marian: BART's post-LN layers
     v.decoder_vocab = type == "marian";
     v.default_scale_embedding = type == "m2m_100";
+  }
+  if (type == "led") {  // modeling_led.py: BART's layers, positions without offset, Longformer encoder attention
+    v.prefix = "led.";
+    v.position_offset = 0;
+    v.longformer_encoder = true;
+    v.encoder.scale_tokens = v.decoder.scale_tokens = false;  // LEDConfig has no scale_embedding
   }
   return make_bart_like(std::move(config), json, std::move(weights), v);
 }

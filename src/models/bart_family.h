@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "autolm/model.h"
 #include "io/json_file.h"
@@ -48,6 +49,13 @@ struct BartVariant {
   // kFairseq: FSMT's table is a Parameter, loaded from the file when saved (bf16-rounded there
   // as the checkpoint holds it); M2M100's is a non-persistent buffer, always computed.
   bool fairseq_table_from_file = false;
+  // LED: weights under "led." instead of "model.", one learned position table per stack sized by
+  // max_encoder_position_embeddings / max_decoder_position_embeddings (no offset), and the
+  // encoder's self-attention is LEDEncoderAttention: Longformer local attention over
+  // attention_window[layer] / 2 tokens either side (self_attn.longformer_self_attn.query / key /
+  // value, self_attn.output), inputs padded to a multiple of max(attention_window).
+  std::string prefix = "model.";
+  bool longformer_encoder = false;
 };
 
 std::unique_ptr<Model> make_bart_like(ModelConfig config, const JsonConfig& json, std::unique_ptr<WeightStore> weights,

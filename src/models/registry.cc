@@ -42,6 +42,7 @@ const std::vector<RegistryEntry>& registry() {
       {"pegasus", F::kSeq2Seq, make_bart_family, {"PegasusForConditionalGeneration"}},
       {"m2m_100", F::kSeq2Seq, make_bart_family, {"M2M100ForConditionalGeneration"}},
       {"plbart", F::kSeq2Seq, make_bart_family, {"PLBartForConditionalGeneration"}},
+      {"led", F::kSeq2Seq, make_bart_family, {"LEDForConditionalGeneration"}},
       {"blenderbot", F::kSeq2Seq, make_blenderbot, {"BlenderbotForConditionalGeneration"}},
       {"blenderbot-small", F::kSeq2Seq, make_blenderbot_small, {"BlenderbotSmallForConditionalGeneration"}},
       {"fsmt", F::kSeq2Seq, make_fsmt, {"FSMTForConditionalGeneration"}},

@@ -15,15 +15,6 @@ void Seq2SeqState::reorder(std::span<const int> src) {
 
 KVSource Seq2SeqState::self_source(const int& layer) { return self_cache.source(layer); }
 
-KVSource Seq2SeqState::cross_source(const int& layer) {
-  KVSource kv;
-  const int64_t block = int64_t(src_len) * head_dim;
-  kv.k = [this, &layer, block](int b, int h) { return cross[layer].k.data() + (int64_t(input_of(b)) * num_heads + h) * block; };
-  kv.v = [this, &layer, block](int b, int h) { return cross[layer].v.data() + (int64_t(input_of(b)) * num_heads + h) * block; };
-  kv.key_valid = [this](int b) { return src_valid.data() + int64_t(input_of(b)) * src_len; };
-  return kv;
-}
-
 static void check_ids(std::span<const int32_t> ids, int64_t vocab_size, const char* what) {
   for (int32_t id : ids)
     if (id < 0 || id >= vocab_size)

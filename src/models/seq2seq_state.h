@@ -35,7 +35,6 @@ class Seq2SeqState : public DecodeState {
   bool encoded() const { return src_len > 0; }
 
   KVSource self_source(const int& layer);   // decoder self-attention over the cache
-  KVSource cross_source(const int& layer);  // cross-attention over the encoder output
 
   KVCache self_cache;
   std::vector<CrossKV> cross;                         // per decoder layer: K/V of the encoder output

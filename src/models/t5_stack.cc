@@ -73,11 +73,14 @@ T5StackModel::T5StackModel(ModelConfig mc, const JsonConfig& c, std::unique_ptr<
       // has_relative_attention_bias = bool(i == 0) (UMT5: every layer).
       const bool bias = i == 0 || options.every_layer_has_bias;
       B.self_norm = Norm::load(*this, b + "0.layer_norm", D, norm_);
-      B.self_attn = load_attention(b + "0." + (decoder ? "SelfAttention" : options.encoder_attention) + ".", bias, !decoder,
-                                   false);
+      B.self_attn = load_attention(b + "0." + (decoder ? "SelfAttention" : options.encoder_attention) + ".", bias, !decoder);
       if (decoder) {
         B.cross_norm = Norm::load(*this, b + "1.layer_norm", D, norm_);
-        B.cross_attn = load_attention(b + "1.EncDecAttention.", false, false, true);
+        // T5Attention with key_value_states: no biases, no 1/sqrt(d_kv) scaling.
+        const CrossAttentionOptions cross{D, num_heads_, d_kv_, D, /*bias=*/false, /*scale=*/1.f};
+        B.cross_attn = CrossAttention::load(*this, b + "1.EncDecAttention.", cross, {"q", "k", "v", "o"});
+        // EncDecAttention has no position bias; a checkpoint's unused table is accepted.
+        RelativePositionBias::load(*this, b + "1.EncDecAttention.relative_attention_bias.weight", bias_options_, true);
       }
       B.ff_norm = Norm::load(*this, b + ff_index(decoder) + ".layer_norm", D, norm_);
     }
@@ -91,8 +94,7 @@ T5StackModel::T5StackModel(ModelConfig mc, const JsonConfig& c, std::unique_ptr<
   lm_head_ = LmHead::load(*this, V, D, shared_.tokens(), "shared.weight", head, {"decoder.final_layer_norm", "lm_head"});
 }
 
-T5Attention T5StackModel::load_attention(const std::string& p, bool relative_bias, bool bidirectional,
-                                         bool bias_optional) {
+T5Attention T5StackModel::load_attention(const std::string& p, bool relative_bias, bool bidirectional) {
   const int64_t inner = int64_t(num_heads_) * d_kv_, D = d_model_;
   T5Attention a;
   a.q = require_matrix(p + "q.weight", {inner, D});
@@ -101,8 +103,7 @@ T5Attention T5StackModel::load_attention(const std::string& p, bool relative_bia
   a.o = require_matrix(p + "o.weight", {D, inner});
   RelativePositionBiasOptions rb = bias_options_;
   rb.bidirectional = bidirectional;
-  if (relative_bias || bias_optional)
-    a.relative_attention_bias = RelativePositionBias::load(*this, p + "relative_attention_bias.weight", rb, !relative_bias);
+  if (relative_bias) a.relative_attention_bias = RelativePositionBias::load(*this, p + "relative_attention_bias.weight", rb, false);
   return a;
 }
 
@@ -155,18 +156,8 @@ void T5StackModel::encode(std::span<const int32_t> ids, std::span<const int32_t>
   }
   float* enc_out = s.last.resize(N * D);  // (inputs*src_len, d_model)
   encoder_final_layer_norm_.forward(hidden, N, enc_out);
-  // Cross-attention K/V of every decoder layer, once per input.
-  float* k = s.ws.k.resize(N * inner);
-  float* v = s.ws.v.resize(N * inner);
-  const TensorView none;
-  for (int l = 0; l < num_decoder_layers_; ++l) {
-    const T5Attention& a = decoder_[l].cross_attn;
-    s.cross[l].k.resize(N * inner);  // (inputs, num_heads, src_len, d_kv)
-    s.cross[l].v.resize(N * inner);
-    linear_fused(enc_out, N, {{a.k, none, k}, {a.v, none, v}});
-    scatter_heads(k, n, S, num_heads_, d_kv_, s.cross[l].k.data(), S, 0);
-    scatter_heads(v, n, S, num_heads_, d_kv_, s.cross[l].v.data(), S, 0);
-  }
+  // Cross-attention K/V of every decoder layer, once per input: (inputs, num_heads, src_len, d_kv).
+  for (int l = 0; l < num_decoder_layers_; ++l) decoder_[l].cross_attn.project_kv(enc_out, n, S, s.ws, s.cross[l]);
 }
 
 std::span<const float> T5StackModel::decode(std::span<const int32_t> ids, std::span<const int32_t> mask, int T,
@@ -190,7 +181,7 @@ std::span<const float> T5StackModel::decode(std::span<const int32_t> ids, std::s
   float* x = s.x.resize(N * D);
   const TensorView none;
   int layer = 0;
-  KVSource self_kv = s.self_source(layer), cross_kv = s.cross_source(layer);
+  KVSource self_kv = s.self_source(layer);
   for (; layer < num_decoder_layers_; ++layer) {
     const T5Block& Bk = decoder_[layer];
     if (!Bk.self_attn.relative_attention_bias.empty()) Bk.self_attn.relative_attention_bias.fill(K, table);
@@ -204,10 +195,7 @@ std::span<const float> T5StackModel::decode(std::span<const int32_t> ids, std::s
     linear_accumulate(attn, N, Bk.self_attn.o, {}, hidden);
     // T5LayerCrossAttention over the encoder output (no position bias in EncDecAttention).
     Bk.cross_norm.forward(hidden, N, x);
-    linear(x, N, Bk.cross_attn.q, {}, q);
-    AttentionSpec cross_spec{num_heads_, num_heads_, d_kv_, 1.f, false, 0, nullptr, 0, 0};
-    attention(cross_spec, B, T, 0, q, cross_kv, s.src_len, attn);
-    linear_accumulate(attn, N, Bk.cross_attn.o, {}, hidden);
+    Bk.cross_attn.forward(x, B, T, s.cross[layer], s.src_valid, s.ws, hidden, /*accumulate=*/true);
     // T5LayerFF
     Bk.ff_norm.forward(hidden, N, x);
     feed_forward(true, layer, x, B, T, s, hidden);

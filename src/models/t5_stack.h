@@ -15,6 +15,7 @@
 #include "models/config_checks.h"
 #include "models/loaded_model.h"
 #include "models/seq2seq_state.h"
+#include "nn/cross_attention.h"
 #include "nn/embedding.h"
 #include "nn/lm_head.h"
 #include "nn/norm.h"
@@ -46,7 +47,7 @@ struct T5Block {
   Norm self_norm;    // layer.0.layer_norm (d_model)
   T5Attention self_attn;  // layer.0.SelfAttention (LongT5's encoder: its own module name)
   Norm cross_norm;   // decoder layer.1.layer_norm
-  T5Attention cross_attn;  // decoder layer.1.EncDecAttention (no position bias)
+  CrossAttention cross_attn;  // decoder layer.1.EncDecAttention: q/k/v/o, no bias, scale 1, no position bias
   Norm ff_norm;      // the last layer's layer_norm; its feed-forward belongs to the architecture
 };
 
@@ -85,7 +86,7 @@ class T5StackModel : public LoadedModel {
   static std::string layer_prefix(bool decoder, int i) {
     return std::string(decoder ? "decoder" : "encoder") + ".block." + std::to_string(i) + ".layer.";
   }
-  T5Attention load_attention(const std::string& prefix, bool relative_bias, bool bidirectional, bool bias_optional);
+  T5Attention load_attention(const std::string& prefix, bool relative_bias, bool bidirectional);
   // The feed-forward's sub-layer index: encoder 1, decoder 2.
   static std::string ff_index(bool decoder) { return decoder ? "2" : "1"; }
 

@@ -14,7 +14,7 @@
 #include "models/loaded_model.h"
 #include "models/registry.h"
 #include "models/seq2seq_state.h"
-#include "nn/attention.h"
+#include "nn/cross_attention.h"
 #include "nn/embedding.h"
 #include "nn/kv_cache.h"
 #include "nn/lm_head.h"
@@ -22,7 +22,6 @@
 #include "nn/norm.h"
 #include "nn/rope.h"
 #include "nn/self_attention.h"
-#include "ops/linear.h"
 
 namespace autolm {
 
@@ -80,29 +79,14 @@ void read_module(const JsonConfig& c, T5GemmaModule& m) {
   m.final_logit_softcapping = float(config_optional_positive(c, "final_logit_softcapping", 30.0));
 }
 
-struct T5GemmaEncoderLayer {
+// T5GemmaEncoderLayer / T5GemmaDecoderLayer: every sub-layer sandwiched by pre and post norms.
+struct T5GemmaLayer {
   Norm pre_self_attn_layernorm, post_self_attn_layernorm;  // (hidden_size)
-  SelfAttention self_attn;                                 // bidirectional
+  SelfAttention self_attn;                                 // encoder: bidirectional; decoder: causal, KV cache
+  Norm pre_cross_attn_layernorm, post_cross_attn_layernorm;  // decoder only
+  CrossAttention cross_attn;  // decoder only: T5GemmaCrossAttention, K/V from the encoder output, GQA, softcap
   Norm pre_feedforward_layernorm, post_feedforward_layernorm;
-  Mlp mlp;                                                 // down(act(gate(x)) * up(x))
-};
-
-// T5GemmaCrossAttention: queries from the decoder, keys and values from the encoder output
-// (cross_attention_hidden_size = the encoder's hidden_size).
-struct T5GemmaCrossAttention {
-  TensorView q_proj, q_bias;  // (num_heads*head_dim, hidden_size)
-  TensorView k_proj, k_bias;  // (num_kv_heads*head_dim, encoder hidden_size)
-  TensorView v_proj, v_bias;
-  TensorView o_proj, o_bias;  // (hidden_size, num_heads*head_dim)
-};
-
-struct T5GemmaDecoderLayer {
-  Norm pre_self_attn_layernorm, post_self_attn_layernorm;
-  SelfAttention self_attn;  // causal, KV cache
-  Norm pre_cross_attn_layernorm, post_cross_attn_layernorm;
-  T5GemmaCrossAttention cross_attn;
-  Norm pre_feedforward_layernorm, post_feedforward_layernorm;
-  Mlp mlp;
+  Mlp mlp;  // down(act(gate(x)) * up(x))
 };
 
 struct T5GemmaState : Seq2SeqState {
@@ -140,38 +124,9 @@ class T5GemmaModel final : public LoadedModel {
     encoder_embed_ = Embedding::load(*this, "model.encoder.embed_tokens.weight", V, enc_.hidden_size, embed);
     embed.scale = float(std::sqrt(double(dec_.hidden_size)));
     decoder_embed_ = Embedding::load(*this, "model.decoder.embed_tokens.weight", V, dec_.hidden_size, embed);
-    for (int i = 0; i < enc_.num_layers; ++i) {
-      const std::string p = "model.encoder.layers." + std::to_string(i) + ".";
-      T5GemmaEncoderLayer L;
-      load_sublayers(p, enc_, L.pre_self_attn_layernorm, L.post_self_attn_layernorm, L.pre_feedforward_layernorm,
-                     L.post_feedforward_layernorm, L.mlp);
-      L.self_attn = SelfAttention::load(*this, p + "self_attn.", attention_options(enc_, i, /*causal=*/false));
-      encoder_.push_back(std::move(L));
-    }
+    for (int i = 0; i < enc_.num_layers; ++i) encoder_.push_back(load_layer(false, i));
     encoder_norm_ = Norm::load(*this, "model.encoder.norm", enc_.hidden_size, enc_.norm);
-    const int64_t q_out = int64_t(dec_.num_heads) * dec_.head_dim, kv_out = int64_t(dec_.num_kv_heads) * dec_.head_dim;
-    for (int i = 0; i < dec_.num_layers; ++i) {
-      const std::string p = "model.decoder.layers." + std::to_string(i) + ".";
-      T5GemmaDecoderLayer L;
-      load_sublayers(p, dec_, L.pre_self_attn_layernorm, L.post_self_attn_layernorm, L.pre_feedforward_layernorm,
-                     L.post_feedforward_layernorm, L.mlp);
-      L.self_attn = SelfAttention::load(*this, p + "self_attn.", attention_options(dec_, i, /*causal=*/true));
-      L.pre_cross_attn_layernorm = Norm::load(*this, p + "pre_cross_attn_layernorm", dec_.hidden_size, dec_.norm);
-      L.post_cross_attn_layernorm = Norm::load(*this, p + "post_cross_attn_layernorm", dec_.hidden_size, dec_.norm);
-      T5GemmaCrossAttention& x = L.cross_attn;
-      const std::string a = p + "cross_attn.";
-      x.q_proj = require_matrix(a + "q_proj.weight", {q_out, dec_.hidden_size});
-      x.k_proj = require_matrix(a + "k_proj.weight", {kv_out, enc_.hidden_size});
-      x.v_proj = require_matrix(a + "v_proj.weight", {kv_out, enc_.hidden_size});
-      x.o_proj = require_matrix(a + "o_proj.weight", {dec_.hidden_size, q_out});
-      if (dec_.attn.qkv_bias) {
-        x.q_bias = require(a + "q_proj.bias", {q_out});
-        x.k_bias = require(a + "k_proj.bias", {kv_out});
-        x.v_bias = require(a + "v_proj.bias", {kv_out});
-        x.o_bias = require(a + "o_proj.bias", {dec_.hidden_size});
-      }
-      decoder_.push_back(std::move(L));
-    }
+    for (int i = 0; i < dec_.num_layers; ++i) decoder_.push_back(load_layer(true, i));
     LmHeadOptions head;  // decoder.norm, lm_head.out_proj, final_logit_softcapping
     head.norm = dec_.norm;
     head.tie_word_embeddings = c.get_or<bool>("tie_word_embeddings", true);
@@ -194,19 +149,29 @@ class T5GemmaModel final : public LoadedModel {
                                 bool all_positions) const override;
 
  private:
-  void load_sublayers(const std::string& p, const T5GemmaModule& m, Norm& pre_attn, Norm& post_attn, Norm& pre_ff,
-                      Norm& post_ff, Mlp& mlp) {
-    pre_attn = Norm::load(*this, p + "pre_self_attn_layernorm", m.hidden_size, m.norm);
-    post_attn = Norm::load(*this, p + "post_self_attn_layernorm", m.hidden_size, m.norm);
-    pre_ff = Norm::load(*this, p + "pre_feedforward_layernorm", m.hidden_size, m.norm);
-    post_ff = Norm::load(*this, p + "post_feedforward_layernorm", m.hidden_size, m.norm);
-    mlp = Mlp::load(*this, p + "mlp.", m.hidden_size, m.intermediate_size, m.mlp);
-  }
-  static SelfAttentionOptions attention_options(const T5GemmaModule& m, int layer, bool causal) {
-    SelfAttentionOptions a = m.attn;
-    a.causal = causal;
-    if (m.layer_types[layer] != "sliding_attention") a.sliding_window = 0;
-    return a;
+  T5GemmaLayer load_layer(bool decoder, int i) {
+    const T5GemmaModule& m = decoder ? dec_ : enc_;
+    const std::string p = std::string(decoder ? "model.decoder" : "model.encoder") + ".layers." + std::to_string(i) + ".";
+    auto norm = [&](const char* name) { return Norm::load(*this, p + name, m.hidden_size, m.norm); };
+    T5GemmaLayer L;
+    L.pre_self_attn_layernorm = norm("pre_self_attn_layernorm");
+    L.post_self_attn_layernorm = norm("post_self_attn_layernorm");
+    SelfAttentionOptions self = m.attn;
+    self.causal = decoder;
+    if (m.layer_types[i] != "sliding_attention") self.sliding_window = 0;
+    L.self_attn = SelfAttention::load(*this, p + "self_attn.", self);
+    if (decoder) {
+      L.pre_cross_attn_layernorm = norm("pre_cross_attn_layernorm");
+      L.post_cross_attn_layernorm = norm("post_cross_attn_layernorm");
+      // cross_attention_hidden_size = the encoder's hidden_size; scaling and softcap as self-attention's.
+      const CrossAttentionOptions cross{m.hidden_size, m.num_heads, m.head_dim, enc_.hidden_size, m.attn.qkv_bias,
+                                        m.attn.scale, m.num_kv_heads, m.attn.softcap};
+      L.cross_attn = CrossAttention::load(*this, p + "cross_attn.", cross, {.o = "o_proj"});
+    }
+    L.pre_feedforward_layernorm = norm("pre_feedforward_layernorm");
+    L.post_feedforward_layernorm = norm("post_feedforward_layernorm");
+    L.mlp = Mlp::load(*this, p + "mlp.", m.hidden_size, m.intermediate_size, m.mlp);
+    return L;
   }
   // residual + post_norm(y): a sandwich-normed sub-layer's residual add.
   static void add_post_norm(const Norm& post, float* y, int64_t N, int64_t H, float* hidden) {
@@ -217,9 +182,9 @@ class T5GemmaModel final : public LoadedModel {
   T5GemmaModule enc_, dec_;
   PositionLimit positions_;
   Embedding encoder_embed_, decoder_embed_;  // (vocab_size, hidden_size) × sqrt(hidden_size)
-  std::vector<T5GemmaEncoderLayer> encoder_;
+  std::vector<T5GemmaLayer> encoder_;
   Norm encoder_norm_;
-  std::vector<T5GemmaDecoderLayer> decoder_;
+  std::vector<T5GemmaLayer> decoder_;
   LmHead lm_head_;
 };
 
@@ -241,7 +206,7 @@ void T5GemmaModel::encode(std::span<const int32_t> ids, std::span<const int32_t>
   encoder_embed_.forward(ids, {}, hidden);
   float* x = s.x.resize(N * H);
   float* y = s.y.resize(N * H);
-  for (const T5GemmaEncoderLayer& L : encoder_) {
+  for (const T5GemmaLayer& L : encoder_) {
     L.pre_self_attn_layernorm.forward(hidden, N, x);
     L.self_attn.forward(x, n, S, 0, s.positions, *s.encoder_kv, 0, s.ws, y, /*accumulate=*/false);
     add_post_norm(L.post_self_attn_layernorm, y, N, H, hidden);
@@ -252,16 +217,7 @@ void T5GemmaModel::encode(std::span<const int32_t> ids, std::span<const int32_t>
   float* enc_out = s.last.resize(N * H);  // (inputs*src_len, encoder hidden_size)
   encoder_norm_.forward(hidden, N, enc_out);
   // Cross-attention K/V of every decoder layer, once per input: (inputs, kv_heads, src_len, head_dim).
-  float* k = s.ws.k.resize(N * kv_out);
-  float* v = s.ws.v.resize(N * kv_out);
-  for (int l = 0; l < dec_.num_layers; ++l) {
-    const T5GemmaCrossAttention& a = decoder_[l].cross_attn;
-    s.cross[l].k.resize(N * kv_out);
-    s.cross[l].v.resize(N * kv_out);
-    linear_fused(enc_out, N, {{a.k_proj, a.k_bias, k}, {a.v_proj, a.v_bias, v}});
-    scatter_heads(k, n, S, dec_.num_kv_heads, dec_.head_dim, s.cross[l].k.data(), S, 0);
-    scatter_heads(v, n, S, dec_.num_kv_heads, dec_.head_dim, s.cross[l].v.data(), S, 0);
-  }
+  for (int l = 0; l < dec_.num_layers; ++l) decoder_[l].cross_attn.project_kv(enc_out, n, S, s.ws, s.cross[l]);
   s.encoder_kv.reset();
 }
 
@@ -279,22 +235,14 @@ std::span<const float> T5GemmaModel::decode(std::span<const int32_t> ids, std::s
   decoder_embed_.forward(ids, {}, hidden);
   float* x = s.x.resize(N * H);
   float* y = s.y.resize(N * H);
-  AttentionSpec cross{dec_.num_heads, dec_.num_kv_heads, dec_.head_dim, dec_.attn.scale, /*causal=*/false};
-  cross.softcap = dec_.attn.softcap;
-  int layer = 0;
-  KVSource cross_kv = s.cross_source(layer);
-  for (; layer < dec_.num_layers; ++layer) {
-    const T5GemmaDecoderLayer& L = decoder_[layer];
+  for (int layer = 0; layer < dec_.num_layers; ++layer) {
+    const T5GemmaLayer& L = decoder_[layer];
     L.pre_self_attn_layernorm.forward(hidden, N, x);
     L.self_attn.forward(x, B, T, start, s.positions, s.self_cache, layer, s.ws, y, /*accumulate=*/false);
     add_post_norm(L.post_self_attn_layernorm, y, N, H, hidden);
     // T5GemmaCrossAttention over the encoder output (full attention, encoder padding masked).
     L.pre_cross_attn_layernorm.forward(hidden, N, x);
-    float* q = s.ws.q.resize(N * q_out);
-    float* attn = s.ws.attn.resize(N * q_out);
-    linear(x, N, L.cross_attn.q_proj, L.cross_attn.q_bias, q);
-    attention(cross, B, T, 0, q, cross_kv, s.src_len, attn);
-    linear(attn, N, L.cross_attn.o_proj, L.cross_attn.o_bias, y);
+    L.cross_attn.forward(x, B, T, s.cross[layer], s.src_valid, s.ws, y, /*accumulate=*/false);
     add_post_norm(L.post_cross_attn_layernorm, y, N, H, hidden);
     L.pre_feedforward_layernorm.forward(hidden, N, x);
     L.mlp.forward(x, N, s.ws, y, /*accumulate=*/false);

@@ -32,6 +32,11 @@ struct CrossAttentionOptions {
   int64_t kv_input_size = 0;  // width of the source rows K/V are projected from (0: hidden_size)
   bool bias = true;           // q/k/v/out biases (BART family: true; T5: false)
   float scale = 1.f;          // multiplies q·k: head_dim^-0.5 (BART family), 1 (T5)
+  int num_kv_heads = 0;       // GQA (T5Gemma): K/V heads, query head h reads h / (num_heads / num_kv_heads) (0: num_heads)
+  float softcap = 0.f;        // > 0: scores = tanh(scores / softcap) * softcap (T5Gemma attn_logit_softcapping)
+  // > 0, the encoder's self-attention (queries are the source rows): query i sees key j only if
+  // |i - j| <= sliding_window (LED's Longformer local attention, one_sided_attn_window_size).
+  int sliding_window = 0;
 };
 
 // HF module names under the attention prefix (BART: q_proj … out_proj; T5: q, k, v, o).
@@ -41,7 +46,7 @@ struct CrossAttentionNames {
 
 // One layer's keys and values of the encoder output, in the layout attention() reads.
 struct CrossKV {
-  std::vector<float> k, v;  // (num_inputs, num_heads, src_len, head_dim)
+  std::vector<float> k, v;  // (num_inputs, num_kv_heads, src_len, head_dim)
   int num_inputs = 0, src_len = 0;
 };
 
@@ -65,9 +70,9 @@ class CrossAttention {
  private:
   CrossAttentionOptions options_;
   TensorView q_proj;          // (num_heads*head_dim, hidden_size)
-  TensorView k_proj, v_proj;  // (num_heads*head_dim, kv_input_size)
+  TensorView k_proj, v_proj;  // (num_kv_heads*head_dim, kv_input_size)
   TensorView o_proj;          // (hidden_size, num_heads*head_dim)
-  TensorView q_bias, k_bias, v_bias;  // (num_heads*head_dim) or empty
+  TensorView q_bias, k_bias, v_bias;  // (num_heads*head_dim), k/v (num_kv_heads*head_dim), or empty
   TensorView o_bias;                  // (hidden_size) or empty
 };
 

@@ -57,6 +57,15 @@ SOURCES = {
         model_type="fsmt", vocab_size=None, src_vocab_size=1024, tgt_vocab_size=512, langs=["en", "de"],
         scale_embedding=True, activation_function="relu", tie_word_embeddings=False, decoder_start_token_id=2,
         num_beams=None, max_length=None, max_position_embeddings=64)),
+    # allenai/led-base-16384: BART's post-LN layers and layernorm_embedding with learned positions
+    # without offset (separate encoder / decoder tables), and Longformer's local attention in the
+    # encoder: each token sees attention_window[layer] / 2 tokens either side (here windows 4 and
+    # 8, shorter than the prompts; the input is padded to a multiple of the largest). No global
+    # attention: generate() gets no global_attention_mask.
+    "led-tiny": ("allenai/led-base-16384", dict(
+        model_type="led", max_position_embeddings=None, max_encoder_position_embeddings=64,
+        max_decoder_position_embeddings=64, attention_window=[4, 8], activation_function="gelu",
+        decoder_start_token_id=2)),
 }
 
 

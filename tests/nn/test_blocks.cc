@@ -535,29 +535,35 @@ TEST(SelfAttentionBlock, BidirectionalAndBidirectionalWindow) {
 }
 
 // Eager attention of T queries over one source of S rows (mask: 1 = real token), in double:
-// out_proj(softmax(q·kᵀ·scale) v), every projection with its optional bias.
+// out_proj(softmax(softcap(q·kᵀ·scale)) v), every projection with its optional bias; query
+// head h reads K/V head h / (heads / kv_heads) (kv_heads 0: heads).
 std::vector<double> ref_cross(const std::vector<float>& x, int T, const std::vector<float>& src, int S,
                               const uint8_t* valid, int64_t H, int64_t KV, int heads, int D, MapWeights& w,
-                              const std::string& p, bool bias, double scale) {
+                              const std::string& p, bool bias, double scale, int kv_heads = 0, double softcap = 0,
+                              int window = 0) {
+  if (kv_heads == 0) kv_heads = heads;
   auto b = [&](const char* n) { return bias ? &w.at(p + n + ".bias") : nullptr; };
-  const int64_t inner = int64_t(heads) * D;
+  const int64_t inner = int64_t(heads) * D, kv_inner = int64_t(kv_heads) * D;
   auto q = ref_linear(to_double(x.data(), size_t(T * H)), T, w.at(p + "q.weight"), inner, b("q"));
-  auto k = ref_linear(to_double(src.data(), size_t(S * KV)), S, w.at(p + "k.weight"), inner, b("k"));
-  auto v = ref_linear(to_double(src.data(), size_t(S * KV)), S, w.at(p + "v.weight"), inner, b("v"));
+  auto k = ref_linear(to_double(src.data(), size_t(S * KV)), S, w.at(p + "k.weight"), kv_inner, b("k"));
+  auto v = ref_linear(to_double(src.data(), size_t(S * KV)), S, w.at(p + "v.weight"), kv_inner, b("v"));
   std::vector<double> attn(size_t(T * inner), 0.0);
   for (int t = 0; t < T; ++t)
     for (int h = 0; h < heads; ++h) {
+      const int g = h / (heads / kv_heads);  // its K/V head
       std::vector<double> s(S, -1e300);
       double mx = -1e300, sum = 0;
       for (int j = 0; j < S; ++j) {
-        if (!valid[j]) continue;
+        if (!valid[j] || (window > 0 && std::abs(t - j) > window)) continue;
         double dot = 0;
-        for (int d = 0; d < D; ++d) dot += q[(t * heads + h) * D + d] * k[(j * heads + h) * D + d];
-        mx = std::max(mx, s[j] = dot * scale);
+        for (int d = 0; d < D; ++d) dot += q[(t * heads + h) * D + d] * k[(j * kv_heads + g) * D + d];
+        dot *= scale;
+        if (softcap > 0) dot = std::tanh(dot / softcap) * softcap;
+        mx = std::max(mx, s[j] = dot);
       }
-      for (int j = 0; j < S; ++j) sum += valid[j] ? (s[j] = std::exp(s[j] - mx)) : (s[j] = 0);
+      for (int j = 0; j < S; ++j) sum += s[j] > -1e299 ? (s[j] = std::exp(s[j] - mx)) : (s[j] = 0);
       for (int j = 0; j < S; ++j)
-        for (int d = 0; d < D; ++d) attn[(t * heads + h) * D + d] += s[j] / sum * v[(j * heads + h) * D + d];
+        for (int d = 0; d < D; ++d) attn[(t * heads + h) * D + d] += s[j] / sum * v[(j * kv_heads + g) * D + d];
     }
   return ref_linear(attn, T, w.at(p + "o.weight"), H, b("o"));
 }
@@ -566,6 +572,8 @@ struct CrossCase {
   int64_t hidden, kv_input;
   int heads, head_dim;
   bool bias;
+  int kv_heads = 0;     // GQA (0: heads)
+  float softcap = 0.f;  // attention logit softcapping (0: none)
 };
 
 class CrossAttentionBlock : public ::testing::TestWithParam<CrossCase> {};
@@ -576,14 +584,15 @@ class CrossAttentionBlock : public ::testing::TestWithParam<CrossCase> {};
 TEST_P(CrossAttentionBlock, KeysOncePerInputSharedByItsRows) {
   const CrossCase c = GetParam();
   const int S = 5, T = 3, inputs = 2, rows = 4;
-  const int64_t inner = int64_t(c.heads) * c.head_dim;
+  const int64_t inner = int64_t(c.heads) * c.head_dim, kv_inner = int64_t(c.kv_heads ? c.kv_heads : c.heads) * c.head_dim;
   MapWeights w;
   w.add("x.q.weight", {inner, c.hidden});
-  w.add("x.k.weight", {inner, c.kv_input});
-  w.add("x.v.weight", {inner, c.kv_input});
+  w.add("x.k.weight", {kv_inner, c.kv_input});
+  w.add("x.v.weight", {kv_inner, c.kv_input});
   w.add("x.o.weight", {c.hidden, inner});
+  if (c.bias) w.add("x.q.bias", {inner});
   if (c.bias)
-    for (const char* n : {"q", "k", "v"}) w.add(std::string("x.") + n + ".bias", {inner});
+    for (const char* n : {"k", "v"}) w.add(std::string("x.") + n + ".bias", {kv_inner});
   if (c.bias) w.add("x.o.bias", {c.hidden});
   CrossAttentionOptions o;
   o.hidden_size = c.hidden;
@@ -592,6 +601,8 @@ TEST_P(CrossAttentionBlock, KeysOncePerInputSharedByItsRows) {
   o.kv_input_size = c.kv_input;
   o.bias = c.bias;
   o.scale = c.bias ? 1.f / std::sqrt(float(c.head_dim)) : 1.f;
+  o.num_kv_heads = c.kv_heads;
+  o.softcap = c.softcap;
   const CrossAttention a = CrossAttention::load(w, "x.", o, {"q", "k", "v", "o"});
   const auto src = random_vector(size_t(inputs * S * c.kv_input), 11);  // (inputs*S, kv_input)
   const std::vector<uint8_t> valid = {1, 1, 1, 1, 1, /*second: 3 real*/ 1, 1, 1, 0, 0};
@@ -609,7 +620,7 @@ TEST_P(CrossAttentionBlock, KeysOncePerInputSharedByItsRows) {
     std::vector<float> xr(x.begin() + r * T * c.hidden, x.begin() + (r + 1) * T * c.hidden);
     std::vector<float> sr(src.begin() + in * S * c.kv_input, src.begin() + (in + 1) * S * c.kv_input);
     auto want = ref_cross(xr, T, sr, S, valid.data() + in * S, c.hidden, c.kv_input, c.heads, c.head_dim, w, "x.", c.bias,
-                          o.scale);
+                          o.scale, c.kv_heads, c.softcap);
     for (double& v : want) v += 1.0;  // accumulated onto ones
     expect_near(out.data() + r * T * c.hidden, want, 1e-4, "row " + std::to_string(r));
   }
@@ -629,7 +640,25 @@ TEST_P(CrossAttentionBlock, KeysOncePerInputSharedByItsRows) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CrossAttentionBlock,
                          ::testing::Values(CrossCase{16, 16, 4, 4, true},     // BART: biases, head_dim^-0.5
-                                           CrossCase{12, 20, 2, 8, false}));  // T5-like: inner ≠ hidden, no bias
+                                           CrossCase{12, 20, 2, 8, false},    // T5-like: inner ≠ hidden, no bias
+                                           // T5Gemma-like: GQA (4 query heads over 2 K/V heads), softcap
+                                           CrossCase{16, 12, 4, 4, true, 2, 0.5f}));
+
+// A key/value head count that does not divide the query heads is refused at load.
+TEST(CrossAttentionBlockLoad, RefusesKvHeadsNotDividingHeads) {
+  MapWeights w;
+  w.add("x.q.weight", {12, 8});
+  w.add("x.k.weight", {8, 8});
+  w.add("x.v.weight", {8, 8});
+  w.add("x.o.weight", {8, 12});
+  CrossAttentionOptions o;
+  o.hidden_size = 8;
+  o.num_heads = 3;
+  o.head_dim = 4;
+  o.num_kv_heads = 2;
+  o.bias = false;
+  EXPECT_THROW(CrossAttention::load(w, "x.", o, {"q", "k", "v", "o"}), Error);
+}
 
 // The encoder's self-attention is the same block over its own rows (BartAttention, is_causal
 // False): every position sees the whole (unpadded) input, later ones too.
@@ -653,6 +682,39 @@ TEST(CrossAttentionBlockEncoder, SelfAttentionOverOwnRowsIsBidirectional) {
   std::vector<float> out(size_t(S * H));
   a.forward(x.data(), 1, S, kv, valid, ws, out.data(), false);
   expect_near(out.data(), ref_cross(x, S, x, S, valid.data(), H, H, heads, D, w, "e.", true, 0.5), 1e-4, "encoder");
+}
+
+// With sliding_window w (LED's Longformer local attention) each source row sees the rows within
+// w either side only, padding still masked; the window must cover the source rows themselves.
+TEST(CrossAttentionBlockEncoder, SlidingWindowSeesNeighboursOnly) {
+  const int64_t H = 8;
+  const int S = 7, heads = 2, D = 4, window = 2;
+  MapWeights w;
+  for (const char* n : {"q", "k", "v", "o"}) w.add(std::string("e.") + n + ".weight", {H, H});
+  for (const char* n : {"q", "k", "v", "o"}) w.add(std::string("e.") + n + ".bias", {H});
+  CrossAttentionOptions o;
+  o.hidden_size = H;
+  o.num_heads = heads;
+  o.head_dim = D;
+  o.scale = 0.5f;
+  o.sliding_window = window;
+  const CrossAttention a = CrossAttention::load(w, "e.", o, {"q", "k", "v", "o"});
+  const auto x = random_vector(size_t(S * H), 14);
+  const std::vector<uint8_t> valid = {1, 1, 1, 1, 1, 0, 1};
+  Workspace ws;
+  CrossKV kv;
+  a.project_kv(x.data(), 1, S, ws, kv);
+  std::vector<float> out(size_t(S * H));
+  a.forward(x.data(), 1, S, kv, valid, ws, out.data(), false);
+  const auto want = ref_cross(x, S, x, S, valid.data(), H, H, heads, D, w, "e.", true, 0.5, 0, 0, window);
+  expect_near(out.data(), want, 1e-4, "window");
+  // The window changes the result: full attention differs at the first row.
+  const auto full = ref_cross(x, S, x, S, valid.data(), H, H, heads, D, w, "e.", true, 0.5);
+  double diff = 0;
+  for (int64_t i = 0; i < H; ++i) diff = std::max(diff, std::abs(full[i] - want[i]));
+  EXPECT_GT(diff, 1e-3);
+  // Queries that are not the source rows are refused.
+  EXPECT_THROW(a.forward(x.data(), 1, 1, kv, valid, ws, out.data(), false), Error);
 }
 
 }  // namespace
