@@ -17,6 +17,7 @@
 
 #include "autolm/auto.h"
 #include "autolm/tokenizer.h"
+#include "fixtures.h"
 #include "server/server.h"
 
 extern char** environ;
@@ -204,6 +205,22 @@ TEST_F(ServerTest, CompletionGreedySeq2Seq) {
   EXPECT_EQ(r.body["usage"]["prompt_tokens"], prompt_tokens);
   EXPECT_GT(r.body["usage"]["completion_tokens"].get<int>(), 0);
   EXPECT_EQ(r.body["usage"]["total_tokens"].get<int>(), prompt_tokens + r.body["usage"]["completion_tokens"].get<int>());
+}
+
+// Every encoder-decoder fixture behind the server: a greedy completion of the first reference
+// prompt is transformers' text (the demo t5-numbers has its own tests above).
+TEST(ServerSeq2SeqModels, GreedyCompletionIsTheReferenceText) {
+  for (const std::string& name : test::seq2seq_models()) {
+    if (test::is_demo(name)) continue;
+    const auto ref = test::load_ref(name);
+    const auto& c = ref["cases"][0];
+    const auto& g = c["gen"]["greedy"];
+    auto srv = make_server(test::model_dir(name), 1);
+    Reply r = post(srv->port(), "/v1/completions",
+                   json{{"prompt", c["prompt"]}, {"temperature", 0}, {"max_tokens", g["params"]["max_new_tokens"]}});
+    ASSERT_EQ(r.status, 200) << name << ": " << r.raw;
+    EXPECT_EQ(r.body["choices"][0]["text"], g["text"][0]) << name;
+  }
 }
 
 TEST_F(ServerTest, CompletionGreedyCausal) {
