@@ -63,6 +63,26 @@ def rows_of(logits):
     return idx, logits[idx].contiguous()
 
 
+def randomize(model, seed, std=0.2, zero_centred_norms=False):
+    """The issue-14 architecture fixtures' weights (make_arch_fixtures_moe.py,
+    make_seq2seq_arch_fixtures.py, make_t5_arch_fixtures.py): every parameter random, from one
+    generator seeded with `seed` in named_parameters() order: matrices N(0, std), biases
+    N(0, 0.1), norm weights 1 + N(0, 0.1) (zero_centred_norms: N(0, 0.1), for (1 + w) norms
+    such as T5Gemma's); then the BART family's final_logits_bias buffer N(0, 0.1)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g)
+            if p.dim() >= 2:
+                p.copy_(noise * std)
+            elif pname.endswith("bias") or zero_centred_norms:
+                p.copy_(noise * 0.1)
+            else:
+                p.copy_(1 + noise * 0.1)
+        if hasattr(model, "final_logits_bias"):
+            model.final_logits_bias.copy_(torch.randn(model.final_logits_bias.shape, generator=g) * 0.1)
+
+
 def model_refs(name, folder, family, spec, tensors, extra_inputs=None):
     """extra_inputs(enc) -> {name: tensor}: more model inputs for every forward and generate()
     (LED's global_attention_mask), stored beside input_ids / attention_mask as lists."""

@@ -89,23 +89,6 @@ def first_and_fourth_global(enc):
     return {"global_attention_mask": g * enc["attention_mask"]}
 
 
-def randomize(model, seed, std=0.2):
-    """Every parameter random: matrices N(0, std), biases N(0, 0.1), norm weights 1 + N(0, 0.1);
-    final_logits_bias (a buffer) N(0, 0.1)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            if p.dim() >= 2:
-                p.copy_(noise * std)
-            elif name.endswith("bias"):
-                p.copy_(noise * 0.1)
-            else:
-                p.copy_(1 + noise * 0.1)
-        if hasattr(model, "final_logits_bias"):
-            model.final_logits_bias.copy_(torch.randn(model.final_logits_bias.shape, generator=g) * 0.1)
-
-
 def make_checkpoint(name, overrides):
     folder = os.path.join(MODELS, name)
     shutil.rmtree(folder, ignore_errors=True)
@@ -114,7 +97,7 @@ def make_checkpoint(name, overrides):
     kw = {k: v for k, v in kw.items() if v is not None or k == "forced_eos_token_id"}
     config = transformers.AutoConfig.for_model(kw.pop("model_type"), **kw)
     model = transformers.AutoModelForSeq2SeqLM.from_config(config, dtype=torch.float32).eval()
-    randomize(model, zlib.crc32(name.encode()))
+    mf.randomize(model, zlib.crc32(name.encode()))
     model.tie_weights()
     model.to(torch.bfloat16).save_pretrained(folder)
     for f in ("tokenizer.json", "tokenizer_config.json"):
