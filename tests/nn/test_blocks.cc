@@ -685,7 +685,7 @@ TEST(CrossAttentionBlockEncoder, SelfAttentionOverOwnRowsIsBidirectional) {
   expect_near(out.data(), ref_cross(x, S, x, S, valid.data(), H, H, heads, D, w, "e.", true, 0.5), 1e-4, "encoder");
 }
 
-// With sliding_window w (LED's Longformer local attention) each source row sees the rows within
+// With sliding_window w (a two-sided local window) each source row sees the rows within
 // w either side only, padding still masked; the window must cover the source rows themselves.
 TEST(CrossAttentionBlockEncoder, SlidingWindowSeesNeighboursOnly) {
   const int64_t H = 8;
