@@ -33,9 +33,7 @@ struct T5GemmaLayer {
 
 struct T5GemmaState : Seq2SeqState {
   using Seq2SeqState::Seq2SeqState;
-  Workspace ws;
   std::unique_ptr<KVCache> encoder_kv;  // (inputs, encoder kv heads, src_len, head_dim), one layer reused
-  std::vector<int64_t> positions;       // (rows*seq_len) position ids of the current call
   Buffer y;                             // (tokens, hidden_size) a sub-layer's output
 };
 
