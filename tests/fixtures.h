@@ -44,7 +44,12 @@ inline const std::vector<std::string>& causal_models() {
   return v;
 }
 inline const std::vector<std::string>& seq2seq_models() {
-  static const std::vector<std::string> v = {"t5-tiny", "t5-v1_1-tiny", "bart-tiny", "mbart-tiny", "marian-tiny", "t5-numbers"};
+  static const std::vector<std::string> v = {
+      "t5-tiny", "t5-v1_1-tiny", "bart-tiny", "mbart-tiny", "marian-tiny", "t5-numbers",
+      // tests/data/make_seq2seq_arch_fixtures.py (BART's layers; bfloat16 checkpoints, not in ../shared/fixtures)
+      "blenderbot-tiny", "blenderbot_small-tiny", "plbart-tiny", "fsmt-tiny", "led-tiny",
+      // tests/data/make_t5_arch_fixtures.py (the T5 stack and T5Gemma)
+      "switch-tiny", "t5gemma-tiny", "longt5-tglobal-tiny", "longt5-local-tiny"};
   return v;
 }
 // `names` again, each prefixed "shared:" (the cross-check against ../shared/fixtures), for the

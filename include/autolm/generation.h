@@ -262,6 +262,11 @@ struct GenerateOptions {
   // comes from the main config). Null = GenerationConfig::for_model(*assistant_model), read from
   // its folder at each call.
   const GenerationConfig* assistant_generation_config = nullptr;
+  // transformers' generate(global_attention_mask=...) of LED: per encoder input, 1 = the token has
+  // global attention (it attends to every token and every token attends to it), 0 = local
+  // (sliding window); the same shape as the prompts (or the padded input_ids). Empty = none.
+  // Refused for models without global attention, and when its shape or values are wrong.
+  std::vector<std::vector<int32_t>> global_attention_mask = {};
 };
 
 // Generates from a list of prompts (token ids). Causal prompts are left-padded with

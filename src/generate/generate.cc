@@ -454,10 +454,37 @@ GenerateOutput finish(GenerateOutput out, const gen::Request& req) {
   return out;
 }
 
+// LEDEncoder._merge_to_attention_mask: attention_mask * (global_attention_mask + 1), the mask
+// encode() receives (2 = global attention; the model refuses it unless it has global attention).
+void merge_global_attention(const Model& model, const std::vector<std::vector<int32_t>>& ids,
+                            const std::vector<std::vector<int32_t>>& global, gen::Request& req) {
+  if (!req.seq2seq)
+    throw Error(ErrorKind::kInvalidInput, "generate: global_attention_mask is an encoder input (LED); model_type \"" +
+                                              model.config().model_type + "\" is decoder-only");
+  if (global.size() != ids.size())
+    throw Error(ErrorKind::kInvalidInput, "generate: global_attention_mask has " + std::to_string(global.size()) +
+                                              " rows for " + std::to_string(ids.size()) + " inputs");
+  for (size_t b = 0; b < global.size(); ++b) {
+    if (global[b].size() != ids[b].size())
+      throw Error(ErrorKind::kInvalidInput, "generate: global_attention_mask row " + std::to_string(b) + " has " +
+                                                std::to_string(global[b].size()) + " values for an input of " +
+                                                std::to_string(ids[b].size()) + " tokens");
+    for (size_t i = 0; i < global[b].size(); ++i) {
+      if (global[b][i] != 0 && global[b][i] != 1)
+        throw Error(ErrorKind::kInvalidInput, "generate: global_attention_mask row " + std::to_string(b) + " position " +
+                                                  std::to_string(i) + " is " + std::to_string(global[b][i]) +
+                                                  " (0 local attention, 1 global attention)");
+      // Encoder inputs are right-padded: position i of the row is column i.
+      req.attention_mask[b * size_t(req.src_len) + i] *= global[b][i] + 1;
+    }
+  }
+}
+
 GenerateOutput run(const Model& model, const std::vector<std::vector<int32_t>>& ids,
                    const std::vector<std::vector<int32_t>>& mask, bool padded, const GenerationConfig& config,
                    const GenerateHooks& hooks, const GenerateOptions& options = {}) {
   gen::Request req = gen::prepare(model, ids, mask, padded, config, hooks);
+  if (!options.global_attention_mask.empty()) merge_global_attention(model, ids, options.global_attention_mask, req);
   if (gen::is_assisted(req.cfg, options)) {
     if (hooks.logprobs >= 0)
       throw Error(ErrorKind::kUnsupported, "generate: per-step log-probabilities (GenerateHooks::logprobs) are not "

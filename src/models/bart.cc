@@ -1,6 +1,6 @@
 // BartForConditionalGeneration (transformers' modeling_bart.py) on the nn blocks, and the model
 // types whose files copy its layers: mBART, Marian, Pegasus, M2M100/NLLB, PLBart and LED (its
-// encoder self-attention Longformer's local window) here;
+// encoder self-attention Longformer's: a local window and global tokens) here;
 // Blenderbot and BlenderbotSmall in their own files (see bart_family.h). The variant is
 // resolved once at load; encode() is BartEncoder.forward, decode() BartDecoder.forward plus
 // lm_head + final_logits_bias.
@@ -10,12 +10,14 @@
 #include "core/memory.h"
 #include "models/bart_family.h"
 #include "models/config_checks.h"
+#include "models/encoder_mask.h"
 #include "models/loaded_model.h"
 #include "models/registry.h"
 #include "models/seq2seq_state.h"
 #include "nn/cross_attention.h"
 #include "nn/embedding.h"
 #include "nn/lm_head.h"
+#include "nn/longformer_attention.h"
 #include "nn/mlp.h"
 #include "nn/norm.h"
 #include "nn/self_attention.h"
@@ -26,6 +28,7 @@ namespace {
 
 struct BartEncoderLayer {
   CrossAttention self_attn;   // BartAttention, is_causal=False: over the layer's own rows
+  LongformerSelfAttention longformer_attn;  // LED instead: LEDEncoderAttention (local window + global tokens)
   Norm self_attn_layer_norm;  // (d_model)
   Mlp mlp;                    // fc2(activation_fn(fc1(x)))
   Norm final_layer_norm;      // (d_model)
@@ -151,7 +154,8 @@ class BartForConditionalGeneration final : public LoadedModel {
       const std::string p = m + "encoder.layers." + std::to_string(i) + ".";
       BartEncoderLayer& L = encoder_layers_[i];
       if (v_.longformer_encoder) {
-        L.self_attn = load_longformer_attention(p + "self_attn.", enc_attn, i);
+        L.longformer_attn = LongformerSelfAttention::load(
+            *this, p + "self_attn.", {D, encoder_heads_, int(D / encoder_heads_), attention_window_[size_t(i)] / 2});
       } else {
         L.self_attn = CrossAttention::load(*this, p + "self_attn.", enc_attn);
       }
@@ -253,20 +257,6 @@ class BartForConditionalGeneration final : public LoadedModel {
     }
   }
 
-  // LEDEncoderAttention: LEDEncoderSelfAttention's local projections (query / key / value, the
-  // query scaled by head_dim**-0.5) and the output projection; the window is
-  // one_sided_attn_window_size = attention_window[layer] / 2. The global projections serve only
-  // tokens of a global_attention_mask, which generate() does not pass: they are accepted unused.
-  CrossAttention load_longformer_attention(const std::string& p, CrossAttentionOptions o, int layer) {
-    o.sliding_window = attention_window_[size_t(layer)] / 2;
-    for (const char* g : {"query_global", "key_global", "value_global"})
-      for (const char* t : {".weight", ".bias"})
-        if (has(p + "longformer_self_attn." + g + t)) optional(p + "longformer_self_attn." + g + t);
-    return CrossAttention::load(*this, p, o,
-                                {"longformer_self_attn.query", "longformer_self_attn.key", "longformer_self_attn.value",
-                                 "output"});
-  }
-
   // The computed position tables are sized by config.json alone (no tensor in the file bounds
   // them): refuse one that cannot fit before allocating it.
   void check_table(int64_t rows) const {
@@ -345,6 +335,8 @@ void BartForConditionalGeneration::encode(std::span<const int32_t> ids, std::spa
                                               std::to_string(padded) + " (a multiple of attention_window " +
                                               std::to_string(pad_multiple_) + "), beyond " + encoder_.limit.why +
                                               "; shorten the input");
+  // LED: the tokens of generate()'s global_attention_mask (encode's mask value 2).
+  const std::vector<uint8_t> global = global_attention_tokens(mask, v_.longformer_encoder, config_.model_type);
   const int n = begin_encode(s, ids, mask, S, src_vocab_);
   const int64_t N = int64_t(n) * S, D = d_model_;
   int64_t ffn = 0;
@@ -357,6 +349,10 @@ void BartForConditionalGeneration::encode(std::span<const int32_t> ids, std::spa
   CrossKV own;  // the encoder layer's K/V of its own input
   for (const BartEncoderLayer& L : encoder_layers_) {
     residual(hidden, N, L.self_attn_layer_norm, x, [&](const float* in, float* out) {
+      if (!L.longformer_attn.empty()) {
+        L.longformer_attn.forward(in, n, S, s.src_valid, global, s.ws, out, /*accumulate=*/true);
+        return;
+      }
       L.self_attn.project_kv(in, n, S, s.ws, own);
       L.self_attn.forward(in, n, S, own, s.src_valid, s.ws, out, /*accumulate=*/true);
     });

@@ -51,9 +51,9 @@ struct BartVariant {
   bool fairseq_table_from_file = false;
   // LED: weights under "led." instead of "model.", one learned position table per stack sized by
   // max_encoder_position_embeddings / max_decoder_position_embeddings (no offset), and the
-  // encoder's self-attention is LEDEncoderAttention: Longformer local attention over
-  // attention_window[layer] / 2 tokens either side (self_attn.longformer_self_attn.query / key /
-  // value, self_attn.output), inputs padded to a multiple of max(attention_window).
+  // encoder's self-attention is LEDEncoderAttention (nn/longformer_attention.h): Longformer's
+  // attention over attention_window[layer] / 2 tokens either side plus the global tokens of
+  // generate()'s global_attention_mask, inputs padded to a multiple of max(attention_window).
   std::string prefix = "model.";
   bool longformer_encoder = false;
 };

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "models/encoder_mask.h"
 #include "nn/attention.h"
 #include "nn/kv_cache.h"
 #include "ops/linear.h"
@@ -140,6 +141,7 @@ void T5StackModel::encoder_self_attention(int l, const float* x, int n, int S, T
 void T5StackModel::encode(std::span<const int32_t> ids, std::span<const int32_t> mask, int S, DecodeState& base) const {
   auto& s = static_cast<T5State&>(base);
   check_sequence_length(positions_, S, "an encoder input", "shorten the input");
+  global_attention_tokens(mask, /*supported=*/false, config_.model_type);  // refuses mask value 2
   const int n = begin_encode(s, ids, mask, S, config_.vocab_size);
   const int64_t N = int64_t(n) * S, D = d_model_, inner = int64_t(num_heads_) * d_kv_;
   // Scratch, encoder K/V and every decoder layer's cross-attention K/V.

@@ -35,7 +35,7 @@ struct CrossAttentionOptions {
   int num_kv_heads = 0;       // GQA (T5Gemma): K/V heads, query head h reads h / (num_heads / num_kv_heads) (0: num_heads)
   float softcap = 0.f;        // > 0: scores = tanh(scores / softcap) * softcap (T5Gemma attn_logit_softcapping)
   // > 0, the encoder's self-attention (queries are the source rows): query i sees key j only if
-  // |i - j| <= sliding_window (LED's Longformer local attention, one_sided_attn_window_size).
+  // |i - j| <= sliding_window (a two-sided local window; LED's, with global tokens, is LongformerSelfAttention).
   int sliding_window = 0;
 };
 

@@ -12,6 +12,7 @@ Engine::Engine(std::shared_ptr<const Model> m, std::shared_ptr<const Tokenizer> 
     : model(std::move(m)), tokenizer(std::move(t)), name(std::move(n)) {
   created = static_cast<int64_t>(std::time(nullptr));
   seq2seq = model->family() == ModelFamily::kSeq2Seq;
+  prompt_vocab_size = model->config().vocab_size;
   base = GenerationConfig::for_model(*model);
   token_vocabulary = make_token_vocabulary(tokenizer->token_bytes());
   const ModelConfig& c = model->config();
@@ -31,6 +32,11 @@ Engine::Engine(std::shared_ptr<const Model> m, std::shared_ptr<const Tokenizer> 
       context_why = tok_why;
     }
   } else {
+    // An encoder input indexes the source vocabulary, which config.json sizes apart from the
+    // target one the model's vocab_size counts in FSMT (src_vocab_size) and Marian (vocab_size
+    // beside decoder_vocab_size); encode() checks the ids against the embeddings themselves.
+    if (auto v = c.int_value("src_vocab_size")) prompt_vocab_size = *v;
+    else if (auto w = c.int_value("vocab_size")) prompt_vocab_size = *w;
     encoder_limit = c.max_positions;
     encoder_why = "config.json max positions";
     if (tok_limit && (encoder_limit <= 0 || tokmax < encoder_limit)) {

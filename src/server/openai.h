@@ -88,6 +88,7 @@ struct Engine {
   bool developer_role = false;
   ojson special_tokens;
   bool seq2seq = false;
+  int64_t prompt_vocab_size = 0;  // prompt ids are below it: the model's vocab_size, seq2seq the encoder's
   RequestLimits limits;
   // For the memory estimate (0 when config.json does not say): decoder layers, hidden width,
   // key/value width per layer, attention heads.

@@ -196,9 +196,9 @@ void apply_common(const Engine& engine, const ojson& req, const Common& c, Job& 
       bad_value(c.prompt_field, std::string(job.prompts.size() > 1 ? "prompt " + std::to_string(i) + " " : "prompt ") +
                                     "is empty after tokenization.");
     for (int32_t t : p)
-      if (t < 0 || (engine.model->config().vocab_size > 0 && t >= engine.model->config().vocab_size))
+      if (t < 0 || (engine.prompt_vocab_size > 0 && t >= engine.prompt_vocab_size))
         bad_value(c.prompt_field, "token id " + std::to_string(t) + " is outside the vocabulary (size " +
-                                      std::to_string(engine.model->config().vocab_size) + ").");
+                                      std::to_string(engine.prompt_vocab_size) + ").");
     longest = std::max(longest, p.size());
     total_tokens += static_cast<int64_t>(p.size());
   }

@@ -84,6 +84,20 @@ TEST(Cli, AssistedGenerationMatchesGreedyAndReportsAcceptance) {
   EXPECT_EQ(other_vocab.code, 2) << other_vocab.err;
 }
 
+// `autolm info` on every encoder-decoder fixture: its type, family and class, no unused tensor.
+TEST(Cli, InfoOnEverySeq2SeqFixture) {
+  for (const std::string& name : test::seq2seq_models()) {
+    CliResult r = run("info " + test::model_dir(name) + " --json");
+    ASSERT_EQ(r.code, 0) << name << ": " << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["model_type"], load_json_file(test::model_dir(name) + "/config.json")["model_type"]) << name;
+    EXPECT_EQ(j["family"], "seq2seq") << name;
+    EXPECT_EQ(j["auto_class"], "AutoModelForSeq2SeqLM") << name;
+    EXPECT_GT(j["parameters"].get<int64_t>(), 10000) << name;
+    EXPECT_EQ(j["unused_tensors"], nlohmann::json::array()) << name;
+  }
+}
+
 TEST(Cli, InfoNamesTypeFamilyClass) {
   CliResult r = run("info " + test::model_dir("gemma3-tiny") + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
@@ -135,6 +149,27 @@ TEST(Cli, GenerateIdsJsonMatchesGreedyReference) {
     EXPECT_EQ(j["new_tokens"], g["new_tokens"]) << name;
     EXPECT_EQ(j["text"], g["text"]) << name;
   }
+}
+
+// LED: --global-attention-tokens 2 gives transformers' sequences with the first two tokens global
+// (tests/data/fixtures/refs/models/led-tiny-global.json); a model without global attention refuses it.
+TEST(CliGenerate, GlobalAttentionTokensMatchReference) {
+  auto ref = test::load_ref("led-tiny-global");
+  const auto& c = ref["cases"][0];
+  ASSERT_EQ(c["global_attention_mask"][0], 1);
+  ASSERT_EQ(c["global_attention_mask"][2], 0);
+  const auto& g = c["gen"]["greedy"];
+  CliResult r = run("generate " + test::model_dir("led-tiny") + " --input-ids " + join(c["input_ids"]) +
+                    " --global-attention-tokens 2 --max-new-tokens " +
+                    std::to_string(g["params"]["max_new_tokens"].get<int>()) + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["sequences"], g["sequences"]);
+  CliResult bart = run("generate " + test::model_dir("bart-tiny") + " --input-ids 0,5,2 --global-attention-tokens 1");
+  EXPECT_EQ(bart.code, 2);
+  EXPECT_NE(bart.err.find("global attention"), std::string::npos) << bart.err;
+  CliResult bad = run("generate " + test::model_dir("led-tiny") + " --input-ids 0,5,2 --global-attention-tokens -1");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--global-attention-tokens"), std::string::npos) << bad.err;
 }
 
 TEST(Cli, GenerateDemoT5SpellsNumber) {

@@ -98,20 +98,6 @@ SOURCES = {
 }
 
 
-def randomize(model, seed, std=0.2):
-    """Every parameter random: matrices N(0, std), biases N(0, 0.1), norm weights 1 + N(0, 0.1)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            if p.dim() >= 2:
-                p.copy_(noise * std)
-            elif name.endswith("bias"):
-                p.copy_(noise * 0.1)
-            else:
-                p.copy_(1 + noise * 0.1)
-
-
 def make_checkpoint(name, tok_src, overrides):
     folder = os.path.join(MODELS, name)
     shutil.rmtree(folder, ignore_errors=True)
@@ -119,7 +105,7 @@ def make_checkpoint(name, tok_src, overrides):
     kw = dict(overrides)
     config = transformers.AutoConfig.for_model(kw.pop("model_type"), vocab_size=1024, **kw)
     model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
-    randomize(model, zlib.crc32(name.encode()))
+    mf.randomize(model, zlib.crc32(name.encode()))
     model.tie_weights()
     model.to(torch.bfloat16).save_pretrained(folder)
     for f in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
@@ -145,7 +131,7 @@ def moe_refs():
         config = transformers.AutoConfig.for_model(mtype, num_hidden_layers=1, num_attention_heads=2,
                                                    num_key_value_heads=2, vocab_size=32, **kw)
         model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
-        randomize(model, zlib.crc32(("moe-" + name).encode()), std=0.5)
+        mf.randomize(model, zlib.crc32(("moe-" + name).encode()), std=0.5)
         layer = model.model.layers[0]
         block = layer.mlp
         g = torch.Generator().manual_seed(zlib.crc32(name.encode()))

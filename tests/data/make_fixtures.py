@@ -63,7 +63,29 @@ def rows_of(logits):
     return idx, logits[idx].contiguous()
 
 
-def model_refs(name, folder, family, spec, tensors):
+def randomize(model, seed, std=0.2, zero_centred_norms=False):
+    """The issue-14 architecture fixtures' weights (make_arch_fixtures_moe.py,
+    make_seq2seq_arch_fixtures.py, make_t5_arch_fixtures.py): every parameter random, from one
+    generator seeded with `seed` in named_parameters() order: matrices N(0, std), biases
+    N(0, 0.1), norm weights 1 + N(0, 0.1) (zero_centred_norms: N(0, 0.1), for (1 + w) norms
+    such as T5Gemma's); then the BART family's final_logits_bias buffer N(0, 0.1)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g)
+            if p.dim() >= 2:
+                p.copy_(noise * std)
+            elif pname.endswith("bias") or zero_centred_norms:
+                p.copy_(noise * 0.1)
+            else:
+                p.copy_(1 + noise * 0.1)
+        if hasattr(model, "final_logits_bias"):
+            model.final_logits_bias.copy_(torch.randn(model.final_logits_bias.shape, generator=g) * 0.1)
+
+
+def model_refs(name, folder, family, spec, tensors, extra_inputs=None):
+    """extra_inputs(enc) -> {name: tensor}: more model inputs for every forward and generate()
+    (LED's global_attention_mask), stored beside input_ids / attention_mask as lists."""
     tok = transformers.AutoTokenizer.from_pretrained(folder)
     auto = transformers.AutoModelForSeq2SeqLM if family == "seq2seq" else transformers.AutoModelForCausalLM
     model = auto.from_pretrained(folder, dtype=torch.float32).eval()
@@ -75,6 +97,9 @@ def model_refs(name, folder, family, spec, tensors):
         enc = {k: enc[k] for k in ("input_ids", "attention_mask")}
         ids = enc["input_ids"]
         case = {"prompt": c["prompt"], "input_ids": ids[0].tolist(), "gen": {}}
+        if extra_inputs:
+            enc.update(extra_inputs(enc))
+            case.update({k: v[0].tolist() for k, v in enc.items() if k not in ("input_ids", "attention_mask")})
         with torch.no_grad():
             if family == "seq2seq":
                 dec = model.generate(**enc, do_sample=False, max_new_tokens=4)[0][:4].unsqueeze(0)
@@ -105,11 +130,14 @@ def model_refs(name, folder, family, spec, tensors):
         tok.pad_token = tok.eos_token
     enc = tok(prompts, return_tensors="pt", padding=True)
     enc = {k: enc[k] for k in ("input_ids", "attention_mask")}
+    if extra_inputs:
+        enc.update(extra_inputs(enc))
     with torch.no_grad():
         r = model.generate(**enc, **spec["batch_params"])
     out["batch"] = {"padding_side": tok.padding_side, "input_ids": enc["input_ids"].tolist(),
                     "attention_mask": enc["attention_mask"].tolist(), "sequences": r.tolist(),
                     "params": spec["batch_params"]}
+    out["batch"].update({k: v.tolist() for k, v in enc.items() if k not in ("input_ids", "attention_mask")})
     other = transformers.AutoModelForCausalLM if family == "seq2seq" else transformers.AutoModelForSeq2SeqLM
     try:
         out["wrong_class"] = {"loaded_as": type(other.from_pretrained(folder)).__name__}

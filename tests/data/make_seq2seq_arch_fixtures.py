@@ -69,21 +69,24 @@ SOURCES = {
 }
 
 
-def randomize(model, seed, std=0.2):
-    """Every parameter random: matrices N(0, std), biases N(0, 0.1), norm weights 1 + N(0, 0.1);
-    final_logits_bias (a buffer) N(0, 0.1)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            if p.dim() >= 2:
-                p.copy_(noise * std)
-            elif name.endswith("bias"):
-                p.copy_(noise * 0.1)
-            else:
-                p.copy_(1 + noise * 0.1)
-        if hasattr(model, "final_logits_bias"):
-            model.final_logits_bias.copy_(torch.randn(model.final_logits_bias.shape, generator=g) * 0.1)
+# LED with global attention (LEDEncoderSelfAttention's query_global / key_global / value_global):
+# references of the led-tiny checkpoint as it is (not remade) with a global_attention_mask passed
+# to forward and generate(): each prompt's first two tokens global (the CLI's
+# --global-attention-tokens 2), and in the right-padded batch the first and fourth token of every
+# row. Written to refs/models/led-tiny-global.json + .logits.safetensors.
+GLOBAL_NAME, GLOBAL_CHECKPOINT = "led-tiny-global", "led-tiny"
+
+
+def first_two_global(enc):
+    g = torch.zeros_like(enc["input_ids"])
+    g[:, :2] = 1
+    return {"global_attention_mask": g}
+
+
+def first_and_fourth_global(enc):
+    g = torch.zeros_like(enc["input_ids"])
+    g[:, [0, 3]] = 1
+    return {"global_attention_mask": g * enc["attention_mask"]}
 
 
 def make_checkpoint(name, overrides):
@@ -94,7 +97,7 @@ def make_checkpoint(name, overrides):
     kw = {k: v for k, v in kw.items() if v is not None or k == "forced_eos_token_id"}
     config = transformers.AutoConfig.for_model(kw.pop("model_type"), **kw)
     model = transformers.AutoModelForSeq2SeqLM.from_config(config, dtype=torch.float32).eval()
-    randomize(model, zlib.crc32(name.encode()))
+    mf.randomize(model, zlib.crc32(name.encode()))
     model.tie_weights()
     model.to(torch.bfloat16).save_pretrained(folder)
     for f in ("tokenizer.json", "tokenizer_config.json"):
@@ -143,6 +146,20 @@ def main():
         mf.dump(os.path.join(FX, "refs", "models", name + ".json"), refs)
         save_file(tensors, os.path.join(FX, "refs", "models", name + ".logits.safetensors"))
         print("refs", name, refs["model_class"], flush=True)
+    if not only or GLOBAL_NAME in only:
+        led_global_refs(spec)
+
+
+def led_global_refs(spec):
+    tensors = {}
+    folder = os.path.join(MODELS, GLOBAL_CHECKPOINT)
+    refs = mf.model_refs(GLOBAL_NAME, folder, "seq2seq", spec, tensors,
+                         extra_inputs=lambda enc: (first_two_global if enc["input_ids"].shape[0] == 1
+                                                   else first_and_fourth_global)(enc))
+    refs["checkpoint"] = GLOBAL_CHECKPOINT
+    mf.dump(os.path.join(FX, "refs", "models", GLOBAL_NAME + ".json"), refs)
+    save_file(tensors, os.path.join(FX, "refs", "models", GLOBAL_NAME + ".logits.safetensors"))
+    print("refs", GLOBAL_NAME, refs["model_class"], flush=True)
 
 
 if __name__ == "__main__":

@@ -72,28 +72,13 @@ SOURCES = {
 }
 
 
-def randomize(model, seed, std=0.2):
-    """Every parameter random: matrices N(0, std), biases N(0, 0.1), norm weights 1 + N(0, 0.1)
-    (T5Gemma's zero-centred norm weights N(0, 0.1))."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            if p.dim() >= 2:
-                p.copy_(noise * std)
-            elif name.endswith("bias") or "t5gemma" in type(model).__name__.lower():
-                p.copy_(noise * 0.1)
-            else:
-                p.copy_(1 + noise * 0.1)
-
-
 def make_checkpoint(name, model_type, kwargs):
     folder = os.path.join(MODELS, name)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     config = transformers.AutoConfig.for_model(model_type, **kwargs)
     model = transformers.AutoModelForSeq2SeqLM.from_config(config, dtype=torch.float32).eval()
-    randomize(model, zlib.crc32(name.encode()))
+    mf.randomize(model, zlib.crc32(name.encode()), zero_centred_norms=model_type == "t5gemma")
     model.tie_weights()
     model.to(torch.bfloat16).save_pretrained(folder)
     return folder

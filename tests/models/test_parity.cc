@@ -22,6 +22,8 @@ TEST_P(ModelParity, ForwardLogits) {
   const std::string name = GetParam();
   AUTOLM_SKIP_IF_NO_SHARED(name);
   auto model = load_model(model_dir(name));
+  // Every tensor of the checkpoint is read (transformers would warn about the others).
+  EXPECT_TRUE(model->unused_tensors().empty()) << name << ": " << ::testing::PrintToString(model->unused_tensors());
   auto ref = load_ref(name);
   SafetensorsFile logits_file(test::ref_path(name, ".logits.safetensors"));
   WeightStore store({test::ref_path(name, ".logits.safetensors")});

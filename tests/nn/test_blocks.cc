@@ -11,6 +11,7 @@
 #include "nn/cross_attention.h"
 #include "nn/embedding.h"
 #include "nn/lm_head.h"
+#include "nn/longformer_attention.h"
 #include "nn/mlp.h"
 #include "nn/norm.h"
 #include "nn/relative_position_bias.h"
@@ -684,7 +685,7 @@ TEST(CrossAttentionBlockEncoder, SelfAttentionOverOwnRowsIsBidirectional) {
   expect_near(out.data(), ref_cross(x, S, x, S, valid.data(), H, H, heads, D, w, "e.", true, 0.5), 1e-4, "encoder");
 }
 
-// With sliding_window w (LED's Longformer local attention) each source row sees the rows within
+// With sliding_window w (a two-sided local window) each source row sees the rows within
 // w either side only, padding still masked; the window must cover the source rows themselves.
 TEST(CrossAttentionBlockEncoder, SlidingWindowSeesNeighboursOnly) {
   const int64_t H = 8;
@@ -715,6 +716,81 @@ TEST(CrossAttentionBlockEncoder, SlidingWindowSeesNeighboursOnly) {
   EXPECT_GT(diff, 1e-3);
   // Queries that are not the source rows are refused.
   EXPECT_THROW(a.forward(x.data(), 1, 1, kv, valid, ws, out.data(), false), Error);
+}
+
+// LEDEncoderSelfAttention in double: a local token attends (query / key / value) to the real
+// tokens within `window` either side and to every global token; a global token attends
+// (query_global / key_global / value_global) to every real token; padding rows are zero before
+// the output projection.
+std::vector<double> ref_longformer(const std::vector<float>& x, int n, int S, const std::vector<uint8_t>& valid,
+                                   const std::vector<uint8_t>& global, int64_t H, int heads, int D, int window,
+                                   MapWeights& w, const std::string& p) {
+  const std::string s = p + "longformer_self_attn.";
+  auto proj = [&](const std::string& name) {
+    return ref_linear(to_double(x.data(), x.size()), int64_t(n) * S, w.at(name + ".weight"), H, &w.at(name + ".bias"));
+  };
+  const auto q = proj(s + "query"), k = proj(s + "key"), v = proj(s + "value");
+  const auto qg = proj(s + "query_global"), kg = proj(s + "key_global"), vg = proj(s + "value_global");
+  std::vector<double> attn(size_t(int64_t(n) * S * H), 0.0);
+  for (int b = 0; b < n; ++b)
+    for (int i = 0; i < S; ++i) {
+      const int64_t row = int64_t(b) * S + i;
+      if (!valid[size_t(row)]) continue;
+      const bool g = global[size_t(row)] != 0;
+      const auto &Q = g ? qg : q, &K = g ? kg : k, &V = g ? vg : v;
+      for (int h = 0; h < heads; ++h) {
+        std::vector<double> score(size_t(S), -INFINITY);
+        double mx = -INFINITY;
+        for (int j = 0; j < S; ++j) {
+          const int64_t col = int64_t(b) * S + j;
+          if (!valid[size_t(col)] || (!g && std::abs(i - j) > window && !global[size_t(col)])) continue;
+          double d = 0;
+          for (int e = 0; e < D; ++e) d += Q[row * H + h * D + e] / std::sqrt(double(D)) * K[col * H + h * D + e];
+          score[size_t(j)] = d;
+          mx = std::max(mx, d);
+        }
+        double sum = 0;
+        for (double& e : score) sum += (e = std::exp(e - mx));
+        for (int j = 0; j < S; ++j)
+          for (int e = 0; e < D; ++e)
+            attn[size_t(row * H + h * D + e)] += score[size_t(j)] / sum * V[(int64_t(b) * S + j) * H + h * D + e];
+      }
+    }
+  return ref_linear(attn, int64_t(n) * S, w.at(p + "output.weight"), H, &w.at(p + "output.bias"));
+}
+
+TEST(LongformerAttentionBlock, LocalWindowAndGlobalTokens) {
+  const int64_t H = 8;
+  const int n = 2, S = 9, heads = 2, D = 4, window = 2;
+  MapWeights w;
+  for (const char* m : {"query", "key", "value", "query_global", "key_global", "value_global"}) {
+    w.add(std::string("a.longformer_self_attn.") + m + ".weight", {H, H});
+    w.add(std::string("a.longformer_self_attn.") + m + ".bias", {H});
+  }
+  w.add("a.output.weight", {H, H});
+  w.add("a.output.bias", {H});
+  const auto a = LongformerSelfAttention::load(w, "a.", {H, heads, D, window});
+  const auto x = random_vector(size_t(n * S * H), 21);
+  // Input 1 has two padding rows at the end; global tokens 0 and 5 (input 0) and 3 (input 1).
+  const std::vector<uint8_t> valid = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+  std::vector<uint8_t> global(size_t(n * S), 0);
+  global[0] = global[5] = global[S + 3] = 1;
+  Workspace ws;
+  std::vector<float> out(size_t(n * S * H));
+  a.forward(x.data(), n, S, valid, global, ws, out.data(), false);
+  expect_near(out.data(), ref_longformer(x, n, S, valid, global, H, heads, D, window, w, "a."), 1e-4, "global");
+  // Without global tokens: the local window only; the global tokens change the result.
+  const std::vector<uint8_t> none(size_t(n * S), 0);
+  std::vector<float> local(size_t(n * S * H));
+  a.forward(x.data(), n, S, valid, {}, ws, local.data(), false);
+  const auto want_local = ref_longformer(x, n, S, valid, none, H, heads, D, window, w, "a.");
+  expect_near(local.data(), want_local, 1e-4, "local");
+  double diff = 0;
+  for (size_t i = 0; i < want_local.size(); ++i) diff = std::max(diff, std::abs(out[i] - want_local[i]));
+  EXPECT_GT(diff, 1e-2);
+  // Masks of the wrong size are refused.
+  EXPECT_THROW(a.forward(x.data(), n, S, {valid.data(), 5}, global, ws, out.data(), false), Error);
+  EXPECT_THROW(a.forward(x.data(), n, S, valid, {global.data(), 5}, ws, out.data(), false), Error);
 }
 
 }  // namespace

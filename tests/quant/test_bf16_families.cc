@@ -100,6 +100,7 @@ TEST(Bf16Checkpoints, InPlaceEqualsUpcastAndInt8StaysClose) {
     }
     EXPECT_LE(diff, 1e-5f * std::max(1.f, max_abs)) << name;
     EXPECT_LE(diff8, 0.1f * std::max(1.f, max_abs)) << name << " (int8)";
+    EXPECT_GT(diff8, 0.f) << name << ": int8 not applied";
     fs::remove_all(dir);
   }
 }

@@ -71,6 +71,7 @@ struct GenerateOpts {
   bool json = false, no_stream = false, do_sample = false, greedy = false, truncation = false, renormalize = false;
   uint64_t seed = 0;
   bool seed_set = false;
+  uint64_t global_tokens = 0;  // LED: the first N tokens of every prompt get global attention
   StructuredOutputOpts structured;
 };
 
@@ -192,6 +193,10 @@ void add_generate_command(CLI::App& app, int& rc) {
                                           f.help);
   }
   cmd->add_option("--num-assistant-tokens-schedule", o->schedule, "assistant: constant, heuristic or heuristic_transient");
+  cmd->add_option_function<std::string>(
+      "--global-attention-tokens", [o](const std::string& s) { o->global_tokens = parse_u64(s, "--global-attention-tokens"); },
+      "LED: the first N tokens of every input get global attention (generate's global_attention_mask; the model card "
+      "recommends 1)");
   cmd->add_option("--task", o->task, "apply config.json task_specific_params[TASK] (prefix and settings)");
   cmd->add_flag("--truncation", o->truncation, "cut inputs longer than the model accepts instead of failing");
   cmd->add_flag("--json", o->json,
@@ -305,7 +310,12 @@ void add_generate_command(CLI::App& app, int& rc) {
     if (!o->schedule.empty())
       assistant_config.update({{"num_assistant_tokens_schedule", o->schedule}}, "--num-assistant-tokens-schedule");
     assistant_config.validate();
-    const GenerateOptions options{.assistant_model = assistant.get(), .assistant_generation_config = &assistant_config};
+    GenerateOptions options{.assistant_model = assistant.get(), .assistant_generation_config = &assistant_config};
+    if (o->global_tokens > 0)  // the first N tokens of each prompt (all of a shorter one)
+      for (const auto& p : prompts) {
+        auto& row = options.global_attention_mask.emplace_back(p.size(), 0);
+        std::fill_n(row.begin(), std::min<uint64_t>(o->global_tokens, p.size()), 1);
+      }
     const bool assisted = assistant || config.prompt_lookup_num_tokens;
 
     GenerateOutput out;
