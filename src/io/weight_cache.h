@@ -60,6 +60,8 @@ class WeightCache {
   void save();
 
   bool mapped() const { return map_ != nullptr; }
+  // Every matrix of the mapped entry (tests and the fuzz target read them all).
+  const std::map<std::string, TensorView>& tensors() const { return cached_; }
   const std::string& path() const { return path_; }
   // The header's key for this load (tests compare it).
   const json& key() const { return key_; }
