@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -85,6 +86,20 @@ bool make_dirs(const std::string& dir) {
   }
   struct stat st;
   return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Temporary files of `prefix` (this entry) left by a writer that died more than an hour ago.
+void remove_abandoned(const std::string& dir, const std::string& prefix) {
+  std::error_code ec;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code e;
+    if (name.rfind(prefix, 0) == 0 && it->is_regular_file(e) &&
+        now - std::filesystem::last_write_time(it->path(), e) > std::chrono::hours(1) && !e)
+      std::filesystem::remove(it->path(), e);
+  }
 }
 
 }  // namespace
@@ -263,12 +278,16 @@ void WeightCache::save() {
     warn("could not write the weight cache " + path_ + ": " + why + " (the next load quantizes again)");
   };
   if (!make_dirs(dir)) return fail("cannot create the folder " + dir + ": " + std::strerror(errno));
+  remove_abandoned(dir, path_.substr(dir.size() + 1) + ".tmp.");
   struct statvfs fs;
   if (::statvfs(dir.c_str(), &fs) == 0 &&
       double(fs.f_bavail) * double(fs.f_frsize) < double(data_start + cursor) * 1.1 + 64e6)
     return fail("not enough free space for " + std::to_string((data_start + cursor) >> 20) + " MiB");
+  // Unique per process, load and moment (O_EXCL refuses a clash rather than sharing a file).
+  static std::atomic<uint64_t> writes{0};
   const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-  const std::string tmp = path_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(stamp);
+  const std::string tmp = path_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(writes++) + "." +
+                          std::to_string(stamp);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return fail(std::strerror(errno));
   unsigned char prefix[16];

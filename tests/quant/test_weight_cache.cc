@@ -314,6 +314,24 @@ TEST_F(WeightCacheTest, UnwritableFolderIsAWarning) {
   EXPECT_NE(err.find("could not write the weight cache"), std::string::npos) << err;
 }
 
+// A writer killed mid-write leaves "<entry>.tmp.*": the next write of that entry removes those
+// over an hour old (a younger one may belong to a writer still running).
+TEST_F(WeightCacheTest, AbandonedTemporaryFilesAreRemoved) {
+  const std::string dir = kModels + "llama-tiny";
+  load_logits(dir, Dtype::kInt8);
+  const fs::path entry = entries().at(0);
+  const std::string old_tmp = entry.string() + ".tmp.1.0.0", young_tmp = entry.string() + ".tmp.2.0.0";
+  write_bytes(old_tmp, "partial");
+  write_bytes(young_tmp, "partial");
+  struct timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 7200, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, old_tmp.c_str(), times, 0), 0);
+  fs::remove(entry);
+  load_logits(dir, Dtype::kInt8);  // writes the entry again
+  EXPECT_TRUE(fs::exists(entry));
+  EXPECT_FALSE(fs::exists(old_tmp));
+  EXPECT_TRUE(fs::exists(young_tmp));
+}
+
 // A GPTQ checkpoint keeps its own 4-bit layers (never cached); its other matrices follow --dtype
 // and may be, and the logits stay those of a load without the cache.
 TEST_F(WeightCacheTest, GptqCheckpointUnaffected) {
