@@ -39,7 +39,7 @@ def main():
     ap.add_argument("--models", required=True, help="comma-separated model folders")
     ap.add_argument("--dtypes", default="int8,int4")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--exe", default=str(ROOT / "build" / "bench" / "autolm_bench"))
+    ap.add_argument("--exe", default=str(ROOT / "build" / "autolm_bench"), help="built with -DAUTOLM_BUILD_BENCH=ON")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="autolm_load_cache_") as tmp:
