@@ -38,7 +38,7 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
-void warn(const std::string& message) { std::fprintf(stderr, "autolm: warning: %s\n", message.c_str()); }
+void warn(const std::string& message) { std::fprintf(stderr, "warning: %s\n", message.c_str()); }
 
 // The byte ranges of one cached matrix, in the order they are written.
 struct Part {
@@ -164,6 +164,9 @@ void WeightCache::open_entry() {
   if (st.st_uid != ::geteuid())
     throw std::runtime_error("owned by another user (uid " + std::to_string(st.st_uid) + ")");
   map_ = std::make_unique<MappedFile>(path_);
+  struct stat again;  // the file checked is the file mapped (not swapped in between)
+  if (::lstat(path_.c_str(), &again) != 0 || again.st_ino != st.st_ino || again.st_dev != st.st_dev)
+    throw std::runtime_error("replaced while being opened");
   const uint64_t size = map_->size();
   const unsigned char* p = map_->data();
   if (size < 16) throw std::runtime_error("truncated (" + std::to_string(size) + " bytes)");
