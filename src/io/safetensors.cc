@@ -295,7 +295,8 @@ TensorView WeightStore::adopt_matrix(std::vector<float> values, const Shape& sha
   AUTOLM_CHECK(int64_t(values.size()) == numel(shape), "adopt_matrix size mismatch");
   if (quantized()) {
     // Cached under its own name: a square (in, out) tensor is not its transpose.
-    if (TensorView c = cached("adopt:" + name, shape); !name.empty() && !c.empty()) return c;
+    if (!name.empty())
+      if (TensorView c = cached("adopt:" + name, shape); !c.empty()) return c;
     TensorView q = quantize(values.data(), shape, name.empty() ? "a matrix built at load" : "tensor \"" + name + "\"");
     if (cache_ && !name.empty()) cache_->record("adopt:" + name, q);
     return q;
