@@ -332,6 +332,10 @@ def run_engine(engine, path, exe, py, prompts, threads, new_tokens, workloads, t
                "--threads", str(threads), "--new-tokens", str(new_tokens), "--workloads", ",".join(workloads)]
         env["PYTHONPATH"] = str(pkg_dir)
     elif engine.startswith("autolm"):
+        # int8 / int4: the cache of quantized weights in the bench's own folder, written by the
+        # untimed warm-up load before the rounds (as the peers' GGUF / CTranslate2 conversions are
+        # made once): "load s" is the memory-mapped load (bench/load_cache.py splits first / second).
+        env["AUTOLM_CACHE"] = str(CACHE / "autolm-weights")
         cmd = [str(exe), path, "--prompts", str(prompts), "--new-tokens", str(new_tokens),
                "--workloads", ",".join(workloads), "--dtype", {"autolm-int8": "int8", "autolm-int4": "int4"}.get(engine, "auto")]
     else:
@@ -558,6 +562,9 @@ def main():
         make_prompts(folder, args.prompt_len, args.batch, 1234, prompts)
         paths = prepare_peers(name, folder, engines, seq2seq, py)
         runnable = [e for e in engines if not str(paths.get(e, "n/a")).startswith("n/a")]
+        for e in runnable:
+            if e in ("autolm-int8", "autolm-int4"):  # writes the cache of quantized weights (untimed)
+                run_engine(e, paths[e], exe, py, prompts, args.threads, 1, ["prefill"], args.timeout, pkg)
         raw = {e: [] for e in runnable}
         round_ceilings = []
         last_bw = None

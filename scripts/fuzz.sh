@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 what=${1:-all}
 seconds=${2:-600}
-all_targets=(safetensors safetensors_index config tokenizer tokenizer_encode jinja messages openai)
+all_targets=(safetensors safetensors_index weight_cache config tokenizer tokenizer_encode jinja messages openai)
 
 # --- toolchain --------------------------------------------------------------------------------
 if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
@@ -69,14 +69,14 @@ fi
 # --- fuzzing ----------------------------------------------------------------------------------
 max_len() {
   case $1 in
-    safetensors|safetensors_index|tokenizer_encode|openai) echo 4096 ;;
+    safetensors|safetensors_index|weight_cache|tokenizer_encode|openai) echo 4096 ;;
     tokenizer) echo 16384 ;;
     *) echo 8192 ;;
   esac
 }
 dict_parts() {
   case $1 in
-    safetensors|safetensors_index) echo json safetensors ;;
+    safetensors|safetensors_index|weight_cache) echo json safetensors ;;
     config) echo json config ;;
     tokenizer) echo json tokenizer ;;
     tokenizer_encode) echo "" ;;

@@ -17,6 +17,10 @@ namespace autolm {
 // How from_pretrained holds the weights (HF's torch_dtype, for a CPU engine).
 struct LoadOptions {
   Dtype dtype = Dtype::kAuto;  // autolm/dtype.h: kAuto (checkpoint dtype in place), kFloat32, kInt8, kInt4, kInt4G64
+  // int8 / int4: reuse the matrices an earlier load quantized (memory-mapped from
+  // $AUTOLM_CACHE, else $XDG_CACHE_HOME/autolm, else ~/.cache/autolm) and write them there after
+  // a load that quantized. false (CLI --no-cache), or AUTOLM_NO_CACHE=1, neither reads nor writes.
+  bool weight_cache = true;
 };
 
 struct AUTOLM_API AutoConfig {

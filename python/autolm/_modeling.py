@@ -36,13 +36,17 @@ def _pretrained_path(path, revision=None):
     return path
 
 
-def _load(cls, family, path, dtype=None, torch_dtype=None, revision=None, local_files_only=False, **kwargs):
+def _load(cls, family, path, dtype=None, torch_dtype=None, revision=None, local_files_only=False, weight_cache=True,
+          **kwargs):
     unknown = sorted(set(kwargs) - _IGNORED_LOAD_KWARGS)
     if unknown:
         raise ValueError(f"{cls.__name__}.from_pretrained: unsupported arguments {unknown}")
     if local_files_only:
         os.environ["HF_HUB_OFFLINE"] = "1"
-    handle = _autolm.load_model(_pretrained_path(path, revision), family, _dtype_name(dtype if dtype is not None else torch_dtype))
+    # weight_cache=False: int8 / int4 neither read nor write the cache of quantized weights
+    # (docs/PERFORMANCE.md, "Instant load"; AUTOLM_NO_CACHE=1 too).
+    handle = _autolm.load_model(_pretrained_path(path, revision), family, _dtype_name(dtype if dtype is not None else torch_dtype),
+                                bool(weight_cache))
     return PreTrainedModel(handle)
 
 

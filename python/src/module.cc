@@ -61,9 +61,10 @@ ModelFamily family_from(const std::string& name) {
   throw Error(ErrorKind::kInvalidInput, "unknown model family \"" + name + "\" (causal or seq2seq)");
 }
 
-PyModel load(const std::string& path, const std::string& family, const std::string& dtype) {
+PyModel load(const std::string& path, const std::string& family, const std::string& dtype, bool weight_cache) {
   LoadOptions options;
   options.dtype = parse_dtype(dtype, "dtype");
+  options.weight_cache = weight_cache;
   nb::gil_scoped_release release;
   if (family.empty()) return {load_model(path, options)};
   return {family_from(family) == ModelFamily::kCausal ? AutoModelForCausalLM::from_pretrained(path, options)
@@ -246,7 +247,8 @@ NB_MODULE(_autolm, m) {
       .def("parameter_count", [](const PyModel& x) { return x.model->parameter_count(); })
       .def("weight_dtypes", [](const PyModel& x) { return x.model->weight_dtypes(); });
 
-  m.def("load_model", &load, nb::arg("path"), nb::arg("family") = "", nb::arg("dtype") = "auto");
+  m.def("load_model", &load, nb::arg("path"), nb::arg("family") = "", nb::arg("dtype") = "auto",
+        nb::arg("weight_cache") = true);
   m.def("config_json", [](const std::string& path) {
     nb::gil_scoped_release release;
     ModelConfig c = AutoConfig::from_pretrained(path);

@@ -14,7 +14,9 @@
 #include "core/thread_pool.h"
 #include "io/json_file.h"
 #include "io/limits.h"
+#include "io/sha256.h"
 #include "io/torch_bin.h"
+#include "io/weight_cache.h"
 #include "core/check.h"
 
 namespace autolm {
@@ -271,6 +273,7 @@ TensorView WeightStore::require_matrix(const std::string& name, const Shape& exp
     return v;
   }
   if (!quantized()) return optional(name, expected);
+  if (TensorView c = cached(name, info.shape); !c.empty()) return c;  // mapped from the cache
   TensorView q;
   if (info.dtype == "F32" && reinterpret_cast<uintptr_t>(info.ptr) % alignof(float) == 0) {
     q = quantize(reinterpret_cast<const float*>(info.ptr), info.shape, *info.file + ": tensor \"" + name + "\"");
@@ -284,15 +287,82 @@ TensorView WeightStore::require_matrix(const std::string& name, const Shape& exp
     q = quantize(tmp.data(), info.shape, *info.file + ": tensor \"" + name + "\"");
   }
   info.mapping->release(info.ptr, info.nbytes);  // the quantized copy replaces the file's bytes
+  if (cache_) cache_->record(name, q);
   return q;
 }
 
 TensorView WeightStore::adopt_matrix(std::vector<float> values, const Shape& shape, const std::string& name) {
   AUTOLM_CHECK(int64_t(values.size()) == numel(shape), "adopt_matrix size mismatch");
-  if (quantized())
-    return quantize(values.data(), shape, name.empty() ? "a matrix built at load" : "tensor \"" + name + "\"");
+  if (quantized()) {
+    // Cached under its own name: a square (in, out) tensor is not its transpose.
+    if (!name.empty())
+      if (TensorView c = cached("adopt:" + name, shape); !c.empty()) return c;
+    TensorView q = quantize(values.data(), shape, name.empty() ? "a matrix built at load" : "tensor \"" + name + "\"");
+    if (cache_ && !name.empty()) cache_->record("adopt:" + name, q);
+    return q;
+  }
   converted_.push_back(std::move(values));
   return TensorView{converted_.back().data(), shape};
+}
+
+namespace {
+
+const char* format_name(WeightFormat f) {
+  return f == WeightFormat::kInt8 ? "int8" : f == WeightFormat::kInt4 ? "int4" : f == WeightFormat::kInt4G64 ? "int4-g64" : "float";
+}
+
+// The quantizer's output on a fixed matrix (ordinary rows, an outlier, a zero row, a subnormal
+// row), hashed: part of the cache key, so that a change to the quantization code misses the
+// entries the old code wrote even when nobody bumped kWeightCacheVersion.
+std::string quantizer_fingerprint(WeightFormat format) {
+  constexpr int64_t rows = 4, cols = 128;
+  std::vector<float> w(size_t(rows * cols));
+  for (int64_t i = 0; i < cols; ++i) {
+    w[size_t(i)] = float(int(i * 37 % 101) - 50) / 8.f;
+    w[size_t(cols + i)] = float(int(i * 53 % 97) - 40) / 64.f;
+    w[size_t(3 * cols + i)] = float(int(i * 11 % 13) - 6) * 1e-40f;
+  }
+  w[size_t(cols + 70)] = 1000.f;
+  WeightStore probe(std::vector<std::string>{}, format);
+  const TensorView v = probe.adopt_matrix(std::move(w), {rows, cols}, "quantizer probe");
+  Sha256 h;
+  if (v.dtype == DType::kI8) {
+    h.update(v.qdata, size_t(rows * cols));
+    h.update(v.scales, size_t(rows) * sizeof(float));
+  } else {
+    const size_t groups = size_t(rows * (cols / v.group));
+    h.update(v.qdata, size_t(rows * cols / 2));
+    h.update(v.scales, groups * sizeof(float));
+    h.update(v.zeros, groups);
+  }
+  return h.hex_digest().substr(0, 16);
+}
+
+}  // namespace
+
+void WeightStore::use_cache(const std::string& dir, const std::string& config_text) {
+  if (!quantized()) return;
+  std::vector<std::string> paths;
+  for (const auto& f : files_) paths.push_back(f->path());
+  for (const auto& b : bins_) paths.push_back(b->path());
+  cache_ = std::make_unique<WeightCache>(dir, paths, config_text, format_name(format_), quantizer_fingerprint(format_));
+}
+
+void WeightStore::save_cache() {
+  if (cache_) cache_->save();
+}
+
+TensorView WeightStore::cached(const std::string& cache_name, const Shape& shape) const {
+  if (!cache_) return {};
+  const int64_t group = format_ == WeightFormat::kInt4G64 ? 64 : format_ == WeightFormat::kInt4 ? 32 : 0;
+  return cache_->find(cache_name, shape, format_ == WeightFormat::kInt8 ? DType::kI8 : DType::kI4, group);
+}
+
+TensorView WeightStore::cached_adopted(const std::string& name, const Shape& file_shape) {
+  if (!cache_ || !quantized() || !index_.count(name) || file_shape.size() != 2) return {};
+  TensorView c = cached("adopt:" + name, {file_shape[1], file_shape[0]});
+  if (!c.empty()) lookup(name, file_shape);  // checks the file's shape, marks it used
+  return c;
 }
 
 void WeightStore::release_file_pages(const std::string& name) {

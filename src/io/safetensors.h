@@ -84,6 +84,16 @@ class WeightStore {
   // caller has built what it keeps from it; no-op for views into the file.
   void release_converted(const float* data);
 
+  // The cache of quantized weights (io/weight_cache.h) in folder `dir`: matrices it holds for
+  // these files are memory-mapped instead of quantized, the others quantized and written by
+  // save_cache() once the model is built. Only for the quantized formats (a no-op otherwise).
+  // `config_text`: config.json as parsed (part of the key).
+  void use_cache(const std::string& dir, const std::string& config_text);
+  void save_cache();
+  // The cached (out, in) matrix that adopt_matrix() made from the (in, out) tensor `name` (a
+  // transposed Conv1D) at an earlier load, marking `name` used; empty when not cached.
+  TensorView cached_adopted(const std::string& name, const Shape& file_shape);
+
   // Every tensor also answers to its name with `prefix` + "." added or removed: a checkpoint
   // of the base model ("h.0.attn…", "shared.weight") loads into the head model that expects
   // "transformer.h.0…" / "model.shared.weight", and a head checkpoint's prefixed keys load
@@ -128,6 +138,8 @@ class WeightStore {
   std::string gptq_layer(const std::string& name) const;
   TensorView gptq_matrix(const std::string& layer, const Shape& expected);
   std::optional<GptqConfig> gptq_;
+  std::unique_ptr<class WeightCache> cache_;
+  TensorView cached(const std::string& cache_name, const Shape& shape) const;
 
   WeightFormat format_;
   std::deque<std::vector<float>> converted_;  // owned float32 copies / scales

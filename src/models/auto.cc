@@ -8,6 +8,7 @@
 #include "io/hub_cache.h"
 #include "io/mmap.h"
 #include "io/safetensors.h"
+#include "io/weight_cache.h"
 #include "models/config_checks.h"
 #include "models/registry.h"
 
@@ -96,7 +97,12 @@ std::shared_ptr<const Model> build(const std::string& dir_or_id, std::optional<M
   ModelConfig mc = make_model_config(dir, c, e);
   auto weights = WeightStore::open_folder(dir, parse_weight_format(dtype_name(options.dtype)));
   if (auto gptq = parse_quantization_config(c)) weights->use_gptq(*gptq);  // refuses other quant_methods
-  return std::shared_ptr<const Model>(e.factory(std::move(mc), c, std::move(weights)));
+  WeightStore* store = weights.get();  // owned by the model from here on
+  if (options.weight_cache)
+    if (auto cache_dir = weight_cache_dir()) store->use_cache(*cache_dir, c.raw().dump());
+  auto model = std::shared_ptr<const Model>(e.factory(std::move(mc), c, std::move(weights)));
+  store->save_cache();  // only once the model is built: a failed load leaves no entry
+  return model;
 }
 
 }  // namespace

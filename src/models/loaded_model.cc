@@ -87,6 +87,9 @@ TensorView LoadedModel::require_matrix(const std::string& name, const Shape& exp
 }
 
 TensorView LoadedModel::require_transposed(const std::string& name, const Shape& file_shape) {
+  check_shape(name, file_shape);
+  // int8 / int4: the transposed, quantized matrix of an earlier load (io/weight_cache.h).
+  if (TensorView cached = weights_->cached_adopted(name, file_shape); !cached.empty()) return cached;
   TensorView w = require(name, file_shape);
   const int64_t in = w.shape[0], out = w.shape[1];
   check_allocation(double(in) * double(out) * sizeof(float), "the transposed copy of tensor \"" + name + "\"", "");

@@ -622,5 +622,40 @@ TEST(CliGenerate, FolderWithoutTokenizerTakesIdsOnly) {
   EXPECT_NE(text.err.find("no tokenizer.json"), std::string::npos) << text.err;
 }
 
+// The cache of quantized weights (io/weight_cache.h) from the command line: --no-cache on every
+// command that loads a model, and four processes loading the same model at once (all writing the
+// entry) leave one entry, no temporary file, and the output of a load without the cache.
+TEST(CliCache, NoCacheFlagAndConcurrentLoads) {
+  namespace fs = std::filesystem;
+  const std::string cache = ::testing::TempDir() + "autolm_cli_cache_" + std::to_string(::getpid());
+  fs::remove_all(cache);
+  ::unsetenv("AUTOLM_NO_CACHE");  // ctest sets it for every test
+  ::setenv("AUTOLM_CACHE", cache.c_str(), 1);
+  const std::string model = test::model_dir("llama-tiny");
+  const std::string gen = "generate " + model + " --input-ids 1,5,9 --max-new-tokens 8 --json --dtype int4";
+  for (const std::string& args : {"info " + model + " --dtype int8", gen, "logits " + model + " --input-ids 1,2 --dtype int8"}) {
+    CliResult r = run(args + " --no-cache");
+    ASSERT_EQ(r.code, 0) << args << ": " << r.err;
+    EXPECT_FALSE(fs::exists(cache)) << args;
+  }
+  for (const char* cmd : {"serve", "chat"}) EXPECT_NE(run(std::string(cmd) + " --help").out.find("--no-cache"), std::string::npos) << cmd;
+  const CliResult want = run(gen + " --no-cache");
+  ASSERT_EQ(want.code, 0) << want.err;
+  std::string script;
+  for (int i = 0; i < 4; ++i) script += std::string(AUTOLM_CLI) + " " + gen + " > " + cache + ".out" + std::to_string(i) + " 2>&1 & ";
+  ASSERT_EQ(std::system(("sh -c '" + script + "wait'").c_str()), 0);
+  for (int i = 0; i < 4; ++i) {
+    std::ifstream f(cache + ".out" + std::to_string(i));
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(f), {}), want.out) << i;
+    fs::remove(cache + ".out" + std::to_string(i));
+  }
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(cache)) files.push_back(e.path().filename().string());
+  ASSERT_EQ(files.size(), 1u) << files[0] << " " << files.back();
+  EXPECT_NE(files[0].find("-int4-"), std::string::npos) << files[0];
+  EXPECT_EQ(run(gen).out, want.out);  // from the entry
+  fs::remove_all(cache);
+}
+
 }  // namespace
 }  // namespace autolm

@@ -99,6 +99,20 @@ def test_int8_loads_and_generates(chat):
     assert out.shape == (1, 8)
 
 
+def test_weight_cache_kwarg(tmp_path, monkeypatch):
+    # The cache of quantized weights (docs/PERFORMANCE.md, "Instant load") in a temporary folder:
+    # weight_cache=False writes nothing; the default writes one entry that the next load maps.
+    monkeypatch.delenv("AUTOLM_NO_CACHE", raising=False)
+    monkeypatch.setenv("AUTOLM_CACHE", str(tmp_path / "cache"))
+    off = autolm.AutoModelForCausalLM.from_pretrained(CHAT, dtype="int8", weight_cache=False)
+    assert not (tmp_path / "cache").exists()
+    want = off.generate([[1, 283, 201]], max_new_tokens=5)
+    autolm.AutoModelForCausalLM.from_pretrained(CHAT, dtype="int8")
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    cached = autolm.AutoModelForCausalLM.from_pretrained(CHAT, dtype="int8")
+    assert np.array_equal(cached.generate([[1, 283, 201]], max_new_tokens=5), want)
+
+
 def test_ctrl_c_interrupts_generate(chat):
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals reach the main thread only")

@@ -27,7 +27,7 @@ struct ChatOpts {
   std::string dir, system, messages_file, template_file, cls, dtype = "auto";
   std::string tools_file, documents_file, continue_final_message;
   std::vector<std::string> template_vars;
-  bool render = false, no_stream = false, no_generation_prompt = false;
+  bool render = false, no_stream = false, no_generation_prompt = false, no_cache = false;
   std::optional<int> max_new_tokens;
   ChatTemplateOptions template_options;  // built from the flags above
   StructuredOutputOpts structured;
@@ -49,7 +49,7 @@ class ChatSession {
   // Generates the assistant's reply to `messages`, streaming it to stdout when `stream`.
   std::string reply(const ojson& messages, bool stream, bool print_unstreamed = false) {
     if (!model_) {
-      model_ = load_with_class(opts_.dir, opts_.cls, opts_.dtype);
+      model_ = load_with_class(opts_.dir, opts_.cls, opts_.dtype, opts_.no_cache);
       config_ = GenerationConfig::for_model(*model_);
       if (opts_.max_new_tokens) config_.max_new_tokens = *opts_.max_new_tokens;
       else if (!config_.max_new_tokens) config_.max_new_tokens = 256;
@@ -166,7 +166,7 @@ void add_chat_command(CLI::App& app, int& rc) {
   cmd->add_option("--system", o->system, "system message");
   cmd->add_option("--messages", o->messages_file, "JSON list of {role, content}: answer it once and exit");
   cmd->add_option("--template", o->template_file, "use this Jinja chat template file");
-  add_load_options(cmd, o->cls, o->dtype);
+  add_load_options(cmd, o->cls, o->dtype, o->no_cache);
   cmd->add_flag("--render", o->render, "print the rendered prompt only (needs only the tokenizer files)");
   cmd->add_option_function<std::string>(
       "--max-new-tokens",

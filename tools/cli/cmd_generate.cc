@@ -68,7 +68,8 @@ struct GenerateOpts {
   std::map<std::string, std::string> assistant_fields;  // num_assistant_tokens, assistant_confidence_threshold
   std::vector<std::string> prompts, input_ids, stop, bad_words;
   std::map<std::string, std::string> fields;  // field → raw flag value
-  bool json = false, no_stream = false, do_sample = false, greedy = false, truncation = false, renormalize = false;
+  bool json = false, no_stream = false, do_sample = false, greedy = false, truncation = false, renormalize = false,
+       no_cache = false;
   uint64_t seed = 0;
   bool seed_set = false;
   uint64_t global_tokens = 0;  // LED: the first N tokens of every prompt get global attention
@@ -162,7 +163,7 @@ void add_generate_command(CLI::App& app, int& rc) {
   cmd->add_option("dir", o->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
   cmd->add_option("prompt", o->prompts, "text prompt(s); several form a batch");
   cmd->add_option("--input-ids", o->input_ids, "comma-separated prompt ids; repeat for a batch");
-  add_load_options(cmd, o->cls, o->dtype);
+  add_load_options(cmd, o->cls, o->dtype, o->no_cache);
   for (const auto& f : field_flags()) {
     std::string field = f.field;
     cmd->add_option_function<std::string>("--" + kebab(field), [o, field](const std::string& v) { o->fields[field] = v; }, f.help);
@@ -209,7 +210,7 @@ void add_generate_command(CLI::App& app, int& rc) {
       throw Error(ErrorKind::kInvalidInput, "generate: give a text prompt or --input-ids");
     if (!o->prompts.empty() && !o->input_ids.empty())
       throw Error(ErrorKind::kInvalidInput, "generate: give either text prompts or --input-ids, not both");
-    auto model = load_with_class(o->dir, o->cls, o->dtype);
+    auto model = load_with_class(o->dir, o->cls, o->dtype, o->no_cache);
     // Text needs the tokenizer; token-id prompts also print text when the folder has one.
     std::shared_ptr<const Tokenizer> tok;
     try {
@@ -296,7 +297,7 @@ void add_generate_command(CLI::App& app, int& rc) {
     std::shared_ptr<const Model> assistant;
     GenerationConfig assistant_config;
     if (!o->assistant_dir.empty()) {
-      assistant = load_model(o->assistant_dir, LoadOptions{.dtype = parse_dtype(o->dtype, "--dtype")});
+      assistant = load_model(o->assistant_dir, LoadOptions{.dtype = parse_dtype(o->dtype, "--dtype"), .weight_cache = !o->no_cache});
       assistant_config = GenerationConfig::for_model(*assistant);
     } else if (!o->assistant_fields.empty() || !o->schedule.empty()) {
       throw Error(ErrorKind::kInvalidInput, "--num-assistant-tokens, --num-assistant-tokens-schedule and "

@@ -8,14 +8,14 @@
 namespace autolm::cli {
 
 void add_model_commands(CLI::App& app, int& rc) {
-  struct InfoOpts { std::string dir, cls, dtype = "auto"; bool json = false; };
+  struct InfoOpts { std::string dir, cls, dtype = "auto"; bool json = false, no_cache = false; };
   auto info_opts = std::make_shared<InfoOpts>();
   auto* info = app.add_subcommand("info", "model_type, family, Auto class, parameter count, dtypes");
   info->add_option("dir", info_opts->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
-  add_load_options(info, info_opts->cls, info_opts->dtype);
+  add_load_options(info, info_opts->cls, info_opts->dtype, info_opts->no_cache);
   info->add_flag("--json", info_opts->json, "print JSON");
   info->callback([info_opts, &rc] {
-    auto model = load_with_class(info_opts->dir, info_opts->cls, info_opts->dtype);
+    auto model = load_with_class(info_opts->dir, info_opts->cls, info_opts->dtype, info_opts->no_cache);
     const ModelConfig& c = model->config();
     nlohmann::json j = {{"model_type", c.model_type},
                         {"family", family_name(c.family)},
@@ -37,17 +37,17 @@ void add_model_commands(CLI::App& app, int& rc) {
     rc = 0;
   });
 
-  struct LogitsOpts { std::string dir, cls, dtype = "auto", input_ids, decoder_input_ids; bool json = false; };
+  struct LogitsOpts { std::string dir, cls, dtype = "auto", input_ids, decoder_input_ids; bool json = false, no_cache = false; };
   auto lo = std::make_shared<LogitsOpts>();
   auto* logits = app.add_subcommand("logits", "logits of one forward pass, one row per input position");
   logits->add_option("dir", lo->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id());
   logits->add_option("--input-ids", lo->input_ids, "comma-separated token ids")->required();
   logits->add_option("--decoder-input-ids", lo->decoder_input_ids,
                      "seq2seq: decoder ids (default: decoder_start_token_id)");
-  add_load_options(logits, lo->cls, lo->dtype);
+  add_load_options(logits, lo->cls, lo->dtype, lo->no_cache);
   logits->add_flag("--json", lo->json, "print {\"logits\": [[...], ...]} (the default output)");
   logits->callback([lo, &rc] {
-    auto model = load_with_class(lo->dir, lo->cls, lo->dtype);
+    auto model = load_with_class(lo->dir, lo->cls, lo->dtype, lo->no_cache);
     const ModelConfig& c = model->config();
     std::vector<int32_t> ids = parse_ids(lo->input_ids, "--input-ids");
     std::vector<int32_t> dec;

@@ -26,7 +26,7 @@ extern "C" void on_serve_signal(int) { g_serve_stop = true; }
 struct ServeOpts {
   std::string dir, cls, dtype = "auto", host = "127.0.0.1", model_name, hub_id, draft_dir;
   int port = 8080, parallel = 1;
-  bool quiet = false;
+  bool quiet = false, no_cache = false;
   server::ServerOptions limits;  // only the limit fields are read
   // Signed, so that "-1" is reported as -1 rather than as 18446744073709551615.
   int64_t max_body_bytes = int64_t(server::ServerOptions{}.max_body_bytes);
@@ -41,7 +41,7 @@ void add_serve_command(CLI::App& app, int& rc) {
   cmd->add_option("dir", o->dir, "Hugging Face model folder or Hub model id (org/name[@revision])")->required()->transform(model_dir_or_id(&o->hub_id));
   cmd->add_option("--host", o->host, "address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", o->port, "port (default 8080; 0 = any free port, printed at start)");
-  add_load_options(cmd, o->cls, o->dtype);
+  add_load_options(cmd, o->cls, o->dtype, o->no_cache);
   cmd->add_option("--parallel", o->parallel, "requests generating at once (default 1; the others wait in the queue)");
   cmd->add_option("--draft-model", o->draft_dir,
                   "assistant model (same vocabulary) drafting tokens for one-sequence greedy / sampling requests")
@@ -149,10 +149,10 @@ void add_serve_command(CLI::App& app, int& rc) {
     const int port = srv.start();
     std::cout << "autolm serve: listening on http://" << o->host << ":" << port << " (loading " << o->dir << ", parallel "
               << o->parallel << ")" << std::endl;
-    auto model = load_with_class(o->dir, o->cls, o->dtype);
+    auto model = load_with_class(o->dir, o->cls, o->dtype, o->no_cache);
     std::shared_ptr<const Model> draft;
     if (!o->draft_dir.empty()) {
-      draft = load_with_class(o->draft_dir, "", o->dtype);
+      draft = load_with_class(o->draft_dir, "", o->dtype, o->no_cache);
       const ModelConfig &m = model->config(), &d = draft->config();
       if (d.family != m.family || d.vocab_size != m.vocab_size)
         throw Error(ErrorKind::kInvalidInput, "--draft-model " + o->draft_dir + ": a " + family_name(d.family) +

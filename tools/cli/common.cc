@@ -90,19 +90,23 @@ void check_vocab(const std::vector<int32_t>& ids, int64_t vocab_size, const std:
                                                 " is outside the vocabulary (size " + std::to_string(vocab_size) + ")");
 }
 
-std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls, const std::string& dtype) {
-  const LoadOptions options{.dtype = parse_dtype(dtype, "--dtype")};
+std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls, const std::string& dtype,
+                                             bool no_cache) {
+  const LoadOptions options{.dtype = parse_dtype(dtype, "--dtype"), .weight_cache = !no_cache};
   if (cls.empty()) return load_model(dir, options);
   if (cls == "AutoModelForCausalLM") return AutoModelForCausalLM::from_pretrained(dir, options);
   if (cls == "AutoModelForSeq2SeqLM") return AutoModelForSeq2SeqLM::from_pretrained(dir, options);
   throw Error(ErrorKind::kInvalidInput, "--class: unknown class \"" + cls + "\" (AutoModelForCausalLM or AutoModelForSeq2SeqLM)");
 }
 
-void add_load_options(CLI::App* cmd, std::string& cls, std::string& dtype) {
+void add_load_options(CLI::App* cmd, std::string& cls, std::string& dtype, bool& no_cache) {
   cmd->add_option("--class", cls, "force AutoModelForCausalLM or AutoModelForSeq2SeqLM (default: from config.json)");
   cmd->add_option("--dtype", dtype,
                   "weights in memory: auto (bf16/f16 used in place), float32 (upcast), int8, int4 or int4-g64 (quantized at "
                   "load; int4: 4-bit groups of 32 weights, int4-g64: of 64)");
+  cmd->add_flag("--no-cache", no_cache,
+                "int8 / int4: neither read nor write the cache of quantized weights ($AUTOLM_CACHE, else "
+                "$XDG_CACHE_HOME/autolm, else ~/.cache/autolm; also AUTOLM_NO_CACHE=1)");
 }
 
 }  // namespace autolm::cli

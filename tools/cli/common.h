@@ -26,17 +26,18 @@ int64_t parse_int(const std::string& text, const std::string& flag, int64_t lo, 
 uint64_t parse_u64(const std::string& text, const std::string& flag);
 
 // Loads `dir` with the class named by --class ("" = pick from config.json) and the weight
-// format named by --dtype (auto | float32 | int8 | int4 | int4-g64).
+// format named by --dtype (auto | float32 | int8 | int4 | int4-g64); `no_cache` (--no-cache)
+// turns the cache of quantized weights off (LoadOptions::weight_cache).
 std::shared_ptr<const Model> load_with_class(const std::string& dir, const std::string& cls,
-                                             const std::string& dtype = "auto");
+                                             const std::string& dtype = "auto", bool no_cache = false);
 
 // The positional model argument: a folder, or a Hugging Face model id ("org/name[@revision]")
 // resolved to its snapshot folder, downloaded on first use (io/hub_cache.h). When `given_id`
 // is set, it receives the repository id ("org/name", without @revision; "" for a folder).
 CLI::Validator model_dir_or_id(std::string* given_id = nullptr);
 
-// Declares --class and --dtype on a command (the same meaning everywhere).
-void add_load_options(CLI::App* cmd, std::string& cls, std::string& dtype);
+// Declares --class, --dtype and --no-cache on a command (the same meaning everywhere).
+void add_load_options(CLI::App* cmd, std::string& cls, std::string& dtype, bool& no_cache);
 
 // Registers each command on the app; each returns the callback's exit code through `rc`.
 void add_model_commands(CLI::App& app, int& rc);     // info, logits
