@@ -88,7 +88,8 @@ TEST_P(DecodeBatch, EqualsEachStateAlone) {
     seqs.push_back(start(*m, {{5, 17, 42, 8, 99, 3, 11}}, 24));
     seqs.push_back(start(*m, {{9}}, 16));
     seqs.push_back(start(*m, {{4, 22, 31}, {60, 2, 19, 27, 33}}, 20));
-    for (int i = 0; i < 14; ++i)  // 18 rows: past one 16-row slice seqs.push_back(start(*m, {{int32_t(3 + i), int32_t(40 + i)}}, 16));
+    for (int i = 0; i < 14; ++i)  // 18 rows: past one 16-row slice
+      seqs.push_back(start(*m, {{int32_t(3 + i), int32_t(40 + i)}}, 16));
     const double worst = compare_steps(*m, seqs, 6);
     // Not bit-identical: the matrix kernels sum one input row in a different order than a block
     // of rows (docs/SERVER.md "Continuous batching"): float rounding (measured ≤ 1.1e-6). int8
