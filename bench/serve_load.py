@@ -172,7 +172,9 @@ def main():
     if a.endpoint == "chat":
         req["messages"] = [{"role": "user", "content": "Tell me a story about a cat."}]
     else:
-        req["prompt"] = "Tell me a story about a cat. Once upon a time"
+        # Token ids: every server sees the same 12-token prompt, whatever its tokenizer (llama-server
+        # cannot tokenize text with the bench models' placeholder vocabulary).
+        req["prompt"] = [101, 2023, 318, 257, 1332, 286, 257, 3797, 13, 4874, 2402, 257]
     body = json.dumps(req)
     path = "/v1/chat/completions" if a.endpoint == "chat" else "/v1/completions"
     servers = [("autolm serve (this build)", a.autolm, a.model, ["--quiet", "--max-queue", "4096"], False)]
