@@ -54,9 +54,10 @@ StepBatcher::Stats StepBatcher::stats() const {
   return stats_;
 }
 
-// Each iteration: one batched step over every request waiting for one, then one chunk of the
-// oldest waiting prefill. A call is marked done under the lock and never touched again (its
-// owner may return at once).
+// Each iteration: one batched step over every request waiting for one (woken at once, so they
+// sample while prompts run), then prompt chunks of the waiting prefills, oldest first, up to
+// prefill_chunk tokens in all (at least one piece). A call is marked done under the lock and
+// never touched again (its owner may return at once).
 void StepBatcher::loop() {
   std::vector<Call*> batch;
   while (true) {
@@ -67,29 +68,40 @@ void StepBatcher::loop() {
       if (steps_.empty() && prefills_.empty()) return;  // stopping, nothing left
       batch.swap(steps_);
       steps_.clear();
-      if (!prefills_.empty()) prefill = prefills_.front();
     }
-    if (!batch.empty()) run_steps(batch);
-    if (prefill) run_prefill_chunk(*prefill);
-    {
-      std::lock_guard lock(mu_);
-      if (!batch.empty()) {
+    if (!batch.empty()) {
+      run_steps(batch);
+      {
+        std::lock_guard lock(mu_);
         ++stats_.steps;
         stats_.last_batch = 0;
         for (const Call* c : batch) stats_.last_batch += c->state->batch_size();
         stats_.stepped_rows += uint64_t(stats_.last_batch);
+        for (Call* c : batch) c->done = true;  // they sample their next tokens while prompts run
       }
-      for (Call* c : batch) c->done = true;
-      if (prefill) {
-        ++stats_.prefill_chunks;
-        if (prefill->error || prefill->done_tokens >= prefill->seq_len) {
-          prefills_.pop_front();
-          prefill->done = true;
-        }
+      batch.clear();
+      done_cv_.notify_all();
+    }
+    // Prompt tokens this turn, at most prefill_chunk (at least one piece): short prompts back to
+    // back, a long one a chunk at a time.
+    for (int budget = chunk_, ran = 0;; ++ran) {
+      {
+        std::lock_guard lock(mu_);
+        prefill = prefills_.empty() ? nullptr : prefills_.front();
+      }
+      if (!prefill) break;
+      const int piece = chunk_ > 0 ? std::min(chunk_, prefill->seq_len - prefill->done_tokens) : prefill->seq_len;
+      if (ran > 0 && (chunk_ <= 0 || piece > budget)) break;  // the turn's prompt tokens are spent
+      run_prefill_chunk(*prefill);
+      budget -= piece;
+      std::lock_guard lock(mu_);
+      ++stats_.prefill_chunks;
+      if (prefill->error || prefill->done_tokens >= prefill->seq_len) {
+        prefills_.pop_front();
+        prefill->done = true;
+        done_cv_.notify_all();
       }
     }
-    batch.clear();
-    done_cv_.notify_all();
   }
 }
 

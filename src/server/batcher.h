@@ -4,8 +4,8 @@
 // own worker thread, against a BatchingModel. Its decode steps (one token per row) do not run
 // there: they are handed to one StepBatcher thread, which runs a single Model::decode_batch over
 // every request waiting for its next step, then wakes each with its own logits. Prompts
-// (prefill) run on the same thread between steps, in chunks of `prefill_chunk` tokens, so a long
-// prompt delays the running streams by one chunk at a time. A request joins the batch at its
+// (prefill) run on the same thread between steps, up to `prefill_chunk` tokens per turn (a long
+// prompt in chunks), so a long prompt delays the running streams by one chunk at a time. A request joins the batch at its
 // first step after its prefill and leaves when its generate() returns (finished, cancelled by
 // its keep_going hook, or past its deadline) — between two steps, never in the middle of one.
 #pragma once
