@@ -1,16 +1,25 @@
 #!/usr/bin/env python3
-"""Load benchmark of `autolm serve` on loopback, side by side with another server binary.
+"""Load benchmark of `autolm serve` on loopback, side by side with other servers.
 
-    bench/serve_load.py --baseline /path/to/previous/autolm [--model models/chat-tiny]
+    bench/serve_load.py [--baseline /path/to/previous/autolm] [--llama-server /path/to/llama-server]
+                        [--model models/chat-tiny] [--gguf model.gguf] [--endpoint chat|completions]
                         [--concurrency 1,8,32] [--parallel 4] [--max-tokens 64] [--level-seconds 30]
 
-For each server (this build's `autolm serve`, then the baseline binary, e.g. a build of the
-previous commit) and each concurrency C, C clients each stream chat completions back to back
-over one kept-alive connection (as the openai SDK and browsers do) for --level-seconds, while
-a prober asks GET /health on a new connection every 50 ms. Reported per level: requests,
-generated tokens/s (SSE content events), p50/p99 time to first token and request latency,
-p50/p99 /health latency, and errors. Both servers run with the same --parallel on the same
-model in the same run. Writes bench/results/serve-<date>.json and .md.
+For each server (this build's `autolm serve`, the baseline binary — e.g. a build of the previous
+commit —, and llama.cpp's own `llama-server` on a GGUF conversion of the same model) and each
+concurrency C, C clients each stream completions back to back over one kept-alive connection
+(as the openai SDK and browsers do) for --level-seconds (a level ends when the requests still
+running then have finished), while a prober asks GET /health on a new connection every 50 ms.
+Reported per level: requests, generated tokens/s (SSE events carrying text), p50/p99 time to
+first token and request latency, p50/p99 /health latency, and errors. Every server runs with the
+same --parallel (autolm --parallel / --max-batch, llama-server -np) on the same model in the
+same run; every request generates exactly --max-tokens tokens (greedy, EOS ignored:
+`ignore_eos`, which all three accept). Writes bench/results/serve-<date>.json and .md.
+
+llama-server: --gguf names the converted model; without it the HF folder is converted to F32 with
+bench/gguf_convert.py (llama.cpp's converter) by $AUTOLM_BENCH_VENV/bin/python (needs torch) into
+<out>/<model>-f32.gguf. llama-server gets -np --parallel, a context of --parallel × 512 tokens
+(512 per slot) and -t os.cpu_count().
 
 Standard library only; loopback only; bounded in time (levels × servers × --level-seconds,
 plus start-up).
@@ -45,8 +54,12 @@ def pct(values, q):
     return v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
 
 
-def start_server(binary, model, port, parallel, extra):
-    cmd = [binary, "serve", model, "--port", str(port), "--parallel", str(parallel)] + extra
+def start_server(binary, model, port, parallel, extra, llama=False):
+    if llama:
+        cmd = [binary, "-m", model, "--port", str(port), "-np", str(parallel), "-c", str(512 * parallel),
+               "-t", str(os.cpu_count()), "--log-disable"] + extra
+    else:
+        cmd = [binary, "serve", model, "--port", str(port), "--parallel", str(parallel)] + extra
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -62,7 +75,7 @@ def start_server(binary, model, port, parallel, extra):
     raise RuntimeError("server did not become ready: " + " ".join(cmd))
 
 
-def client(port, body, stop_at, out, lock):
+def client(port, path, body, stop_at, out, lock):
     conn = None
     while time.time() < stop_at:
         t0 = time.time()
@@ -70,7 +83,7 @@ def client(port, body, stop_at, out, lock):
         try:
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-            conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+            conn.request("POST", path, body, {"Content-Type": "application/json"})
             r = conn.getresponse()
             rest = b""
             while True:
@@ -85,7 +98,7 @@ def client(port, body, stop_at, out, lock):
                         continue
                     j = json.loads(ev[6:])
                     for ch in j.get("choices", []):
-                        if ch.get("delta", {}).get("content"):
+                        if ch.get("delta", {}).get("content") or ch.get("text"):
                             tokens += 1
                             if ttft is None:
                                 ttft = time.time() - t0
@@ -116,11 +129,11 @@ def prober(port, stop_at, out):
         time.sleep(0.05)
 
 
-def level(port, concurrency, body, seconds):
+def level(port, path, concurrency, body, seconds):
     results, health, lock = [], [], threading.Lock()
     t_start = time.time()
     stop_at = t_start + seconds
-    threads = [threading.Thread(target=client, args=(port, body, stop_at, results, lock)) for _ in range(concurrency)]
+    threads = [threading.Thread(target=client, args=(port, path, body, stop_at, results, lock)) for _ in range(concurrency)]
     threads.append(threading.Thread(target=prober, args=(port, stop_at, health)))
     for t in threads:
         t.start()
@@ -144,6 +157,10 @@ def main():
     ap.add_argument("--autolm", default=str(ROOT / "build/autolm"), help="this build's autolm binary")
     ap.add_argument("--baseline", help="the server to compare with (another autolm binary)")
     ap.add_argument("--baseline-name", default="baseline")
+    ap.add_argument("--llama-server", help="llama.cpp's llama-server binary (built from the llama-cpp-python sdist)")
+    ap.add_argument("--gguf", help="the model as GGUF for llama-server (default: converted, see above)")
+    ap.add_argument("--endpoint", choices=["chat", "completions"], default="completions",
+                    help="chat: /v1/chat/completions (needs a chat template); completions: /v1/completions")
     ap.add_argument("--model", default=str(ROOT / "models/chat-tiny"))
     ap.add_argument("--concurrency", default="1,8,32")
     ap.add_argument("--parallel", type=int, default=4)
@@ -151,21 +168,36 @@ def main():
     ap.add_argument("--level-seconds", type=float, default=30)
     ap.add_argument("--out", default=str(ROOT / "bench/results"))
     a = ap.parse_args()
-    body = json.dumps({"messages": [{"role": "user", "content": "Tell me a story about a cat."}], "temperature": 0,
-                       "max_tokens": a.max_tokens, "min_new_tokens": a.max_tokens, "stream": True})
-    servers = [("autolm serve (this build)", a.autolm, ["--quiet", "--max-queue", "4096"])]
+    req = {"temperature": 0, "max_tokens": a.max_tokens, "ignore_eos": True, "stream": True}
+    if a.endpoint == "chat":
+        req["messages"] = [{"role": "user", "content": "Tell me a story about a cat."}]
+    else:
+        # Token ids: every server sees the same 12-token prompt, whatever its tokenizer (llama-server
+        # cannot tokenize text with the bench models' placeholder vocabulary).
+        req["prompt"] = [101, 2023, 318, 257, 1332, 286, 257, 3797, 13, 4874, 2402, 257]
+    body = json.dumps(req)
+    path = "/v1/chat/completions" if a.endpoint == "chat" else "/v1/completions"
+    servers = [("autolm serve (this build)", a.autolm, a.model, ["--quiet", "--max-queue", "4096"], False)]
     if a.baseline:
-        servers.append((a.baseline_name, a.baseline, []))
+        servers.append((a.baseline_name, a.baseline, a.model, ["--quiet", "--max-queue", "4096"], False))
+    if a.llama_server:
+        gguf = a.gguf
+        if not gguf:
+            gguf = str(Path(a.out) / (Path(a.model).name + "-f32.gguf"))
+            if not Path(gguf).exists():
+                py = str(Path(os.environ.get("AUTOLM_BENCH_VENV", "")) / "bin/python") if os.environ.get("AUTOLM_BENCH_VENV") else sys.executable
+                subprocess.run([py, str(ROOT / "bench/gguf_convert.py"), a.model, gguf, "--outtype", "f32"], check=True)
+        servers.append(("llama-server (llama.cpp)", a.llama_server, gguf, [], True))
     report = dict(date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), machine=platform.node(),
                   cpus=os.cpu_count(), model=a.model, parallel=a.parallel, max_tokens=a.max_tokens,
                   level_seconds=a.level_seconds, results={})
-    for name, binary, extra in servers:
+    for name, binary, model, extra, llama in servers:
         port = free_port()
-        proc = start_server(binary, a.model, port, a.parallel, extra)
+        proc = start_server(binary, model, port, a.parallel, extra, llama)
         try:
             rows = []
             for c in [int(x) for x in a.concurrency.split(",")]:
-                row = level(port, c, body, a.level_seconds)
+                row = level(port, path, c, body, a.level_seconds)
                 print(name, json.dumps(row), flush=True)
                 rows.append(row)
             report["results"][name] = rows
@@ -182,7 +214,8 @@ def main():
     cols = ["concurrency", "requests", "errors", "tokens_per_s", "ttft_p50_ms", "ttft_p99_ms", "latency_p50_ms",
             "latency_p99_ms", "health_p50_ms", "health_p99_ms"]
     md = [f"# serve load, {report['date']}", "",
-          f"model {a.model}, --parallel {a.parallel}, {a.max_tokens} tokens per request, streamed, one kept-alive "
+          f"model {a.model}, --parallel / -np {a.parallel}, {a.max_tokens} tokens per request ({path}, greedy, "
+          f"ignore_eos), streamed, one kept-alive "
           f"connection per client, {a.level_seconds:g} s per level, {report['cpus']} CPUs", ""]
     for name, rows in report["results"].items():
         md += [f"## {name}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

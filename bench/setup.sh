@@ -5,6 +5,8 @@
 #
 #   bench/setup.sh                 # everything
 #   bench/setup.sh --no-llama      # skip llama-cpp-python (long source build)
+#   bench/setup.sh --llama-server  # also build llama.cpp's llama-server from the same sdist's
+#                                  # sources into $CACHE/llama-server (bench/serve_load.py)
 #
 # Environment:
 #   AUTOLM_BENCH_CACHE  cache dir: venv, models, conversions, llama.cpp converter
@@ -17,10 +19,12 @@ CACHE="${AUTOLM_BENCH_CACHE:-$HOME/.cache/autolm-bench}"
 VENV="${AUTOLM_BENCH_VENV:-$CACHE/venv}"
 PY="${PYTHON:-python3}"
 WITH_LLAMA=1
+WITH_SERVER=0
 for a in "$@"; do
   case "$a" in
     --no-llama) WITH_LLAMA=0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --llama-server) WITH_SERVER=1 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -79,6 +83,18 @@ if [ "$WITH_LLAMA" = 1 ]; then
       "${PIP[@]}" --no-cache-dir "${SDIST:-llama-cpp-python}" ||
       { log "llama-cpp-python failed (the benchmark reports it as n/a)"; status=1; }
   fi
+fi
+
+if [ "$WITH_LLAMA" = 1 ] && [ "$WITH_SERVER" = 1 ] && [ -n "${SDIST:-}" ] && [ ! -x "$CACHE/llama-server/build/bin/llama-server" ]; then
+  # llama.cpp's own server, from the llama-cpp-python sdist's vendored llama.cpp (CPU, native ISA).
+  log "building llama-server from $SDIST"
+  top=$(tar tzf "$SDIST" | head -1 | cut -d/ -f1)
+  mkdir -p "$CACHE/llama-server" && tar xzf "$SDIST" -C "$CACHE/llama-server" &&
+    cmake -S "$CACHE/llama-server/$top/vendor/llama.cpp" -B "$CACHE/llama-server/build" -DCMAKE_BUILD_TYPE=Release \
+      -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=ON -DGGML_BLAS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+      -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >/dev/null &&
+    cmake --build "$CACHE/llama-server/build" -j "${LLAMA_BUILD_JOBS:-2}" --target llama-server >/dev/null ||
+    { log "llama-server build failed"; status=1; }
 fi
 
 "$VENV/bin/python" - <<'EOF'

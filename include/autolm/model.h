@@ -57,6 +57,13 @@ class AUTOLM_API DecodeState {
   virtual void truncate(int length) = 0;
 };
 
+// Scratch of Model::decode_batch, reused from call to call by one caller (not shared between
+// threads): after the first call nothing is allocated per step.
+struct AUTOLM_API BatchScratch {
+  std::unique_ptr<DecodeState> view;  // the model's own batch state (decoder-only: a ragged KV view)
+  std::vector<float> logits;          // the default implementation's [rows, vocab]
+};
+
 class AUTOLM_API Model {
  public:
   virtual ~Model() = default;
@@ -82,6 +89,17 @@ class AUTOLM_API Model {
   // into the state's scratch and stays valid until the next call.
   virtual std::span<const float> decode(std::span<const int32_t> ids, std::span<const int32_t> attention_mask,
                                         int seq_len, DecodeState& state, bool all_positions) const = 0;
+
+  // One decode step of several independent states at once (continuous batching): every row of
+  // states[i] (each state its own requests, lengths and capacity) appends one token; ids and
+  // attention_mask (empty = all ones) are [rows, 1] with the states' rows in order. Returns
+  // [rows, vocab] logits of that token, valid until the next call with `scratch`. Each state ends
+  // as decode(ids_i, mask_i, 1, *states[i], false) leaves it; the logits equal that call's up to
+  // the float rounding of matrix products over more rows (docs/SERVER.md "Continuous batching").
+  // The default runs decode() per state; decoder-only models run one forward pass over all rows
+  // (and on an Error leave every state as it was).
+  virtual std::span<const float> decode_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
+                                              std::span<const int32_t> attention_mask, BatchScratch& scratch) const;
 
   // Bytes one decoder token of one row adds to the self-attention KV cache (K and V, all layers);
   // seq2seq cross-attention K/V take about as much per encoder token and input. generate() uses

@@ -2,7 +2,9 @@
 // Auto class with a message naming the right one.
 #include "autolm/auto.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "io/hub_cache.h"
@@ -25,6 +27,26 @@ void DecodeState::truncate(int) {
 
 void Model::encode(std::span<const int32_t>, std::span<const int32_t>, int, DecodeState&) const {
   throw Error(ErrorKind::kInvalidInput, "model_type \"" + config_.model_type + "\" is decoder-only: it has no encoder");
+}
+
+std::span<const float> Model::decode_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
+                                           std::span<const int32_t> mask, BatchScratch& scratch) const {
+  size_t rows = 0;
+  for (const DecodeState* s : states) rows += size_t(s->batch_size());
+  if (ids.size() != rows || (!mask.empty() && mask.size() != rows))
+    throw Error(ErrorKind::kInvalidInput, "decode_batch: " + std::to_string(ids.size()) + " ids for " +
+                                              std::to_string(rows) + " rows");
+  const size_t V = size_t(config_.vocab_size);
+  scratch.logits.resize(rows * V);
+  size_t r = 0;
+  for (DecodeState* s : states) {
+    const size_t n = size_t(s->batch_size());
+    const std::span<const float> out =
+        decode(ids.subspan(r, n), mask.empty() ? mask : mask.subspan(r, n), 1, *s, false);  // [n, vocab]
+    std::copy(out.begin(), out.end(), scratch.logits.begin() + std::ptrdiff_t(r * V));
+    r += n;
+  }
+  return scratch.logits;
 }
 
 namespace {

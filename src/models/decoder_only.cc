@@ -1,6 +1,13 @@
 #include "models/decoder_only.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include "core/check.h"
 
 namespace autolm {
 
@@ -105,6 +112,63 @@ std::unique_ptr<DecodeState> DecoderOnlyModel::new_state(int batch, int max_leng
 
 int64_t DecoderOnlyModel::kv_bytes_per_token() const {
   return 2 * int64_t(sizes_.num_hidden_layers) * sizes_.num_key_value_heads * sizes_.head_dim * 4;
+}
+
+namespace {
+// Rows per forward pass of decode_batch: the matrix kernels take up to 16 input rows in one pass
+// over the weights (src/ops/linear.cc); past that they switch kernels (float: sgemm; int8 when
+// in_features is not a multiple of 64 or without VNNI: dequantized, activations no longer rounded
+// to int8), which would move a row's logits further from what it gets alone.
+constexpr int kBatchRows = 16;
+}  // namespace
+
+std::span<const float> DecoderOnlyModel::decode_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
+                                                      std::span<const int32_t> mask, BatchScratch& scratch) const {
+  if (!scratch.view) scratch.view = new_state(1, 1, 1);
+  auto* view = dynamic_cast<CausalState*>(scratch.view.get());
+  AUTOLM_CHECK(view, "decode_batch: the scratch holds another model's state");
+  thread_local std::vector<KVRow> rows;                       // one slice's rows: (state, row) in order
+  thread_local std::vector<std::pair<KVCache*, int>> before;  // each cache and its length, to undo a failed step
+  before.clear();
+  size_t total = 0;
+  for (DecodeState* base : states) {
+    auto* s = dynamic_cast<CausalState*>(base);
+    if (!s || s->cache.ragged() || typeid(*s) != typeid(*view))  // not one of ours: one by one
+      return Model::decode_batch(states, ids, mask, scratch);
+    before.emplace_back(&s->cache, s->cache.length());
+    total += size_t(s->batch_size());
+  }
+  if (ids.size() != total || (!mask.empty() && mask.size() != total))
+    throw Error(ErrorKind::kInvalidInput, "decode_batch: " + std::to_string(ids.size()) + " ids for " +
+                                              std::to_string(total) + " rows");
+  if (total == 0) return {};
+  const size_t V = size_t(config_.vocab_size);
+  std::span<const float> logits;
+  try {
+    size_t first = 0;  // first row of the slice
+    for (size_t i = 0; i < states.size();) {
+      rows.clear();  // states i … j-1, at most kBatchRows rows (or one larger state alone)
+      size_t j = i;
+      for (; j < states.size() && (rows.empty() || int(rows.size()) + states[j]->batch_size() <= kBatchRows); ++j)
+        for (int r = 0; r < states[j]->batch_size(); ++r) rows.push_back({&static_cast<CausalState*>(states[j])->cache, r});
+      view->cache.bind_rows(rows);
+      const size_t n = rows.size();
+      logits = decode(ids.subspan(first, n), mask.empty() ? mask : mask.subspan(first, n), 1, *view, false);  // [n, vocab]
+      view->cache.bind_rows({});
+      if (n < total) {  // several slices: gathered in the scratch
+        scratch.logits.resize(total * V);
+        std::copy(logits.begin(), logits.end(), scratch.logits.begin() + std::ptrdiff_t(first * V));
+      }
+      first += n;
+      i = j;
+    }
+  } catch (...) {
+    view->cache.bind_rows({});
+    for (auto& [cache, length] : before)
+      if (cache->length() > length) cache->truncate(length);  // the step appended, then failed
+    throw;
+  }
+  return logits.size() == total * V ? logits : std::span<const float>(scratch.logits);  // one slice: in place
 }
 
 int DecoderOnlyModel::begin_decode(CausalState& s, std::span<const int32_t> ids, std::span<const int32_t> attention_mask,

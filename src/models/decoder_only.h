@@ -35,6 +35,12 @@ class DecoderOnlyModel : public LoadedModel {
  public:
   std::unique_ptr<DecodeState> new_state(int batch, int max_length, int) const override;
   int64_t kv_bytes_per_token() const override;
+  // One forward pass over the rows of every state: the view state (this model's own kind, so
+  // MoE scratch and all) gets a ragged KV cache over the states' caches (KVCache::bind_rows),
+  // then the architecture's decode() runs on it unchanged, on slices of at most 16 rows (the
+  // matrix kernels' one-pass size, decoder_only.cc).
+  std::span<const float> decode_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
+                                      std::span<const int32_t> attention_mask, BatchScratch& scratch) const override;
 
  protected:
   DecoderOnlyModel(ModelConfig config, const JsonConfig& c, std::unique_ptr<WeightStore> weights);

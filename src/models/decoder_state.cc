@@ -20,9 +20,10 @@ int begin_causal_step(CausalState& s, std::span<const int32_t> ids, std::span<co
   s.positions.resize(ids.size());
   for (int b = 0; b < batch; ++b) {
     uint8_t* valid = s.cache.key_valid(b);
+    const int at = s.cache.ragged() ? s.cache.row_start(b) : start;  // a ragged view's rows each at their own length
     for (int t = 0; t < seq_len; ++t) {
       const bool real = attention_mask.empty() || attention_mask[b * seq_len + t] != 0;
-      valid[start + t] = real;
+      valid[at + t] = real;
       s.positions[b * seq_len + t] = real ? s.cache.next_position(b)++ : 1;
     }
   }

@@ -28,7 +28,7 @@ class CausalState : public DecodeState {
 
 // Appends seq_len tokens to `state`: marks their cache slots valid per `attention_mask` and
 // assigns position ids as transformers' generate does (cumsum(mask) - 1, 1 for padding).
-// Returns the cache index of the first new token.
+// Returns the cache index of the first new token (a ragged view: 0, each row's is row_start()).
 int begin_causal_step(CausalState& state, std::span<const int32_t> ids, std::span<const int32_t> attention_mask,
                       int seq_len, int64_t vocab_size);
 

@@ -40,8 +40,8 @@ void softmax_with_sink(float* x, int64_t n, float sink) {
 
 // Per (row, head): scores = q·Kᵀ (BLAS; sgemv for a single query), scale, relative bias and masks, softmax, out = P·V
 // (BLAS). Queries of one head are strided rows of q: (q_len, H*D) with row stride H*D.
-void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, const float* q, const KVSource& kv,
-               int k_len, float* out) {
+void attention(const AttentionSpec& spec, int batch, int q_len, int q_start_all, const float* q, const KVSource& kv,
+               int k_len_all, float* out) {
   AUTOLM_CHECK(spec.num_heads > 0 && spec.num_kv_heads > 0 && spec.num_heads % spec.num_kv_heads == 0 && spec.head_dim > 0,
                "attention heads");
   if (batch <= 0 || q_len <= 0) return;
@@ -49,21 +49,27 @@ void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, con
   const int H = spec.num_heads, D = spec.head_dim;
   const int group = H / spec.num_kv_heads;
   const int64_t row_stride = int64_t(q_len) * H * D;
-  if (k_len <= 0) {  // nothing to attend to: zeros, as an empty softmax gives
+  int k_max = k_len_all;  // the longest row's keys (scratch and work estimate)
+  if (kv.row_start)
+    for (int b = 0; b < batch; ++b) k_max = std::max(k_max, kv.row_start[b] + q_len);
+  if (k_max <= 0) {  // nothing to attend to: zeros, as an empty softmax gives
     std::fill(out, out + batch * row_stride, 0.f);
     return;
   }
   const float neg_inf = -std::numeric_limits<float>::infinity();
-  const int64_t work_per_head = int64_t(q_len) * k_len * D;
-  const int q_block = int(std::clamp<int64_t>(kScoresFloats / k_len, 1, q_len));
+  const int64_t work_per_head = int64_t(q_len) * k_max * D;
+  const int q_block = int(std::clamp<int64_t>(kScoresFloats / k_max, 1, q_len));
   ThreadPool::global().parallel_for(
       int64_t(batch) * H, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, work_per_head)),
       [&](int64_t bh0, int64_t bh1) {
         thread_local std::vector<float> scores_buf;  // (q_block, k_len), grows only
-        if (scores_buf.size() < size_t(q_block) * k_len) scores_buf.resize(size_t(q_block) * k_len);
+        if (scores_buf.size() < size_t(q_block) * k_max) scores_buf.resize(size_t(q_block) * k_max);
         float* scores = scores_buf.data();
         for (int64_t bh = bh0; bh < bh1; ++bh) {
           const int b = int(bh / H), h = int(bh % H);
+          // A ragged row has its own query start and key count (the same computation as alone).
+          const int q_start = kv.row_start ? kv.row_start[b] : q_start_all;
+          const int k_len = kv.row_start ? q_start + q_len : k_len_all;
           const float* K = kv.k(b, h / group);  // (k_len, D)
           const float* V = kv.v(b, h / group);  // (k_len, D)
           const uint8_t* valid = kv.key_valid(b);

@@ -35,10 +35,15 @@ struct KVSource {
   // (max_len, head_dim) block of K and V for (row, kv_head).
   std::function<const float*(int row, int kv_head)> k, v;
   std::function<const uint8_t*(int row)> key_valid;  // (k_len) 1 = real token
+  // Ragged batches (rows of different requests, KVCache::bind_rows): (batch) where each row's
+  // queries start; row b then has keys 0 … row_start[b] + q_len - 1. nullptr: every row alike.
+  const int* row_start = nullptr;
 };
 
 // q: (batch, q_len, num_heads*head_dim); query t of every row sits at position q_start + t;
-// keys are positions 0 … k_len-1. out: (batch, q_len, num_heads*head_dim).
+// keys are positions 0 … k_len-1 (ragged, kv.row_start: row b's queries at row_start[b] + t,
+// its keys 0 … row_start[b] + q_len - 1, k_len at least the longest). out: (batch, q_len,
+// num_heads*head_dim). Each row's result is the same as when it is attended alone.
 void attention(const AttentionSpec& spec, int batch, int q_len, int q_start, const float* q, const KVSource& kv,
                int k_len, float* out);
 

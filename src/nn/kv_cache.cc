@@ -43,10 +43,47 @@ KVSource KVCache::source(const int& layer) {
   kv.k = [this, &layer](int b, int h) { return k(layer, b, h); };
   kv.v = [this, &layer](int b, int h) { return v(layer, b, h); };
   kv.key_valid = [this](int b) { return key_valid(b); };
+  if (ragged()) kv.row_start = row_start_.data();
   return kv;
 }
 
+int KVCache::length() const {
+  if (!ragged()) return length_;
+  int longest = 0;
+  for (const KVCache* c : spanned_) longest = std::max(longest, c->length());
+  return longest;
+}
+
+void KVCache::bind_rows(std::span<const KVRow> rows) {
+  rows_.assign(rows.begin(), rows.end());
+  spanned_.clear();
+  row_group_.assign(rows_.size(), 0);
+  row_start_.assign(rows_.size(), 0);
+  for (size_t i = 0; i < rows_.size(); ++i) {
+    KVCache* c = rows_[i].cache;
+    AUTOLM_CHECK(c && !c->ragged() && rows_[i].row >= 0 && rows_[i].row < c->batch(), "ragged KV row out of range");
+    AUTOLM_CHECK(c->num_layers_ == num_layers_ && c->kv_heads_ == kv_heads_ && c->head_dim_ == head_dim_,
+                 "ragged KV rows of a differently shaped cache");
+    auto it = std::find(spanned_.begin(), spanned_.end(), c);
+    row_group_[i] = int(it - spanned_.begin());
+    if (it == spanned_.end()) spanned_.push_back(c);
+  }
+  // Every row of a spanned cache is present: they all advance on append().
+  for (size_t g = 0; g < spanned_.size(); ++g)
+    AUTOLM_CHECK(std::count(row_group_.begin(), row_group_.end(), int(g)) == spanned_[g]->batch(),
+                 "a ragged view must hold every row of the caches it spans");
+}
+
 int KVCache::append(int n) {
+  if (ragged()) {
+    for (KVCache* c : spanned_)  // all or nothing
+      if (n < 0 || int64_t(c->length_) + n > c->max_len_)
+        throw Error(ErrorKind::kInvalidInput, "sequence of " + std::to_string(int64_t(c->length_) + n) +
+                                                  " tokens exceeds the state's max_length " + std::to_string(c->max_len_));
+    for (size_t i = 0; i < rows_.size(); ++i) row_start_[i] = rows_[i].cache->length_;
+    for (KVCache* c : spanned_) c->append(n);
+    return 0;
+  }
   if (n < 0 || int64_t(length_) + n > max_len_)
     throw Error(ErrorKind::kInvalidInput, "sequence of " + std::to_string(int64_t(length_) + n) +
                                               " tokens exceeds the state's max_length " + std::to_string(max_len_));
@@ -56,6 +93,7 @@ int KVCache::append(int n) {
 }
 
 void KVCache::truncate(int length) {
+  AUTOLM_CHECK(!ragged(), "truncate of a ragged KV view");
   if (length < 0 || length > length_)
     throw Error(ErrorKind::kInvalidInput, "KV cache truncation to " + std::to_string(length) +
                                               " tokens: the cache holds " + std::to_string(length_));
@@ -72,6 +110,7 @@ void KVCache::truncate(int length) {
 }
 
 void KVCache::reorder(std::span<const int> src) {
+  AUTOLM_CHECK(!ragged(), "reorder of a ragged KV view");
   AUTOLM_CHECK(int(src.size()) == batch_, "reorder needs one source per row");
   for (int s : src) AUTOLM_CHECK(s >= 0 && s < batch_, "reorder source row out of range");
   // Beams that keep their own row cost nothing: only rows that change are written, and only

@@ -1,6 +1,7 @@
 #include "nn/self_attention.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "nn/attention.h"
 #include "ops/linear.h"
@@ -114,15 +115,33 @@ void SelfAttention::forward(const float* x, int B, int T, int start, std::span<c
     k_norm.forward(k, full ? N : N * o.num_kv_heads, k);
   }
   if (o.rope) {
-    int64_t max_pos = 0;  // "dynamic" rope rescales by the longest position of the call, as HF does
-    for (int64_t p : positions) max_pos = std::max(max_pos, p);
+    // "dynamic" rope rescales by the longest position of the call, as HF does; a ragged batch
+    // (rows of several requests) by the longest of each request's own rows, as it would alone.
+    const bool ragged = cache.ragged();
+    const int groups = ragged ? cache.row_group(B - 1) + 1 : 1;  // groups are numbered in row order
+    thread_local std::vector<int64_t> max_pos;  // per request (group); grows only
+    max_pos.assign(size_t(groups), 0);
     for (int64_t n = 0; n < N; ++n) {
-      o.rope->apply(q + n * q_out, o.num_heads, o.head_dim, positions[n], max_pos + 1);
-      o.rope->apply(k + n * kv_out, o.num_kv_heads, o.head_dim, positions[n], max_pos + 1);
+      int64_t& m = max_pos[ragged ? cache.row_group(int(n / T)) : 0];
+      m = std::max(m, positions[n]);
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t seq_len = max_pos[ragged ? cache.row_group(int(n / T)) : 0] + 1;
+      o.rope->apply(q + n * q_out, o.num_heads, o.head_dim, positions[n], seq_len);
+      o.rope->apply(k + n * kv_out, o.num_kv_heads, o.head_dim, positions[n], seq_len);
     }
   }
-  scatter_heads(k, B, T, o.num_kv_heads, o.head_dim, cache.k(layer, 0, 0), cache.max_len(), start);
-  scatter_heads(v, B, T, o.num_kv_heads, o.head_dim, cache.v(layer, 0, 0), cache.max_len(), start);
+  if (cache.ragged()) {  // each row into its own request's cache, at its own length
+    start = 0;
+    for (int b = 0; b < B; ++b) {
+      const int64_t at = int64_t(b) * T * kv_out;
+      scatter_heads(k + at, 1, T, o.num_kv_heads, o.head_dim, cache.k(layer, b, 0), cache.row_capacity(b), cache.row_start(b));
+      scatter_heads(v + at, 1, T, o.num_kv_heads, o.head_dim, cache.v(layer, b, 0), cache.row_capacity(b), cache.row_start(b));
+    }
+  } else {
+    scatter_heads(k, B, T, o.num_kv_heads, o.head_dim, cache.k(layer, 0, 0), cache.max_len(), start);
+    scatter_heads(v, B, T, o.num_kv_heads, o.head_dim, cache.v(layer, 0, 0), cache.max_len(), start);
+  }
   AttentionSpec spec;
   spec.num_heads = o.num_heads;
   spec.num_kv_heads = o.num_kv_heads;

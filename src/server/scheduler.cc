@@ -6,7 +6,8 @@
 
 namespace autolm::server {
 
-Scheduler::Scheduler(int workers, int max_queue) : max_queue_(max_queue) {
+Scheduler::Scheduler(int workers, int max_queue, uint64_t memory_budget)
+    : max_queue_(max_queue), memory_budget_(memory_budget) {
   for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
 }
 
@@ -16,6 +17,7 @@ Scheduler::Admit Scheduler::submit(Task task) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Admit::kStopped;
+    if (memory_budget_ > 0 && task.memory > memory_budget_) return Admit::kTooBig;
     // A request waits only when every worker is busy; max_queue bounds how many may wait.
     const int busy = running_ + int(queue_.size());
     if (busy >= int(threads_.size()) + max_queue_) return Admit::kFull;
@@ -30,8 +32,14 @@ void Scheduler::work() {
     Task task;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping
+      // The oldest waiting request starts when a worker is free and its memory fits beside the
+      // running ones' (alone it always fits: submit() refused any larger).
+      auto fits = [&] {
+        return !queue_.empty() &&
+               (running_ == 0 || memory_budget_ == 0 || running_memory_ + queue_.front().memory <= memory_budget_);
+      };
+      cv_.wait(lock, [&] { return stopping_ || fits(); });
+      if (!fits()) return;  // stopping
       task = std::move(queue_.front());
       queue_.pop_front();
       ++running_;
@@ -46,6 +54,7 @@ void Scheduler::work() {
         running_memory_ -= task.memory;
       }
       idle_cv_.notify_all();
+      cv_.notify_all();  // its memory is free: a waiting request may fit now
     };
     task.run(finished);
     finished();

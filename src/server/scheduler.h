@@ -1,12 +1,13 @@
 // Admission and the generation workers of autolm_server: a bounded waiting queue feeding
-// `workers` threads. Past `max_queue` waiting requests, submit() refuses (the server answers
-// 429 with Retry-After) instead of letting the wait grow without bound.
+// `workers` threads (`--max-batch`). Past `max_queue` waiting requests, submit() refuses (the
+// server answers 429 with Retry-After) instead of letting the wait grow without bound. A request
+// starts only when its estimated memory fits beside the running ones' in `memory_budget`
+// (`--kv-budget`): otherwise it waits (first come, first served); one that could never fit is
+// refused at once.
 //
-// Today each worker runs one request's generate() at a time (requests do not share a batch).
-// This is the seam for continuous batching (issue #15, waiting on ragged batches from #14):
-// a Task then becomes a sequence that joins the running batch between decode steps, and the
-// worker loop one batched step over every running sequence; submit(), the queue bound and
-// the counters stay as they are.
+// Each worker runs one request's generate(); with continuous batching (batcher.h) the model
+// behind it is a BatchingModel, so the running requests' decode steps are one batched forward
+// pass: a request joins the batch when a worker takes it and leaves when its generate() returns.
 #pragma once
 
 #include <condition_variable>
@@ -29,19 +30,22 @@ class Scheduler {
     std::function<void()> drop;  // instead of run, when the scheduler stops first; must not throw
     uint64_t memory = 0;         // estimated bytes while running (KV usage gauge)
   };
-  enum class Admit { kQueued, kFull, kStopped };
+  enum class Admit { kQueued, kFull, kStopped, kTooBig };
 
-  Scheduler(int workers, int max_queue);
+  // memory_budget: bytes of Task::memory running at once (0 = no bound).
+  Scheduler(int workers, int max_queue, uint64_t memory_budget = 0);
   ~Scheduler();  // stop()
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
+  // kTooBig: task.memory alone exceeds the budget (it would never start).
   Admit submit(Task task);
   // Drops what still waits (each task's drop()), lets running tasks end, joins the workers.
   void stop();
   int running() const;
   int waiting() const;
   uint64_t running_memory() const;  // sum of Task::memory of the running tasks
+  uint64_t memory_budget() const { return memory_budget_; }
   // Blocks until nothing runs or waits, or `seconds` passed; true when idle.
   bool wait_idle(double seconds) const;
 
@@ -49,6 +53,7 @@ class Scheduler {
   void work();
 
   const int max_queue_;
+  const uint64_t memory_budget_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_, idle_cv_;
   std::deque<Task> queue_;

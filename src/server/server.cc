@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "autolm/error.h"
+#include "server/batcher.h"
 #include "server/endpoints.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -88,6 +89,21 @@ static void set_draft(Engine& e, std::shared_ptr<const Model> draft) {
   if (e.draft) e.draft_config = GenerationConfig::for_model(*e.draft);
 }
 
+// The model requests generate with: decoder-only models behind the step batcher (continuous
+// batching, batcher.h) unless ServerOptions::batching is off; seq2seq models as they are (their
+// requests run alone, docs/SERVER.md).
+static std::shared_ptr<const Model> serving_model(std::shared_ptr<const Model> model, const ServerOptions& o) {
+  if (!o.batching || model->family() != ModelFamily::kCausal) return model;
+  return std::make_shared<BatchingModel>(std::move(model), o.prefill_chunk);
+}
+
+// --kv-budget, or what --max-batch requests of --max-request-memory may use.
+static uint64_t memory_budget(const ServerOptions& o) {
+  if (o.kv_budget > 0) return o.kv_budget;
+  const double b = double(o.parallel) * double(o.limits.max_request_memory);
+  return b >= 1.8e19 ? 0 : uint64_t(b);
+}
+
 struct Server::Impl {
   // A route: `path` exact, or a prefix when it ends with '/'. `handle` runs on an I/O thread
   // and must not block; generation goes to the scheduler.
@@ -130,9 +146,9 @@ struct Server::Impl {
     now.running = scheduler.running();
     now.waiting = scheduler.waiting();
     now.connections = http.connections();
-    // KV usage: the running requests' estimated memory against what --parallel requests of
-    // --max-request-memory may use.
-    const double budget = double(opts.parallel) * double(opts.limits.max_request_memory);
+    // KV usage: the running requests' estimated memory against --kv-budget (default: what
+    // --max-batch requests of --max-request-memory may use).
+    const double budget = double(scheduler.memory_budget());
     now.kv_usage = budget > 0 ? std::min(1.0, double(scheduler.running_memory()) / budget) : 0;
     const auto e = engine();
     return metrics.text(e ? e->name : opts.model_name, now);
@@ -141,9 +157,9 @@ struct Server::Impl {
 };
 
 Server::Impl::Impl(ServerOptions o)
-    : opts(std::move(o)), scheduler(opts.parallel, opts.max_queue), http(http_options(), http_handlers()) {
+    : opts(std::move(o)), scheduler(opts.parallel, opts.max_queue, memory_budget(opts)), http(http_options(), http_handlers()) {
   if (opts.model) {
-    auto e = std::make_shared<Engine>(opts.model, opts.tokenizer,
+    auto e = std::make_shared<Engine>(serving_model(opts.model, opts), opts.tokenizer,
                                       opts.model_name.empty() ? basename_of(opts.model->config().dir) : opts.model_name);
     e->limits = opts.limits;
     set_draft(*e, opts.draft_model);
@@ -350,13 +366,21 @@ void Server::Impl::generate_route(const std::shared_ptr<Exchange>& ex, bool chat
       ++metrics.rejected_queue_full;
       HttpResponse r = error_response(429, "The server is busy: " + std::to_string(opts.parallel) + " requests are generating and " +
                                                std::to_string(opts.max_queue) +
-                                               " are waiting (autolm serve --parallel, --max-queue). Retry later.",
+                                               " are waiting (autolm serve --max-batch, --max-queue). Retry later.",
                                       "", "rate_limit_exceeded", "requests");
       r.headers.emplace_back("Retry-After", "1");
       return ex->respond(std::move(r));
     }
     case Scheduler::Admit::kStopped:
       return ex->respond(error_response(503, "The server is shutting down.", "", "", "server_error"));
+    case Scheduler::Admit::kTooBig:
+      return ex->respond(error_response(
+          400,
+          "This request would need about " + std::to_string(job->memory_estimate >> 20) +
+              " MiB of KV cache and scratch, more than this server's budget for all running requests together (" +
+              std::to_string(scheduler.memory_budget() >> 20) +
+              " MiB, autolm serve --kv-budget). Lower max_tokens, n or num_beams, or shorten the prompt.",
+          "max_tokens", "limit_exceeded"));
   }
 }
 
@@ -442,7 +466,9 @@ void Server::Impl::run(const std::shared_ptr<const Engine>& engine, const std::s
 
 void validate_options(const ServerOptions& options) {
   if (options.parallel < 1 || options.parallel > 4096)
-    throw Error(ErrorKind::kInvalidInput, "--parallel: " + std::to_string(options.parallel) + " (1 to 4096)");
+    throw Error(ErrorKind::kInvalidInput, "--max-batch: " + std::to_string(options.parallel) + " (1 to 4096)");
+  if (options.prefill_chunk < 0 || options.prefill_chunk > (1 << 24))
+    throw Error(ErrorKind::kInvalidInput, "--prefill-chunk: " + std::to_string(options.prefill_chunk) + " (0 = whole prompts, or up to 2^24 tokens)");
   if (options.port < 0 || options.port > 65535)
     throw Error(ErrorKind::kInvalidInput, "--port: " + std::to_string(options.port) + " (0 to 65535; 0 = any free port)");
   if (options.threads < 0 || options.threads > 256)
@@ -521,7 +547,7 @@ void Server::load(std::shared_ptr<const Model> model, std::shared_ptr<const Toke
   std::lock_guard lock(s.engine_mu);
   if (s.engine_) throw Error(ErrorKind::kInvalidInput, "server: a model is already loaded");
   const std::string name = s.opts.model_name.empty() ? basename_of(model->config().dir) : s.opts.model_name;
-  auto e = std::make_shared<Engine>(std::move(model), std::move(tokenizer), name);
+  auto e = std::make_shared<Engine>(serving_model(std::move(model), s.opts), std::move(tokenizer), name);
   e->limits = s.opts.limits;
   set_draft(*e, draft_model ? std::move(draft_model) : s.opts.draft_model);
   s.engine_ = std::move(e);
@@ -571,6 +597,12 @@ ServerStats Server::stats() const {
   st.rejected = s.rejected.load();
   st.deadlines = s.deadlines.load();
   st.active = s.scheduler.running();
+  if (const auto e = s.engine())
+    if (const auto* b = dynamic_cast<const BatchingModel*>(e->model.get())) {
+      const StepBatcher::Stats bs = b->stats();
+      st.batched_steps = bs.steps;
+      st.batched_rows = bs.stepped_rows;
+    }
   st.waiting = s.scheduler.waiting();
   st.connections = s.http.connections();
   return st;

@@ -1,7 +1,8 @@
 // autolm_server: an OpenAI-compatible HTTP server over one model and its tokenizer: /health,
 // /metrics, /v1/models, /v1/completions, /v1/chat/completions; see docs/SERVER.md.
 // HTTP is event-driven (http.h); generation runs on ServerOptions::parallel workers fed by a
-// queue of at most max_queue waiting requests (scheduler.h), past which requests get 429.
+// queue of at most max_queue waiting requests (scheduler.h), past which requests get 429; their
+// decode steps are batched across requests (batcher.h).
 // The Model and Tokenizer are shared read-only by every worker. The server may start before
 // the model is loaded (/health answers 503 "loading" until load()).
 #pragma once
@@ -28,7 +29,17 @@ struct ServerOptions {
   std::string model_name;               // "id" in /v1/models and responses; "" = the folder's basename
   std::string host = "127.0.0.1";
   int port = 8080;                      // 0 = any free port (see Server::port())
-  int parallel = 1;                     // requests generating at once (generation workers)
+  // Requests generating at once (`--max-batch`, alias `--parallel`): generation workers, and with
+  // continuous batching the most requests whose decode steps share one forward pass.
+  int parallel = 1;
+  // Continuous batching (batcher.h; decoder-only models): running requests step together in one
+  // batched forward pass. false: each request's generate() alone (`--no-batching`).
+  bool batching = true;
+  int prefill_chunk = 512;              // prompt tokens run per turn between batched steps (0 = whole prompts)
+  // Estimated bytes of every running request together (KV cache, scratch; `--kv-budget`): a
+  // request that does not fit waits, one that never could is refused (400). 0 = parallel ×
+  // limits.max_request_memory.
+  uint64_t kv_budget = 0;
   int max_queue = 64;                   // requests waiting for a worker; past it 429 + Retry-After
   double request_timeout_s = 600;       // a request's generation stops this long after it arrived
   double drain_timeout_s = 30;          // drain(): running requests get this long to finish
@@ -67,6 +78,8 @@ struct ServerStats {
   uint64_t rejected = 0;         // refused with 429: the waiting queue was full
   uint64_t deadlines = 0;        // generations stopped by --request-timeout
   int active = 0;                // generating now
+  uint64_t batched_steps = 0;    // batched forward passes (continuous batching)
+  uint64_t batched_rows = 0;     // rows over all of them (÷ batched_steps = the mean batch)
   int waiting = 0;               // waiting for a generation worker
   int connections = 0;           // open HTTP connections
 };

@@ -5,12 +5,16 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <cctype>
+#include <cmath>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "autolm/tokenizer.h"
 #include "common.h"
@@ -25,13 +29,37 @@ extern "C" void on_serve_signal(int) { g_serve_stop = true; }
 
 struct ServeOpts {
   std::string dir, cls, dtype = "auto", host = "127.0.0.1", model_name, hub_id, draft_dir;
-  int port = 8080, parallel = 1;
-  bool quiet = false, no_cache = false;
+  int port = 8080, parallel = 8, prefill_chunk = 512;
+  bool quiet = false, no_cache = false, no_batching = false;
+  std::string kv_budget;  // bytes, with an optional unit (2GiB)
   server::ServerOptions limits;  // only the limit fields are read
   // Signed, so that "-1" is reported as -1 rather than as 18446744073709551615.
   int64_t max_body_bytes = int64_t(server::ServerOptions{}.max_body_bytes);
   int64_t max_request_memory_mib = int64_t(server::RequestLimits{}.max_request_memory >> 20);
 };
+
+// --kv-budget: bytes, optionally with a unit (K/KiB, M/MiB, G/GiB, T/TiB: powers of 1024; KB, MB,
+// GB, TB: powers of 1000), e.g. "2GiB", "1500MB", "4294967296".
+uint64_t parse_bytes(const std::string& flag, const std::string& text) {
+  size_t end = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &end);
+  } catch (...) {
+    end = 0;
+  }
+  std::string unit = text.substr(end);
+  for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
+  const std::pair<const char*, double> units[] = {{"", 1.0},          {"B", 1.0},           {"K", 1024.0},
+                                                  {"KIB", 1024.0},    {"KB", 1e3},          {"M", 1048576.0},
+                                                  {"MIB", 1048576.0}, {"MB", 1e6},          {"G", 1073741824.0},
+                                                  {"GIB", 1073741824.0}, {"GB", 1e9},       {"T", 1099511627776.0},
+                                                  {"TIB", 1099511627776.0}, {"TB", 1e12}};
+  if (end > 0 && std::isfinite(v) && v > 0)
+    for (const auto& [name, scale] : units)
+      if (unit == name && v * scale >= 1 && v * scale <= 1e18) return uint64_t(v * scale);
+  throw Error(ErrorKind::kInvalidInput, flag + ": \"" + text + "\" (a positive size in bytes, e.g. 2GiB, 512MiB, 1500MB)");
+}
 
 }  // namespace
 
@@ -42,7 +70,14 @@ void add_serve_command(CLI::App& app, int& rc) {
   cmd->add_option("--host", o->host, "address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", o->port, "port (default 8080; 0 = any free port, printed at start)");
   add_load_options(cmd, o->cls, o->dtype, o->no_cache);
-  cmd->add_option("--parallel", o->parallel, "requests generating at once (default 1; the others wait in the queue)");
+  cmd->add_option("--max-batch,--parallel", o->parallel,
+                  "requests generating at once, their decode steps batched into one forward pass (default 8; the others wait in the queue)");
+  cmd->add_option("--kv-budget", o->kv_budget,
+                  "memory all running requests may use together (KV cache and scratch, e.g. 2GiB): a request that does not fit "
+                  "waits, one that never could is refused (default: --max-batch x --max-request-memory)");
+  cmd->add_option("--prefill-chunk", o->prefill_chunk,
+                  "prompt tokens run per turn between batched decode steps (default 512; 0 = whole prompts)");
+  cmd->add_flag("--no-batching", o->no_batching, "run each request's generation alone (no continuous batching)");
   cmd->add_option("--draft-model", o->draft_dir,
                   "assistant model (same vocabulary) drafting tokens for one-sequence greedy / sampling requests")
       ->transform(model_dir_or_id());
@@ -96,6 +131,9 @@ void add_serve_command(CLI::App& app, int& rc) {
     options.host = o->host;
     options.port = o->port;
     options.parallel = o->parallel;
+    options.batching = !o->no_batching;
+    options.prefill_chunk = o->prefill_chunk;
+    if (!o->kv_budget.empty()) options.kv_budget = parse_bytes("--kv-budget", o->kv_budget);
     options.threads = o->limits.threads;
     options.max_queue = o->limits.max_queue;
     options.request_timeout_s = o->limits.request_timeout_s;
@@ -147,7 +185,7 @@ void add_serve_command(CLI::App& app, int& rc) {
     // Bind first, then load: /health answers 503 {"status":"loading"} meanwhile.
     server::Server srv(options);
     const int port = srv.start();
-    std::cout << "autolm serve: listening on http://" << o->host << ":" << port << " (loading " << o->dir << ", parallel "
+    std::cout << "autolm serve: listening on http://" << o->host << ":" << port << "  (loading " << o->dir << ", max batch "
               << o->parallel << ")" << std::endl;
     auto model = load_with_class(o->dir, o->cls, o->dtype, o->no_cache);
     std::shared_ptr<const Model> draft;
