@@ -1,8 +1,5 @@
 #include "io/gptq.h"
 
-#include <algorithm>
-#include <cstring>
-
 #include "core/dtype.h"
 #include "core/int4.h"
 
@@ -10,36 +7,7 @@ namespace autolm {
 
 void repack_gptq(const GptqTensors& t, int zero_offset, const std::string& g_idx_name, Int4Matrix& m) {
   const int64_t K = t.in_features, N = t.out_features, G = m.group, groups = K / G;
-  // group_of[k]: the group of input feature k; sorted by group (stable), the columns give the
-  // packed order: packed column j holds input feature perm[j], group j / G.
-  std::vector<int32_t> group_of(size_t(K), 0);
-  bool in_order = true;
-  for (int64_t k = 0; k < K; ++k) {
-    const int32_t g = t.g_idx ? int32_t(load_u32(t.g_idx, k)) : int32_t(k / G);
-    if (g < 0 || g >= groups)
-      throw Error(ErrorKind::kInvalidInput, g_idx_name + "[" + std::to_string(k) + "] = " + std::to_string(g) +
-                                                " is outside [0, " + std::to_string(groups) + ") (in_features " +
-                                                std::to_string(K) + " / group_size " + std::to_string(G) + ")");
-    group_of[size_t(k)] = g;
-    in_order = in_order && g == k / G;
-  }
-  std::vector<int32_t> perm;
-  if (!in_order) {
-    std::vector<int64_t> count(size_t(groups), 0);
-    for (int32_t g : group_of) ++count[size_t(g)];
-    for (int64_t g = 0; g < groups; ++g)
-      if (count[size_t(g)] != G)
-        throw Error(ErrorKind::kInvalidInput, g_idx_name + " puts " + std::to_string(count[size_t(g)]) +
-                                                  " input features in group " + std::to_string(g) + ", expected group_size " +
-                                                  std::to_string(G));
-    perm.resize(size_t(K));
-    for (int64_t k = 0; k < K; ++k) perm[size_t(k)] = int32_t(k);
-    std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) { return group_of[size_t(a)] < group_of[size_t(b)]; });
-  }
-  // position[k]: the packed column of input feature k.
-  std::vector<int32_t> position(static_cast<size_t>(K));
-  for (int64_t j = 0; j < K; ++j) position[size_t(perm.empty() ? j : perm[size_t(j)])] = int32_t(j);
-
+  const std::vector<int32_t> position = int4_columns_by_group(t.g_idx, K, G, g_idx_name, m.in_perm);
   m.q.assign(size_t(N * K / 2), 0);
   m.scales.resize(size_t(N * groups));
   m.zeros.resize(size_t(N * groups));
@@ -56,7 +24,6 @@ void repack_gptq(const GptqTensors& t, int zero_offset, const std::string& g_idx
       const uint32_t zw = load_u32(t.qzeros, g * (N / 8) + n / 8);
       m.zeros[size_t(n * groups + g)] = uint8_t(((zw >> (4 * (n % 8))) & 0xF) + uint32_t(zero_offset));
     }
-  m.in_perm = std::move(perm);
 }
 
 }  // namespace autolm

@@ -198,7 +198,7 @@ std::string WeightStore::quantized_layer(const std::string& name) const {
   if (!quant_ || name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
     return "";
   std::string layer = name.substr(0, name.size() - suffix.size());
-  return index_.count(layer + ".qweight") && !keeps_unquantized(*quant_, layer) ? layer : "";
+  return index_.count(layer + quantized_marker(quant_->method)) && !keeps_unquantized(*quant_, layer) ? layer : "";
 }
 
 // A pre-quantized layer's tensors, validated and repacked into int4 (io/quantized.h); they
@@ -215,7 +215,7 @@ TensorView WeightStore::quantized_matrix(const std::string& layer, const Shape& 
 const TensorInfo& WeightStore::lookup(const std::string& name, const Shape& expected) {
   if (!index_.count(name))  // has() answered for a pre-quantized layer's ".weight"
     throw Error(ErrorKind::kUnsupported, describe_files() + ": tensor \"" + name +
-                                             "\" is stored quantized (qweight) and is needed unquantized here");
+                                             "\" is stored quantized and is needed unquantized here");
   const TensorInfo& info = *index_.at(name);
   if (!expected.empty() && info.shape != expected)
     throw Error(ErrorKind::kInvalidInput, *info.file + ": tensor \"" + name + "\" has shape " +

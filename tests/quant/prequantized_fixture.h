@@ -86,8 +86,12 @@ inline void expect_refused(const std::string& dir, const std::string& message, c
 // replaced by `dtype` `shape` `bytes` (dtype "" removes it), or its bytes edited in place when
 // `edit` is given (dtype and shape kept).
 struct TensorEdit {
+  TensorEdit(std::string tensor_, std::string dtype_ = "", std::vector<int64_t> shape_ = {}, std::string bytes_ = "",
+             std::function<void(std::string&)> edit_ = nullptr)
+      : tensor(std::move(tensor_)), dtype(std::move(dtype_)), shape(std::move(shape_)), bytes(std::move(bytes_)),
+        edit(std::move(edit_)) {}
   std::string tensor;
-  std::string dtype;  // "" with no bytes and no edit: remove
+  std::string dtype;  // "" with no edit: remove the tensor
   std::vector<int64_t> shape;
   std::string bytes;
   std::function<void(std::string&)> edit;  // edits the tensor's bytes in place

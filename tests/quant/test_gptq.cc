@@ -63,7 +63,8 @@ TEST(Gptq, UnsupportedConfigsAreRefusedNamingThem) {
   const std::pair<nlohmann::json, std::string> cases[] = {
       {{{"quant_method", "bitsandbytes"}}, "quant_method \"bitsandbytes\" is not supported"},
       {{{"quant_method", "compressed-tensors"}, {"format", "pack-quantized"}},
-       "quant_method \"compressed-tensors\" (format \"pack-quantized\") is not supported"},
+       "key \"config_groups\" must be a non-empty object"},  // test_compressed_tensors.cc: the format itself
+      {{{"quant_method", "bitnet"}}, "quant_method \"bitnet\" is not supported (pre-quantized checkpoints: gptq, awq, compressed-tensors)"},
       {{{"bits", 8}}, "bits = 8"},
       {{{"bits", 3}}, "bits = 3"},
       {{{"group_size", 48}}, "group_size = 48"},
