@@ -40,11 +40,11 @@ QuantConfig parse_gptq(const JsonConfig& q) {
   c.method = QuantMethod::kGptq;
   read_bits_and_group(q, "gptq", c);
   // transformers' GPTQConfig: `format`, overridden by the legacy `checkpoint_format`.
-  std::string format = lower(q.get_or<std::string>("format", "gptq"));
-  if (q.has("checkpoint_format")) format = lower(q.get<std::string>("checkpoint_format"));
+  const char* key = q.has("checkpoint_format") ? "checkpoint_format" : "format";
+  const std::string format = lower(q.get_or<std::string>(key, "gptq"));
   if (format == "gptq") c.zero_offset = 1;
   else if (format == "gptq_v2") c.zero_offset = 0;
-  else throw unsupported(q, "checkpoint_format \"" + format + "\" is not supported (gptq, gptq_v2)");
+  else throw unsupported(q, std::string(key) + " \"" + format + "\" is not supported (gptq, gptq_v2)");
   q.get_or<bool>("desc_act", false);  // either value loads: g_idx says where each column's group is
   return c;
 }

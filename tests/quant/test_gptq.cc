@@ -21,6 +21,18 @@ TEST(Gptq, LogitsAndGreedyMatchTransformersOnTheDequantizedWeights) { expect_mat
 // and linear() gathers the activations in that order.
 TEST(Gptq, ActOrderLogitsAndGreedyMatchTransformers) { expect_matches_reference(kActOrder); }
 
+// int4_pack_row (the loaders' packing) writes what int4_set_nibble does, nibble by nibble, for
+// rows ending in a 64-weight chunk and in the 32-weight one.
+TEST(Gptq, Int4PackRowMatchesSetNibble) {
+  for (int64_t K : {32, 64, 96, 128, 160}) {
+    std::vector<uint8_t> nibbles(static_cast<size_t>(K)), packed(static_cast<size_t>(K / 2)), want(static_cast<size_t>(K / 2), 0);
+    for (int64_t k = 0; k < K; ++k) nibbles[size_t(k)] = uint8_t((k * 7 + 3) % 16);
+    for (int64_t k = 0; k < K; ++k) int4_set_nibble(want.data(), k, K, nibbles[size_t(k)]);
+    int4_pack_row(nibbles.data(), K, packed.data());
+    EXPECT_EQ(packed, want) << "K " << K;
+  }
+}
+
 // linear() on an int4 matrix with in_perm equals x · Wᵀ with W's rows in input-feature order
 // (copy_row), for one row (the rows kernels, on gathered activations) and 24 rows (sgemm on
 // dequantized rows, except on VNNI CPUs).
@@ -70,7 +82,7 @@ TEST(Gptq, UnsupportedConfigsAreRefusedNamingThem) {
       {{{"group_size", 48}}, "group_size = 48"},
       {{{"group_size", -1}}, "group_size = -1"},
       {{{"checkpoint_format", "marlin"}}, "checkpoint_format \"marlin\""},
-      {{{"format", "bitblas"}, {"checkpoint_format", nullptr}}, "checkpoint_format \"bitblas\""},
+      {{{"format", "bitblas"}, {"checkpoint_format", nullptr}}, "format \"bitblas\" is not supported (gptq, gptq_v2)"},
       // The file's qzeros / scales are for groups of 32.
       {{{"group_size", 64}}, "GPTQ tensor \"model.layers.0.self_attn.q_proj.qzeros\" is I32 [2, 8], expected I32 [1, 8] (group_size 64)"},
       // in_features 64 is not a multiple of 128.
