@@ -62,10 +62,12 @@ class WeightStore {
   explicit WeightStore(const std::vector<std::string>& files, WeightFormat format = WeightFormat::kAuto);
   ~WeightStore();
 
-  // Also true for "<layer>.weight" of a pre-quantized checkpoint whose file holds "<layer>.qweight".
+  // Also true for "<layer>.weight" of a pre-quantized checkpoint whose file holds the layer's
+  // quantized tensors ("<layer>.qweight", "<layer>.weight_packed").
   bool has(const std::string& name) const { return index_.count(name) > 0 || !quantized_layer(name).empty(); }
   // A pre-quantized checkpoint (config.json quantization_config, io/quantized.h): "<layer>.weight"
-  // matrices are served from the layer's GPTQ / AWQ tensors, repacked into int4 whatever the format.
+  // matrices are served from the layer's GPTQ / AWQ / compressed-tensors tensors, repacked into
+  // int4 whatever the format.
   void use_quantized(const QuantConfig& config) { quant_ = config; }
   // A tensor the model cannot run without; shape checked when `expected` is non-empty.
   TensorView require(const std::string& name, const Shape& expected = {});

@@ -61,7 +61,7 @@ TEST(Cli, PrequantizedCheckpointsLoadAndBadOnesExitTwo) {
   const std::string ids = " --input-ids 1,17,42 --max-new-tokens 2 --greedy";
   CliResult ok = run("generate " + awq + ids);
   EXPECT_EQ(ok.code, 0) << ok.err;
-  const std::string dir = ::testing::TempDir() + "/cli-awq-gemv";
+  const std::string dir = ::testing::TempDir() + "/cli-awq-gemv-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
   std::filesystem::copy_file(awq + "/model.safetensors", dir + "/model.safetensors",
                              std::filesystem::copy_options::overwrite_existing);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -26,6 +27,11 @@
 namespace autolm {
 
 inline const std::string kQuantData = std::string(AUTOLM_SOURCE_DIR) + "/tests/data/";
+
+// A scratch folder of this process (test processes run in parallel and share TempDir()).
+inline std::string scratch_dir(const std::string& name) {
+  return testing::TempDir() + "/prequantized-" + std::to_string(::getpid()) + "-" + name;
+}
 
 // Loads `dir` and compares its logits and greedy continuation with `dir`.json.
 inline void expect_matches_reference(const std::string& dir) {
@@ -59,7 +65,7 @@ inline void expect_matches_reference(const std::string& dir) {
 // A copy of fixture `dir` in a temporary folder `name`, with config.json's quantization_config
 // keys replaced by `edit` (a null value removes the key).
 inline std::string with_quantization_config(const std::string& dir, const std::string& name, const nlohmann::json& edit) {
-  const std::string out = testing::TempDir() + "/" + name;
+  const std::string out = scratch_dir(name);
   std::filesystem::create_directories(out);
   std::filesystem::copy_file(dir + "/model.safetensors", out + "/model.safetensors",
                              std::filesystem::copy_options::overwrite_existing);
@@ -97,7 +103,7 @@ struct TensorEdit {
   std::function<void(std::string&)> edit;  // edits the tensor's bytes in place
 };
 inline std::string with_tensor(const std::string& dir, const std::string& name, const TensorEdit& e) {
-  const std::string out = testing::TempDir() + "/" + name;
+  const std::string out = scratch_dir(name);
   std::filesystem::create_directories(out);
   std::filesystem::copy_file(dir + "/config.json", out + "/config.json", std::filesystem::copy_options::overwrite_existing);
   const std::string bytes = read_text_file(dir + "/model.safetensors", uint64_t(1) << 30);
