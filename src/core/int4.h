@@ -39,6 +39,16 @@ inline void int4_set_nibble(uint8_t* row, int64_t k, int64_t K, int q) {
   else bytes[i - half] = uint8_t((bytes[i - half] & 0x0F) | (q << 4));
 }
 
+// Packs a row of K nibbles (one per byte, 0..15, in weight order; K a multiple of 32) into the
+// layout above: the pre-quantized loaders' (io/quantized.h) last step.
+inline void int4_pack_row(const uint8_t* nibbles, int64_t K, uint8_t* row) {
+  int64_t k = 0;
+  for (; k + 64 <= K; k += 64)
+    for (int64_t i = 0; i < 32; ++i) row[k / 2 + i] = uint8_t(nibbles[k + i] | (nibbles[k + 32 + i] << 4));
+  if (k < K)  // the 32-weight last chunk
+    for (int64_t i = 0; i < 16; ++i) row[k / 2 + i] = uint8_t(nibbles[k + i] | (nibbles[k + 16 + i] << 4));
+}
+
 // Quantizes one row of K float weights (finite; K % group == 0) to the layout above: per group,
 // the range [min(w, 0), max(w, 0)] split into 15 steps, d = (max − min) / 15, z = round(−min / d),
 // q = clamp(round(w / d) + z, 0, 15) — asymmetric, as GPTQ's quantizer finds its parameters

@@ -32,7 +32,7 @@ void copy_row(const TensorView& w, int64_t r, float* out) {
       const int64_t groups = cols / w.group;
       for (int64_t i = 0; i < cols; ++i) {
         const int64_t g = r * groups + i / w.group;
-        out[i] = w.scales[g] * float(int4_nibble(q, i, cols) - int(w.zeros[g]));
+        out[w.in_perm ? w.in_perm[i] : i] = w.scales[g] * float(int4_nibble(q, i, cols) - int(w.zeros[g]));
       }
       return;
     }

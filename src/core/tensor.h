@@ -37,6 +37,9 @@ struct TensorView {
   const float* scales = nullptr;  // kI8: (rows) one scale per row; kI4: (rows, cols / group)
   const uint8_t* zeros = nullptr; // kI4: (rows, cols / group) zero points, 0..15
   int64_t group = 0;              // kI4: weights per group (32 or 64)
+  // kI4 from an act-order GPTQ checkpoint: packed column j holds input feature in_perm[j]
+  // (cols entries); linear() gathers the activations in that order. Null: the identity.
+  const int32_t* in_perm = nullptr;
 
   bool empty() const { return data == nullptr && qdata == nullptr; }
   bool is_f32() const { return dtype == DType::kF32; }

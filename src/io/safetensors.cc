@@ -195,60 +195,29 @@ std::string WeightStore::describe_files() const {
   return files_.empty() ? bins_[0]->path() : files_[0]->path();
 }
 
-std::string WeightStore::gptq_layer(const std::string& name) const {
+std::string WeightStore::quantized_layer(const std::string& name) const {
   const std::string suffix = ".weight";
-  if (!gptq_ || name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+  if (!quant_ || name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
     return "";
   std::string layer = name.substr(0, name.size() - suffix.size());
-  return index_.count(layer + ".qweight") ? layer : "";
+  return index_.count(layer + quantized_marker(quant_->method)) && !keeps_unquantized(*quant_, layer) ? layer : "";
 }
 
-// GPTQ's tensors of one layer, validated (dtypes, shapes against each other and the group size,
-// `expected` (out, in)), repacked into int4 (io/gptq.h); the four tensors count as used.
-TensorView WeightStore::gptq_matrix(const std::string& layer, const Shape& expected) {
-  const int64_t G = gptq_->group_size;
-  auto tensor = [&](const std::string& suffix, const char* dtype, const Shape& shape) -> const TensorInfo& {
-    const std::string name = layer + suffix;
-    if (!index_.count(name))
-      throw Error(ErrorKind::kNotFound, describe_files() + ": GPTQ layer \"" + layer + "\" has no tensor \"" + name + "\"");
-    const TensorInfo& info = lookup(name, {});
-    if (info.dtype != dtype || info.shape.size() != shape.size() || (!shape.empty() && info.shape != shape))
-      throw Error(ErrorKind::kInvalidInput, *info.file + ": GPTQ tensor \"" + name + "\" is " + info.dtype + " " +
-                                                shape_str(info.shape) + ", expected " + dtype + " " + shape_str(shape));
-    return info;
+// A pre-quantized layer's tensors, validated and repacked into int4 (io/quantized.h); they
+// count as used.
+TensorView WeightStore::quantized_matrix(const std::string& layer, const Shape& expected) {
+  auto find = [&](const std::string& name) -> const TensorInfo* {
+    if (!index_.count(name)) return nullptr;
+    return &lookup(name, {});
   };
-  const TensorInfo& qw = *index_.at(layer + ".qweight");
-  if (qw.shape.size() != 2)
-    throw Error(ErrorKind::kInvalidInput, *qw.file + ": GPTQ tensor \"" + layer + ".qweight\" must be 2-D, has shape " + shape_str(qw.shape));
-  const int64_t K = qw.shape[0] * 8, N = qw.shape[1];
-  if (K % G != 0 || N % 8 != 0)
-    throw Error(ErrorKind::kInvalidInput, *qw.file + ": GPTQ tensor \"" + layer + ".qweight\" has shape " +
-                                              shape_str(qw.shape) + ": in_features " + std::to_string(K) +
-                                              " is not a multiple of group_size " + std::to_string(G) +
-                                              " or out_features " + std::to_string(N) + " not a multiple of 8");
-  if (!expected.empty() && expected != Shape{N, K})
-    throw Error(ErrorKind::kInvalidInput, *qw.file + ": GPTQ layer \"" + layer + "\" is " + shape_str({N, K}) +
-                                              " (out, in), expected " + shape_str(expected));
-  GptqTensors t;
-  t.qweight = tensor(".qweight", "I32", {K / 8, N}).ptr;
-  t.qzeros = tensor(".qzeros", "I32", {K / G, N / 8}).ptr;
-  t.scales = tensor(".scales", "F16", {K / G, N}).ptr;
-  t.g_idx = index_.count(layer + ".g_idx") ? tensor(".g_idx", "I32", {K}).ptr : nullptr;
-  t.in_features = K;
-  t.out_features = N;
-  check_allocation(double(N) * double(K) / 2 + double(N) * double(K / G) * 5, "GPTQ layer " + layer, "");
-  packed_.emplace_back(size_t(N * K / 2));
-  uint8_t* q = packed_.back().data();
-  packed_.emplace_back(size_t(N * (K / G)));
-  uint8_t* zeros = packed_.back().data();
-  converted_.emplace_back(size_t(N * (K / G)));
-  return repack_gptq(t, *gptq_, q, converted_.back().data(), zeros, *qw.file + ": GPTQ layer \"" + layer + "\"");
+  repacked_.push_back(load_quantized_layer(*quant_, layer, expected, find));
+  return repacked_.back().view();
 }
 
 const TensorInfo& WeightStore::lookup(const std::string& name, const Shape& expected) {
-  if (!index_.count(name))  // has() answered for a GPTQ layer's ".weight"
+  if (!index_.count(name))  // has() answered for a pre-quantized layer's ".weight"
     throw Error(ErrorKind::kUnsupported, describe_files() + ": tensor \"" + name +
-                                             "\" is stored GPTQ-quantized (qweight) and is needed unquantized here");
+                                             "\" is stored quantized and is needed unquantized here");
   const TensorInfo& info = *index_.at(name);
   if (!expected.empty() && info.shape != expected)
     throw Error(ErrorKind::kInvalidInput, *info.file + ": tensor \"" + name + "\" has shape " +
@@ -259,7 +228,7 @@ const TensorInfo& WeightStore::lookup(const std::string& name, const Shape& expe
 
 TensorView WeightStore::require_matrix(const std::string& name, const Shape& expected) {
   if (!index_.count(name))
-    if (const std::string layer = gptq_layer(name); !layer.empty()) return gptq_matrix(layer, expected);
+    if (const std::string layer = quantized_layer(name); !layer.empty()) return quantized_matrix(layer, expected);
   if (!has(name)) return require(name, expected);  // throws, naming the tensor
   const TensorInfo& info = lookup(name, expected);
   if (info.shape.size() != 2)

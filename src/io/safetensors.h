@@ -12,7 +12,7 @@
 
 #include "core/dtype.h"
 #include "core/tensor.h"
-#include "io/gptq.h"
+#include "io/quantized.h"
 #include "io/mmap.h"
 
 namespace autolm {
@@ -62,11 +62,13 @@ class WeightStore {
   explicit WeightStore(const std::vector<std::string>& files, WeightFormat format = WeightFormat::kAuto);
   ~WeightStore();
 
-  // Also true for "<layer>.weight" of a GPTQ checkpoint whose file holds "<layer>.qweight".
-  bool has(const std::string& name) const { return index_.count(name) > 0 || !gptq_layer(name).empty(); }
-  // A GPTQ checkpoint (config.json quantization_config): "<layer>.weight" matrices are served from
-  // the layer's qweight / qzeros / scales / g_idx, repacked into int4 whatever the format.
-  void use_gptq(const GptqConfig& config) { gptq_ = config; }
+  // Also true for "<layer>.weight" of a pre-quantized checkpoint whose file holds the layer's
+  // quantized tensors ("<layer>.qweight", "<layer>.weight_packed").
+  bool has(const std::string& name) const { return index_.count(name) > 0 || !quantized_layer(name).empty(); }
+  // A pre-quantized checkpoint (config.json quantization_config, io/quantized.h): "<layer>.weight"
+  // matrices are served from the layer's GPTQ / AWQ / compressed-tensors tensors, repacked into
+  // int4 whatever the format.
+  void use_quantized(const QuantConfig& config) { quant_ = config; }
   // A tensor the model cannot run without; shape checked when `expected` is non-empty.
   TensorView require(const std::string& name, const Shape& expected = {});
   // A tensor that may be absent (returns an empty view).
@@ -134,10 +136,11 @@ class WeightStore {
   TensorView quantize(const float* values, const Shape& shape, const std::string& what);
   bool quantized() const { return format_ == WeightFormat::kInt8 || format_ == WeightFormat::kInt4 || format_ == WeightFormat::kInt4G64; }
   const TensorInfo& lookup(const std::string& name, const Shape& expected);
-  // "<layer>" when `name` is "<layer>.weight" served from GPTQ tensors, else "".
-  std::string gptq_layer(const std::string& name) const;
-  TensorView gptq_matrix(const std::string& layer, const Shape& expected);
-  std::optional<GptqConfig> gptq_;
+  // "<layer>" when `name` is "<layer>.weight" served from pre-quantized tensors, else "".
+  std::string quantized_layer(const std::string& name) const;
+  TensorView quantized_matrix(const std::string& layer, const Shape& expected);
+  std::optional<QuantConfig> quant_;
+  std::deque<Int4Matrix> repacked_;  // pre-quantized layers in the int4 layout
   std::unique_ptr<class WeightCache> cache_;
   TensorView cached(const std::string& cache_name, const Shape& shape) const;
 

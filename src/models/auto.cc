@@ -118,7 +118,7 @@ std::shared_ptr<const Model> build(const std::string& dir_or_id, std::optional<M
                                              family_name(e.family) + " model type but autolm does not implement it yet");
   ModelConfig mc = make_model_config(dir, c, e);
   auto weights = WeightStore::open_folder(dir, parse_weight_format(dtype_name(options.dtype)));
-  if (auto gptq = parse_quantization_config(c)) weights->use_gptq(*gptq);  // refuses other quant_methods
+  if (auto quant = parse_quantization_config(c)) weights->use_quantized(*quant);  // refuses other quant_methods
   WeightStore* store = weights.get();  // owned by the model from here on
   if (options.weight_cache)
     if (auto cache_dir = weight_cache_dir()) store->use_cache(*cache_dir, c.raw().dump());

@@ -66,11 +66,24 @@ void large_rows(const float* x, int64_t rows, const TensorView& W, float* y, boo
   });
 }
 
+// x's columns in the weight's packed order (an act-order GPTQ matrix, TensorView::in_perm):
+// xp[r, j] = x[r, in_perm[j]], once per linear, so the rows kernels see contiguous groups. (The
+// sgemm path needs none: dequantize_rows writes rows in input-feature order, as copy_row does.)
+const float* gather_columns(const float* x, int64_t rows, const TensorView& W) {
+  if (!W.in_perm) return x;
+  const int64_t K = W.shape[1];
+  thread_local std::vector<float> xp;
+  xp.resize(size_t(rows * K));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < K; ++j) xp[size_t(r * K + j)] = x[r * K + W.in_perm[j]];
+  return xp.data();
+}
+
 void gemm_nt(const float* x, int64_t rows, const TensorView& W, const TensorView& bias, float* y, bool accumulate) {
   AUTOLM_CHECK(W.shape.size() == 2, "linear weight must be 2-D, got " + shape_str(W.shape));
   const int64_t N = W.shape[0];
   init_blas();
-  if (rows <= small_rows_limit(W)) small_rows(x, rows, W, y, accumulate);
+  if (rows <= small_rows_limit(W)) small_rows(gather_columns(x, rows, W), rows, W, y, accumulate);
   else large_rows(x, rows, W, y, accumulate);
   if (!bias.empty()) {
     AUTOLM_CHECK(bias.numel() == N && bias.is_f32(), "bias size mismatch");
@@ -91,8 +104,9 @@ void linear_accumulate(const float* x, int64_t rows, const TensorView& W, const 
 
 void linear_fused(const float* x, int64_t rows, std::initializer_list<LinearOutput> outputs) {
   bool small = true;
-  for (const auto& o : outputs) small = small && rows <= small_rows_limit(o.weight);
-  if (!small) {  // prefill: each GEMM is large enough to fill the threads itself
+  for (const auto& o : outputs) small = small && rows <= small_rows_limit(o.weight) && !o.weight.in_perm;
+  if (!small) {  // prefill: each GEMM is large enough to fill the threads itself; act-order
+                 // GPTQ matrices: each gathers the input in its own column order
     for (const auto& o : outputs) linear(x, rows, o.weight, o.bias, o.y);
     return;
   }

@@ -53,6 +53,33 @@ std::string join(const nlohmann::json& ids) {
   return s;
 }
 
+// Pre-quantized checkpoints (AWQ / GPTQ / compressed-tensors, tests/quant) run from the CLI; an
+// unsupported quantization_config or a hostile quantized tensor exits 2 naming the key / tensor
+// and value.
+TEST(Cli, PrequantizedCheckpointsLoadAndBadOnesExitTwo) {
+  const std::string awq = std::string(AUTOLM_SOURCE_DIR) + "/tests/data/awq/llama-awq-tiny";
+  const std::string ids = " --input-ids 1,17,42 --max-new-tokens 2 --greedy";
+  CliResult ok = run("generate " + awq + ids);
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  const std::string dir = ::testing::TempDir() + "/cli-awq-gemv-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(awq + "/model.safetensors", dir + "/model.safetensors",
+                             std::filesystem::copy_options::overwrite_existing);
+  auto config = nlohmann::json::parse(std::ifstream(awq + "/config.json"));
+  config["quantization_config"]["version"] = "gemv";
+  std::ofstream(dir + "/config.json") << config.dump();
+  CliResult gemv = run("generate " + dir + ids);
+  EXPECT_EQ(gemv.code, 2) << gemv.err;
+  EXPECT_NE(gemv.err.find("version \"gemv\" is not supported"), std::string::npos) << gemv.err;
+  config["quantization_config"]["version"] = "gemm";
+  config["quantization_config"]["group_size"] = 64;  // the file's scales are for groups of 32
+  std::ofstream(dir + "/config.json") << config.dump();
+  CliResult group = run("generate " + dir + ids);
+  EXPECT_EQ(group.code, 2) << group.err;
+  EXPECT_NE(group.err.find("AWQ tensor \"model.layers.0.self_attn.q_proj.qzeros\" is I32 [2, 8], expected I32 [1, 8]"),
+            std::string::npos) << group.err;
+}
+
 // Assisted generation: the tokens of plain greedy, with the drafts' acceptance in --json; the
 // assistant-only flags need --assistant-model; several prompts are refused as transformers does.
 TEST(Cli, AssistedGenerationMatchesGreedyAndReportsAcceptance) {

@@ -1,5 +1,10 @@
-"""A tiny GPTQ checkpoint (quant_method "gptq", bits 4, desc_act false, sym) and its transformers
-reference, for tests/quant/test_gptq.cc.
+"""Tiny GPTQ checkpoints (quant_method "gptq", bits 4) and their transformers references, for
+tests/quant/test_gptq.cc:
+    llama-gptq-tiny           desc_act false, sym (zero 8), g_idx = i // group
+    llama-gptq-actorder-tiny  desc_act true (act-order), asymmetric: the input columns are visited in
+                              a random order (standing in for GPTQ's order of decreasing Hessian
+                              diagonal) and consecutive runs of `group` of them form a group, so
+                              g_idx[perm[j]] = j // group is not monotonic in i.
 
 A random LlamaForCausalLM (fixed seed) has every decoder linear weight quantized by round-to-nearest
 with GPTQ's symmetric parameters per group of `group_size` input features and written in the
@@ -7,7 +12,7 @@ GPTQ ("v1", AutoGPTQ / optimum) packing:
     qweight  int32 (in / 8, out):          weight [o, i] is nibble i % 8 of qweight[i // 8, o]
     qzeros   int32 (in / group, out / 8):  zero point − 1 of [g, o] is nibble o % 8 of qzeros[g, o // 8]
     scales   float16 (in / group, out)
-    g_idx    int32 (in): i // group (desc_act false)
+    g_idx    int32 (in): the group of input feature i (i // group when desc_act is false)
 Dequantized (the documented formula, as the GPTQ kernels' reference dequantization does):
     W[o, i] = scales[g, o] · (q[i, o] − (qzeros_nibble[g, o] + 1)),  g = g_idx[i]
 The reference logits come from transformers running that LlamaForCausalLM in float32 with the
@@ -15,7 +20,7 @@ dequantized weights put back (and every other tensor rounded to float16, as stor
 here is GPTQ's; GPTQ's Hessian-guided choice of q is irrelevant to the format and not reproduced.
 
 Run by hand: /work/venv-ref/bin/python tests/data/make_gptq_fixture.py
-Writes tests/data/gptq/llama-gptq-tiny/{config.json,model.safetensors} and tests/data/gptq/llama-gptq-tiny.json.
+Writes tests/data/gptq/<name>/{config.json,model.safetensors} and tests/data/gptq/<name>.json.
 """
 import json
 import os
@@ -26,7 +31,6 @@ from safetensors.torch import save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "gptq")
-NAME = "llama-gptq-tiny"
 GROUP = 32
 BITS = 4
 
@@ -51,27 +55,40 @@ def pack_cols(q):
     return words.to(torch.int32)
 
 
-def quantize(w):
-    """w (out, in) float32 → qweight, qzeros, scales, g_idx (GPTQ packing) and the dequantized w."""
+def quantize(w, g_idx, sym):
+    """w (out, in) float32, g_idx (in) → qweight, qzeros, scales and the dequantized w."""
     out_f, in_f = w.shape
     groups = in_f // GROUP
-    wg = w.reshape(out_f, groups, GROUP)
-    # GPTQ's Quantizer.find_params with sym=True: xmax = max(|min|, max) (0 in range), scale =
-    # 2·xmax / maxq, zero = (maxq + 1) / 2.
-    xmax = torch.maximum(wg.amin(-1).abs(), wg.amax(-1)).clamp_min(1e-8)
-    scale = (2 * xmax / 15).to(torch.float16)  # (out, groups), stored as float16
-    zero = torch.full_like(scale, 8, dtype=torch.int64)
-    q = torch.clamp(torch.round(wg / scale.float().unsqueeze(-1)) + 8, 0, 15).to(torch.int64)  # (out, groups, G)
-    deq = (scale.float().unsqueeze(-1) * (q - zero.unsqueeze(-1)).float()).reshape(out_f, in_f)
-    q = q.reshape(out_f, in_f)
-    qweight = pack_rows(q.t().contiguous())                 # (in / 8, out)
-    qzeros = pack_cols((zero - 1).t().contiguous())         # (groups, out / 8), zero − 1 stored
-    scales = scale.t().contiguous()                         # (groups, out) float16
-    g_idx = torch.arange(in_f, dtype=torch.int32) // GROUP  # (in)
-    return qweight, qzeros, scales, g_idx, deq
+    scale = torch.zeros(out_f, groups)
+    zero = torch.zeros(out_f, groups, dtype=torch.int64)
+    for g in range(groups):
+        wg = w[:, g_idx == g]  # (out, GROUP): the group's columns, wherever they are
+        if sym:
+            # GPTQ's Quantizer.find_params, sym=True: xmax = max(|min|, max) (0 in range), scale =
+            # 2·xmax / maxq, zero = (maxq + 1) / 2.
+            xmax = torch.maximum(wg.amin(-1).abs(), wg.amax(-1)).clamp_min(1e-8)
+            scale[:, g] = 2 * xmax / 15
+            zero[:, g] = 8
+        else:
+            # sym=False: the range [min(w, 0), max(w, 0)], scale = (xmax − xmin) / maxq,
+            # zero = round(−xmin / scale).
+            xmin, xmax = wg.amin(-1).clamp_max(0), wg.amax(-1).clamp_min(0)
+            scale[:, g] = ((xmax - xmin) / 15).clamp_min(1e-8)
+            zero[:, g] = torch.round(-xmin / scale[:, g].to(torch.float16).float()).to(torch.int64)
+    scale = scale.to(torch.float16)  # stored as float16
+    # v1 stores zero − 1: a zero of 0 would wrap (GPTQ v1's known flaw); none in these fixtures.
+    assert int(zero.min()) >= 1 and int(zero.max()) <= 15, "zero point outside [1, 15]"
+    s_col = scale.float()[:, g_idx.long()]  # (out, in): the scale of each weight's group
+    z_col = zero[:, g_idx.long()]
+    q = torch.clamp(torch.round(w / s_col) + z_col, 0, 15).to(torch.int64)  # (out, in)
+    deq = s_col * (q - z_col).float()
+    qweight = pack_rows(q.t().contiguous())          # (in / 8, out)
+    qzeros = pack_cols((zero - 1).t().contiguous())  # (groups, out / 8), zero − 1 stored
+    scales = scale.t().contiguous()                  # (groups, out) float16
+    return qweight, qzeros, scales, deq
 
 
-def main():
+def build(fixture, desc_act, sym):
     torch.manual_seed(0)
     cfg = transformers.LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                                    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
@@ -79,12 +96,20 @@ def main():
                                    pad_token_id=0)
     model = transformers.LlamaForCausalLM(cfg).eval()
     tensors, quantized = {}, set()
+    order = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(p.to(torch.float16).float())  # every stored tensor is float16
         for name, mod in model.named_modules():
             if isinstance(mod, torch.nn.Linear) and ".layers." in name:
-                qweight, qzeros, scales, g_idx, deq = quantize(mod.weight.float())
+                in_f = mod.weight.shape[1]
+                if desc_act:
+                    perm = torch.randperm(in_f, generator=order)  # the order GPTQ visits the columns in
+                    g_idx = torch.empty(in_f, dtype=torch.int32)
+                    g_idx[perm] = (torch.arange(in_f) // GROUP).to(torch.int32)
+                else:
+                    g_idx = torch.arange(in_f, dtype=torch.int32) // GROUP
+                qweight, qzeros, scales, deq = quantize(mod.weight.float(), g_idx, sym)
                 tensors[name + ".qweight"] = qweight
                 tensors[name + ".qzeros"] = qzeros
                 tensors[name + ".scales"] = scales
@@ -100,21 +125,26 @@ def main():
         logits = model(torch.tensor([ids])).logits[0].float()  # (len, vocab)
         greedy = model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False)[0].tolist()
 
-    folder = os.path.join(OUT, NAME)
+    folder = os.path.join(OUT, fixture)
     os.makedirs(folder, exist_ok=True)
     save_file(tensors, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
     config = cfg.to_dict()
     config["dtype"] = "float16"
-    config["quantization_config"] = {"quant_method": "gptq", "bits": BITS, "group_size": GROUP, "desc_act": False,
-                                     "sym": True, "checkpoint_format": "gptq"}
+    config["quantization_config"] = {"quant_method": "gptq", "bits": BITS, "group_size": GROUP, "desc_act": desc_act,
+                                     "sym": sym, "checkpoint_format": "gptq"}
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(config, f, indent=1, sort_keys=True)
     ref = {"transformers": transformers.__version__, "torch": torch.__version__, "input_ids": ids,
            "logits": [[round(v, 6) for v in row] for row in logits.tolist()], "greedy": greedy,
            "formula": "W[o, i] = scales[g, o] * (q[i, o] - (qzeros_nibble[g, o] + 1)), g = g_idx[i]"}
-    with open(os.path.join(OUT, NAME + ".json"), "w") as f:
+    with open(os.path.join(OUT, fixture + ".json"), "w") as f:
         json.dump(ref, f)
     print("wrote", folder, sum(t.numel() * t.element_size() for t in tensors.values()), "bytes of tensors")
+
+
+def main():
+    build("llama-gptq-tiny", desc_act=False, sym=True)
+    build("llama-gptq-actorder-tiny", desc_act=True, sym=False)
 
 
 if __name__ == "__main__":
