@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 what=${1:-all}
 seconds=${2:-600}
-all_targets=(safetensors safetensors_index weight_cache config tokenizer tokenizer_encode jinja messages openai)
+all_targets=(safetensors safetensors_index weight_cache quantized config tokenizer tokenizer_encode jinja messages openai)
 
 # --- toolchain --------------------------------------------------------------------------------
 if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then

@@ -196,7 +196,8 @@ void WeightCache::open_entry() {
   if (data_start > size) throw std::runtime_error("data section starts past the end of the file");
   const uint64_t data_size = size - data_start;
   std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> ranges;
-  for (const auto& [name, t] : header["tensors"].items()) {
+  for (const auto& [key, t] : header["tensors"].items()) {
+    const std::string& name = key;  // clang 14 cannot capture a structured binding in a lambda
     auto fail = [&](const std::string& what) { return std::runtime_error("tensor \"" + name + "\": " + what); };
     if (!t.is_object() || !t.contains("dtype") || !t["dtype"].is_string() || !t.contains("shape") ||
         !t["shape"].is_array() || t["shape"].size() != 2)
