@@ -5,6 +5,10 @@
 // 4 products, lanes 0-7 the chunk's first 32 weights, 8-15 its last 32. Each lane is scaled by
 // its weight group's d and its activation block's scale; the zero points come off once per group:
 //   Σ x·w = Σ_g d_g · (sx · Σ xq·q − z_g · Σ_g x̂),  Σ_g x̂ = Σ over the group of sx·xq.
+// One activation row (decode) streams the packed weights, unpacking in registers. Several
+// (prefill, beams, batches) go weight-stationary as the int8 kernel: four weight rows are unpacked
+// once into a per-thread buffer of bytes (with their d · z per group) and reused by every block of
+// four activation rows, 4 × 4 vpdpbusd per 64 weights with nothing else but the scales.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -54,50 +58,141 @@ inline float zero_correction(const float* d, const uint8_t* z, const float* grou
   return _mm512_reduce_add_ps(acc);
 }
 
-// Weight row n against MB activation rows.
-template <int MB>
-void row_block(const QuantizedRow* rows, const TensorView& W, int64_t K, int64_t n, float* y, int64_t ldy,
-               bool accumulate) {
+// The weight group scale of each int32 lane of chunk k (64 weights): d[k / G] throughout, or with
+// groups of 32, d of the first 32 weights in lanes 0-7 and of the last 32 in lanes 8-15.
+inline __m512 chunk_scale(const float* d, int64_t k, int64_t G) {
+  return G >= 64 ? _mm512_set1_ps(d[k / G]) : _mm512_insertf32x8(_mm512_set1_ps(d[k / G]), _mm256_set1_ps(d[k / G + 1]), 1);
+}
+
+// Decode: weight row n against one activation row r, unpacked in registers, two chains along k.
+void decode_row(const QuantizedRow& r, const TensorView& W, int64_t K, int64_t n, float* y, bool accumulate) {
   const int64_t G = W.group, groups = K / G;
   const uint8_t* row = static_cast<const uint8_t*>(W.qdata) + n * (K / 2);
   const float* d = W.scales + n * groups;
   const uint8_t* z = W.zeros + n * groups;
   const __m256i mask = _mm256_set1_epi8(0x0F);
-  __m512 acc[MB][2];
-  for (int m = 0; m < MB; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   int64_t k = 0;
   for (; k + 64 <= K; k += 64) {
-    if (MB == 1) _mm_prefetch(reinterpret_cast<const char*>(row + K + k / 2), _MM_HINT_T0);  // two rows ahead
+    _mm_prefetch(reinterpret_cast<const char*>(row + K + k / 2), _MM_HINT_T0);  // two rows ahead
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k / 2));
     const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(b, mask)),
                                          _mm256_and_si256(_mm256_srli_epi16(b, 4), mask), 1);
-    const __m512 dv = G >= 64 ? _mm512_set1_ps(d[k / G])  // one group (64, 128, …) or two of 32
-                              : _mm512_insertf32x8(_mm512_set1_ps(d[k / G]), _mm256_set1_ps(d[k / G + 1]), 1);
-    const int c = int(k / 64) & 1;
-#pragma GCC unroll 4
-    for (int m = 0; m < MB; ++m) {
-      const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(rows[m].q.data() + k));
-      const __m512 scale = _mm512_mul_ps(dv, _mm512_loadu_ps(rows[m].lane_scale.data() + k / 4));
-      acc[m][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[m][c]);
-    }
+    const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(r.q.data() + k));
+    const __m512 scale = _mm512_mul_ps(chunk_scale(d, k, G), _mm512_loadu_ps(r.lane_scale.data() + k / 4));
+    acc[(k / 64) & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[(k / 64) & 1]);
   }
   if (k < K) {  // the last 32 weights (one group of 32): 16 bytes, low nibbles then high nibbles
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2));
     const __m128i m4 = _mm_set1_epi8(0x0F);
     const __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m4), _mm_and_si128(b, m4));
-    const __m256 dv = _mm256_set1_ps(d[k / G]);
+    const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q,
+                                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.q.data() + k)));
+    const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(d[k / G]), _mm256_loadu_ps(r.lane_scale.data() + k / 4));
+    acc[0] = _mm512_add_ps(acc[0], _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(dot), scale)));
+  }
+  const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) - zero_correction(d, z, r.group_sum.data(), groups);
+  y[n] = accumulate ? y[n] + v : v;
+}
+
+// Four (or fewer) weight rows unpacked for the weight-stationary path: q[j] (K) the nibbles as
+// bytes in weight order, dz[j] (groups, padded to 16) d · z per group.
+struct UnpackedRows {
+  std::vector<uint8_t> q[4];
+  std::vector<float> dz[4];
+};
+
+void unpack_row(const TensorView& W, int64_t K, int64_t n, uint8_t* q, float* dz) {
+  const int64_t groups = K / W.group;
+  const uint8_t* row = static_cast<const uint8_t*>(W.qdata) + n * (K / 2);
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  int64_t k = 0;
+  for (; k + 64 <= K; k += 64) {  // low nibbles: weights k..k+31, high: k+32..k+63
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k / 2));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + k), _mm256_and_si256(b, mask));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + k + 32), _mm256_and_si256(_mm256_srli_epi16(b, 4), mask));
+  }
+  if (k < K) {  // the 32-weight last chunk: low nibbles k..k+15, high k+16..k+31
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2));
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), _mm_and_si128(b, m4));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k + 16), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+  }
+  const float* d = W.scales + n * groups;
+  const uint8_t* z = W.zeros + n * groups;
+  for (int64_t g = 0; g < groups; ++g) dz[g] = d[g] * float(z[g]);
+  for (int64_t g = groups; g < (groups + 15) / 16 * 16; ++g) dz[g] = 0.f;
+}
+
+// NB unpacked weight rows (n .. n + NB) × MB activation rows: each 64 unpacked weights and each 64
+// activation bytes loaded once per block, NB · MB accumulators; the zero points come off each
+// accumulator as 16-group vectors before its one horizontal sum.
+template <int NB, int MB>
+void stationary_block(const QuantizedRow* rows, const UnpackedRows& u, const TensorView& W, int64_t K, int64_t n,
+                      float* y, int64_t ldy, bool accumulate) {
+  const int64_t G = W.group, groups = K / G;
+  const float* d[NB];
+  for (int j = 0; j < NB; ++j) d[j] = W.scales + (n + j) * groups;
+  __m512 acc[NB][MB];
+  for (int j = 0; j < NB; ++j)
+    for (int m = 0; m < MB; ++m) acc[j][m] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 64 <= K; k += 64) {
+    __m512i q[NB];
+    __m512 dv[NB];
+#pragma GCC unroll 4
+    for (int j = 0; j < NB; ++j) {
+      q[j] = _mm512_loadu_si512(u.q[j].data() + k);
+      dv[j] = chunk_scale(d[j], k, G);
+    }
+#pragma GCC unroll 4
     for (int m = 0; m < MB; ++m) {
-      const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q,
-                                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[m].q.data() + k)));
-      const __m256 scale = _mm256_mul_ps(dv, _mm256_loadu_ps(rows[m].lane_scale.data() + k / 4));
-      acc[m][0] = _mm512_add_ps(acc[m][0], _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(dot), scale)));
+      const __m512i a = _mm512_loadu_si512(rows[m].q.data() + k);
+      const __m512 sx = _mm512_loadu_ps(rows[m].lane_scale.data() + k / 4);
+#pragma GCC unroll 4
+      for (int j = 0; j < NB; ++j) {
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[j], a);
+        acc[j][m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dv[j], sx), acc[j][m]);
+      }
+    }
+  }
+  if (k < K) {  // the last 32 weights (one group of 32)
+    for (int m = 0; m < MB; ++m) {
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[m].q.data() + k));
+      const __m256 sx = _mm256_loadu_ps(rows[m].lane_scale.data() + k / 4);
+      for (int j = 0; j < NB; ++j) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u.q[j].data() + k));
+        const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, a);
+        const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(d[j][k / G]), sx);
+        acc[j][m] = _mm512_add_ps(acc[j][m], _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(dot), scale)));
+      }
     }
   }
   for (int m = 0; m < MB; ++m) {
-    const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[m][0], acc[m][1])) -
-                    zero_correction(d, z, rows[m].group_sum.data(), groups);
-    float& out = y[m * ldy + n];
-    out = accumulate ? out + v : v;
+    const float* gs = rows[m].group_sum.data();
+    for (int64_t g = 0; g < groups; g += 16) {  // dz is zero-padded to 16; group_sum is masked
+      const __mmask16 live = groups - g >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (groups - g)) - 1);
+      const __m512 s = _mm512_maskz_loadu_ps(live, gs + g);
+      for (int j = 0; j < NB; ++j) acc[j][m] = _mm512_fnmadd_ps(_mm512_loadu_ps(u.dz[j].data() + g), s, acc[j][m]);
+    }
+    for (int j = 0; j < NB; ++j) {
+      const float v = _mm512_reduce_add_ps(acc[j][m]);
+      float& out = y[m * ldy + n + j];
+      out = accumulate ? out + v : v;
+    }
+  }
+}
+
+template <int NB>
+void stationary_blocks(const QuantizedRow* rows, int64_t M, const UnpackedRows& u, const TensorView& W, int64_t K,
+                       int64_t n, float* y, int64_t ldy, bool accumulate) {
+  int64_t m = 0;
+  for (; m + 4 <= M; m += 4) stationary_block<NB, 4>(rows + m, u, W, K, n, y + m * ldy, ldy, accumulate);
+  switch (M - m) {
+    case 3: stationary_block<NB, 3>(rows + m, u, W, K, n, y + m * ldy, ldy, accumulate); break;
+    case 2: stationary_block<NB, 2>(rows + m, u, W, K, n, y + m * ldy, ldy, accumulate); break;
+    case 1: stationary_block<NB, 1>(rows + m, u, W, K, n, y + m * ldy, ldy, accumulate); break;
+    default: break;
   }
 }
 
@@ -109,21 +204,29 @@ void rows_int4_vnni(const float* x, int64_t M, const TensorView& W, int64_t n0, 
   thread_local std::vector<QuantizedRow> rows;
   if (rows.size() < size_t(M)) rows.resize(M);
   for (int64_t m = 0; m < M; ++m) quantize_row(x + m * K, K, W.group, rows[m]);
-  // Activation rows in chunks of ~256 KB (L2) against every weight row, as the int8 kernel does.
+  if (M == 1) {  // decode: stream the packed weights
+    for (int64_t n = n0; n < n1; ++n) decode_row(rows[0], W, K, n, y, accumulate);
+    return;
+  }
+  thread_local UnpackedRows u;
+  const int64_t padded_groups = (K / W.group + 15) / 16 * 16;
+  for (auto& q : u.q) q.resize(K);
+  for (auto& dz : u.dz) dz.resize(padded_groups);
+  // Activation rows in chunks of ~256 KB (L2), as the int8 kernel does; per chunk, four weight
+  // rows at a time are unpacked and run against every block of four activation rows.
   const int64_t chunk = std::max<int64_t>(4, (int64_t(256) << 10) / K / 4 * 4);
   for (int64_t m0 = 0; m0 < M; m0 += chunk) {
     const int64_t mc = std::min(chunk, M - m0);
     const QuantizedRow* r = rows.data() + m0;
     float* yc = y + m0 * ldy;
-    for (int64_t n = n0; n < n1; ++n) {
-      int64_t m = 0;
-      for (; m + 4 <= mc; m += 4) row_block<4>(r + m, W, K, n, yc + m * ldy, ldy, accumulate);
-      switch (mc - m) {
-        case 3: row_block<3>(r + m, W, K, n, yc + m * ldy, ldy, accumulate); break;
-        case 2: row_block<2>(r + m, W, K, n, yc + m * ldy, ldy, accumulate); break;
-        case 1: row_block<1>(r + m, W, K, n, yc + m * ldy, ldy, accumulate); break;
-        default: break;
-      }
+    int64_t n = n0;
+    for (; n + 4 <= n1; n += 4) {
+      for (int j = 0; j < 4; ++j) unpack_row(W, K, n + j, u.q[j].data(), u.dz[j].data());
+      stationary_blocks<4>(r, mc, u, W, K, n, yc, ldy, accumulate);
+    }
+    for (; n < n1; ++n) {
+      unpack_row(W, K, n, u.q[0].data(), u.dz[0].data());
+      stationary_blocks<1>(r, mc, u, W, K, n, yc, ldy, accumulate);
     }
   }
 }
