@@ -7,8 +7,8 @@
 //   Σ x·w = Σ_g d_g · (sx · Σ xq·q − z_g · Σ_g x̂),  Σ_g x̂ = Σ over the group of sx·xq.
 // One activation row (decode) streams the packed weights, unpacking in registers. Several
 // (prefill, beams, batches) go weight-stationary as the int8 kernel: four weight rows are unpacked
-// once into a per-thread buffer of bytes (with their d · z per group) and reused by every block of
-// four activation rows, 4 × 4 vpdpbusd per 64 weights with nothing else but the scales.
+// once into a per-thread buffer (bytes, a scale per lane, d · z per group) and reused by every
+// block of four activation rows: 4 × 4 vpdpbusd per 64 weights, each with one scale multiply.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -96,13 +96,14 @@ void decode_row(const QuantizedRow& r, const TensorView& W, int64_t K, int64_t n
 }
 
 // Four (or fewer) weight rows unpacked for the weight-stationary path: q[j] (K) the nibbles as
-// bytes in weight order, dz[j] (groups, padded to 16) d · z per group.
+// bytes in weight order, d[j] (K / 4) the group scale of each int32 lane (4 weights),
+// dz[j] (groups, padded to 16) d · z per group.
 struct UnpackedRows {
   std::vector<uint8_t> q[4];
-  std::vector<float> dz[4];
+  std::vector<float> d[4], dz[4];
 };
 
-void unpack_row(const TensorView& W, int64_t K, int64_t n, uint8_t* q, float* dz) {
+void unpack_row(const TensorView& W, int64_t K, int64_t n, uint8_t* q, float* lane_d, float* dz) {
   const int64_t groups = K / W.group;
   const uint8_t* row = static_cast<const uint8_t*>(W.qdata) + n * (K / 2);
   const __m256i mask = _mm256_set1_epi8(0x0F);
@@ -120,6 +121,7 @@ void unpack_row(const TensorView& W, int64_t K, int64_t n, uint8_t* q, float* dz
   }
   const float* d = W.scales + n * groups;
   const uint8_t* z = W.zeros + n * groups;
+  for (int64_t l = 0; l < K / 4; ++l) lane_d[l] = d[l * 4 / W.group];
   for (int64_t g = 0; g < groups; ++g) dz[g] = d[g] * float(z[g]);
   for (int64_t g = groups; g < (groups + 15) / 16 * 16; ++g) dz[g] = 0.f;
 }
@@ -130,9 +132,7 @@ void unpack_row(const TensorView& W, int64_t K, int64_t n, uint8_t* q, float* dz
 template <int NB, int MB>
 void stationary_block(const QuantizedRow* rows, const UnpackedRows& u, const TensorView& W, int64_t K, int64_t n,
                       float* y, int64_t ldy, bool accumulate) {
-  const int64_t G = W.group, groups = K / G;
-  const float* d[NB];
-  for (int j = 0; j < NB; ++j) d[j] = W.scales + (n + j) * groups;
+  const int64_t groups = K / W.group;
   __m512 acc[NB][MB];
   for (int j = 0; j < NB; ++j)
     for (int m = 0; m < MB; ++m) acc[j][m] = _mm512_setzero_ps();
@@ -143,7 +143,7 @@ void stationary_block(const QuantizedRow* rows, const UnpackedRows& u, const Ten
 #pragma GCC unroll 4
     for (int j = 0; j < NB; ++j) {
       q[j] = _mm512_loadu_si512(u.q[j].data() + k);
-      dv[j] = chunk_scale(d[j], k, G);
+      dv[j] = _mm512_loadu_ps(u.d[j].data() + k / 4);
     }
 #pragma GCC unroll 4
     for (int m = 0; m < MB; ++m) {
@@ -163,7 +163,7 @@ void stationary_block(const QuantizedRow* rows, const UnpackedRows& u, const Ten
       for (int j = 0; j < NB; ++j) {
         const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u.q[j].data() + k));
         const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, a);
-        const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(d[j][k / G]), sx);
+        const __m256 scale = _mm256_mul_ps(_mm256_loadu_ps(u.d[j].data() + k / 4), sx);
         acc[j][m] = _mm512_add_ps(acc[j][m], _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(dot), scale)));
       }
     }
@@ -211,6 +211,7 @@ void rows_int4_vnni(const float* x, int64_t M, const TensorView& W, int64_t n0, 
   thread_local UnpackedRows u;
   const int64_t padded_groups = (K / W.group + 15) / 16 * 16;
   for (auto& q : u.q) q.resize(K);
+  for (auto& d : u.d) d.resize(K / 4);
   for (auto& dz : u.dz) dz.resize(padded_groups);
   // Activation rows in chunks of ~256 KB (L2), as the int8 kernel does; per chunk, four weight
   // rows at a time are unpacked and run against every block of four activation rows.
@@ -221,11 +222,11 @@ void rows_int4_vnni(const float* x, int64_t M, const TensorView& W, int64_t n0, 
     float* yc = y + m0 * ldy;
     int64_t n = n0;
     for (; n + 4 <= n1; n += 4) {
-      for (int j = 0; j < 4; ++j) unpack_row(W, K, n + j, u.q[j].data(), u.dz[j].data());
+      for (int j = 0; j < 4; ++j) unpack_row(W, K, n + j, u.q[j].data(), u.d[j].data(), u.dz[j].data());
       stationary_blocks<4>(r, mc, u, W, K, n, yc, ldy, accumulate);
     }
     for (; n < n1; ++n) {
-      unpack_row(W, K, n, u.q[0].data(), u.dz[0].data());
+      unpack_row(W, K, n, u.q[0].data(), u.d[0].data(), u.dz[0].data());
       stationary_blocks<1>(r, mc, u, W, K, n, yc, ldy, accumulate);
     }
   }
