@@ -273,10 +273,9 @@ def make_prompts(folder: Path, prompt_len, batch, seed, path: Path):
 def prepare_peers(name, folder: Path, engines, seq2seq, py):
     """Converted models per engine: {engine: path} or {engine: 'n/a (reason)'}."""
     out = {}
-    if py is None:
+    if py is None:  # autolm's engines still run
         for e in engines:
-            if not e.startswith("autolm"):
-                out[e] = f"n/a (no benchmark venv at {VENV}; run bench/setup.sh)"
+            out[e] = str(folder) if e.startswith("autolm") else f"n/a (no benchmark venv at {VENV}; run bench/setup.sh)"
         return out
     env = thread_env(2)
     for e in engines:
@@ -597,7 +596,9 @@ def main():
                 g = res.get("workloads", {}).get("greedy", {})
                 fr = adjacent_fractions([res], decode_params * BYTES_PER_PARAM[e], args.new_tokens)[0]
                 log(f"{name} round {rnd+1}/{args.rounds} {e}: " +
-                    (res["error"] if "error" in res else f"decode {g.get('decode_tok_s', 0):.2f} tok/s"
+                    (res["error"] if "error" in res else
+                     (f"decode {g.get('decode_tok_s', 0):.2f} tok/s" if g or "prefill512" not in res.get("workloads", {})
+                      else f"prefill512 TTFT {res['workloads']['prefill512'].get('ttft_s', 0) * 1000:.0f} ms")
                      + (f" ({fr*100:.0f}% of {res['adjacent_bandwidth_GBps']:.1f} GB/s measured around it)" if fr is not None else "")
                      + f", wall {res.get('wall_s', 0):.0f}s"))
         # Ceilings: the best measured in this run (before the first model and after each one),
