@@ -103,7 +103,7 @@ void decode_row(const QuantizedRow& r, const TensorView& W, int64_t K, int64_t n
 // Four (or fewer) weight rows unpacked for the weight-stationary path, zero points applied:
 // w[j] (K) the signed bytes q − z ∈ [−15, 15] in weight order, d[j] (K / 4) the group scale of each
 // int32 lane (4 weights), bias[j] (K / 4) −128 · Σ (q − z) over each lane's 4 weights. Against
-// activations stored as q + 128 (unsigned), vpdpbusd started from bias gives
+// activations stored as xq + 128 (unsigned), vpdpbusd started from bias gives
 //   Σ (xq + 128)·(q − z) − 128 · Σ (q − z) = Σ xq·(q − z)
 // exactly, in int32: no zero-point pass and no activation sums.
 struct UnpackedRows {
