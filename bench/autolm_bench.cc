@@ -1,7 +1,7 @@
 // autolm_bench: loads one HF folder and runs the benchmark workloads of bench/run.py, printing
 // one JSON object of timings on stdout. Threads come from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS.
 //
-//   autolm_bench <dir> --prompts prompts.json [--new-tokens 128] [--workloads greedy,beam4,batch8,raw,prefill]
+//   autolm_bench <dir> --prompts prompts.json [--new-tokens 128] [--workloads greedy,beam4,batch8,raw,prefill,prefill512]
 //                [--dtype auto|float32|int8|int4|int4-g64]   (autolm::LoadOptions::dtype)
 //
 // prompts.json: {"greedy": [[ids…]], "batch": [[ids…] × 8]} (the same ids every engine gets).
@@ -12,6 +12,8 @@
 //   batch8  8 prompts, greedy: throughput = 8 × new tokens / total time
 //   raw     batch 1, Model::decode driven directly with argmax (no generate() overhead)
 //   prefill batch 1, encode or prefill + the first token only, 10 times: median and best (profiling TTFT)
+//   prefill512  the same for the prompts file's "prefill512" prompt (512 tokens), 3 times
+//               (AUTOLM_BENCH_REPEAT overrides both counts)
 //   plain   batch 1, greedy, end to end (prefill included): tokens/s = new tokens / total time
 //   lookup  the same with prompt_lookup_num_tokens = --lookup-tokens (default 10)
 //   assist  the same with --assistant DIR drafting --assistant-tokens (default 5, "constant",
@@ -146,9 +148,10 @@ nlohmann::json run_raw(const autolm::Model& model, const std::vector<int32_t>& p
   return r;
 }
 
-nlohmann::json run_prefill(const autolm::Model& model, const std::vector<int32_t>& prompt) {
+nlohmann::json run_prefill(const autolm::Model& model, const std::vector<int32_t>& prompt, int repeat) {
+  if (const char* env = std::getenv("AUTOLM_BENCH_REPEAT")) repeat = std::max(1, std::atoi(env));
   std::vector<double> times;
-  for (int i = 0; i < (std::getenv("AUTOLM_BENCH_REPEAT") ? std::atoi(std::getenv("AUTOLM_BENCH_REPEAT")) : 10); ++i) times.push_back(run_raw(model, prompt, 1)["ttft_s"].get<double>());
+  for (int i = 0; i < repeat; ++i) times.push_back(run_raw(model, prompt, 1)["ttft_s"].get<double>());
   std::sort(times.begin(), times.end());
   nlohmann::json r;
   r["batch"] = 1;
@@ -189,7 +192,7 @@ std::vector<std::string> split(const std::string& s) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <dir> --prompts file.json [--new-tokens N] [--workloads greedy,beam4,batch8,raw,prefill]\n",
+    std::fprintf(stderr, "usage: %s <dir> --prompts file.json [--new-tokens N] [--workloads greedy,beam4,batch8,raw,prefill,prefill512]\n",
                  argv[0]);
     return 2;
   }
@@ -239,7 +242,11 @@ int main(int argc, char** argv) {
       } else if (name == "beam4") {
         w[name] = run_beam(*model, greedy, new_tokens, 4);
       } else if (name == "prefill") {
-        w[name] = run_prefill(*model, greedy[0]);
+        w[name] = run_prefill(*model, greedy[0], 10);
+      } else if (name == "prefill512") {  // the prompts file's 512-token prompt (bench/run.py)
+        if (!pj.contains("prefill512") || pj["prefill512"].empty())
+          throw autolm::Error(autolm::ErrorKind::kInvalidInput, "prefill512 needs a \"prefill512\" prompt in " + prompts_path);
+        w[name] = run_prefill(*model, read_prompts(pj, "prefill512").at(0), 3);
       } else if (name == "plain") {
         w[name] = run_assisted(*model, greedy, new_tokens, {}, 0);
       } else if (name == "lookup") {

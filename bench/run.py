@@ -35,6 +35,7 @@ ROOT = HERE.parent
 CACHE = Path(os.environ.get("AUTOLM_BENCH_CACHE", Path.home() / ".cache/autolm-bench"))
 VENV = Path(os.environ.get("AUTOLM_BENCH_VENV", CACHE / "venv"))
 SEQ2SEQ = {"t5", "mt5", "bart", "mbart", "marian"}
+PREFILL_LEN = 512  # the prefill512 workload's prompt (source) length
 ALL_ENGINES = ["autolm", "autolm-int8", "autolm-int4", "autolm-python", "transformers", "ct2-float32", "ct2-int8",
                "llama.cpp-F32", "llama.cpp-F16", "llama.cpp-Q8_0"]
 # Bytes per weight as each engine stores it (Q8_0: 32 int8 + one fp16 scale per block; autolm int4:
@@ -257,23 +258,24 @@ def make_prompts(folder: Path, prompt_len, batch, seed, path: Path):
     rng = random.Random(seed)
     hi = int(cfg["vocab_size"]) - 8
 
-    def row():
+    def row(length=prompt_len):
         out = []
-        while len(out) < prompt_len:
+        while len(out) < length:
             t = rng.randrange(16, hi)
             if t not in special:
                 out.append(t)
         return out
-    path.write_text(json.dumps({"greedy": [row()], "batch": [row() for _ in range(batch)]}))
+    greedy, rows = [row()], [row() for _ in range(batch)]
+    # prefill512: TTFT of one 512-token prompt (drawn after the others, which stay as they were)
+    path.write_text(json.dumps({"greedy": greedy, "batch": rows, "prefill512": [row(PREFILL_LEN)]}))
 
 
 def prepare_peers(name, folder: Path, engines, seq2seq, py):
     """Converted models per engine: {engine: path} or {engine: 'n/a (reason)'}."""
     out = {}
-    if py is None:
+    if py is None:  # autolm's engines still run
         for e in engines:
-            if not e.startswith("autolm"):
-                out[e] = f"n/a (no benchmark venv at {VENV}; run bench/setup.sh)"
+            out[e] = str(folder) if e.startswith("autolm") else f"n/a (no benchmark venv at {VENV}; run bench/setup.sh)"
         return out
     env = thread_env(2)
     for e in engines:
@@ -369,6 +371,7 @@ METRICS = {  # (workload, key) -> column
     ("greedy", "decode_tok_s"): "greedy_tok_s",
     ("beam4", "throughput_tok_s"): "beam4_tok_s",
     ("batch8", "throughput_tok_s"): "batch8_tok_s",
+    ("prefill512", "ttft_s"): "prefill512_ttft_s",
 }
 
 
@@ -388,7 +391,7 @@ def summarize(rounds_results, new_tokens):
             if "error" in src:
                 errors.append(f"{wl}: {src['error']}")
                 continue
-            if wl and src.get("new_tokens", new_tokens) != new_tokens and key != "peak_rss_mb":
+            if wl and wl != "prefill512" and src.get("new_tokens", new_tokens) != new_tokens and key != "peak_rss_mb":
                 errors.append(f"{wl}: generated {src.get('new_tokens')} tokens, not {new_tokens}")
                 continue
             if key in src:
@@ -479,6 +482,17 @@ def markdown(report):
                      (fmt(ratio(s.get("batch8_tok_s"), base.get("batch8_tok_s")), 2) if eng != "autolm" else "1.00") if s.get("batch8_tok_s") else "",
                      fmt(s.get("load_s"), 2), fmt(s.get("cold_first_token_s"), 2), fmt(s.get("peak_rss_mb"), 0)]
             L.append("| " + " | ".join(cells) + " |")
+        pre = {e: s["prefill512_ttft_s"] for e, s in mr["engines"].items() if isinstance(s, dict) and s.get("prefill512_ttft_s")}
+        if pre:
+            L.append(f"\nprefill512 (TTFT of a {PREFILL_LEN}-token prompt; GFLOP/s = 2 × {PREFILL_LEN} × the decoder's "
+                     f"weights ÷ TTFT, attention not counted; × peak = ÷ the sgemm ceiling, {fmt(roof.get('sgemm_GFLOPs'))} GFLOP/s):\n")
+            L.append("| engine | TTFT ms | × autolm | GFLOP/s | × sgemm peak |")
+            L.append("|---|---|---|---|---|")
+            for eng, t in pre.items():
+                gf = 2 * PREFILL_LEN * info["prefill_params_m"] * 1e6 / t / 1e9 if info.get("prefill_params_m") else None
+                peak = roof.get("sgemm_GFLOPs")
+                L.append(f"| {eng} | {fmt(t * 1000, 0)} | {fmt(ratio(t, pre.get('autolm'), higher_better=False), 2)} | "
+                         f"{fmt(gf)} | {fmt(gf / peak, 2) if gf and peak else '—'} |")
         errs = [(e, s["errors"]) for e, s in mr["engines"].items() if isinstance(s, dict) and s.get("errors")]
         if errs:
             L.append("")
@@ -516,7 +530,8 @@ def main():
     ap.add_argument("--prompt-len", type=int, default=128)
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--workloads", default="greedy,beam4,batch8", help="beam4 runs on seq2seq shapes only")
+    ap.add_argument("--workloads", default="greedy,beam4,batch8",
+                    help="greedy, beam4 (seq2seq shapes only), batch8, prefill512 (TTFT of a 512-token prompt)")
     ap.add_argument("--build-dir", default=str(ROOT / "build-bench"))
     ap.add_argument("--build-jobs", type=int, default=2)
     ap.add_argument("--out", default=str(HERE / "results"))
@@ -556,6 +571,9 @@ def main():
         decode_params = weights_read_per_token(folder)
         info = {"model_type": cfg["model_type"], "parameters_m": binfo["parameters"] / 1e6,
                 "decode_params_m": decode_params / 1e6}
+        if not seq2seq:  # prefill512's GEMMs: every decoder weight once per prompt token (not the LM head)
+            d_model = cfg.get("d_model") or cfg.get("hidden_size") or cfg.get("n_embd")
+            info["prefill_params_m"] = (decode_params - int(cfg["vocab_size"]) * int(d_model)) / 1e6
         workloads = [w for w in args.workloads.split(",") if w != "beam4" or seq2seq]
         prompts = CACHE / "prompts" / f"{name}-{args.prompt_len}-{args.batch}.json"
         prompts.parent.mkdir(parents=True, exist_ok=True)
@@ -585,7 +603,9 @@ def main():
                 g = res.get("workloads", {}).get("greedy", {})
                 fr = adjacent_fractions([res], decode_params * BYTES_PER_PARAM[e], args.new_tokens)[0]
                 log(f"{name} round {rnd+1}/{args.rounds} {e}: " +
-                    (res["error"] if "error" in res else f"decode {g.get('decode_tok_s', 0):.2f} tok/s"
+                    (res["error"] if "error" in res else
+                     (f"decode {g.get('decode_tok_s', 0):.2f} tok/s" if g or "prefill512" not in res.get("workloads", {})
+                      else f"prefill512 TTFT {res['workloads']['prefill512'].get('ttft_s', 0) * 1000:.0f} ms")
                      + (f" ({fr*100:.0f}% of {res['adjacent_bandwidth_GBps']:.1f} GB/s measured around it)" if fr is not None else "")
                      + f", wall {res.get('wall_s', 0):.0f}s"))
         # Ceilings: the best measured in this run (before the first model and after each one),

@@ -3,7 +3,9 @@
 // 64-weight chunk in registers (d · q − d · z, one FMA per 16 weights) and share it between up
 // to four activation rows; the VNNI variant quantizes activations per block of 32 like the int8
 // path and runs vpdpbusd on the unpacked nibbles, subtracting each group's zero point once per
-// group (Σ x·d·(q − z) = d·(Σ x·q − z·Σ x)).
+// group (Σ x·d·(q − z) = d·(Σ x·q − z·Σ x)); with several activation rows (prefill) it unpacks four
+// weight rows once into a per-thread buffer (q − z as signed bytes) and runs 4 × 4 blocks of them
+// against the activation rows, as the int8 VNNI kernel does.
 #pragma once
 
 #include "core/tensor.h"

@@ -128,6 +128,44 @@ TEST(Int4, EveryVariantMatchesScalarReference) {
     }
 }
 
+// Prefill-sized products (many activation rows): the weight-stationary blocks of the VNNI kernel
+// (4 weight rows × 4 activation rows, remainders of 1-3 on both sides, the 32-weight last chunk)
+// against the reference, on every ISA; and each row's result independent of the rows around it
+// (the same row alone among 3 and among 33 activation rows gives the same bits).
+TEST(Int4, PrefillRowCountsMatchReference) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> dist(0.f, 1.f);
+  for (int64_t group : {32, 64})
+    for (auto [N, K] : {std::tuple{13, 192}, {10, 576}, {9, 160}}) {
+      if (K % group != 0) continue;
+      Int4Matrix w = make_int4(N, K, group, false, rng);
+      std::vector<float> x(33 * K);
+      for (auto& v : x) v = dist(rng);
+      for (int64_t M : {1, 3, 5, 17, 33}) {
+        std::vector<float> ref(M * N, -0.25f);
+        cpu::rows_scalar(x.data(), M, w.view, 0, N, ref.data(), N, true);
+        for (const auto& variant : cpu::available_kernels()) {
+          std::vector<float> got(M * N, -0.25f);
+          variant.rows(x.data(), M, w.view, 0, 5, got.data(), N, true);  // slices not on a block of 4
+          variant.rows(x.data(), M, w.view, 5, N, got.data(), N, true);
+          for (int64_t i = 0; i < M * N; ++i) {
+            const int64_t m = i / N, n = i % N;
+            double tol = 1e-4 * (1 + std::sqrt(double(K))) * (1 + std::abs(ref[i]));
+            if (!variant.exact) tol += activation_rounding_bound(x, m, w.view, n);
+            ASSERT_NEAR(got[i], ref[i], tol)
+                << variant.isa << " group " << group << " N=" << N << " K=" << K << " M=" << M << " i=" << i;
+          }
+        }
+      }
+      for (const auto& variant : cpu::available_kernels()) {
+        std::vector<float> three(3 * N), many(33 * N);
+        variant.rows(x.data() + 30 * K, 3, w.view, 0, N, three.data(), N, false);  // rows 30-32
+        variant.rows(x.data(), 33, w.view, 0, N, many.data(), N, false);
+        for (int64_t i = 0; i < 3 * N; ++i) ASSERT_EQ(three[i], many[30 * N + i]) << variant.isa << " i=" << i;
+      }
+    }
+}
+
 TEST(Int4, LinearDispatchAndRowSlices) {
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.f, 1.f);
