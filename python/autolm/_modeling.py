@@ -148,6 +148,8 @@ class PreTrainedModel:
         """
         if input_ids is None:
             input_ids = kwargs.pop("inputs", None)
+        # LED's encoder input (transformers passes it to the encoder): 1 = global attention.
+        global_mask = kwargs.pop("global_attention_mask", None)
         template = input_ids
         is_seq2seq = self.config.is_encoder_decoder
 
@@ -173,6 +175,7 @@ class PreTrainedModel:
                 raise ValueError("attention_mask must have the shape of input_ids")
         else:
             mask = self._infer_attention_mask(rows, settings)
+        global_rows = to_rows(global_mask, "global_attention_mask") if global_mask is not None else []
 
         self._refuse_unused(overrides, base)
         on_step = None
@@ -188,7 +191,7 @@ class PreTrainedModel:
 
         try:
             out = _autolm.generate(self._handle, rows, mask, json.dumps(base), json.dumps(overrides) if overrides else "",
-                                   on_step)
+                                   on_step, global_rows)
             # Seconds inside the C++ generate() and in the step callback (bench/python_overhead.py).
             self._last_timings = out["timings"]
         finally:

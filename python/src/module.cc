@@ -78,15 +78,17 @@ nb::ndarray<nb::numpy, float, nb::ndim<2>> to_numpy(std::vector<float>&& values,
   return nb::ndarray<nb::numpy, float, nb::ndim<2>>(data->data(), {rows, cols}, owner);
 }
 
-// generate(model, input_ids, attention_mask, base_config_json, overrides_json, on_step)
+// generate(model, input_ids, attention_mask, base_config_json, overrides_json, on_step, global_attention_mask)
 //   base_config_json: the GenerationConfig to start from, as generation_config.json would hold it
 //     ("" = the model's own, GenerationConfig::for_model);
 //   overrides_json: fields set by the caller (kwargs), applied with GenerationConfig::update;
 //   on_step: None or a callable receiving the list of tokens each row appended (greedy/sampling).
+//   global_attention_mask: [] or LED's per-input mask (1 = global attention), as input_ids.
 // Ctrl-C is checked after every step (not during beam search, which takes no step callback).
 nb::dict generate_impl(const PyModel& m, const std::vector<std::vector<int32_t>>& input_ids,
                        const std::vector<std::vector<int32_t>>& attention_mask, const std::string& base_config_json,
-                       const std::string& overrides_json, nb::object on_step) {
+                       const std::string& overrides_json, nb::object on_step,
+                       const std::vector<std::vector<int32_t>>& global_attention_mask) {
   const Model& model = *m.model;
   GenerationConfig config = base_config_json.empty()
                                 ? GenerationConfig::for_model(model)
@@ -137,7 +139,9 @@ nb::dict generate_impl(const PyModel& m, const std::vector<std::vector<int32_t>>
   {
     nb::gil_scoped_release release;
     const auto t0 = Clock::now();
-    out = generate(model, input_ids, attention_mask, config, hooks);
+    GenerateOptions options;
+    options.global_attention_mask = global_attention_mask;  // LED's generate(global_attention_mask=...)
+    out = generate(model, input_ids, attention_mask, config, hooks, options);
     generate_s = std::chrono::duration<double>(Clock::now() - t0).count();
   }
   if (callback_error) {
@@ -267,7 +271,8 @@ NB_MODULE(_autolm, m) {
     return c.to_json().dump();
   });
   m.def("generate", &generate_impl, nb::arg("model"), nb::arg("input_ids"), nb::arg("attention_mask"),
-        nb::arg("base_config_json"), nb::arg("overrides_json"), nb::arg("on_step").none());
+        nb::arg("base_config_json"), nb::arg("overrides_json"), nb::arg("on_step").none(),
+        nb::arg("global_attention_mask") = std::vector<std::vector<int32_t>>{});
 
   nb::class_<PyTokenizer>(m, "Tokenizer")
       .def("encode",

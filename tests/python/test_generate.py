@@ -11,15 +11,24 @@ MODELS = model_names()
 DEMOS = ["t5-numbers", "chat-tiny"]
 
 
-def folder(name):
+def folder(name, ref):
     if name in DEMOS:
         return os.path.join(FX, "demo", name)
-    return os.path.join(FX, "models", name)
+    # A reference may reuse another fixture's checkpoint with other inputs (led-tiny-global).
+    return os.path.join(FX, "models", ref.get("checkpoint", name))
 
 
 def load(name, ref):
     cls = autolm.AutoModelForSeq2SeqLM if ref["family"] == "seq2seq" else autolm.AutoModelForCausalLM
-    return cls.from_pretrained(folder(name))
+    return cls.from_pretrained(folder(name, ref))
+
+
+def extra_inputs(entry):
+    """Inputs besides input_ids the reference was generated with (LED's global_attention_mask)."""
+    if "global_attention_mask" not in entry:
+        return {}
+    mask = entry["global_attention_mask"]
+    return {"global_attention_mask": np.asarray(mask if isinstance(mask[0], list) else [mask], dtype=np.int64)}
 
 
 def ref_of(name):
@@ -61,7 +70,7 @@ def test_cases_match_transformers(models, name):
     for case in ref["cases"]:
         input_ids = np.asarray([case["input_ids"]], dtype=np.int64)
         for label, gen in case["gen"].items():
-            params = dict(gen["params"])
+            params = {**gen["params"], **extra_inputs(case)}
             out = model.generate(input_ids, **params)
             assert isinstance(out, np.ndarray) and out.dtype == np.int64
             if out.tolist() != gen["sequences"] and "sequences_scores" in gen:
@@ -80,7 +89,7 @@ def test_padded_batch_matches_transformers(models, name):
         pytest.skip("no batch reference")
     model = models(name)
     out = model.generate(input_ids=np.asarray(batch["input_ids"]), attention_mask=np.asarray(batch["attention_mask"]),
-                         **batch["params"])
+                         **batch["params"], **extra_inputs(batch))
     assert out.tolist() == batch["sequences"]
 
 
@@ -159,3 +168,9 @@ def test_attention_mask_inferred_from_pad_as_transformers(models):
         pytest.skip("pad is EOS for this model: transformers does not infer the mask")
     out = model.generate(np.asarray(batch["input_ids"]), **batch["params"])
     assert out.tolist() == batch["sequences"]
+
+
+def test_global_attention_mask_needs_a_model_with_global_attention(models):
+    model = models("gpt2-tiny")
+    with pytest.raises(Exception, match="global_attention_mask"):
+        model.generate([[5, 6, 7]], global_attention_mask=[[1, 0, 0]], max_new_tokens=2)
