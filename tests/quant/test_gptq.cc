@@ -46,14 +46,8 @@ TEST(Gptq, PermutedInt4LinearMatchesItsInputOrderWeights) {
     quantize_int4_row(w.data() + n * K, K, G, false, q.data() + n * K / 2, scales.data() + n * K / G, zeros.data() + n * K / G);
   std::vector<int32_t> perm(static_cast<size_t>(K));
   for (int64_t j = 0; j < K; ++j) perm[size_t(j)] = int32_t((j * 37) % K);  // 37 is prime to 128
-  TensorView W;
-  W.shape = {N, K};
-  W.dtype = DType::kI4;
-  W.qdata = q.data();
-  W.scales = scales.data();
-  W.zeros = zeros.data();
-  W.group = G;
-  W.in_perm = perm.data();
+  Int4Matrix matrix{q, scales, zeros, perm, N, K, G};  // the view a loader hands out
+  const TensorView W = matrix.view();
   std::vector<float> logical(size_t(N * K));
   for (int64_t n = 0; n < N; ++n) copy_row(W, n, logical.data() + n * K);
   for (int64_t k = 0; k < K; ++k)  // copy_row undoes the permutation
