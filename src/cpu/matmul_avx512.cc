@@ -3,6 +3,10 @@
 // accumulated with FMA in four independent chains.
 #include <immintrin.h>
 
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
 #include "cpu/matmul.h"
 #include "cpu/matmul_int4.h"
 
@@ -85,10 +89,80 @@ void row_blocks(const float* x, int64_t M, const void* W, const float* scales, i
   }
 }
 
+// Float32 weights, 16·MV activation rows at a time (batched decode, beams, short prompts): each
+// weight element, broadcast (folded into the FMA's memory operand), multiplies 16 activation rows
+// of x transposed, xt: (K, ldx) — no horizontal sums, so the FMAs run at the core's rate instead
+// of paying a reduction per output every few dozen multiply-adds. Each output is one FMA chain
+// along k (k = 0, 1, …): a row's result does not depend on the other rows.
+template <int NB, int MV>
+void bcast_block(const float* xt, int64_t ldx, int64_t K, const float* W, int64_t n, float* y, int64_t ldy,
+                 bool accumulate) {
+  const float* wr[NB];
+  for (int j = 0; j < NB; ++j) wr[j] = W + (n + j) * K;
+  __m512 acc[NB][MV];
+  for (int j = 0; j < NB; ++j)
+    for (int v = 0; v < MV; ++v) acc[j][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    if (k % 16 == 0)  // the next cache line of every weight row, 64 elements ahead
+      for (int j = 0; j < NB; ++j) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + k + 64), _MM_HINT_T0);
+    __m512 xv[MV];
+    for (int v = 0; v < MV; ++v) xv[v] = _mm512_loadu_ps(xt + k * ldx + 16 * v);
+#pragma GCC unroll 24
+    for (int j = 0; j < NB; ++j) {
+      const __m512 w = _mm512_set1_ps(wr[j][k]);
+      for (int v = 0; v < MV; ++v) acc[j][v] = _mm512_fmadd_ps(w, xv[v], acc[j][v]);
+    }
+  }
+  alignas(64) float lanes[16];
+  for (int j = 0; j < NB; ++j)
+    for (int v = 0; v < MV; ++v) {
+      _mm512_store_ps(lanes, acc[j][v]);
+      for (int l = 0; l < 16; ++l) {
+        float& out = y[(16 * v + l) * ldy + n + j];
+        out = accumulate ? out + lanes[l] : lanes[l];
+      }
+    }
+}
+
+// Float32, M ≥ 16: the first 16·⌊M/16⌋ rows by bcast_block — NB weight rows at a time, against
+// 32 activation rows (then 16) per block, so that a block's weight rows, read from memory once,
+// serve every activation row from cache while xt's 32-row slice stays in L1/L2; the rest (< 16
+// rows) through the row kernels below. Returns the number of rows done.
+int64_t rows_f32_broadcast(const float* x, int64_t M, const float* W, int64_t K, int64_t n0, int64_t n1, float* y,
+                           int64_t ldy, bool accumulate) {
+  constexpr int NB = 12;  // 12 × 2 accumulators + 2 activation vectors ≤ 32 registers
+  const int64_t Mb = M / 16 * 16;
+  thread_local std::vector<float> xt_buf;  // (K, Mb): x transposed, grows only
+  if (xt_buf.size() < size_t(K * Mb)) xt_buf.resize(size_t(K * Mb));
+  float* xt = xt_buf.data();
+  for (int64_t m = 0; m < Mb; ++m)
+    for (int64_t k = 0; k < K; ++k) xt[k * Mb + m] = x[m * K + k];
+  auto block = [&](auto nb, int64_t n) {
+    for (int64_t m = 0; m < Mb; m += 32) {
+      if (Mb - m >= 32) bcast_block<decltype(nb)::value, 2>(xt + m, Mb, K, W, n, y + m * ldy, ldy, accumulate);
+      else bcast_block<decltype(nb)::value, 1>(xt + m, Mb, K, W, n, y + m * ldy, ldy, accumulate);
+    }
+  };
+  int64_t n = n0;
+  for (; n + NB <= n1; n += NB) block(std::integral_constant<int, NB>{}, n);
+  for (; n + 4 <= n1; n += 4) block(std::integral_constant<int, 4>{}, n);
+  for (; n < n1; ++n) block(std::integral_constant<int, 1>{}, n);
+  return Mb;
+}
+
 template <DType T>
 void rows(const float* x, int64_t M, const void* W, const float* scales, int64_t K, int64_t n0, int64_t n1, float* y,
           int64_t ldy, bool accumulate) {
   const size_t esize = dtype_size(T);
+  if constexpr (T == DType::kF32) {
+    if (M >= 16) {
+      const int64_t done = rows_f32_broadcast(x, M, static_cast<const float*>(W), K, n0, n1, y, ldy, accumulate);
+      x += done * K;
+      y += done * ldy;
+      M -= done;
+      if (M == 0) return;
+    }
+  }
   for (int64_t n = n0; n < n1; ++n) {
     const void* wr = static_cast<const char*>(W) + n * K * esize;
     const float scale = T == DType::kI8 ? scales[n] : 1.f;

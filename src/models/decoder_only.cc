@@ -115,11 +115,12 @@ int64_t DecoderOnlyModel::kv_bytes_per_token() const {
 }
 
 namespace {
-// Rows per forward pass of decode_batch: the matrix kernels take up to 16 input rows in one pass
-// over the weights (src/ops/linear.cc); past that they switch kernels (float: sgemm; int8 when
-// in_features is not a multiple of 64 or without VNNI: dequantized, activations no longer rounded
-// to int8), which would move a row's logits further from what it gets alone.
-constexpr int kBatchRows = 16;
+// Rows per forward pass of decode_batch: 64, one pass over the weights for a whole batch of
+// requests as the float32 AVX-512 rows kernel takes them (src/ops/linear.cc: up to 64 rows, then
+// sgemm). Where linear() switches kernels below that (other formats and ISAs: 16 rows), the rows
+// still agree with what they get alone to float rounding (another summation order; the
+// batched = unbatched tests cover it).
+constexpr int kBatchRows = 64;
 }  // namespace
 
 std::span<const float> DecoderOnlyModel::decode_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,

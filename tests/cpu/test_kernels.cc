@@ -72,7 +72,7 @@ TEST(Kernels, EveryVariantMatchesScalarReference) {
   std::normal_distribution<float> dist(0.f, 1.f);
   ASSERT_GE(cpu::available_kernels().size(), 1u);
   for (DType type : {DType::kF32, DType::kBF16, DType::kF16, DType::kI8}) {
-    for (auto [N, K, M] : {std::tuple{7, 5, 1}, {33, 64, 1}, {64, 129, 3}, {100, 1000, 8}, {17, 4096, 2}, {37, 70, 5}, {22, 48, 16}, {9, 128, 40}, {6, 4096, 70}}) {
+    for (auto [N, K, M] : {std::tuple{7, 5, 1}, {33, 64, 1}, {64, 129, 3}, {100, 1000, 8}, {17, 4096, 2}, {37, 70, 5}, {22, 48, 16}, {9, 128, 40}, {6, 4096, 70}, {50, 300, 33}, {25, 96, 64}}) {
       Matrix w = make_matrix(type, N, K, rng);
       std::vector<float> x(M * K);
       for (auto& v : x) v = dist(rng);
@@ -125,7 +125,8 @@ TEST(Kernels, LinearDispatchSmallAndLargeRowsAgree) {
   const int64_t N = 96, K = 80;
   for (DType type : {DType::kF32, DType::kBF16, DType::kI8}) {
     Matrix w = make_matrix(type, N, K, rng);
-    for (int64_t M : {1, 16, 17, 40}) {  // ≤ 16 rows: SIMD rows kernel; above: BLAS sgemm
+    // ≤ 16 rows (float32 on AVX-512: ≤ 64): SIMD rows kernels; above: BLAS sgemm
+    for (int64_t M : {1, 16, 17, 40, 64, 65, 100}) {
       std::vector<float> x(M * K), ref(M * N), got(M * N);
       for (auto& v : x) v = dist(rng);
       cpu::rows_scalar(x.data(), M, w.view, 0, N, ref.data(), N, false);

@@ -78,7 +78,7 @@ double compare_steps(const Model& m, std::vector<Seq>& seqs, int steps) {
 
 class DecodeBatch : public ::testing::TestWithParam<std::string> {};
 
-// Seventeen requests of different prompt lengths (one of two padded rows) step together.
+// 65 requests of different prompt lengths (one of two padded rows) step together.
 TEST_P(DecodeBatch, EqualsEachStateAlone) {
   for (Dtype dtype : {Dtype::kAuto, Dtype::kInt8}) {
     LoadOptions lo;
@@ -88,7 +88,7 @@ TEST_P(DecodeBatch, EqualsEachStateAlone) {
     seqs.push_back(start(*m, {{5, 17, 42, 8, 99, 3, 11}}, 24));
     seqs.push_back(start(*m, {{9}}, 16));
     seqs.push_back(start(*m, {{4, 22, 31}, {60, 2, 19, 27, 33}}, 20));
-    for (int i = 0; i < 14; ++i)  // 18 rows: past one 16-row slice
+    for (int i = 0; i < 62; ++i)  // 66 rows: past one 64-row slice (16-row ones elsewhere)
       seqs.push_back(start(*m, {{int32_t(3 + i), int32_t(40 + i)}}, 16));
     const double worst = compare_steps(*m, seqs, 6);
     // Not bit-identical: the matrix kernels sum one input row in a different order than a block
