@@ -83,8 +83,16 @@ def client(port, path, body, stop_at, out, lock):
         try:
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-            conn.request("POST", path, body, {"Content-Type": "application/json"})
-            r = conn.getresponse()
+            try:
+                conn.request("POST", path, body, {"Content-Type": "application/json"})
+                r = conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # The server closed the kept-alive connection without saying so (llama-server
+                # after a streamed response): a new connection, as the openai SDK's httpx does.
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+                conn.request("POST", path, body, {"Content-Type": "application/json"})
+                r = conn.getresponse()
             rest = b""
             while True:
                 piece = r.read1(65536)
