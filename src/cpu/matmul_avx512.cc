@@ -93,10 +93,11 @@ void row_blocks(const float* x, int64_t M, const void* W, const float* scales, i
 // weight element, broadcast (folded into the FMA's memory operand), multiplies 16 activation rows
 // of x transposed, xt: (K, ldx) — no horizontal sums, so the FMAs run at the core's rate instead
 // of paying a reduction per output every few dozen multiply-adds. Each output is one FMA chain
-// along k (k = 0, 1, …): a row's result does not depend on the other rows.
+// along k (k = 0, 1, …): a row's result does not depend on the other rows. Only the first
+// `valid` of the 16·MV rows are stored (xt's columns past them are zero padding).
 template <int NB, int MV>
 void bcast_block(const float* xt, int64_t ldx, int64_t K, const float* W, int64_t n, float* y, int64_t ldy,
-                 bool accumulate) {
+                 int64_t valid, bool accumulate) {
   const float* wr[NB];
   for (int j = 0; j < NB; ++j) wr[j] = W + (n + j) * K;
   __m512 acc[NB][MV];
@@ -117,37 +118,39 @@ void bcast_block(const float* xt, int64_t ldx, int64_t K, const float* W, int64_
   for (int j = 0; j < NB; ++j)
     for (int v = 0; v < MV; ++v) {
       _mm512_store_ps(lanes, acc[j][v]);
-      for (int l = 0; l < 16; ++l) {
+      for (int l = 0; l < 16 && 16 * v + l < valid; ++l) {
         float& out = y[(16 * v + l) * ldy + n + j];
         out = accumulate ? out + lanes[l] : lanes[l];
       }
     }
 }
 
-// Float32, M ≥ 16: the first 16·⌊M/16⌋ rows by bcast_block — NB weight rows at a time, against
-// 32 activation rows (then 16) per block, so that a block's weight rows, read from memory once,
-// serve every activation row from cache while xt's 32-row slice stays in L1/L2; the rest (< 16
-// rows) through the row kernels below. Returns the number of rows done.
-int64_t rows_f32_broadcast(const float* x, int64_t M, const float* W, int64_t K, int64_t n0, int64_t n1, float* y,
-                           int64_t ldy, bool accumulate) {
+// Float32, M ≥ 8 rows: x transposed into xt (K, M rounded up to 16, zero columns past M), then
+// bcast_block over NB weight rows at a time against 32 activation rows (then 16) per block, so
+// that a block's weight rows, read from memory once, serve every activation row from cache
+// while xt's 32-row slice stays in L1/L2.
+void rows_f32_broadcast(const float* x, int64_t M, const float* W, int64_t K, int64_t n0, int64_t n1, float* y,
+                        int64_t ldy, bool accumulate) {
   constexpr int NB = 12;  // 12 × 2 accumulators + 2 activation vectors ≤ 32 registers
-  const int64_t Mb = M / 16 * 16;
-  thread_local std::vector<float> xt_buf;  // (K, Mb): x transposed, grows only
-  if (xt_buf.size() < size_t(K * Mb)) xt_buf.resize(size_t(K * Mb));
+  const int64_t Mp = (M + 15) / 16 * 16;
+  thread_local std::vector<float> xt_buf;  // (K, Mp), grows only
+  if (xt_buf.size() < size_t(K * Mp)) xt_buf.resize(size_t(K * Mp));
   float* xt = xt_buf.data();
-  for (int64_t m = 0; m < Mb; ++m)
-    for (int64_t k = 0; k < K; ++k) xt[k * Mb + m] = x[m * K + k];
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t m = 0; m < M; ++m) xt[k * Mp + m] = x[m * K + k];
+    for (int64_t m = M; m < Mp; ++m) xt[k * Mp + m] = 0.f;
+  }
   auto block = [&](auto nb, int64_t n) {
-    for (int64_t m = 0; m < Mb; m += 32) {
-      if (Mb - m >= 32) bcast_block<decltype(nb)::value, 2>(xt + m, Mb, K, W, n, y + m * ldy, ldy, accumulate);
-      else bcast_block<decltype(nb)::value, 1>(xt + m, Mb, K, W, n, y + m * ldy, ldy, accumulate);
+    constexpr int kNB = decltype(nb)::value;
+    for (int64_t m = 0; m < Mp; m += 32) {
+      if (Mp - m >= 32) bcast_block<kNB, 2>(xt + m, Mp, K, W, n, y + m * ldy, ldy, M - m, accumulate);
+      else bcast_block<kNB, 1>(xt + m, Mp, K, W, n, y + m * ldy, ldy, M - m, accumulate);
     }
   };
   int64_t n = n0;
   for (; n + NB <= n1; n += NB) block(std::integral_constant<int, NB>{}, n);
   for (; n + 4 <= n1; n += 4) block(std::integral_constant<int, 4>{}, n);
   for (; n < n1; ++n) block(std::integral_constant<int, 1>{}, n);
-  return Mb;
 }
 
 template <DType T>
@@ -155,13 +158,8 @@ void rows(const float* x, int64_t M, const void* W, const float* scales, int64_t
           int64_t ldy, bool accumulate) {
   const size_t esize = dtype_size(T);
   if constexpr (T == DType::kF32) {
-    if (M >= 16) {
-      const int64_t done = rows_f32_broadcast(x, M, static_cast<const float*>(W), K, n0, n1, y, ldy, accumulate);
-      x += done * K;
-      y += done * ldy;
-      M -= done;
-      if (M == 0) return;
-    }
+    // From 8 rows on, half a vector of activation rows or more, broadcasting beats the blocks below.
+    if (M >= 8) return rows_f32_broadcast(x, M, static_cast<const float*>(W), K, n0, n1, y, ldy, accumulate);
   }
   for (int64_t n = n0; n < n1; ++n) {
     const void* wr = static_cast<const char*>(W) + n * K * esize;

@@ -19,7 +19,7 @@ namespace {
 // weights converted block by block). The rows kernel takes four weight rows × four input rows
 // per block (16 FMA chains), so up to 16 rows it beats sgemm, which packs the weights at every
 // call (measured on t5-small, float32: beam 4 +25 %, batch 8 +19 %). On AVX-512, float32
-// weights from 16 rows on go through a broadcast kernel instead (cpu/matmul_avx512.cc: no
+// weights from 8 rows on go through a broadcast kernel instead (cpu/matmul_avx512.cc: no
 // horizontal sums; a batched decode step of 32 rows 2.7× faster than the 4 × 4 blocks,
 // bench/prefill_gemm.cc --rows 32), which matches sgemm's rate up to 64 rows and beyond. int8 weights on a VNNI CPU
 // stay in the rows kernel at any size: its int8 dot products outrun dequantization + sgemm
@@ -33,7 +33,7 @@ int64_t small_rows_limit(const TensorView& W) {
   static const std::string isa = cpu::best_kernel().isa;
   if (W.dtype == DType::kI8 && isa == "avx512_vnni" && W.shape[1] % 64 == 0) return std::numeric_limits<int64_t>::max();
   if (W.dtype == DType::kI4 && isa == "avx512_vnni") return std::numeric_limits<int64_t>::max();
-  // AVX-512 float32 from 16 rows on: the broadcast kernel (no reductions, no packing) up to 64.
+  // AVX-512 float32 from 8 rows on: the broadcast kernel (no reductions, no packing), up to 64.
   if (W.is_f32() && (isa == "avx512" || isa == "avx512_vnni")) return kRowsKernelF32Limit;
   return isa == "scalar" ? 1 : 16;
 }
