@@ -2,6 +2,7 @@
 #include "server/batcher.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "autolm/error.h"
@@ -39,8 +40,24 @@ std::span<const float> StepBatcher::prefill(BatchedState& state, std::span<const
   return wait(call, false);
 }
 
+BatchedState::~BatchedState() {
+  if (member_ && batcher_) batcher_->leave();
+}
+
+void StepBatcher::leave() {
+  {
+    std::lock_guard lock(mu_);
+    --members_;
+  }
+  work_cv_.notify_one();
+}
+
 std::span<const float> StepBatcher::wait(Call& call, bool is_step) {
   std::unique_lock lock(mu_);
+  if (is_step && !call.state->member_) {
+    call.state->member_ = true;
+    ++members_;
+  }
   if (is_step) steps_.push_back(&call);
   else prefills_.push_back(&call);
   work_cv_.notify_one();
@@ -66,13 +83,24 @@ void StepBatcher::loop() {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] { return stopping_ || !steps_.empty() || !prefills_.empty(); });
       if (steps_.empty() && prefills_.empty()) return;  // stopping, nothing left
+      // Gather: the requests the last step woke are sampling their next tokens on their own
+      // threads. Unless a prompt is waiting (it runs first, meanwhile), the step waits until every
+      // member is back, up to half the last step's time (0.2–20 ms): a step that left the
+      // late ones out would cost them a pass over the weights of their own.
+      if (!steps_.empty() && prefills_.empty() && !stopping_ && int(steps_.size()) < members_) {
+        const double wait_s = std::clamp(last_step_s_ / 2, 0.0002, 0.02);
+        work_cv_.wait_for(lock, std::chrono::duration<double>(wait_s),
+                          [&] { return stopping_ || int(steps_.size()) >= members_ || !prefills_.empty(); });
+      }
       batch.swap(steps_);
       steps_.clear();
     }
     if (!batch.empty()) {
+      const auto t0 = std::chrono::steady_clock::now();
       run_steps(batch);
       {
         std::lock_guard lock(mu_);
+        last_step_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         ++stats_.steps;
         stats_.last_batch = 0;
         for (const Call* c : batch) stats_.last_batch += c->state->batch_size();
@@ -173,7 +201,7 @@ BatchingModel::BatchingModel(std::shared_ptr<const Model> inner, int prefill_chu
 }
 
 std::unique_ptr<DecodeState> BatchingModel::new_state(int batch_size, int max_length, int rows_per_input) const {
-  return std::make_unique<BatchedState>(inner_->new_state(batch_size, max_length, rows_per_input));
+  return std::make_unique<BatchedState>(inner_->new_state(batch_size, max_length, rows_per_input), batcher_.get());
 }
 
 void BatchingModel::encode(std::span<const int32_t> ids, std::span<const int32_t> mask, int src_len,

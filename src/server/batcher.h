@@ -30,7 +30,10 @@ class StepBatcher;
 // (copied out of the batch, valid until its next call as Model::decode promises).
 class BatchedState : public DecodeState {
  public:
-  explicit BatchedState(std::unique_ptr<DecodeState> inner) : inner_(std::move(inner)) {}
+  BatchedState(std::unique_ptr<DecodeState> inner, StepBatcher* batcher) : inner_(std::move(inner)), batcher_(batcher) {}
+  ~BatchedState() override;  // leaves the batch (StepBatcher::leave) if it stepped
+  BatchedState(const BatchedState&) = delete;
+  BatchedState& operator=(const BatchedState&) = delete;
   int batch_size() const override { return inner_->batch_size(); }
   int length() const override { return inner_->length(); }
   void reorder(std::span<const int> src) override { inner_->reorder(src); }
@@ -39,8 +42,11 @@ class BatchedState : public DecodeState {
   std::vector<float>& logits() { return logits_; }
 
  private:
+  friend class StepBatcher;
   std::unique_ptr<DecodeState> inner_;
   std::vector<float> logits_;
+  StepBatcher* batcher_ = nullptr;
+  bool member_ = false;  // stepped at least once: the batcher counts it among the requests it gathers
 };
 
 // One thread running batched decode steps and chunked prefills over `model`.
@@ -75,6 +81,8 @@ class StepBatcher {
     std::exception_ptr error;
   };
   std::span<const float> wait(Call& call, bool is_step);
+  friend class BatchedState;
+  void leave();  // a member state is gone (finished or cancelled): the next step no longer waits for it
   void loop();
   void run_steps(std::vector<Call*>& calls);
   void run_prefill_chunk(Call& call);
@@ -86,6 +94,10 @@ class StepBatcher {
   std::vector<Call*> steps_;       // waiting for the next batched step
   std::deque<Call*> prefills_;     // waiting for (the rest of) their prefill, oldest first
   bool stopping_ = false;
+  // Requests in the batch (states that stepped and still exist): a step waits briefly for all of
+  // them to be back with their next token (see loop()); the last step's duration bounds that wait.
+  int members_ = 0;
+  double last_step_s_ = 0;
   Stats stats_;
   // The batch thread's scratch: reused every step.
   BatchScratch scratch_;

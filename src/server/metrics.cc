@@ -84,6 +84,11 @@ std::string Metrics::text(const std::string& model_name, const Now& now) const {
           rejected_queue_full.load());
   counter("autolm:http_requests_total", "HTTP requests read.", http_requests.load());
   gauge("autolm:http_connections", "Open HTTP connections.", now.connections);
+  counter("autolm:batched_steps_total", "Batched decode steps (one forward pass over every request waiting for a token).",
+          now.batched_steps);
+  counter("autolm:batched_rows_total", "Rows stepped by the batched decode steps (divided by the steps: the mean batch).",
+          now.batched_rows);
+  counter("autolm:prefill_chunks_total", "Prompt chunks run between batched decode steps.", now.prefill_chunks);
   return out;
 }
 

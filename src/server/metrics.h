@@ -36,6 +36,9 @@ struct Metrics {
   struct Now {
     int running = 0, waiting = 0, connections = 0;
     double kv_usage = 0;  // 0..1
+    // Continuous batching (StepBatcher::Stats): batched forward passes, the rows they stepped
+    // (÷ steps: the mean batch) and prompt chunks run between them.
+    uint64_t batched_steps = 0, batched_rows = 0, prefill_chunks = 0;
   };
   // The text exposition format (version 0.0.4).
   std::string text(const std::string& model_name, const Now& now) const;

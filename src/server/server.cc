@@ -151,6 +151,13 @@ struct Server::Impl {
     const double budget = double(scheduler.memory_budget());
     now.kv_usage = budget > 0 ? std::min(1.0, double(scheduler.running_memory()) / budget) : 0;
     const auto e = engine();
+    if (e)
+      if (const auto* b = dynamic_cast<const BatchingModel*>(e->model.get())) {
+        const StepBatcher::Stats bs = b->stats();
+        now.batched_steps = bs.steps;
+        now.batched_rows = bs.stepped_rows;
+        now.prefill_chunks = bs.prefill_chunks;
+      }
     return metrics.text(e ? e->name : opts.model_name, now);
   }
   ojson model_object(const Engine& e) const { return model_card(e); }

@@ -214,7 +214,14 @@ TEST(BatchingServer, ConcurrentRequestsEqualUnbatched) {
     EXPECT_EQ(got[i], want[i]) << "request " << i;
   }
   EXPECT_GT(srv->stats().batched_steps, 0u);
-  EXPECT_NE(srv->metrics().find("vllm:num_requests_running"), std::string::npos);
+  const std::string metrics = srv->metrics();
+  EXPECT_NE(metrics.find("vllm:num_requests_running"), std::string::npos);
+  // The batcher's counters: what the stats say, in the exposition format.
+  const ServerStats st = srv->stats();
+  EXPECT_NE(metrics.find("autolm:batched_steps_total{model_name=\"" ), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("} " + std::to_string(st.batched_steps) + "\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("} " + std::to_string(st.batched_rows) + "\n"), std::string::npos) << metrics;
+  EXPECT_GE(st.batched_rows, st.batched_steps);
 }
 
 // A request that could never fit in --kv-budget is refused at once, in OpenAI's shape (one that
