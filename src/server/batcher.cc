@@ -49,6 +49,11 @@ std::span<const float> StepBatcher::wait(Call& call, bool is_step) {
   return call.state->logits();
 }
 
+void StepBatcher::hold_next_step(int calls) {
+  std::lock_guard lock(mu_);
+  hold_ = size_t(std::max(calls, 0));
+}
+
 StepBatcher::Stats StepBatcher::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
@@ -64,10 +69,15 @@ void StepBatcher::loop() {
     Call* prefill = nullptr;
     {
       std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [&] { return stopping_ || !steps_.empty() || !prefills_.empty(); });
+      // Steps are ready when some wait and the test hold (if any) is met; stopping runs them anyway.
+      auto steps_ready = [&] { return !steps_.empty() && (steps_.size() >= hold_ || stopping_); };
+      work_cv_.wait(lock, [&] { return stopping_ || steps_ready() || !prefills_.empty(); });
       if (steps_.empty() && prefills_.empty()) return;  // stopping, nothing left
-      batch.swap(steps_);
-      steps_.clear();
+      if (steps_ready()) {
+        batch.swap(steps_);
+        steps_.clear();
+        hold_ = 0;
+      }
     }
     if (!batch.empty()) {
       run_steps(batch);
