@@ -182,7 +182,9 @@ def main():
     else:
         # Token ids: every server sees the same 12-token prompt, whatever its tokenizer (llama-server
         # cannot tokenize text with the bench models' placeholder vocabulary).
-        req["prompt"] = [101, 2023, 318, 257, 1332, 286, 257, 3797, 13, 4874, 2402, 257]
+        # Ids past a small model's vocabulary (chat-tiny: 4096) wrap, so every request is valid.
+        vocab = json.loads((Path(a.model) / "config.json").read_text()).get("vocab_size") or 32000
+        req["prompt"] = [t % vocab for t in [101, 2023, 318, 257, 1332, 286, 257, 3797, 13, 4874, 2402, 257]]
     body = json.dumps(req)
     path = "/v1/chat/completions" if a.endpoint == "chat" else "/v1/completions"
     servers = [("autolm serve (this build)", a.autolm, a.model, ["--quiet", "--max-queue", "4096"], False)]

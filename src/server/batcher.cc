@@ -66,6 +66,11 @@ std::span<const float> StepBatcher::wait(Call& call, bool is_step) {
   return call.state->logits();
 }
 
+void StepBatcher::hold_next_step(int calls) {
+  std::lock_guard lock(mu_);
+  hold_ = size_t(std::max(calls, 0));
+}
+
 StepBatcher::Stats StepBatcher::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
@@ -81,19 +86,24 @@ void StepBatcher::loop() {
     Call* prefill = nullptr;
     {
       std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [&] { return stopping_ || !steps_.empty() || !prefills_.empty(); });
+      // Steps are ready when some wait and the test hold (if any) is met; stopping runs them anyway.
+      auto steps_ready = [&] { return !steps_.empty() && (steps_.size() >= hold_ || stopping_); };
+      work_cv_.wait(lock, [&] { return stopping_ || steps_ready() || !prefills_.empty(); });
       if (steps_.empty() && prefills_.empty()) return;  // stopping, nothing left
       // Gather: the requests the last step woke are sampling their next tokens on their own
       // threads. Unless a prompt is waiting (it runs first, meanwhile), the step waits until every
       // member is back, up to half the last step's time (0.2–20 ms): a step that left the
       // late ones out would cost them a pass over the weights of their own.
-      if (!steps_.empty() && prefills_.empty() && !stopping_ && int(steps_.size()) < members_) {
+      if (steps_ready() && prefills_.empty() && !stopping_ && int(steps_.size()) < members_) {
         const double wait_s = std::clamp(last_step_s_ / 2, 0.0002, 0.02);
         work_cv_.wait_for(lock, std::chrono::duration<double>(wait_s),
                           [&] { return stopping_ || int(steps_.size()) >= members_ || !prefills_.empty(); });
       }
-      batch.swap(steps_);
-      steps_.clear();
+      if (steps_ready()) {
+        batch.swap(steps_);
+        steps_.clear();
+        hold_ = 0;
+      }
     }
     if (!batch.empty()) {
       const auto t0 = std::chrono::steady_clock::now();

@@ -72,6 +72,11 @@ class StepBatcher {
   };
   Stats stats() const;
 
+  // Test hook: the next batched step waits until `calls` requests are waiting for one (prompts
+  // still run meanwhile), then the hold is gone. Lets a test see two requests' steps share one
+  // forward without relying on thread timing.
+  void hold_next_step(int calls);
+
  private:
   struct Call {
     BatchedState* state = nullptr;
@@ -98,6 +103,7 @@ class StepBatcher {
   // them to be back with their next token (see loop()); the last step's duration bounds that wait.
   int members_ = 0;
   double last_step_s_ = 0;
+  size_t hold_ = 0;  // hold_next_step: calls the next step waits for (0: none)
   Stats stats_;
   // The batch thread's scratch: reused every step.
   BatchScratch scratch_;
@@ -121,6 +127,7 @@ class BatchingModel : public Model {
   std::vector<std::string> weight_dtypes() const override { return inner_->weight_dtypes(); }
   std::vector<std::string> unused_tensors() const override { return inner_->unused_tensors(); }
   StepBatcher::Stats stats() const { return batcher_->stats(); }
+  void hold_next_step(int calls) { batcher_->hold_next_step(calls); }  // test hook (StepBatcher)
 
  private:
   std::shared_ptr<const Model> inner_;
