@@ -37,12 +37,19 @@ VENV = Path(os.environ.get("AUTOLM_BENCH_VENV", CACHE / "venv"))
 SEQ2SEQ = {"t5", "mt5", "bart", "mbart", "marian"}
 PREFILL_LEN = 512  # the prefill512 workload's prompt (source) length
 ALL_ENGINES = ["autolm", "autolm-int8", "autolm-int4", "autolm-python", "transformers", "ct2-float32", "ct2-int8",
-               "llama.cpp-F32", "llama.cpp-F16", "llama.cpp-Q8_0"]
+               "llama.cpp-F32", "llama.cpp-F16", "llama.cpp-Q8_0", "llama.cpp-Q4_0", "llama.cpp-Q4_K_M"]
 # Bytes per weight as each engine stores it (Q8_0: 32 int8 + one fp16 scale per block; autolm int4:
-# 32 nibbles + a float32 scale + a uint8 zero point per group of 32).
+# 32 nibbles + a float32 scale + a uint8 zero point per group of 32; Q4_0: 32 nibbles + one fp16
+# scale per block; Q4_K_M is llama-quantize's mix: Q4_K (144 bytes per super-block of 256) for most
+# matrices, Q6_K (210 / 256) for attn_v, half the layers' ffn_down and the output matrix — the
+# entry is Q4_K's 144 / 256, a lower bound: llama-quantize prints the file's own bits per weight).
 BYTES_PER_PARAM = {"autolm": 4.0, "autolm-int8": 1.0, "autolm-int4": 21 / 32, "autolm-python": 4.0, "transformers": 4.0,
                    "ct2-float32": 4.0, "ct2-int8": 1.0,
-                   "llama.cpp-F32": 4.0, "llama.cpp-F16": 2.0, "llama.cpp-Q8_0": 34 / 32}
+                   "llama.cpp-F32": 4.0, "llama.cpp-F16": 2.0, "llama.cpp-Q8_0": 34 / 32,
+                   "llama.cpp-Q4_0": 18 / 32, "llama.cpp-Q4_K_M": 144 / 256}
+# GGUF types made by llama.cpp's own quantizer from the converter's F16 GGUF (the converter itself
+# writes only F32 / F16 / Q8_0); values are llama.h's LLAMA_FTYPE_MOSTLY_*.
+LLAMA_QUANTIZED = {"Q4_0": 2, "Q4_K_M": 15}
 
 
 def log(msg):
@@ -308,19 +315,56 @@ def prepare_peers(name, folder: Path, engines, seq2seq, py):
                 out[e] = f"n/a (llama-cpp-python not installed: {tail(r.stderr, 100)})"
                 continue
             q = e.split("-", 1)[1]
-            dst = CACHE / "gguf" / f"{name}-{q}.gguf"
-            if not dst.exists():
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                log(f"{name}: converting to GGUF {q}")
-                tmp = dst.with_suffix(".tmp.gguf")
-                r = sh([str(py), str(HERE / "gguf_convert.py"), str(folder), str(tmp), "--outtype", q.lower()],
+            src = q if q not in LLAMA_QUANTIZED else "F16"  # what llama.cpp's converter writes
+            paths = {t: CACHE / "gguf" / f"{name}-{t}.gguf" for t in {src, q}}
+            err = None
+            if not paths[src].exists():
+                paths[src].parent.mkdir(parents=True, exist_ok=True)
+                log(f"{name}: converting to GGUF {src}")
+                tmp = paths[src].with_suffix(".tmp.gguf")
+                r = sh([str(py), str(HERE / "gguf_convert.py"), str(folder), str(tmp), "--outtype", src.lower()],
                        env=env, timeout=1800)
                 if r.returncode or not tmp.exists():
-                    out[e] = f"n/a (GGUF conversion failed: {tail(r.stderr, 160)})"
-                    continue
-                tmp.rename(dst)
-            out[e] = str(dst)
+                    err = f"n/a (GGUF conversion failed: {tail(r.stderr, 160)})"
+                else:
+                    tmp.rename(paths[src])
+            if err is None and not paths[q].exists():
+                log(f"{name}: quantizing the F16 GGUF to {q} (llama.cpp's quantizer)")
+                err = quantize_gguf(py, env, paths[src], paths[q], q)
+            out[e] = err or str(paths[q])
     return out
+
+
+def llama_quantize_exe():
+    """llama.cpp's llama-quantize: $AUTOLM_BENCH_LLAMA_QUANTIZE, else the one bench/setup.sh
+    --llama-server builds beside llama-server from the same sdist; None if neither."""
+    for p in (os.environ.get("AUTOLM_BENCH_LLAMA_QUANTIZE"), CACHE / "llama-server" / "build" / "bin" / "llama-quantize"):
+        if p and Path(p).is_file() and os.access(p, os.X_OK):
+            return Path(p)
+    return None
+
+
+def quantize_gguf(py, env, f16, dst, q):
+    """F16 GGUF -> Q4_0 / Q4_K_M with llama.cpp's own quantizer: the llama-quantize binary if there
+    is one, else llama-cpp-python's binding of the same llama_model_quantize(). None on success,
+    else the n/a line."""
+    tmp = dst.with_suffix(".tmp.gguf")
+    exe = llama_quantize_exe()
+    if exe:
+        cmd = [str(exe), str(f16), str(tmp), q, "2"]
+    else:
+        cmd = [str(py), "-c",
+               "import ctypes, sys, llama_cpp\n"
+               "p = llama_cpp.llama_model_quantize_default_params()\n"
+               f"p.ftype = {LLAMA_QUANTIZED[q]}\n"
+               "p.nthread = 2\n"
+               "sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), ctypes.byref(p)))",
+               str(f16), str(tmp)]
+    r = sh(cmd, env=env, timeout=1800)
+    if r.returncode or not tmp.exists():
+        return f"n/a (llama.cpp quantize to {q} failed: {tail(r.stderr or r.stdout, 160)})"
+    tmp.rename(dst)
+    return None
 
 
 # ------------------------------------------------------------------------------ running

@@ -5,8 +5,10 @@
 #
 #   bench/setup.sh                 # everything
 #   bench/setup.sh --no-llama      # skip llama-cpp-python (long source build)
-#   bench/setup.sh --llama-server  # also build llama.cpp's llama-server from the same sdist's
-#                                  # sources into $CACHE/llama-server (bench/serve_load.py)
+#   bench/setup.sh --llama-server  # also build llama.cpp's llama-server and llama-quantize from the
+#                                  # same sdist's sources into $CACHE/llama-server (bench/serve_load.py;
+#                                  # bench/run.py's llama.cpp-Q4_0 / -Q4_K_M quantize with it, or else
+#                                  # through llama-cpp-python's llama_model_quantize binding)
 #
 # Environment:
 #   AUTOLM_BENCH_CACHE  cache dir: venv, models, conversions, llama.cpp converter
@@ -85,15 +87,15 @@ if [ "$WITH_LLAMA" = 1 ]; then
   fi
 fi
 
-if [ "$WITH_LLAMA" = 1 ] && [ "$WITH_SERVER" = 1 ] && [ -n "${SDIST:-}" ] && [ ! -x "$CACHE/llama-server/build/bin/llama-server" ]; then
+if [ "$WITH_LLAMA" = 1 ] && [ "$WITH_SERVER" = 1 ] && [ -n "${SDIST:-}" ] && { [ ! -x "$CACHE/llama-server/build/bin/llama-server" ] || [ ! -x "$CACHE/llama-server/build/bin/llama-quantize" ]; }; then
   # llama.cpp's own server, from the llama-cpp-python sdist's vendored llama.cpp (CPU, native ISA).
-  log "building llama-server from $SDIST"
+  log "building llama-server and llama-quantize from $SDIST"
   top=$(tar tzf "$SDIST" | head -1 | cut -d/ -f1)
-  mkdir -p "$CACHE/llama-server" && tar xzf "$SDIST" -C "$CACHE/llama-server" &&
+  mkdir -p "$CACHE/llama-server" && { [ -d "$CACHE/llama-server/$top" ] || tar xzf "$SDIST" -C "$CACHE/llama-server"; } &&
     cmake -S "$CACHE/llama-server/$top/vendor/llama.cpp" -B "$CACHE/llama-server/build" -DCMAKE_BUILD_TYPE=Release \
       -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=ON -DGGML_BLAS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
       -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >/dev/null &&
-    cmake --build "$CACHE/llama-server/build" -j "${LLAMA_BUILD_JOBS:-2}" --target llama-server >/dev/null ||
+    cmake --build "$CACHE/llama-server/build" -j "${LLAMA_BUILD_JOBS:-2}" --target llama-server llama-quantize >/dev/null ||
     { log "llama-server build failed"; status=1; }
 fi
 
