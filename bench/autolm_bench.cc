@@ -1,7 +1,7 @@
 // autolm_bench: loads one HF folder and runs the benchmark workloads of bench/run.py, printing
 // one JSON object of timings on stdout. Threads come from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS.
 //
-//   autolm_bench <dir> --prompts prompts.json [--new-tokens 128] [--workloads greedy,beam4,batch8,raw,prefill,prefill512]
+//   autolm_bench <dir> --prompts prompts.json [--new-tokens 128] [--workloads greedy,beam4,batch8,raw,prefill,prefill512,long4k]
 //                [--dtype auto|float32|int8|int4|int4-g64]   (autolm::LoadOptions::dtype)
 //
 // prompts.json: {"greedy": [[ids…]], "batch": [[ids…] × 8]} (the same ids every engine gets).
@@ -14,6 +14,9 @@
 //   prefill batch 1, encode or prefill + the first token only, 10 times: median and best (profiling TTFT)
 //   prefill512  the same for the prompts file's "prefill512" prompt (512 tokens), 3 times
 //               (AUTOLM_BENCH_REPEAT overrides both counts)
+//   long4k  batch 1, greedy on the prompts file's "long4k" prompt (4,096 tokens): time to first
+//           token, decode tokens/s, KV-cache bytes and peak RSS; skipped (with the reason) when
+//           the prompt and the new tokens exceed the model's positions
 //   plain   batch 1, greedy, end to end (prefill included): tokens/s = new tokens / total time
 //   lookup  the same with prompt_lookup_num_tokens = --lookup-tokens (default 10)
 //   assist  the same with --assistant DIR drafting --assistant-tokens (default 5, "constant",
@@ -192,7 +195,7 @@ std::vector<std::string> split(const std::string& s) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <dir> --prompts file.json [--new-tokens N] [--workloads greedy,beam4,batch8,raw,prefill,prefill512]\n",
+    std::fprintf(stderr, "usage: %s <dir> --prompts file.json [--new-tokens N] [--workloads greedy,beam4,batch8,raw,prefill,prefill512,long4k]\n",
                  argv[0]);
     return 2;
   }
@@ -247,6 +250,22 @@ int main(int argc, char** argv) {
         if (!pj.contains("prefill512") || pj["prefill512"].empty())
           throw autolm::Error(autolm::ErrorKind::kInvalidInput, "prefill512 needs a \"prefill512\" prompt in " + prompts_path);
         w[name] = run_prefill(*model, read_prompts(pj, "prefill512").at(0), 3);
+      } else if (name == "long4k") {  // the prompts file's 4,096-token prompt (bench/run.py)
+        if (!pj.contains("long4k") || pj["long4k"].empty())
+          throw autolm::Error(autolm::ErrorKind::kInvalidInput, "long4k needs a \"long4k\" prompt in " + prompts_path);
+        const Prompts long_prompt = read_prompts(pj, "long4k");
+        const int64_t len = int64_t(long_prompt.at(0).size()) + new_tokens;
+        const int64_t max_pos = model->config().max_positions;
+        if (max_pos > 0 && len > max_pos) {
+          w[name] = {{"skipped", "prompt + new tokens (" + std::to_string(len) + ") exceed max_positions (" +
+                                     std::to_string(max_pos) + ")"}};
+          continue;
+        }
+        w[name] = run_streamed(*model, long_prompt, new_tokens);
+        w[name]["prompt_tokens"] = long_prompt.at(0).size();
+        w[name]["kv_bytes_per_token"] = model->kv_bytes_per_token();
+        w[name]["kv_cache_mb"] = double(model->kv_bytes_per_token()) * double(len) / (1024.0 * 1024.0);
+        w[name]["peak_rss_mb"] = peak_rss_mb();
       } else if (name == "plain") {
         w[name] = run_assisted(*model, greedy, new_tokens, {}, 0);
       } else if (name == "lookup") {

@@ -36,6 +36,7 @@ CACHE = Path(os.environ.get("AUTOLM_BENCH_CACHE", Path.home() / ".cache/autolm-b
 VENV = Path(os.environ.get("AUTOLM_BENCH_VENV", CACHE / "venv"))
 SEQ2SEQ = {"t5", "mt5", "bart", "mbart", "marian"}
 PREFILL_LEN = 512  # the prefill512 workload's prompt (source) length
+LONG_LEN = 4096  # the long4k workload's prompt length (decoder-only models whose positions allow it)
 ALL_ENGINES = ["autolm", "autolm-int8", "autolm-int4", "autolm-python", "transformers", "ct2-float32", "ct2-int8",
                "llama.cpp-F32", "llama.cpp-F16", "llama.cpp-Q8_0", "llama.cpp-Q4_0", "llama.cpp-Q4_K_M"]
 # Bytes per weight as each engine stores it (Q8_0: 32 int8 + one fp16 scale per block; autolm int4:
@@ -273,8 +274,10 @@ def make_prompts(folder: Path, prompt_len, batch, seed, path: Path):
                 out.append(t)
         return out
     greedy, rows = [row()], [row() for _ in range(batch)]
-    # prefill512: TTFT of one 512-token prompt (drawn after the others, which stay as they were)
-    path.write_text(json.dumps({"greedy": greedy, "batch": rows, "prefill512": [row(PREFILL_LEN)]}))
+    # prefill512: TTFT of one 512-token prompt; long4k: one 4,096-token prompt (drawn after the
+    # others, which stay as they were)
+    prefill = [row(PREFILL_LEN)]
+    path.write_text(json.dumps({"greedy": greedy, "batch": rows, "prefill512": prefill, "long4k": [row(LONG_LEN)]}))
 
 
 def prepare_peers(name, folder: Path, engines, seq2seq, py):
@@ -416,6 +419,10 @@ METRICS = {  # (workload, key) -> column
     ("beam4", "throughput_tok_s"): "beam4_tok_s",
     ("batch8", "throughput_tok_s"): "batch8_tok_s",
     ("prefill512", "ttft_s"): "prefill512_ttft_s",
+    ("long4k", "ttft_s"): "long4k_ttft_s",
+    ("long4k", "decode_tok_s"): "long4k_decode_tok_s",
+    ("long4k", "kv_cache_mb"): "long4k_kv_cache_mb",
+    ("long4k", "peak_rss_mb"): "long4k_peak_rss_mb",
 }
 
 
@@ -434,6 +441,8 @@ def summarize(rounds_results, new_tokens):
                 continue
             if "error" in src:
                 errors.append(f"{wl}: {src['error']}")
+                continue
+            if "skipped" in src:
                 continue
             if wl and wl != "prefill512" and src.get("new_tokens", new_tokens) != new_tokens and key != "peak_rss_mb":
                 errors.append(f"{wl}: generated {src.get('new_tokens')} tokens, not {new_tokens}")
@@ -526,6 +535,18 @@ def markdown(report):
                      (fmt(ratio(s.get("batch8_tok_s"), base.get("batch8_tok_s")), 2) if eng != "autolm" else "1.00") if s.get("batch8_tok_s") else "",
                      fmt(s.get("load_s"), 2), fmt(s.get("cold_first_token_s"), 2), fmt(s.get("peak_rss_mb"), 0)]
             L.append("| " + " | ".join(cells) + " |")
+        lng = {e: s for e, s in mr["engines"].items() if isinstance(s, dict) and s.get("long4k_ttft_s")}
+        if lng:
+            L.append(f"\nlong4k (a {LONG_LEN}-token prompt, then greedy decoding; KV cache = bytes per token × "
+                     f"(prompt + new tokens), autolm only):\n")
+            L.append("| engine | TTFT s | decode tok/s | KV cache MB | peak RSS MB |")
+            L.append("|---|---|---|---|---|")
+            for eng, s in lng.items():
+                L.append(f"| {eng} | {fmt(s['long4k_ttft_s'], 2)} | {fmt(s.get('long4k_decode_tok_s'))} | "
+                         f"{fmt(s.get('long4k_kv_cache_mb'), 0) if s.get('long4k_kv_cache_mb') else '—'} | "
+                         f"{fmt(s.get('long4k_peak_rss_mb'), 0)} |")
+        elif info.get("long4k_skipped"):
+            L.append(f"\nlong4k skipped: {info['long4k_skipped']}")
         pre = {e: s["prefill512_ttft_s"] for e, s in mr["engines"].items() if isinstance(s, dict) and s.get("prefill512_ttft_s")}
         if pre:
             L.append(f"\nprefill512 (TTFT of a {PREFILL_LEN}-token prompt; GFLOP/s = 2 × {PREFILL_LEN} × the decoder's "
@@ -575,7 +596,8 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--workloads", default="greedy,beam4,batch8",
-                    help="greedy, beam4 (seq2seq shapes only), batch8, prefill512 (TTFT of a 512-token prompt)")
+                    help="greedy, beam4 (seq2seq shapes only), batch8, prefill512 (TTFT of a 512-token prompt), "
+                         "long4k (TTFT, decode tok/s, KV-cache MB and peak RSS at a 4,096-token prompt)")
     ap.add_argument("--build-dir", default=str(ROOT / "build-bench"))
     ap.add_argument("--build-jobs", type=int, default=2)
     ap.add_argument("--out", default=str(HERE / "results"))
@@ -619,6 +641,12 @@ def main():
             d_model = cfg.get("d_model") or cfg.get("hidden_size") or cfg.get("n_embd")
             info["prefill_params_m"] = (decode_params - int(cfg["vocab_size"]) * int(d_model)) / 1e6
         workloads = [w for w in args.workloads.split(",") if w != "beam4" or seq2seq]
+        if "long4k" in workloads:  # a 4,096-token prompt + the new tokens must fit the model's positions
+            max_pos = cfg.get("max_position_embeddings") or cfg.get("n_positions") or 0
+            if seq2seq or (max_pos and max_pos < LONG_LEN + args.new_tokens):
+                workloads.remove("long4k")
+                info["long4k_skipped"] = ("seq2seq model" if seq2seq else
+                                          f"max_position_embeddings {max_pos} < {LONG_LEN} + {args.new_tokens} new tokens")
         prompts = CACHE / "prompts" / f"{name}-{args.prompt_len}-{args.batch}.json"
         prompts.parent.mkdir(parents=True, exist_ok=True)
         make_prompts(folder, args.prompt_len, args.batch, 1234, prompts)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -73,43 +74,68 @@ void attention(const AttentionSpec& spec, int batch, int q_len, int q_start_all,
           const float* K = kv.k(b, h / group);  // (k_len, D)
           const float* V = kv.v(b, h / group);  // (k_len, D)
           const uint8_t* valid = kv.key_valid(b);
+          // Keys a query at position qpos can see: [k_begin, k_end) (causal, sliding window).
+          const int w = spec.sliding_window;
+          auto key_range = [&](int qpos) {
+            const int k_end = spec.causal ? std::min(k_len, qpos + 1)
+                              : w > 0     ? int(std::min<int64_t>(k_len, int64_t(qpos) + w + 1))
+                                          : k_len;
+            const int k_begin = w > 0 ? std::max(0, spec.causal ? qpos - w + 1 : qpos - w) : 0;
+            return std::pair<int, int>{k_begin, k_end};
+          };
           for (int t0 = 0; t0 < q_len; t0 += q_block) {
             const int rows = std::min(q_block, q_len - t0);
             const float* qh = q + b * row_stride + int64_t(t0) * H * D + int64_t(h) * D;  // (rows, D), row stride H*D
             float* oh = out + b * row_stride + int64_t(t0) * H * D + int64_t(h) * D;
+            // Only the keys some row of the block can see go through the GEMMs (the causal upper
+            // triangle and what lies outside a sliding window are skipped, as flash attention's
+            // block skipping): [lo, hi) is the union of the rows' ranges.
+            int lo = k_len, hi = 0;
+            for (int t = 0; t < rows; ++t) {
+              const auto [kb, ke] = key_range(q_start + t0 + t);
+              if (kb >= ke) continue;
+              lo = std::min(lo, kb);
+              hi = std::max(hi, ke);
+            }
+            if (lo >= hi) {  // every row fully masked (padding queries): zeros
+              for (int t = 0; t < rows; ++t) std::fill(oh + int64_t(t) * H * D, oh + int64_t(t) * H * D + D, 0.f);
+              continue;
+            }
+            const int n = hi - lo;                // keys in the block's range
+            const float* Kb = K + int64_t(lo) * D;  // (n, D)
+            const float* Vb = V + int64_t(lo) * D;  // (n, D)
             // One query (every decode step): matrix-vector products, no GEMM packing.
-            if (rows == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, k_len, D, spec.scale, K, D, qh, 1, 0.f, scores, 1);
+            if (rows == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, n, D, spec.scale, Kb, D, qh, 1, 0.f, scores, 1);
             else
-              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, k_len, D, spec.scale, qh, H * D, K, D, 0.f,
-                          scores, k_len);
+              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, D, spec.scale, qh, H * D, Kb, D, 0.f, scores,
+                          n);
             for (int t = 0; t < rows; ++t) {
               const int qpos = q_start + t0 + t;
-              float* srow = scores + int64_t(t) * k_len;
-              const int w = spec.sliding_window;
-              const int k_end = spec.causal ? std::min(k_len, qpos + 1)
-                                : w > 0     ? int(std::min<int64_t>(k_len, int64_t(qpos) + w + 1))
-                                            : k_len;
-              const int k_begin = w > 0 ? std::max(0, spec.causal ? qpos - w + 1 : qpos - w) : 0;
-              // Keys outside [k_begin, k_end) (causal, sliding window) get probability 0 directly;
-              // inside, padding is -inf and the T5 bias is added, then softmax over the window only.
-              for (int j = 0; j < std::min(k_begin, k_len); ++j) srow[j] = 0.f;
-              for (int j = std::max(k_end, 0); j < k_len; ++j) srow[j] = 0.f;
-              if (k_begin >= k_end) continue;  // fully masked row (padding query): zeros
+              float* srow = scores + int64_t(t) * n;  // srow[j - lo]: key j
+              const auto [k_begin, k_end] = key_range(qpos);
+              // Keys outside [k_begin, k_end) get probability 0 directly; inside, padding is -inf
+              // and the T5 bias is added, then softmax over the window only.
+              if (k_begin >= k_end) {  // fully masked row (padding query): zeros
+                std::fill(srow, srow + n, 0.f);
+                continue;
+              }
+              for (int j = lo; j < k_begin; ++j) srow[j - lo] = 0.f;
+              for (int j = k_end; j < hi; ++j) srow[j - lo] = 0.f;
               for (int j = k_begin; j < k_end; ++j) {
+                float& s = srow[j - lo];
                 if (!valid[j]) {
-                  srow[j] = neg_inf;
+                  s = neg_inf;
                   continue;
                 }
-                if (spec.softcap > 0.f) srow[j] = std::tanh(srow[j] / spec.softcap) * spec.softcap;
-                if (spec.rel_bias) srow[j] += spec.rel_bias[h * spec.rel_bias_stride + spec.rel_bias_offset + j - qpos];
+                if (spec.softcap > 0.f) s = std::tanh(s / spec.softcap) * spec.softcap;
+                if (spec.rel_bias) s += spec.rel_bias[h * spec.rel_bias_stride + spec.rel_bias_offset + j - qpos];
               }
-              if (spec.sinks) softmax_with_sink(srow + k_begin, k_end - k_begin, spec.sinks[h]);
-              else softmax(srow + k_begin, k_end - k_begin);  // all padding gives zeros too
+              if (spec.sinks) softmax_with_sink(srow + (k_begin - lo), k_end - k_begin, spec.sinks[h]);
+              else softmax(srow + (k_begin - lo), k_end - k_begin);  // all padding gives zeros too
             }
-            if (rows == 1) cblas_sgemv(CblasRowMajor, CblasTrans, k_len, D, 1.f, V, D, scores, 1, 0.f, oh, 1);
+            if (rows == 1) cblas_sgemv(CblasRowMajor, CblasTrans, n, D, 1.f, Vb, D, scores, 1, 0.f, oh, 1);
             else
-              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, k_len, 1.f, scores, k_len, V, D, 0.f, oh,
-                          H * D);
+              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, n, 1.f, scores, n, Vb, D, 0.f, oh, H * D);
           }
         }
       });

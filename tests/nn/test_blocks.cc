@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 
+#include "nn/attention.h"
 #include "nn/cross_attention.h"
 #include "nn/embedding.h"
 #include "nn/lm_head.h"
@@ -484,6 +485,54 @@ TEST(RelativePositionBiasBlock, BucketsAndTableLayout) {
       EXPECT_EQ(filled[h * (2 * R + 1) + R + rel], table[relative_position_bucket(rel, true, 8, 16) * 3 + h]) << rel;
   EXPECT_TRUE(RelativePositionBias::load(w, "absent.weight", o, /*optional=*/true).empty());
   EXPECT_THROW(RelativePositionBias::load(w, "absent.weight", o, false), Error);
+}
+
+// A prompt long enough for several query blocks (1300 keys: blocks of 806 rows): only the keys a
+// block can see go through the GEMMs; every row still matches eager attention (causal, causal
+// sliding window, bidirectional window; one padding key).
+TEST(Attention, LongPromptQueryBlocksSeeOnlyTheirKeys) {
+  const int T = 1300, heads = 2, D = 2;
+  const auto q = random_vector(size_t(T) * heads * D, 11);
+  const auto k = random_vector(size_t(T) * D, 12), v = random_vector(size_t(T) * D, 13);
+  std::vector<uint8_t> valid(T, 1);
+  valid[900] = 0;
+  KVSource kv;
+  kv.k = [&](int, int) { return k.data(); };
+  kv.v = [&](int, int) { return v.data(); };
+  kv.key_valid = [&](int) { return valid.data(); };
+  for (auto [causal, window] : {std::pair{true, 0}, {true, 100}, {false, 100}}) {
+    AttentionSpec spec;
+    spec.num_heads = heads;
+    spec.num_kv_heads = 1;
+    spec.head_dim = D;
+    spec.scale = 0.7f;
+    spec.causal = causal;
+    spec.sliding_window = window;
+    std::vector<float> out(size_t(T) * heads * D);
+    attention(spec, 1, T, 0, q.data(), kv, T, out.data());
+    std::vector<double> want(out.size(), 0.0);
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < heads; ++h) {
+        std::vector<double> s(T, 0.0);
+        double mx = -1e300, sum = 0;
+        auto seen = [&](int j) {
+          if (!valid[j]) return false;
+          if (causal) return j <= t && (window == 0 || t - j < window);
+          return std::abs(t - j) <= window;
+        };
+        for (int j = 0; j < T; ++j)
+          if (seen(j)) {
+            s[j] = spec.scale * (double(q[(t * heads + h) * D]) * k[j * D] + double(q[(t * heads + h) * D + 1]) * k[j * D + 1]);
+            mx = std::max(mx, s[j]);
+          }
+        for (int j = 0; j < T; ++j)
+          if (seen(j)) sum += (s[j] = std::exp(s[j] - mx));
+        for (int j = 0; j < T; ++j)
+          if (seen(j))
+            for (int d = 0; d < D; ++d) want[(t * heads + h) * D + d] += s[j] / sum * v[j * D + d];
+      }
+    expect_near(out.data(), want, 1e-5, "causal " + std::to_string(causal) + " window " + std::to_string(window));
+  }
 }
 
 // Encoder self-attention (causal = false): every token sees the whole input, or with a sliding
