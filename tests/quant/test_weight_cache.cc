@@ -442,10 +442,11 @@ TEST_F(WeightCacheTest, LoadsEvictTheLeastRecentlyUsed) {
   ASSERT_EQ(entries().size(), 1u);
   const fs::path llama_entry = entries()[0];
   const uint64_t llama_bytes = fs::file_size(llama_entry);
-  struct timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 3600, 0}};
+  // Written before the stale entry; the load below makes it the more recently used.
+  struct timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 7200, 0}};
   ASSERT_EQ(::utimensat(AT_FDCWD, llama_entry.c_str(), times, 0), 0);
   const fs::path stale = fs::path(cache_) / entry_name('f');
-  write_aged(stale.string(), 100, 7200);
+  write_aged(stale.string(), 100, 3600);
   const std::vector<float> want = load_logits(llama, Dtype::kInt8, false);
   EXPECT_EQ(load_logits(llama, Dtype::kInt8), want);  // maps and touches the llama entry
   EXPECT_GT(fs::last_write_time(llama_entry), fs::last_write_time(stale));
