@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <regex>
 
 #include "autolm/version.h"
 #include "io/sha256.h"
@@ -104,6 +106,57 @@ void remove_abandoned(const std::string& dir, const std::string& prefix) {
 
 }  // namespace
 
+uint64_t weight_cache_max_bytes() {
+  const std::string v = env("AUTOLM_CACHE_MAX_BYTES");
+  if (v.empty()) return kWeightCacheDefaultMaxBytes;
+  static const std::regex kForm("([0-9]{1,19})([KMGT]?)", std::regex::icase);
+  std::smatch m;
+  if (std::regex_match(v, m, kForm)) {
+    const std::string unit = m[2].str();
+    const int shift = unit.empty() ? 0 : 10 * int(std::string("KMGT").find(char(std::toupper(unit[0]))) + 1);
+    const unsigned long long n = std::strtoull(m[1].str().c_str(), nullptr, 10);
+    if (n <= (~uint64_t(0) >> shift)) return uint64_t(n) << shift;
+  }
+  warn("AUTOLM_CACHE_MAX_BYTES=\"" + v + "\" is not a byte count (like 20000000000 or 20G); using " +
+       std::to_string(kWeightCacheDefaultMaxBytes >> 30) + "G");
+  return kWeightCacheDefaultMaxBytes;
+}
+
+bool is_weight_cache_entry_name(const std::string& name) {
+  static const std::regex kName("[0-9a-f]{32}-(int8|int4|int4-g64)-v[0-9]{1,9}\\.autolm-weights");
+  return std::regex_match(name, kName);
+}
+
+void evict_weight_cache(const std::string& dir, uint64_t max_bytes, const std::string& keep) {
+  struct Entry {
+    int64_t mtime_ns;
+    uint64_t bytes;
+    std::string path;
+  };
+  std::vector<Entry> entries;
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!is_weight_cache_entry_name(name)) continue;  // never a file the cache did not name
+    const std::string path = dir + "/" + name;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) continue;
+    total += uint64_t(st.st_size);
+    if (path == keep) continue;
+    entries.push_back({int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, uint64_t(st.st_size), path});
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.mtime_ns != b.mtime_ns ? a.mtime_ns < b.mtime_ns : a.path < b.path; });
+  for (const Entry& e : entries) {
+    if (total <= max_bytes) break;
+    // Safe while another process maps it: the mapping keeps the inode's pages until munmap.
+    if (::unlink(e.path.c_str()) == 0 || errno == ENOENT) total -= std::min(total, e.bytes);
+    else warn("could not remove the weight cache entry " + e.path + ": " + std::strerror(errno));
+  }
+}
+
 std::optional<std::string> weight_cache_dir() {
   if (const std::string off = env("AUTOLM_NO_CACHE"); !off.empty() && off != "0") return std::nullopt;
   if (auto v = env("AUTOLM_CACHE"); !v.empty()) return v;
@@ -145,6 +198,9 @@ WeightCache::WeightCache(const std::string& dir, const std::vector<std::string>&
           ".autolm-weights";
   try {
     open_entry();
+    // Touch the entry: eviction removes the least recently used first (by modification time,
+    // which, unlike atime, every filesystem keeps); a failure only makes it look older.
+    if (map_) ::utimensat(AT_FDCWD, path_.c_str(), nullptr, 0);
   } catch (const std::exception& e) {
     warn("ignoring the weight cache " + path_ + ": " + e.what() + "; quantizing again");
     cached_.clear();
@@ -281,6 +337,10 @@ void WeightCache::save() {
   auto fail = [&](const std::string& why) {
     warn("could not write the weight cache " + path_ + ": " + why + " (the next load quantizes again)");
   };
+  const uint64_t max_bytes = weight_cache_max_bytes();
+  if (data_start + cursor > max_bytes)
+    return fail(std::to_string(data_start + cursor) + " bytes is more than AUTOLM_CACHE_MAX_BYTES (" +
+                std::to_string(max_bytes) + ")");
   if (!make_dirs(dir)) return fail("cannot create the folder " + dir + ": " + std::strerror(errno));
   remove_abandoned(dir, path_.substr(dir.size() + 1) + ".tmp.");
   struct statvfs fs;
@@ -317,6 +377,7 @@ void WeightCache::save() {
     ::close(dfd);
   }
   fresh_.clear();
+  evict_weight_cache(dir, max_bytes, path_);
 }
 
 }  // namespace autolm

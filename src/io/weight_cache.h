@@ -19,6 +19,13 @@
 // Anything wrong is a warning on stderr and the weights are quantized again. Writes are atomic
 // (a temporary file in the same folder, fsync, rename): concurrent loads are safe, and a failure
 // to write (read-only folder, full disk) is a warning, never an error.
+//
+// Size cap: after writing an entry, the folder's entries (only files named like this cache's own,
+// <32 hex>-<format>-v<N>.autolm-weights, regular and owned by this user; anything else is never
+// touched) are deleted least recently used first (by modification time; a load that maps an entry
+// touches it) until they total at most weight_cache_max_bytes(). The entry just written is kept;
+// one larger than the cap on its own is not written. Deleting an entry another process has mapped
+// is safe: on POSIX, unlink removes the name and the mapping keeps the file's pages until munmap.
 #pragma once
 
 #include <map>
@@ -39,6 +46,19 @@ inline constexpr int kWeightCacheVersion = 1;
 // The cache folder ($AUTOLM_CACHE, $XDG_CACHE_HOME/autolm, $HOME/.cache/autolm), or nullopt when
 // AUTOLM_NO_CACHE is set (to anything but "" or "0") or no folder can be named.
 std::optional<std::string> weight_cache_dir();
+
+// The cap on the cache folder's total size: $AUTOLM_CACHE_MAX_BYTES (a byte count, optionally
+// with a K, M, G or T suffix, powers of 1024) or kWeightCacheDefaultMaxBytes when unset; an
+// unparsable value is a warning and the default.
+inline constexpr uint64_t kWeightCacheDefaultMaxBytes = uint64_t(20) << 30;  // 20 GiB
+uint64_t weight_cache_max_bytes();
+
+// Whether `name` (a file name, no folder) is one of this cache's entries.
+bool is_weight_cache_entry_name(const std::string& name);
+
+// Deletes `dir`'s entries, oldest modification time first, until they total at most `max_bytes`;
+// never `keep` (a full path), never a file that is not an entry of this user. Never throws.
+void evict_weight_cache(const std::string& dir, uint64_t max_bytes, const std::string& keep);
 
 class WeightCache {
  public:

@@ -9,6 +9,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <zlib.h>
@@ -682,6 +686,68 @@ TEST(CliCache, NoCacheFlagAndConcurrentLoads) {
   EXPECT_NE(files[0].find("-int4-"), std::string::npos) << files[0];
   EXPECT_EQ(run(gen).out, want.out);  // from the entry
   fs::remove_all(cache);
+}
+
+// Every `--flag` the docs write after `autolm <command>` (README.md, docs/*.md, within the same
+// line or code span; a trailing `\` continues the line) and every flag of the Kubernetes
+// Deployment's `args` is an option of that command's --help. Flags named without a command in
+// front (prose like "`--kv-budget` bounds ...") are not checked.
+TEST(Cli, FlagsNamedInTheDocsExist) {
+  namespace fs = std::filesystem;
+  const std::string root = AUTOLM_SOURCE_DIR;
+  std::map<std::string, std::set<std::string>> options;  // command → its --flags
+  auto options_of = [&](const std::string& cmd) -> const std::set<std::string>& {
+    auto it = options.find(cmd);
+    if (it != options.end()) return it->second;
+    const CliResult r = run(cmd + " --help");
+    EXPECT_EQ(r.code, 0) << cmd << " --help: " << r.err;
+    std::set<std::string> flags;
+    static const std::regex kFlag("--[a-z][a-z0-9-]*");
+    for (std::sregex_iterator m(r.out.begin(), r.out.end(), kFlag), end; m != end; ++m) flags.insert(m->str());
+    EXPECT_GT(flags.size(), 1u) << cmd;
+    return options[cmd] = flags;
+  };
+  static const std::string kCommands = "info|logits|generate|tokenize|detokenize|chat|download|serve";
+  static const std::regex kInvocation("autolm ((?:" + kCommands + ")(?:\\|(?:" + kCommands + "))*)\\b");
+  static const std::regex kFlag("(^|[\\s\\[(\"'`])(--[a-z][a-z0-9-]*)");
+  auto check = [&](const std::string& file, int line, const std::string& cmds, const std::string& text) {
+    std::stringstream names(cmds);
+    for (std::string cmd; std::getline(names, cmd, '|');)
+      for (std::sregex_iterator m(text.begin(), text.end(), kFlag), end; m != end; ++m)
+        EXPECT_TRUE(options_of(cmd).count((*m)[2].str()))
+            << file << ":" << line << ": `autolm " << cmd << " " << (*m)[2].str() << "` is not an option of "
+            << "`autolm " << cmd << " --help`";
+  };
+  std::vector<std::string> docs = {root + "/README.md"};
+  for (const auto& e : fs::directory_iterator(root + "/docs"))
+    if (e.path().extension() == ".md") docs.push_back(e.path().string());
+  size_t checked = 0;
+  for (const auto& path : docs) {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      std::string text = lines[i];
+      for (size_t j = i; !text.empty() && text.back() == '\\' && j + 1 < lines.size();) text += "\n" + lines[++j];
+      for (std::sregex_iterator m(text.begin(), text.end(), kInvocation), end; m != end; ++m) {
+        std::string rest = text.substr(size_t(m->position() + m->length()));
+        // Inside a code span: up to its closing backtick (a fenced block has none on the line).
+        if (m->position() > 0 && std::count(text.begin(), text.begin() + m->position(), '`') % 2 == 1)
+          rest = rest.substr(0, rest.find('`'));
+        check(fs::path(path).filename().string(), int(i + 1), (*m)[1].str(), rest);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 20u) << "the docs' autolm command lines were not found";
+  // deploy/k8s/deployment.yaml: args: ["serve", "/models/model", "--host", ...]
+  std::ifstream in(root + "/deploy/k8s/deployment.yaml");
+  const std::string yaml((std::istreambuf_iterator<char>(in)), {});
+  std::smatch args;
+  ASSERT_TRUE(std::regex_search(yaml, args, std::regex("args: \\[\"(" + kCommands + ")\"([^\\]]*)\\]")))
+      << "deployment.yaml has no args: [\"<command>\", ...]";
+  EXPECT_NE(args[2].str().find("--max-batch"), std::string::npos);
+  check("deployment.yaml", 0, args[1].str(), args[2].str());
 }
 
 }  // namespace

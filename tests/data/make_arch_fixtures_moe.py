@@ -12,7 +12,6 @@ keep the folders small, and a tokenizer copied from an existing fixture. The ref
 made by make_fixtures.model_refs with the prompts, greedy and beam settings of cases.json's llama-tiny entry:
 refs/models/<name>.json + .logits.safetensors, the same format as every other fixture.
 """
-import json
 import os
 import shutil
 import zlib
@@ -21,10 +20,11 @@ import torch
 import transformers
 from safetensors.torch import save_file
 
+import arch_fixture_common as common
 import make_fixtures as mf
 
-FX = mf.FX
-MODELS = os.path.join(FX, "models")
+FX = common.FX
+MODELS = common.MODELS
 
 # name: (real Hub checkpoint whose switches are kept, tokenizer fixture, config overrides)
 SOURCES = {
@@ -99,15 +99,9 @@ SOURCES = {
 
 
 def make_checkpoint(name, tok_src, overrides):
-    folder = os.path.join(MODELS, name)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder)
     kw = dict(overrides)
     config = transformers.AutoConfig.for_model(kw.pop("model_type"), vocab_size=1024, **kw)
-    model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
-    mf.randomize(model, zlib.crc32(name.encode()))
-    model.tie_weights()
-    model.to(torch.bfloat16).save_pretrained(folder)
+    folder = common.random_checkpoint(name, transformers.AutoModelForCausalLM, config)
     for f in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         src = os.path.join(MODELS, tok_src, f)
         if os.path.exists(src):
@@ -156,15 +150,10 @@ def moe_refs():
 
 
 def main():
-    only = set(filter(None, os.environ.get("ONLY", "").split(",")))
+    only = common.only_names()
     if not only or "moe" in only:
         moe_refs()
-    cases = json.load(open(os.path.join(FX, "cases.json"), encoding="utf-8"))
-    # The prompts, greedy and beam settings and batch of llama-tiny's entry (the repetition /
-    # min-length settings are generation processors, covered by the older fixtures).
-    base = cases["models"]["llama-tiny"]
-    spec = {"cases": [{"prompt": c["prompt"], "gen": {k: c["gen"][k] for k in ("greedy", "beam4")}}
-                      for c in base["cases"]], "batch_params": base["batch_params"]}
+    spec = common.spec_like("llama-tiny")
     for name, (hub, tok_src, overrides) in SOURCES.items():
         if only and name not in only:
             continue
@@ -173,9 +162,7 @@ def main():
         tensors = {}
         refs = mf.model_refs(name, folder, "causal", spec, tensors)
         refs["source_config"] = hub
-        mf.dump(os.path.join(FX, "refs", "models", name + ".json"), refs)
-        save_file(tensors, os.path.join(FX, "refs", "models", name + ".logits.safetensors"))
-        print("refs", name, refs["model_class"], flush=True)
+        common.save_refs(name, refs, tensors)
 
 
 if __name__ == "__main__":

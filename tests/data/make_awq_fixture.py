@@ -23,13 +23,12 @@ dequantized weights put back (every other tensor rounded to float16, as stored).
 Run by hand: /work/venv-ref/bin/python tests/data/make_awq_fixture.py
 Writes tests/data/awq/<name>/{config.json,model.safetensors} and tests/data/awq/<name>.json.
 """
-import json
 import os
 
 import torch
-import transformers
-from safetensors.torch import save_file
 from transformers.quantizers.quantizers_utils import should_convert_module
+
+import prequantized_fixture_common as common
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "awq")
@@ -63,51 +62,17 @@ def quantize(w, group):
 
 
 def build(fixture, group, hidden, intermediate, layers, not_convert):
-    torch.manual_seed(0)
-    cfg = transformers.LlamaConfig(vocab_size=128, hidden_size=hidden, intermediate_size=intermediate,
-                                   num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                                   max_position_embeddings=128, tie_word_embeddings=True, initializer_range=0.05,
-                                   bos_token_id=1, eos_token_id=2, pad_token_id=0)
-    model = transformers.LlamaForCausalLM(cfg).eval()
-    tensors, quantized = {}, set()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(p.to(torch.float16).float())  # every stored tensor is float16
-        for name, mod in model.named_modules():
-            if not isinstance(mod, torch.nn.Linear) or ".layers." not in name:
-                continue
-            if not should_convert_module(name, not_convert or None):  # kept as a float16 .weight
-                continue
-            qweight, qzeros, scales, deq = quantize(mod.weight.float(), group)
-            tensors[name + ".qweight"] = qweight
-            tensors[name + ".qzeros"] = qzeros
-            tensors[name + ".scales"] = scales
-            mod.weight.copy_(deq)
-            quantized.add(name + ".weight")
-        for name, p in model.named_parameters():
-            if name not in quantized and name != "lm_head.weight":  # lm_head: tied to the embedding
-                tensors[name] = p.detach().to(torch.float16).contiguous()
+    def quantize_linear(name, mod):
+        if not should_convert_module(name, not_convert or None):  # kept as a float16 .weight
+            return None
+        qweight, qzeros, scales, deq = quantize(mod.weight.float(), group)
+        return {"qweight": qweight, "qzeros": qzeros, "scales": scales}, deq
 
-    ids = [1, 17, 42, 99, 3, 120, 7, 64, 127, 5]
-    with torch.no_grad():
-        logits = model(torch.tensor([ids])).logits[0].float()  # (len, vocab)
-        greedy = model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False)[0].tolist()
-
-    folder = os.path.join(OUT, fixture)
-    os.makedirs(folder, exist_ok=True)
-    save_file(tensors, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
-    config = cfg.to_dict()
-    config["dtype"] = "float16"
-    config["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": group, "zero_point": True,
-                                     "version": "gemm", "modules_to_not_convert": not_convert or None}
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(config, f, indent=1, sort_keys=True)
-    ref = {"transformers": transformers.__version__, "torch": torch.__version__, "input_ids": ids,
-           "logits": [[round(v, 6) for v in row] for row in logits.tolist()], "greedy": greedy,
-           "formula": "W[o, i] = scales[g, o] * (q[i, o] - z[g, o]), g = i // group, AWQ nibble order [0,2,4,6,1,3,5,7]"}
-    with open(os.path.join(OUT, fixture + ".json"), "w") as f:
-        json.dump(ref, f)
-    print("wrote", folder, sum(t.numel() * t.element_size() for t in tensors.values()), "bytes of tensors")
+    common.build(OUT, fixture, quantize_linear,
+                 {"quant_method": "awq", "bits": 4, "group_size": group, "zero_point": True, "version": "gemm",
+                  "modules_to_not_convert": not_convert or None},
+                 "W[o, i] = scales[g, o] * (q[i, o] - z[g, o]), g = i // group, AWQ nibble order [0,2,4,6,1,3,5,7]",
+                 hidden=hidden, intermediate=intermediate, layers=layers)
 
 
 def main():

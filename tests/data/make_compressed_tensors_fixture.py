@@ -26,12 +26,11 @@ dequantized weights put back (every other tensor rounded to float16, as stored).
 Run by hand: /work/venv-ref/bin/python tests/data/make_compressed_tensors_fixture.py
 Writes tests/data/compressed_tensors/<name>/{config.json,model.safetensors} and <name>.json.
 """
-import json
 import os
 
 import torch
-import transformers
-from safetensors.torch import save_file
+
+import prequantized_fixture_common as common
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "compressed_tensors")
@@ -77,67 +76,29 @@ def quantize(w, g_idx, sym, scale_dtype):
 
 
 def build(fixture, sym, actorder, scale_dtype, layers):
-    torch.manual_seed(0)
-    cfg = transformers.LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=layers,
-                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-                                   tie_word_embeddings=True, initializer_range=0.05, bos_token_id=1, eos_token_id=2,
-                                   pad_token_id=0)
-    model = transformers.LlamaForCausalLM(cfg).eval()
-    tensors, quantized = {}, set()
     order = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(p.to(torch.float16).float())  # every stored tensor is float16
-        for name, mod in model.named_modules():
-            if not isinstance(mod, torch.nn.Linear) or ".layers." not in name:
-                continue
-            out_f, in_f = mod.weight.shape
-            if actorder:
-                perm = torch.randperm(in_f, generator=order)  # GPTQ's column order
-                g_idx = torch.empty(in_f, dtype=torch.int32)
-                g_idx[perm] = (torch.arange(in_f) // GROUP).to(torch.int32)
-            else:
-                g_idx = torch.arange(in_f, dtype=torch.int32) // GROUP
-            packed, scale, zero_point, deq = quantize(mod.weight.float(), g_idx, sym, scale_dtype)
-            tensors[name + ".weight_packed"] = packed
-            tensors[name + ".weight_scale"] = scale
-            tensors[name + ".weight_shape"] = torch.tensor([out_f, in_f], dtype=torch.int64)
-            if zero_point is not None:
-                tensors[name + ".weight_zero_point"] = zero_point
-            if actorder:
-                tensors[name + ".weight_g_idx"] = g_idx
-            mod.weight.copy_(deq)
-            quantized.add(name + ".weight")
-        for name, p in model.named_parameters():
-            if name not in quantized and name != "lm_head.weight":  # lm_head: tied to the embedding
-                tensors[name] = p.detach().to(torch.float16).contiguous()
 
-    ids = [1, 17, 42, 99, 3, 120, 7, 64, 127, 5]
-    with torch.no_grad():
-        logits = model(torch.tensor([ids])).logits[0].float()  # (len, vocab)
-        greedy = model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False)[0].tolist()
+    def quantize_linear(name, mod):
+        out_f, in_f = mod.weight.shape
+        g_idx = common.group_index(in_f, GROUP, actorder, order)
+        packed, scale, zero_point, deq = quantize(mod.weight.float(), g_idx, sym, scale_dtype)
+        stored = {"weight_packed": packed, "weight_scale": scale,
+                  "weight_shape": torch.tensor([out_f, in_f], dtype=torch.int64)}
+        if zero_point is not None:
+            stored["weight_zero_point"] = zero_point
+        if actorder:
+            stored["weight_g_idx"] = g_idx
+        return stored, deq
 
-    folder = os.path.join(OUT, fixture)
-    os.makedirs(folder, exist_ok=True)
-    save_file(tensors, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
-    config = cfg.to_dict()
-    config["dtype"] = "float16"
     weights = {"num_bits": 4, "type": "int", "symmetric": sym, "strategy": "group", "group_size": GROUP,
                "dynamic": False, "actorder": "group" if actorder else None, "observer": "minmax",
                "block_structure": None, "observer_kwargs": {}}
-    config["quantization_config"] = {
+    common.build(OUT, fixture, quantize_linear, {
         "quant_method": "compressed-tensors", "format": "pack-quantized", "quantization_status": "compressed",
         "config_groups": {"group_0": {"targets": ["Linear"], "weights": weights, "input_activations": None,
                                       "output_activations": None}},
-        "ignore": ["lm_head"], "kv_cache_scheme": None, "sparsity_config": {}, "global_compression_ratio": None}
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(config, f, indent=1, sort_keys=True)
-    ref = {"transformers": transformers.__version__, "torch": torch.__version__, "input_ids": ids,
-           "logits": [[round(v, 6) for v in row] for row in logits.tolist()], "greedy": greedy,
-           "formula": "W[o, i] = scale[o, g] * (w_q[o, i] - zp[o, g]), g = g_idx[i], nibbles = value + 8"}
-    with open(os.path.join(OUT, fixture + ".json"), "w") as f:
-        json.dump(ref, f)
-    print("wrote", folder, sum(t.numel() * t.element_size() for t in tensors.values()), "bytes of tensors")
+        "ignore": ["lm_head"], "kv_cache_scheme": None, "sparsity_config": {}, "global_compression_ratio": None},
+        "W[o, i] = scale[o, g] * (w_q[o, i] - zp[o, g]), g = g_idx[i], nibbles = value + 8", layers=layers)
 
 
 def main():

@@ -22,12 +22,11 @@ here is GPTQ's; GPTQ's Hessian-guided choice of q is irrelevant to the format an
 Run by hand: /work/venv-ref/bin/python tests/data/make_gptq_fixture.py
 Writes tests/data/gptq/<name>/{config.json,model.safetensors} and tests/data/gptq/<name>.json.
 """
-import json
 import os
 
 import torch
-import transformers
-from safetensors.torch import save_file
+
+import prequantized_fixture_common as common
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "gptq")
@@ -89,57 +88,17 @@ def quantize(w, g_idx, sym):
 
 
 def build(fixture, desc_act, sym):
-    torch.manual_seed(0)
-    cfg = transformers.LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-                                   tie_word_embeddings=True, initializer_range=0.05, bos_token_id=1, eos_token_id=2,
-                                   pad_token_id=0)
-    model = transformers.LlamaForCausalLM(cfg).eval()
-    tensors, quantized = {}, set()
     order = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(p.to(torch.float16).float())  # every stored tensor is float16
-        for name, mod in model.named_modules():
-            if isinstance(mod, torch.nn.Linear) and ".layers." in name:
-                in_f = mod.weight.shape[1]
-                if desc_act:
-                    perm = torch.randperm(in_f, generator=order)  # the order GPTQ visits the columns in
-                    g_idx = torch.empty(in_f, dtype=torch.int32)
-                    g_idx[perm] = (torch.arange(in_f) // GROUP).to(torch.int32)
-                else:
-                    g_idx = torch.arange(in_f, dtype=torch.int32) // GROUP
-                qweight, qzeros, scales, deq = quantize(mod.weight.float(), g_idx, sym)
-                tensors[name + ".qweight"] = qweight
-                tensors[name + ".qzeros"] = qzeros
-                tensors[name + ".scales"] = scales
-                tensors[name + ".g_idx"] = g_idx
-                mod.weight.copy_(deq)
-                quantized.add(name + ".weight")
-        for name, p in model.named_parameters():
-            if name not in quantized and name != "lm_head.weight":  # lm_head: tied to the embedding
-                tensors[name] = p.detach().to(torch.float16).contiguous()
 
-    ids = [1, 17, 42, 99, 3, 120, 7, 64, 127, 5]
-    with torch.no_grad():
-        logits = model(torch.tensor([ids])).logits[0].float()  # (len, vocab)
-        greedy = model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False)[0].tolist()
+    def quantize_linear(name, mod):
+        g_idx = common.group_index(mod.weight.shape[1], GROUP, desc_act, order)
+        qweight, qzeros, scales, deq = quantize(mod.weight.float(), g_idx, sym)
+        return {"qweight": qweight, "qzeros": qzeros, "scales": scales, "g_idx": g_idx}, deq
 
-    folder = os.path.join(OUT, fixture)
-    os.makedirs(folder, exist_ok=True)
-    save_file(tensors, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
-    config = cfg.to_dict()
-    config["dtype"] = "float16"
-    config["quantization_config"] = {"quant_method": "gptq", "bits": BITS, "group_size": GROUP, "desc_act": desc_act,
-                                     "sym": sym, "checkpoint_format": "gptq"}
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(config, f, indent=1, sort_keys=True)
-    ref = {"transformers": transformers.__version__, "torch": torch.__version__, "input_ids": ids,
-           "logits": [[round(v, 6) for v in row] for row in logits.tolist()], "greedy": greedy,
-           "formula": "W[o, i] = scales[g, o] * (q[i, o] - (qzeros_nibble[g, o] + 1)), g = g_idx[i]"}
-    with open(os.path.join(OUT, fixture + ".json"), "w") as f:
-        json.dump(ref, f)
-    print("wrote", folder, sum(t.numel() * t.element_size() for t in tensors.values()), "bytes of tensors")
+    common.build(OUT, fixture, quantize_linear,
+                 {"quant_method": "gptq", "bits": BITS, "group_size": GROUP, "desc_act": desc_act, "sym": sym,
+                  "checkpoint_format": "gptq"},
+                 "W[o, i] = scales[g, o] * (q[i, o] - (qzeros_nibble[g, o] + 1)), g = g_idx[i]")
 
 
 def main():

@@ -13,19 +13,17 @@ fixture (<s> 0, <pad> 1, </s> 2). The references are made by make_fixtures.model
 prompts, greedy and beam settings and the right-padded batch of cases.json's bart-tiny entry:
 refs/models/<name>.json + .logits.safetensors, the same format as every other fixture.
 """
-import json
 import os
 import shutil
-import zlib
 
 import torch
 import transformers
-from safetensors.torch import save_file
 
+import arch_fixture_common as common
 import make_fixtures as mf
 
-FX = mf.FX
-MODELS = os.path.join(FX, "models")
+FX = common.FX
+MODELS = common.MODELS
 TOKENIZER_FROM = "bart-tiny"
 
 # Sizes every checkpoint shrinks to; the token ids are the tokenizer's.
@@ -90,16 +88,10 @@ def first_and_fourth_global(enc):
 
 
 def make_checkpoint(name, overrides):
-    folder = os.path.join(MODELS, name)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder)
     kw = dict(SMALL, **overrides)
     kw = {k: v for k, v in kw.items() if v is not None or k == "forced_eos_token_id"}
     config = transformers.AutoConfig.for_model(kw.pop("model_type"), **kw)
-    model = transformers.AutoModelForSeq2SeqLM.from_config(config, dtype=torch.float32).eval()
-    mf.randomize(model, zlib.crc32(name.encode()))
-    model.tie_weights()
-    model.to(torch.bfloat16).save_pretrained(folder)
+    folder = common.random_checkpoint(name, transformers.AutoModelForSeq2SeqLM, config)
     for f in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(MODELS, TOKENIZER_FROM, f), folder)
     # No forced tokens: the incremental-greedy parity test runs the model without processors.
@@ -129,11 +121,8 @@ def fsmt_causal_forward(folder, refs, tensors):
 
 
 def main():
-    only = set(filter(None, os.environ.get("ONLY", "").split(",")))
-    cases = json.load(open(os.path.join(FX, "cases.json"), encoding="utf-8"))
-    base = cases["models"]["bart-tiny"]
-    spec = {"cases": [{"prompt": c["prompt"], "gen": {k: c["gen"][k] for k in ("greedy", "beam4")}}
-                      for c in base["cases"]], "batch_params": base["batch_params"]}
+    only = common.only_names()
+    spec = common.spec_like("bart-tiny")
     for name, (hub, overrides) in SOURCES.items():
         if only and name not in only:
             continue
@@ -143,9 +132,7 @@ def main():
         if overrides["model_type"] == "fsmt":
             fsmt_causal_forward(folder, refs, tensors)
         refs["source_config"] = hub
-        mf.dump(os.path.join(FX, "refs", "models", name + ".json"), refs)
-        save_file(tensors, os.path.join(FX, "refs", "models", name + ".logits.safetensors"))
-        print("refs", name, refs["model_class"], flush=True)
+        common.save_refs(name, refs, tensors)
     if not only or GLOBAL_NAME in only:
         led_global_refs(spec)
 
@@ -157,9 +144,7 @@ def led_global_refs(spec):
                          extra_inputs=lambda enc: (first_two_global if enc["input_ids"].shape[0] == 1
                                                    else first_and_fourth_global)(enc))
     refs["checkpoint"] = GLOBAL_CHECKPOINT
-    mf.dump(os.path.join(FX, "refs", "models", GLOBAL_NAME + ".json"), refs)
-    save_file(tensors, os.path.join(FX, "refs", "models", GLOBAL_NAME + ".logits.safetensors"))
-    print("refs", GLOBAL_NAME, refs["model_class"], flush=True)
+    common.save_refs(GLOBAL_NAME, refs, tensors)
 
 
 if __name__ == "__main__":

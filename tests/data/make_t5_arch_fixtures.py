@@ -15,20 +15,18 @@ tests work on token ids). The references are made by make_fixtures.model_refs wi
 greedy and beam settings and batch of cases.json's t5-tiny entry:
 refs/models/<name>.json + .logits.safetensors, the same format as every other fixture.
 """
-import json
 import os
 import shutil
 import tempfile
-import zlib
 
 import torch
 import transformers
-from safetensors.torch import save_file
 
+import arch_fixture_common as common
 import make_fixtures as mf
 
-FX = mf.FX
-MODELS = os.path.join(FX, "models")
+FX = common.FX
+MODELS = common.MODELS
 TOKENIZER = os.path.join(FX, "tokenizers", "t5-unigram")
 T5_SMALL = dict(vocab_size=1100, d_model=32, d_kv=8, d_ff=64, num_heads=4, dropout_rate=0.0, pad_token_id=0,
                 eos_token_id=1, decoder_start_token_id=0)
@@ -73,23 +71,14 @@ SOURCES = {
 
 
 def make_checkpoint(name, model_type, kwargs):
-    folder = os.path.join(MODELS, name)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder)
     config = transformers.AutoConfig.for_model(model_type, **kwargs)
-    model = transformers.AutoModelForSeq2SeqLM.from_config(config, dtype=torch.float32).eval()
-    mf.randomize(model, zlib.crc32(name.encode()), zero_centred_norms=model_type == "t5gemma")
-    model.tie_weights()
-    model.to(torch.bfloat16).save_pretrained(folder)
-    return folder
+    return common.random_checkpoint(name, transformers.AutoModelForSeq2SeqLM, config,
+                                    zero_centred_norms=model_type == "t5gemma")
 
 
 def main():
-    only = set(filter(None, os.environ.get("ONLY", "").split(",")))
-    cases = json.load(open(os.path.join(FX, "cases.json"), encoding="utf-8"))
-    base = cases["models"]["t5-tiny"]
-    spec = {"cases": [{"prompt": c["prompt"], "gen": {k: c["gen"][k] for k in ("greedy", "beam4")}}
-                      for c in base["cases"]], "batch_params": base["batch_params"]}
+    only = common.only_names()
+    spec = common.spec_like("t5-tiny")
     for name, (hub, model_type, kwargs) in SOURCES.items():
         if only and name not in only:
             continue
@@ -103,9 +92,7 @@ def main():
             tensors = {}
             refs = mf.model_refs(name, work, "seq2seq", spec, tensors)
         refs["source_config"] = hub
-        mf.dump(os.path.join(FX, "refs", "models", name + ".json"), refs)
-        save_file(tensors, os.path.join(FX, "refs", "models", name + ".logits.safetensors"))
-        print("refs", name, refs["model_class"], flush=True)
+        common.save_refs(name, refs, tensors)
 
 
 if __name__ == "__main__":

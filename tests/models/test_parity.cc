@@ -8,6 +8,7 @@
 
 #include "autolm/auto.h"
 #include "fixtures.h"
+#include "logit_error.h"
 
 namespace autolm {
 namespace {
@@ -25,34 +26,10 @@ TEST_P(ModelParity, ForwardLogits) {
   // Every tensor of the checkpoint is read (transformers would warn about the others).
   EXPECT_TRUE(model->unused_tensors().empty()) << name << ": " << ::testing::PrintToString(model->unused_tensors());
   auto ref = load_ref(name);
-  SafetensorsFile logits_file(test::ref_path(name, ".logits.safetensors"));
   WeightStore store({test::ref_path(name, ".logits.safetensors")});
-  const int64_t V = model->config().vocab_size;
   for (const auto& c : ref["cases"]) {
-    const auto& fwd = c["forward"];
-    auto input_ids = c["input_ids"].get<std::vector<int32_t>>();
-    std::span<const float> logits;
-    std::unique_ptr<DecodeState> state;
-    if (model->family() == ModelFamily::kSeq2Seq) {
-      auto dec = fwd["decoder_input_ids"].get<std::vector<int32_t>>();
-      state = model->new_state(1, int(dec.size()));
-      model->encode(input_ids, {}, int(input_ids.size()), *state);
-      logits = model->decode(dec, {}, int(dec.size()), *state, true);
-    } else {
-      state = model->new_state(1, int(input_ids.size()));
-      logits = model->decode(input_ids, {}, int(input_ids.size()), *state, true);
-    }
-    TensorView expected = store.require(fwd["logits_tensor"].get<std::string>());
-    auto positions = fwd["positions"].get<std::vector<int>>();
-    ASSERT_EQ(expected.shape, (Shape{int64_t(positions.size()), V}));
-    float max_ref = 0.f, max_diff = 0.f;
-    for (size_t r = 0; r < positions.size(); ++r)
-      for (int64_t i = 0; i < V; ++i) {
-        const float e = expected.data[r * V + i], got = logits[positions[r] * V + i];
-        max_ref = std::max(max_ref, std::abs(e));
-        max_diff = std::max(max_diff, std::abs(e - got));
-      }
-    EXPECT_LE(max_diff, 1e-4f * std::max(1.f, max_ref)) << name << " prompt: " << c["prompt"];
+    const test::LogitError err = test::case_logit_error(*model, store, c);
+    EXPECT_LE(err.max_diff, 1e-4f * std::max(1.f, err.max_ref)) << name << " prompt: " << c["prompt"];
   }
 }
 

@@ -56,8 +56,12 @@ class WeightCacheTest : public ::testing::Test {
     cache_ = (root_ / "cache").string();
     ::unsetenv("AUTOLM_NO_CACHE");  // ctest sets it for every other test
     ::setenv("AUTOLM_CACHE", cache_.c_str(), 1);
+    ::unsetenv("AUTOLM_CACHE_MAX_BYTES");
   }
-  void TearDown() override { fs::remove_all(root_); }
+  void TearDown() override {
+    ::unsetenv("AUTOLM_CACHE_MAX_BYTES");
+    fs::remove_all(root_);
+  }
 
   // A private copy of a fixture model (its files' mtimes and bytes may be changed).
   std::string copy_model(const std::string& name) {
@@ -342,6 +346,131 @@ TEST_F(WeightCacheTest, GptqCheckpointUnaffected) {
     EXPECT_EQ(load_logits(dir, dtype), want);
     EXPECT_EQ(load_logits(dir, dtype), want);
   }
+}
+
+// ---- Size cap (eviction) ----
+
+// A file of `bytes` bytes whose modification time is `age_s` seconds in the past.
+void write_aged(const std::string& path, size_t bytes, int age_s) {
+  write_bytes(path, std::string(bytes, 'x'));
+  struct timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) - age_s, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+}
+std::string entry_name(char c, const std::string& format = "int8") {
+  return std::string(32, c) + "-" + format + "-v1.autolm-weights";
+}
+
+TEST(WeightCacheEviction, EntryNamesAreOnlyTheCachesOwn) {
+  EXPECT_TRUE(is_weight_cache_entry_name(entry_name('a')));
+  EXPECT_TRUE(is_weight_cache_entry_name(entry_name('0', "int4-g64")));
+  EXPECT_TRUE(is_weight_cache_entry_name("0123456789abcdef0123456789abcdef-int4-v12.autolm-weights"));
+  for (const std::string& name : std::vector<std::string>{
+           entry_name('a') + ".tmp.1.0.0", entry_name('A'), std::string(31, 'a') + "-int8-v1.autolm-weights",
+        std::string(32, 'a') + "-fp16-v1.autolm-weights", std::string(32, 'a') + "-int8-v1.safetensors",
+        "model.safetensors", "../" + entry_name('a'), "x" + entry_name('a'), "", "."})
+    EXPECT_FALSE(is_weight_cache_entry_name(name)) << name;
+}
+
+TEST(WeightCacheEviction, MaxBytesFromTheEnvironment) {
+  ::unsetenv("AUTOLM_CACHE_MAX_BYTES");
+  EXPECT_EQ(weight_cache_max_bytes(), kWeightCacheDefaultMaxBytes);
+  const std::pair<const char*, uint64_t> cases[] = {
+      {"0", 0}, {"12345", 12345}, {"4K", 4096}, {"3m", 3u << 20}, {"20G", uint64_t(20) << 30}, {"2T", uint64_t(2) << 40}};
+  for (const auto& [text, want] : cases) {
+    ::setenv("AUTOLM_CACHE_MAX_BYTES", text, 1);
+    EXPECT_EQ(weight_cache_max_bytes(), want) << text;
+  }
+  for (const char* bad : {"-1", "1.5G", "20GB", "lots", " 10", "99999999999999999999", "16777216T"}) {
+    ::setenv("AUTOLM_CACHE_MAX_BYTES", bad, 1);
+    ::testing::internal::CaptureStderr();
+    EXPECT_EQ(weight_cache_max_bytes(), kWeightCacheDefaultMaxBytes) << bad;
+    EXPECT_NE(::testing::internal::GetCapturedStderr().find("AUTOLM_CACHE_MAX_BYTES"), std::string::npos) << bad;
+  }
+  ::unsetenv("AUTOLM_CACHE_MAX_BYTES");
+}
+
+// Oldest first until the total fits; the kept entry stays even when it is the oldest; files that
+// are not entries (temporary files, other names, a symlink named like an entry, a folder) are
+// neither deleted nor counted.
+TEST_F(WeightCacheTest, EvictionKeepsTheNewestRespectsTheCapAndIgnoresForeignFiles) {
+  fs::create_directories(cache_);
+  const fs::path outside = root_ / "outside.bin";
+  write_bytes(outside.string(), std::string(5000, 'o'));
+  const std::string c = cache_ + "/";
+  write_aged(c + entry_name('1'), 1000, 500);  // oldest
+  write_aged(c + entry_name('2'), 1000, 400);
+  write_aged(c + entry_name('3'), 1000, 300);
+  write_aged(c + entry_name('4'), 1000, 200);
+  write_aged(c + entry_name('5'), 1000, 100);  // newest
+  write_aged(c + entry_name('9'), 1000, 900);  // kept although the oldest
+  write_aged(c + entry_name('1') + ".tmp.7.0.0", 3000, 9000);
+  write_aged(c + "notes.txt", 3000, 9000);
+  fs::create_symlink(outside, c + entry_name('6'));
+  fs::create_directories(c + entry_name('7'));
+  evict_weight_cache(cache_, 3500, c + entry_name('9'));
+  EXPECT_TRUE(fs::exists(c + entry_name('9')));
+  EXPECT_FALSE(fs::exists(c + entry_name('1')));
+  EXPECT_FALSE(fs::exists(c + entry_name('2')));
+  EXPECT_FALSE(fs::exists(c + entry_name('3')));
+  EXPECT_TRUE(fs::exists(c + entry_name('4')));
+  EXPECT_TRUE(fs::exists(c + entry_name('5')));
+  EXPECT_TRUE(fs::exists(c + entry_name('1') + ".tmp.7.0.0"));
+  EXPECT_TRUE(fs::exists(c + "notes.txt"));
+  EXPECT_TRUE(fs::is_symlink(c + entry_name('6')));
+  EXPECT_TRUE(fs::is_directory(c + entry_name('7')));
+  EXPECT_EQ(fs::file_size(outside), 5000u);
+  // Under the cap: nothing more goes; a cap of 0 leaves only the kept entry.
+  evict_weight_cache(cache_, 3500, c + entry_name('9'));
+  EXPECT_TRUE(fs::exists(c + entry_name('4')));
+  evict_weight_cache(cache_, 0, c + entry_name('9'));
+  EXPECT_FALSE(fs::exists(c + entry_name('4')));
+  EXPECT_FALSE(fs::exists(c + entry_name('5')));
+  EXPECT_TRUE(fs::exists(c + entry_name('9')));
+  EXPECT_TRUE(fs::exists(c + "notes.txt"));
+  evict_weight_cache(root_.string() + "/missing", 0, "");  // a missing folder: nothing, no throw
+}
+
+// Through a load: writing a new entry evicts the least recently used; a load that maps an entry
+// touches it (it becomes the newest); an entry larger than the cap on its own is not written.
+TEST_F(WeightCacheTest, LoadsEvictTheLeastRecentlyUsed) {
+  const std::string llama = kModels + "llama-tiny", gpt2 = kModels + "gpt2-tiny";
+  load_logits(gpt2, Dtype::kInt8);
+  ASSERT_EQ(entries().size(), 1u);
+  const uint64_t gpt2_bytes = fs::file_size(entries()[0]);
+  fs::remove_all(cache_);
+  load_logits(llama, Dtype::kInt8);
+  ASSERT_EQ(entries().size(), 1u);
+  const fs::path llama_entry = entries()[0];
+  const uint64_t llama_bytes = fs::file_size(llama_entry);
+  // Written before the stale entry; the load below makes it the more recently used.
+  struct timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 7200, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, llama_entry.c_str(), times, 0), 0);
+  const fs::path stale = fs::path(cache_) / entry_name('f');
+  write_aged(stale.string(), 100, 3600);
+  const std::vector<float> want = load_logits(llama, Dtype::kInt8, false);
+  EXPECT_EQ(load_logits(llama, Dtype::kInt8), want);  // maps and touches the llama entry
+  EXPECT_GT(fs::last_write_time(llama_entry), fs::last_write_time(stale));
+  // Room for the llama entry and the gpt2 entry, not for the stale one besides.
+  ::setenv("AUTOLM_CACHE_MAX_BYTES", std::to_string(llama_bytes + gpt2_bytes + 50).c_str(), 1);
+  load_logits(gpt2, Dtype::kInt8);
+  EXPECT_TRUE(fs::exists(llama_entry));
+  EXPECT_EQ(entries().size(), 2u);
+  EXPECT_FALSE(fs::exists(stale)) << "the least recently used entry was kept";
+  // A cap of the gpt2 entry alone: writing it evicts the llama entry.
+  ::setenv("AUTOLM_CACHE_MAX_BYTES", std::to_string(gpt2_bytes).c_str(), 1);
+  fs::remove_all(cache_);
+  load_logits(llama, Dtype::kInt8);
+  load_logits(gpt2, Dtype::kInt8);
+  ASSERT_EQ(entries().size(), 1u);
+  EXPECT_EQ(fs::file_size(entries()[0]), gpt2_bytes);
+  // A cap below one entry: nothing is written, the load still works, with a warning.
+  fs::remove_all(cache_);
+  ::setenv("AUTOLM_CACHE_MAX_BYTES", "4096", 1);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(load_logits(llama, Dtype::kInt8), want);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(entries().empty());
+  EXPECT_NE(err.find("AUTOLM_CACHE_MAX_BYTES"), std::string::npos) << err;
 }
 
 }  // namespace
