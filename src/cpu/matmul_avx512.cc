@@ -92,32 +92,44 @@ void row_blocks(const float* x, int64_t M, const void* W, const float* scales, i
 // Float32 weights, 16·MV activation rows at a time (batched decode, beams, short prompts): each
 // weight element, broadcast (folded into the FMA's memory operand), multiplies 16 activation rows
 // of x transposed, xt: (K, ldx) — no horizontal sums, so the FMAs run at the core's rate instead
-// of paying a reduction per output every few dozen multiply-adds. Each output is one FMA chain
-// along k (k = 0, 1, …): a row's result does not depend on the other rows. Only the first
+// of paying a reduction per output every few dozen multiply-adds. Each output sums k = 0, 1, … in
+// that order (blocks of 128, see below): a row's result does not depend on the other rows. Only the first
 // `valid` of the 16·MV rows are stored (xt's columns past them are zero padding).
 template <int NB, int MV>
 void bcast_block(const float* xt, int64_t ldx, int64_t K, const float* W, int64_t n, float* y, int64_t ldy,
                  int64_t valid, bool accumulate) {
+  // Sums run in blocks of kBlock k-steps, each block's chain added to a running total: the
+  // rounding of one FMA chain per kBlock terms instead of per K (a plain chain over K = 2048
+  // drifts by a few ulps more than BLAS's blocked sums), for one add per output per block.
+  constexpr int64_t kBlock = 128;
   const float* wr[NB];
   for (int j = 0; j < NB; ++j) wr[j] = W + (n + j) * K;
-  __m512 acc[NB][MV];
+  __m512 total[NB][MV];
   for (int j = 0; j < NB; ++j)
-    for (int v = 0; v < MV; ++v) acc[j][v] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < K; ++k) {
-    if (k % 16 == 0)  // the next cache line of every weight row, 64 elements ahead
-      for (int j = 0; j < NB; ++j) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + k + 64), _MM_HINT_T0);
-    __m512 xv[MV];
-    for (int v = 0; v < MV; ++v) xv[v] = _mm512_loadu_ps(xt + k * ldx + 16 * v);
+    for (int v = 0; v < MV; ++v) total[j][v] = _mm512_setzero_ps();
+  for (int64_t k0 = 0; k0 < K; k0 += kBlock) {
+    const int64_t k1 = std::min(K, k0 + kBlock);
+    __m512 acc[NB][MV];
+    for (int j = 0; j < NB; ++j)
+      for (int v = 0; v < MV; ++v) acc[j][v] = _mm512_setzero_ps();
+    for (int64_t k = k0; k < k1; ++k) {
+      if (k % 16 == 0)  // the next cache line of every weight row, 64 elements ahead
+        for (int j = 0; j < NB; ++j) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + k + 64), _MM_HINT_T0);
+      __m512 xv[MV];
+      for (int v = 0; v < MV; ++v) xv[v] = _mm512_loadu_ps(xt + k * ldx + 16 * v);
 #pragma GCC unroll 24
-    for (int j = 0; j < NB; ++j) {
-      const __m512 w = _mm512_set1_ps(wr[j][k]);
-      for (int v = 0; v < MV; ++v) acc[j][v] = _mm512_fmadd_ps(w, xv[v], acc[j][v]);
+      for (int j = 0; j < NB; ++j) {
+        const __m512 w = _mm512_set1_ps(wr[j][k]);
+        for (int v = 0; v < MV; ++v) acc[j][v] = _mm512_fmadd_ps(w, xv[v], acc[j][v]);
+      }
     }
+    for (int j = 0; j < NB; ++j)
+      for (int v = 0; v < MV; ++v) total[j][v] = _mm512_add_ps(total[j][v], acc[j][v]);
   }
   alignas(64) float lanes[16];
   for (int j = 0; j < NB; ++j)
     for (int v = 0; v < MV; ++v) {
-      _mm512_store_ps(lanes, acc[j][v]);
+      _mm512_store_ps(lanes, total[j][v]);
       for (int l = 0; l < 16 && 16 * v + l < valid; ++l) {
         float& out = y[(16 * v + l) * ldy + n + j];
         out = accumulate ? out + lanes[l] : lanes[l];

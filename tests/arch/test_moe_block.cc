@@ -71,7 +71,11 @@ TEST_P(MoeBlock, MatchesTransformersModule) {
   for (int64_t t = 0; t < N; ++t) {
     std::vector<float> row(static_cast<size_t>(H));
     l.moe.forward(l.input.data + t * H, 1, row.data(), scratch);
-    for (int64_t j = 0; j < H; ++j) ASSERT_NEAR(row[j], out[t * H + j], 1e-6f) << "token " << t;
+    // The same up to float rounding: one row and a block of rows go through different kernels
+    // (a single row's dot products vs the broadcast kernel's), which sum in another order: a few
+    // ulps of the block's largest values (an output is a sum of such terms).
+    for (int64_t j = 0; j < H; ++j)
+      ASSERT_NEAR(row[j], out[t * H + j], 1e-6f * std::max(1.f, max_ref)) << "token " << t;
   }
 }
 
