@@ -91,9 +91,10 @@ void StepBatcher::loop() {
       work_cv_.wait(lock, [&] { return stopping_ || steps_ready() || !prefills_.empty(); });
       if (steps_.empty() && prefills_.empty()) return;  // stopping, nothing left
       // Gather: the requests the last step woke are sampling their next tokens on their own
-      // threads. Unless a prompt is waiting (it runs first, meanwhile), the step waits until every
-      // member is back, up to half the last step's time (0.2–20 ms): a step that left the
-      // late ones out would cost them a pass over the weights of their own.
+      // threads. Unless a prompt is waiting (then the step runs at once, the prompt right after
+      // it), the step waits until every member is back, up to half the last step's time
+      // (0.2–20 ms): a step that left the late ones out would cost them a pass over the weights
+      // of their own. (Running waiting prompts first instead measured slower: docs/SERVER.md.)
       if (steps_ready() && prefills_.empty() && !stopping_ && int(steps_.size()) < members_) {
         const double wait_s = std::clamp(last_step_s_ / 2, 0.0002, 0.02);
         work_cv_.wait_for(lock, std::chrono::duration<double>(wait_s),
