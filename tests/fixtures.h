@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -66,6 +67,18 @@ template <typename T>
 std::vector<T> ids_of(const nlohmann::json& j) {
   return j.get<std::vector<T>>();
 }
+
+// gtest parameter names from fixture names (INSTANTIATE_TEST_SUITE_P's last argument): every
+// character but letters and digits becomes '_' ("shared:llama-tiny" → "shared_llama_tiny").
+struct FixtureName {
+  template <class Info>
+  std::string operator()(const Info& info) const {
+    std::string n = info.param;
+    for (char& c : n)
+      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    return n;
+  }
+};
 
 }  // namespace autolm::test
 

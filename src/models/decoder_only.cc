@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "ops/linear.h"
 
 namespace autolm {
 
@@ -115,12 +116,11 @@ int64_t DecoderOnlyModel::kv_bytes_per_token() const {
 }
 
 namespace {
-// Rows per forward pass of decode_batch: 64, one pass over the weights for a whole batch of
-// requests as the float32 AVX-512 rows kernel takes them (src/ops/linear.cc: up to 64 rows, then
-// sgemm). Where linear() switches kernels below that (other formats and ISAs: 16 rows), the rows
-// still agree with what they get alone to float rounding (another summation order; the
-// batched = unbatched tests cover it).
-constexpr int kBatchRows = 64;
+// Rows per forward pass of decode_batch: as many as linear() takes in one pass over the weights
+// (float32 on AVX-512). Where linear() switches kernels below that (other formats and ISAs: 16
+// rows), the rows still agree with what they get alone to float rounding (another summation
+// order; the batched = unbatched tests cover it).
+constexpr int kBatchRows = int(kLinearRowsKernelMaxRows);
 }  // namespace
 
 std::span<const float> DecoderOnlyModel::decode_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,

@@ -27,14 +27,12 @@ namespace {
 // (AVX2: two weight rows × four input rows, beam 4 +15 %, batch 8 +14 % over sgemm.) Without
 // SIMD (the scalar reference) sgemm takes everything but single rows. int4 weights on a VNNI CPU
 // stay in the rows kernel at any size too (int8 dot products on the unpacked nibbles).
-constexpr int64_t kRowsKernelF32Limit = 64;
-
 int64_t small_rows_limit(const TensorView& W) {
   static const std::string isa = cpu::best_kernel().isa;
   if (W.dtype == DType::kI8 && isa == "avx512_vnni" && W.shape[1] % 64 == 0) return std::numeric_limits<int64_t>::max();
   if (W.dtype == DType::kI4 && isa == "avx512_vnni") return std::numeric_limits<int64_t>::max();
   // AVX-512 float32 from 8 rows on: the broadcast kernel (no reductions, no packing), up to 64.
-  if (W.is_f32() && (isa == "avx512" || isa == "avx512_vnni")) return kRowsKernelF32Limit;
+  if (W.is_f32() && (isa == "avx512" || isa == "avx512_vnni")) return kLinearRowsKernelMaxRows;
   return isa == "scalar" ? 1 : 16;
 }
 

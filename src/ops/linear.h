@@ -11,6 +11,11 @@
 
 namespace autolm {
 
+// The most input rows linear() takes in one pass over a weight through the SIMD rows kernels
+// (float32 on AVX-512; other formats and ISAs switch to other kernels past 16, int8 / int4 on
+// VNNI never): what a batched decode step (Model::decode_batch) runs per forward pass.
+inline constexpr int64_t kLinearRowsKernelMaxRows = 64;
+
 // x: (rows, in_features) row-major; W: (out_features, in_features); bias: (out_features) or
 // empty; y: (rows, out_features). y may not alias x.
 void linear(const float* x, int64_t rows, const TensorView& W, const TensorView& bias, float* y);

@@ -44,11 +44,7 @@ TEST_P(MoeParity, Int8StaysClose) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, MoeParity, ::testing::Values("mixtral-tiny", "qwen2_moe-tiny", "qwen3_moe-tiny"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           std::replace_if(n.begin(), n.end(), [](char ch) { return !std::isalnum(ch); }, '_');
-                           return n;
-                         });
+                         test::FixtureName());
 
 // Qwen3-MoE and Mixtral Hub configs spell the expert count num_experts (transformers maps it to
 // num_local_experts and saves that): both spellings load the same model.

@@ -78,12 +78,7 @@ std::vector<std::string> names() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, AssistedModels, ::testing::ValuesIn(names()),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& ch : s)
-                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
-                         });
+                         test::FixtureName());
 
 }  // namespace
 }  // namespace autolm

@@ -103,12 +103,7 @@ TEST_P(DecodeBatch, EqualsEachStateAlone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, DecodeBatch, ::testing::ValuesIn(test::causal_models()),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& c : n)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return n;
-                         });
+                         test::FixtureName());
 
 // A request joins after others have run, and one leaves: the batch is any subset, any order.
 TEST(DecodeBatchMembership, JoinLeaveAndOrder) {

@@ -82,11 +82,7 @@ std::vector<std::string> all_models() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(test::with_shared(all_models())),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           std::replace_if(n.begin(), n.end(), [](char ch) { return !std::isalnum(ch); }, '_');
-                           return n;
-                         });
+                         test::FixtureName());
 
 // Batched decoding with left padding (causal) gives each row what it gives alone.
 TEST(ModelBatch, CausalLeftPaddingMatchesReference) {

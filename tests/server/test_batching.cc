@@ -145,12 +145,7 @@ TEST_P(Batching, StepsShareOneForward) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, Batching,
                          ::testing::Values("llama-tiny", "gemma3-tiny", "qwen2_moe-tiny", "mixtral-tiny", "gpt2-tiny",
                                            "chat-tiny"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& c : n)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return n;
-                         });
+                         test::FixtureName());
 
 // Prompts longer than the chunk run in pieces between steps; greedy tokens stay the same (the
 // logits differ from the whole prompt's by float rounding only).
