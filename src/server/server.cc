@@ -151,14 +151,17 @@ struct Server::Impl {
     const double budget = double(scheduler.memory_budget());
     now.kv_usage = budget > 0 ? std::min(1.0, double(scheduler.running_memory()) / budget) : 0;
     const auto e = engine();
-    if (e)
-      if (const auto* b = dynamic_cast<const BatchingModel*>(e->model.get())) {
-        const StepBatcher::Stats bs = b->stats();
-        now.batched_steps = bs.steps;
-        now.batched_rows = bs.stepped_rows;
-        now.prefill_chunks = bs.prefill_chunks;
-      }
+    const StepBatcher::Stats bs = batcher_stats(e.get());
+    now.batched_steps = bs.steps;
+    now.batched_rows = bs.stepped_rows;
+    now.prefill_chunks = bs.prefill_chunks;
     return metrics.text(e ? e->name : opts.model_name, now);
+  }
+  // The step batcher's counters (zeros without continuous batching or before the model is loaded).
+  static StepBatcher::Stats batcher_stats(const Engine* e) {
+    if (e)
+      if (const auto* b = dynamic_cast<const BatchingModel*>(e->model.get())) return b->stats();
+    return {};
   }
   ojson model_object(const Engine& e) const { return model_card(e); }
 };
@@ -604,12 +607,9 @@ ServerStats Server::stats() const {
   st.rejected = s.rejected.load();
   st.deadlines = s.deadlines.load();
   st.active = s.scheduler.running();
-  if (const auto e = s.engine())
-    if (const auto* b = dynamic_cast<const BatchingModel*>(e->model.get())) {
-      const StepBatcher::Stats bs = b->stats();
-      st.batched_steps = bs.steps;
-      st.batched_rows = bs.stepped_rows;
-    }
+  const StepBatcher::Stats bs = Impl::batcher_stats(s.engine().get());
+  st.batched_steps = bs.steps;
+  st.batched_rows = bs.stepped_rows;
   st.waiting = s.scheduler.waiting();
   st.connections = s.http.connections();
   return st;
